@@ -1,0 +1,387 @@
+"""GuardianApp: the use cases. Each loads a Patient, runs one command, and saves its events.
+
+Commands are idempotent (the aggregate ignores a repeat), take their dates from the caller or
+the injected clock, and retry once on a concurrency conflict before giving up clearly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from sqlalchemy import Engine, select
+
+from guardian.config import Settings
+from guardian.domain.errors import DomainError, InvalidValue
+from guardian.domain.identifiers import patient_id as make_patient_id
+from guardian.domain.patient import Patient
+from guardian.domain.report import ReferralReport, fingerprint
+from guardian.store import (
+    dialect_insert,
+    pathway_index,
+    prepare_engine,
+    provider_extracts,
+    read_namespace,
+)
+
+Clock = Callable[[], dt.datetime]
+
+
+def system_clock() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class DateAsISO(Transcoding):
+    """Dates are stored as ISO dates, not timestamps (stack notes: date transcoding)."""
+
+    type = dt.date
+    name = "date_iso"
+
+    def encode(self, obj: dt.date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> dt.date:
+        return dt.date.fromisoformat(data)
+
+
+class NotInitialised(RuntimeError):
+    """The database has no Guardian tables yet."""
+
+
+class ConcurrentChange(DomainError):
+    """Someone else changed the patient at the same time, twice in a row."""
+
+
+class PatientNotFound(DomainError):
+    pass
+
+
+@dataclass(frozen=True)
+class ReportOutcome:
+    result: str  # "created", "updated", "unchanged" or "rejected"
+    error: DomainError | None = None
+    patient_id: UUID | None = None
+
+
+class GuardianApp(Application[UUID]):
+    name = "guardian"
+    log_section_size = 1000
+
+    def __init__(self, settings: Settings, clock: Clock = system_clock) -> None:
+        self.settings = settings
+        self.clock = clock
+        self._namespace: UUID | None = None
+        super().__init__(
+            env={
+                "PERSISTENCE_MODULE": "guardian.store:GuardianFactory",
+                "SQLALCHEMY_URL": settings.database_url,
+                "CREATE_TABLE": "no",
+            }
+        )
+        prepare_engine(self.engine)
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    # ------------------------------------------------------------------ infrastructure
+    @property
+    def engine(self) -> Engine:
+        engine = self.recorder.datastore.engine  # type: ignore[attr-defined]
+        assert engine is not None
+        return engine
+
+    @property
+    def namespace(self) -> UUID:
+        if self._namespace is None:
+            try:
+                self._namespace = read_namespace(self.engine)
+            except Exception as e:  # the table is missing: not initialised
+                raise NotInitialised(
+                    "the database has no Guardian tables: run `guardian db init` first"
+                ) from e
+            if self._namespace is None:
+                raise NotInitialised("the database is not initialised: run `guardian db init`")
+        return self._namespace
+
+    def today(self) -> dt.date:
+        return self.clock().astimezone(self.settings.zone).date()
+
+    def now(self) -> dt.datetime:
+        return self.clock()
+
+    def patient_id(self, nhs_number: str) -> UUID:
+        return make_patient_id(self.namespace, nhs_number)
+
+    def get_patient(self, patient_id: UUID) -> Patient:
+        try:
+            return self.repository.get(patient_id)  # type: ignore[return-value]
+        except AggregateNotFoundError:
+            raise PatientNotFound("no such patient", field="patient") from None
+
+    # ------------------------------------------------------------------ saving
+    def index_rows(self, patient: Patient) -> list[dict[str, Any]]:
+        return [
+            {
+                "provider": p.provider,
+                "pathway_id": p.pathway_id,
+                "patient_id": patient.id.hex,
+                "fingerprint": fingerprint(patient.reported_facts(*key)),
+                "open": "Y" if p.is_open and p.left_list_on is None else "N",
+            }
+            for key, p in patient.pathways.items()
+        ]
+
+    def save_patients(self, patients: Sequence[Patient]) -> int | None:
+        """Save the patients' new events and their index rows in one transaction.
+
+        Goes straight to the event store (no snapshots or process hooks are in use), which
+        keeps bulk imports fast. Returns the last notification id written, or None.
+        """
+        events = [e for patient in patients for e in patient.collect_events()]
+        if not events:
+            return None
+        rows = [row for patient in patients for row in self.index_rows(patient)]
+        stored = [self.mapper.to_stored_event(e) for e in events]
+        ids = self.recorder.insert_events(stored, index_rows=rows)
+        return ids[-1] if ids else None
+
+    def update_patient(self, patient_id: UUID, command: Callable[[Patient], None]) -> int | None:
+        """Load, run one command, save; retry once if another writer got there first."""
+        for attempt in (1, 2):
+            patient = self.get_patient(patient_id)
+            command(patient)
+            try:
+                return self.save_patients([patient])
+            except IntegrityError:
+                if attempt == 2:
+                    raise ConcurrentChange(
+                        "this patient was changed by someone else at the same time; "
+                        "reload and try again"
+                    ) from None
+        return None  # pragma: no cover
+
+    # ------------------------------------------------------------------ provider reports
+    def lookup_index(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+        wanted = set(keys)
+        ids = sorted({pathway_id for _, pathway_id in wanted})
+        found: dict[tuple[str, str], Any] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 900):
+                q = select(pathway_index).where(
+                    pathway_index.c.pathway_id.in_(ids[start : start + 900])
+                )
+                for row in conn.execute(q):
+                    key = (row.provider, row.pathway_id)
+                    if key in wanted:
+                        found[key] = row
+        return found
+
+    def known_patients(self, ids: Iterable[UUID]) -> set[UUID]:
+        hexes = list({i.hex for i in ids})
+        known: set[UUID] = set()
+        with self.engine.connect() as conn:
+            for start in range(0, len(hexes), 500):
+                q = select(pathway_index.c.patient_id).where(
+                    pathway_index.c.patient_id.in_(hexes[start : start + 500])
+                )
+                known.update(UUID(h) for (h,) in conn.execute(q))
+        return known
+
+    def last_extract_dates(self) -> dict[str, dt.date]:
+        with self.engine.connect() as conn:
+            return dict(conn.execute(select(provider_extracts)).tuples().all())
+
+    def apply_reports(self, reports: Sequence[ReferralReport]) -> list[ReportOutcome]:
+        """Reconcile many provider reports and save them in one transaction.
+
+        Shared by the PTL import and `POST /api/v1/referrals`. Unchanged reports (same
+        fingerprint as last time) cost one index lookup and write nothing.
+        """
+        index = self.lookup_index((r.provider, r.pathway_id) for r in reports)
+        outcomes: list[ReportOutcome | None] = [None] * len(reports)
+        todo: list[tuple[int, ReferralReport, UUID]] = []
+        for i, report in enumerate(reports):
+            pid = self.patient_id(report.nhs_number)
+            row = index.get((report.provider, report.pathway_id))
+            if row is not None and row.patient_id != pid.hex:
+                outcomes[i] = ReportOutcome(
+                    "rejected",
+                    InvalidValue(
+                        f"pathway {report.pathway_id} at {report.provider} is already known "
+                        "under a different NHS number",
+                        field="NHS_NUMBER",
+                    ),
+                )
+            elif row is not None and row.fingerprint == fingerprint(report.facts()):
+                outcomes[i] = ReportOutcome("unchanged", patient_id=pid)
+            else:
+                todo.append((i, report, pid))
+        if todo:
+            self._reconcile_all(todo, outcomes)
+        return outcomes  # type: ignore[return-value]
+
+    def _reconcile_all(
+        self,
+        todo: list[tuple[int, ReferralReport, UUID]],
+        outcomes: list[ReportOutcome | None],
+    ) -> None:
+        for attempt in (1, 2):
+            known = self.known_patients(pid for _, _, pid in todo)
+            patients: dict[UUID, Patient] = {}
+            for i, report, pid in todo:
+                patient = patients.get(pid)
+                if patient is None:
+                    if pid in known:
+                        patient = self.get_patient(pid)
+                    else:
+                        patient = Patient.register(pid, report)
+                    patients[pid] = patient
+                new = (report.provider, report.pathway_id) not in patient.pathways
+                patient.reconcile(report)
+                outcomes[i] = ReportOutcome("created" if new else "updated", patient_id=pid)
+            try:
+                self.save_patients(list(patients.values()))
+                return
+            except IntegrityError:
+                if attempt == 2:
+                    raise ConcurrentChange(
+                        "these patients were changed by another writer during the import"
+                    ) from None
+
+    def record_extract_dates(self, as_of_by_provider: dict[str, dt.date]) -> None:
+        rows = [{"provider": p, "last_as_of": d} for p, d in as_of_by_provider.items()]
+        with self.engine.begin() as conn:
+            stmt = dialect_insert(conn, provider_extracts)
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["provider"], set_={"last_as_of": stmt.excluded.last_as_of}
+                ),
+                rows,
+            )
+
+    def open_pathways_of(self, provider: str) -> list[tuple[str, UUID]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(pathway_index.c.pathway_id, pathway_index.c.patient_id).where(
+                    pathway_index.c.provider == provider, pathway_index.c.open == "Y"
+                )
+            )
+            return [(pw, UUID(pid)) for pw, pid in rows]
+
+    def mark_left_waiting_list(
+        self, provider: str, pathways: Sequence[tuple[str, UUID]], on: dt.date
+    ) -> int:
+        """Full snapshot: open pathways the provider no longer lists → PathwayLeftWaitingList."""
+        by_patient: dict[UUID, list[str]] = {}
+        for pathway_id, pid in pathways:
+            by_patient.setdefault(pid, []).append(pathway_id)
+        patients = []
+        for pid, ids in by_patient.items():
+            patient = self.get_patient(pid)
+            for pathway_id in ids:
+                patient.leave_waiting_list(provider, pathway_id, on)
+            patients.append(patient)
+        self.save_patients(patients)
+        return len(pathways)
+
+    # ------------------------------------------------------------------ care commands
+    def require_workup_item(self, patient_id: UUID, provider: str, pathway_id: str,
+                            item_id: str, description: str, requested_from: str,
+                            on: dt.date | None = None) -> int | None:
+        day = on or self.today()
+        return self.update_patient(patient_id, lambda p: p.require_workup_item(
+            provider, pathway_id, item_id, description, requested_from, day))
+
+    def complete_workup_item(self, patient_id: UUID, provider: str, pathway_id: str,
+                             item_id: str, by: str, on: dt.date | None = None) -> int | None:
+        day = on or self.today()
+        return self.update_patient(patient_id, lambda p: p.complete_workup_item(
+            provider, pathway_id, item_id, day, by))
+
+    def order_diagnostic(self, patient_id: UUID, provider: str, pathway_id: str,
+                         test_id: str, test: str, on: dt.date | None = None) -> int | None:
+        day = on or self.today()
+        return self.update_patient(patient_id, lambda p: p.order_diagnostic(
+            provider, pathway_id, test_id, test, day))
+
+    def record_diagnostic_result(self, patient_id: UUID, provider: str, pathway_id: str,
+                                 test_id: str, result: str,
+                                 on: dt.date | None = None) -> int | None:
+        day = on or self.today()
+        return self.update_patient(patient_id, lambda p: p.record_diagnostic_result(
+            provider, pathway_id, test_id, day, result))
+
+    def communicate_diagnosis(self, patient_id: UUID, provider: str, pathway_id: str,
+                              outcome: str, on: dt.date | None = None) -> int | None:
+        day = on or self.today()
+        return self.update_patient(patient_id, lambda p: p.communicate_diagnosis(
+            provider, pathway_id, day, outcome))
+
+    def stop_clock(self, patient_id: UUID, provider: str, pathway_id: str, reason_code: str,
+                   on: dt.date | None = None) -> int | None:
+        day = on or self.today()
+        return self.update_patient(patient_id, lambda p: p.stop_clock(
+            provider, pathway_id, day, reason_code))
+
+    def close_pathway(self, patient_id: UUID, provider: str, pathway_id: str, reason: str,
+                      on: dt.date | None = None) -> int | None:
+        day = on or self.today()
+        return self.update_patient(patient_id, lambda p: p.close_pathway(
+            provider, pathway_id, day, reason))
+
+    def assign_coordinator(self, patient_id: UUID, provider: str, pathway_id: str,
+                           coordinator: str) -> int | None:
+        return self.update_patient(patient_id, lambda p: p.assign_coordinator(
+            provider, pathway_id, coordinator))
+
+    def record_breach(self, patient_id: UUID, provider: str, pathway_id: str, standard: str,
+                      subject: str, breach_on: dt.date) -> int | None:
+        return self.update_patient(patient_id, lambda p: p.record_breach(
+            provider, pathway_id, standard, subject, breach_on))
+
+    def flag_deterioration(self, patient_id: UUID, flag_id: str, summary: str, source: str,
+                           provider: str | None = None, pathway_id: str | None = None,
+                           on: dt.date | None = None) -> int | None:
+        day = on or self.today()
+        return self.update_patient(patient_id, lambda p: p.flag_deterioration(
+            flag_id, day, summary, source, provider, pathway_id))
+
+    def review_deterioration(self, patient_id: UUID, flag_id: str, outcome: str,
+                             on: dt.date | None = None) -> int | None:
+        day = on or self.today()
+        return self.update_patient(patient_id, lambda p: p.review_deterioration(
+            flag_id, day, outcome))
+
+    def log_contact(self, patient_id: UUID, contact_id: str, channel: str, summary: str,
+                    by: str, on: dt.date | None = None) -> int | None:
+        day = on or self.today()
+        return self.update_patient(patient_id, lambda p: p.log_contact(
+            contact_id, day, channel, summary, by))
+
+    def offer_support(self, patient_id: UUID, offer_id: str, kind: str, note: str = "",
+                      on: dt.date | None = None) -> int | None:
+        day = on or self.today()
+        return self.update_patient(patient_id, lambda p: p.offer_support(
+            offer_id, kind, day, note))
+
+    def receive_message(self, patient_id: UUID, provider: str, pathway_id: str,
+                        message_id: str, party: str, body: str, sender: str) -> int | None:
+        at = self.now()
+        day = at.astimezone(self.settings.zone).date()
+        return self.update_patient(patient_id, lambda p: p.receive_message(
+            provider, pathway_id, message_id, party, at, day, body, sender))
+
+    def send_message(self, patient_id: UUID, provider: str, pathway_id: str, message_id: str,
+                     party: str, body: str, sender: str,
+                     in_reply_to: str | None = None) -> int | None:
+        at = self.now()
+        day = at.astimezone(self.settings.zone).date()
+        return self.update_patient(patient_id, lambda p: p.send_message(
+            provider, pathway_id, message_id, party, at, day, body, sender, in_reply_to))
+

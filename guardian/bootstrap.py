@@ -1,0 +1,18 @@
+"""Build the application from Settings. Nothing is wired at import time."""
+
+from __future__ import annotations
+
+from guardian.application import Clock, GuardianApp, system_clock
+from guardian.config import Settings
+from guardian.store import create_schema, ensure_sqlite_directory
+
+
+def build_app(settings: Settings | None = None, clock: Clock = system_clock) -> GuardianApp:
+    settings = settings or Settings()
+    ensure_sqlite_directory(settings.database_url)
+    return GuardianApp(settings, clock=clock)
+
+
+def init_database(app: GuardianApp) -> None:
+    """Create every table and the deployment's id namespace (idempotent)."""
+    create_schema(app.engine, app.recorder)  # type: ignore[arg-type]

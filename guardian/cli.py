@@ -1,0 +1,218 @@
+"""The `guardian` command line (CONTRACT.md "Command line").
+
+Exit codes: 0 success; 1 failure (message on stderr, nothing half-written); 2 usage error;
+3 completed but some input rows were rejected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from guardian.config import Settings
+
+app = typer.Typer(
+    help="Guardian: case management for referred-but-not-seen patients.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="The database.", no_args_is_help=True)
+orgs_app = typer.Typer(help="The organisation reference (practice → PCN → place).",
+                       no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(orgs_app, name="orgs")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")]
+log = logging.getLogger("guardian")
+
+
+class Failure(Exception):
+    """A failure to report on stderr with exit code 1."""
+
+
+def _emit(as_json: bool, payload: dict[str, Any], text: str) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(payload, default=str) + "\n")
+    else:
+        sys.stdout.write(text + "\n")
+
+
+def _run(action: Callable[[], int | None]) -> None:
+    """Run a command body, turning known failures into a message and exit code 1."""
+    from pydantic import ValidationError
+
+    from guardian.application import NotInitialised
+    from guardian.domain.errors import DomainError
+    from guardian.ingest.ptl_csv import MalformedExtract
+    from guardian.orgs import OrgFileError
+
+    try:
+        code = action() or 0
+    except (Failure, MalformedExtract, NotInitialised, OrgFileError) as e:
+        typer.echo(f"guardian: {e}", err=True)
+        raise typer.Exit(1) from None
+    except DomainError as e:
+        typer.echo(f"guardian: {e.message}", err=True)
+        raise typer.Exit(1) from None
+    except ValidationError as e:
+        problems = "; ".join(err["msg"] for err in e.errors())
+        typer.echo(f"guardian: configuration error: {problems}", err=True)
+        raise typer.Exit(1) from None
+    except Exception as e:  # the last line of defence: a message, never a bare traceback
+        if os.environ.get("GUARDIAN_DEBUG"):
+            traceback.print_exc()
+        typer.echo(f"guardian: failed: {type(e).__name__}: {e}", err=True)
+        raise typer.Exit(1) from None
+    raise typer.Exit(code)
+
+
+def _app():
+    from guardian.bootstrap import build_app
+
+    return build_app(Settings())
+
+
+def _parse_day(value: str | None, option: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value) if len(value) == 10 else _bad_day(value, option)
+    except ValueError:
+        return _bad_day(value, option)
+
+
+def _bad_day(value: str, option: str) -> dt.date:
+    raise typer.BadParameter(f"{value!r} is not a date in the form YYYY-MM-DD", param_hint=option)
+
+
+# ---------------------------------------------------------------------------- db
+@db_app.command("init")
+def db_init(as_json: JsonOpt = False) -> None:
+    """Create the event store and every table (idempotent)."""
+
+    def body() -> None:
+        from guardian.bootstrap import init_database
+
+        guardian = _app()
+        init_database(guardian)
+        _emit(as_json, {"status": "ok"}, "database ready")
+
+    _run(body)
+
+
+# ---------------------------------------------------------------------------- orgs
+@orgs_app.command("load")
+def orgs_load(file: Path, as_json: JsonOpt = False) -> None:
+    """Load or update the organisation reference from a CSV file."""
+
+    def body() -> None:
+        from guardian.orgs import load_orgs, read_org_file
+
+        practices = read_org_file(file)
+        guardian = _app()
+        guardian.namespace  # noqa: B018 - fails clearly when not initialised
+        n = load_orgs(guardian.engine, practices)
+        pcns = len({p.pcn_code for p in practices})
+        places = len({p.place for p in practices})
+        _emit(as_json, {"practices": n, "pcns": pcns, "places": places},
+              f"loaded {n} practices in {pcns} PCNs and {places} places")
+
+    _run(body)
+
+
+# ---------------------------------------------------------------------------- import
+@app.command("import-ptl")
+def import_ptl(
+    file: Path,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD (default today)")] = None,
+    full_snapshot: Annotated[bool, typer.Option("--full-snapshot")] = False,
+    errors: Annotated[Path | None, typer.Option("--errors", help="errors CSV path")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import a waiting-list extract (PTL CSV)."""
+    day = _parse_day(as_of, "--as-of")
+
+    def body() -> int:
+        from guardian.ingest.ptl_csv import import_extract
+
+        guardian = _app()
+        guardian.namespace  # noqa: B018
+        result = import_extract(guardian, file, day, full_snapshot, errors)
+        text = (
+            f"{result.rows} rows: {result.accepted} accepted, {result.unchanged} unchanged, "
+            f"{result.rejected} rejected"
+            + (f" (see {result.errors_file})" if result.errors_file else "")
+            + (f"; {result.left_waiting_list} left the list" if full_snapshot else "")
+        )
+        _emit(as_json, result.as_json(), text)
+        return 3 if result.rejected else 0
+
+    _run(body)
+
+
+# ---------------------------------------------------------------------------- demo
+@app.command("demo")
+def demo(
+    patients: Annotated[int, typer.Option("--patients", min=1)] = 3000,
+    seed: Annotated[int, typer.Option("--seed")] = 20221,
+    as_json: JsonOpt = False,
+) -> None:
+    """Load the synthetic Mid and South Essex demo (skipped when already loaded)."""
+
+    def body() -> None:
+        from guardian.demo import load_demo
+
+        guardian = _app()
+        guardian.namespace  # noqa: B018
+        summary = load_demo(guardian, patients=patients, seed=seed)
+        _emit(as_json, summary, summary["message"])
+
+    _run(body)
+
+
+# ---------------------------------------------------------------------------- serve
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8000,
+    workers: Annotated[int, typer.Option("--workers", min=1)] = 1,
+) -> None:
+    """Serve the web app and API."""
+
+    def body() -> None:
+        import uvicorn
+
+        settings = Settings()
+        guardian = _app()
+        guardian.namespace  # noqa: B018 - refuse to start on an uninitialised database
+        guardian.close()
+        typer.echo(f"Guardian on http://{host}:{port}/  (database {settings.database_url})")
+        uvicorn.run(
+            "guardian.web.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+        )
+
+    _run(body)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""Identifier shapes: NHS number (Modulus 11), UBRN, ODS codes, and the patient id.
+
+Domain reference §3 (NHS number), §9 (UBRN), §2 (ODS code formats).
+"""
+
+from __future__ import annotations
+
+import re
+from uuid import UUID, uuid5
+
+from guardian.domain.errors import InvalidValue
+
+_WEIGHTS = (10, 9, 8, 7, 6, 5, 4, 3, 2)
+_PROVIDER = re.compile(r"^[A-Z0-9]{3,5}$")
+_PRACTICE = re.compile(r"^[A-Z][0-9]{5}$")
+_PCN = re.compile(r"^U[0-9]{5}$")
+_UBRN = re.compile(r"^[0-9]{12}$")
+
+
+def nhs_check_digit(first_nine: str) -> int | None:
+    """The Modulus 11 check digit for nine digits, or None when no valid digit exists.
+
+    Domain reference §3: weights 10..2, r = sum mod 11, check = 11 - r; 11 → 0; 10 → invalid.
+    """
+    total = sum(int(d) * w for d, w in zip(first_nine, _WEIGHTS, strict=True))
+    check = 11 - total % 11
+    if check == 11:
+        return 0
+    if check == 10:
+        return None
+    return check
+
+
+def normalise_nhs_number(value: str) -> str:
+    """Return the 10-digit NHS number (spaces and dashes removed) or raise InvalidValue."""
+    digits = value.replace(" ", "").replace("-", "")
+    if len(digits) != 10 or not digits.isascii() or not digits.isdigit():
+        raise InvalidValue(f"NHS number {value!r} is not 10 digits", field="NHS_NUMBER")
+    check = nhs_check_digit(digits[:9])
+    if check is None or check != int(digits[9]):
+        raise InvalidValue(
+            f"NHS number {value!r} fails the Modulus 11 check", field="NHS_NUMBER"
+        )
+    return digits
+
+
+def is_valid_nhs_number(value: str) -> bool:
+    try:
+        normalise_nhs_number(value)
+    except InvalidValue:
+        return False
+    return True
+
+
+def format_nhs_number(digits: str) -> str:
+    """Show an NHS number 3-3-4, as the NHS does."""
+    return f"{digits[:3]} {digits[3:6]} {digits[6:]}"
+
+
+def is_test_range(digits: str) -> bool:
+    """NHS numbers 999 000 0000–999 999 9999 are the synthetic test range used for demo data."""
+    return digits.startswith("999")
+
+
+def normalise_provider_code(value: str) -> str:
+    code = value.strip().upper()
+    if not _PROVIDER.match(code):
+        raise InvalidValue(
+            f"provider code {value!r} is not an ODS code of 3–5 letters or digits",
+            field="ORGANISATION_IDENTIFIER_CODE_OF_PROVIDER",
+        )
+    return code
+
+
+def normalise_practice_code(value: str) -> str:
+    code = value.strip().upper()
+    if not _PRACTICE.match(code):
+        raise InvalidValue(
+            f"practice code {value!r} is not an ODS practice code (a letter and 5 digits)",
+            field="GENERAL_MEDICAL_PRACTICE_CODE",
+        )
+    return code
+
+
+def normalise_pcn_code(value: str) -> str:
+    code = value.strip().upper()
+    if not _PCN.match(code):
+        raise InvalidValue(f"PCN code {value!r} is not 'U' and 5 digits", field="PCN_CODE")
+    return code
+
+
+def normalise_ubrn(value: str) -> str:
+    digits = value.replace(" ", "")
+    if not _UBRN.match(digits):
+        raise InvalidValue(f"UBRN {value!r} is not 12 digits", field="UBRN")
+    return digits
+
+
+def patient_id(namespace: UUID, nhs_number: str) -> UUID:
+    """The Patient aggregate id: uuid5 of the NHS number under the deployment's namespace.
+
+    The namespace is generated once per deployment and kept in its database, so an id
+    cannot be derived from an NHS number outside the system (ARCHITECTURE.md).
+    """
+    return uuid5(namespace, nhs_number)

@@ -1,0 +1,157 @@
+"""State of one referral pathway inside a Patient aggregate.
+
+These are plain objects changed only by the Patient's event methods; the wait-time rules
+in `standards.py` read them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from guardian.domain.codes import NON_RTT_LIST_TYPES
+
+PathwayKey = tuple[str, str]  # (provider ODS code, provider's pathway id)
+
+
+def pathway_key(provider: str, pathway_id: str) -> PathwayKey:
+    return (provider, pathway_id)
+
+
+@dataclass
+class WorkupItem:
+    item_id: str
+    description: str
+    requested_from: str  # "practice", "patient", "hospital", "guardian"
+    required_on: dt.date
+    completed_on: dt.date | None = None
+    completed_by: str | None = None
+
+
+@dataclass
+class Diagnostic:
+    test_id: str
+    test: str  # key of codes.DIAGNOSTIC_TESTS
+    ordered_on: dt.date
+    resulted_on: dt.date | None = None
+    result: str | None = None
+
+
+@dataclass
+class Message:
+    message_id: str
+    direction: str  # "in" (received by Guardian) or "out" (sent by Guardian)
+    party: str  # gp, hospital, patient
+    on: dt.date
+    at: dt.datetime
+    body: str
+    sender: str | None = None
+    in_reply_to: str | None = None
+    answered_on: dt.date | None = None
+
+
+@dataclass
+class RttPeriod:
+    clock_start: dt.date
+    clock_end: dt.date | None
+    stop_reason: str | None
+
+
+@dataclass
+class Pathway:
+    provider: str
+    pathway_id: str
+    practice_code: str
+    treatment_function: str
+    priority: int
+    waiting_list_type: str
+    received_on: dt.date
+    clock_start: dt.date | None
+    ubrn: str | None = None
+    local_patient_id: str | None = None
+    clock_end: dt.date | None = None
+    rtt_status: str | None = None
+    stop_reason: str | None = None
+    appointment_on: dt.date | None = None
+    tci_on: dt.date | None = None
+    last_attended_on: dt.date | None = None
+    last_dna_on: dt.date | None = None
+    procedure_priority: str | None = None
+    priority_reviewed_on: dt.date | None = None
+    procedure_priority_since: dt.date | None = None
+    workup: dict[str, WorkupItem] = field(default_factory=dict)
+    workup_completed_on: dt.date | None = None
+    diagnostics: dict[str, Diagnostic] = field(default_factory=dict)
+    diagnosis_communicated_on: dt.date | None = None
+    diagnosis_outcome: str | None = None
+    left_list_on: dt.date | None = None
+    closed_on: dt.date | None = None
+    close_reason: str | None = None
+    coordinator: str | None = None
+    messages: dict[str, Message] = field(default_factory=dict)
+    breaches: dict[tuple[str, str], dt.date] = field(default_factory=dict)
+    reported_as_of: dt.date | None = None
+    earlier_periods: list[RttPeriod] = field(default_factory=list)
+
+    @property
+    def key(self) -> PathwayKey:
+        return (self.provider, self.pathway_id)
+
+    @property
+    def is_rtt(self) -> bool:
+        """An RTT pathway counts towards the 18-week measure (not ONON/INON lists)."""
+        return self.waiting_list_type not in NON_RTT_LIST_TYPES and self.clock_start is not None
+
+    @property
+    def is_closed(self) -> bool:
+        return self.closed_on is not None
+
+    @property
+    def clock_stopped(self) -> bool:
+        return self.clock_end is not None
+
+    @property
+    def is_open(self) -> bool:
+        """Open: on a worklist (clock running or non-RTT and waiting), not closed."""
+        return self.closed_on is None and self.clock_end is None
+
+    def stopped_by(self, on: dt.date) -> bool:
+        """A clock stops on its end date: stopped on or before `on` means not waiting on `on`."""
+        return self.clock_end is not None and self.clock_end <= on
+
+    def outstanding_workup(self) -> list[WorkupItem]:
+        return [w for w in self.workup.values() if w.completed_on is None]
+
+    def outstanding_diagnostics(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics.values() if d.resulted_on is None]
+
+    def unanswered_messages(self) -> list[Message]:
+        return [m for m in self.messages.values() if m.direction == "in" and m.answered_on is None]
+
+
+@dataclass
+class DeteriorationFlag:
+    flag_id: str
+    raised_on: dt.date
+    summary: str
+    source: str  # "patient", "gp", "check-in", "coordinator"
+    pathway: PathwayKey | None = None
+    reviewed_on: dt.date | None = None
+    review_outcome: str | None = None
+
+
+@dataclass
+class Contact:
+    contact_id: str
+    on: dt.date
+    channel: str
+    summary: str
+    by: str
+
+
+@dataclass
+class SupportOffer:
+    offer_id: str
+    kind: str
+    on: dt.date
+    note: str

@@ -1,0 +1,493 @@
+"""The waiting-list extract (PTL CSV) importer, exactly as CONTRACT.md describes it.
+
+Two passes over the file, streaming: the first checks the file is a well-formed extract
+(UTF-8 text, a header with every required column) and finds pathway ids that appear twice;
+nothing is written unless it passes. The second parses each row into a `ReferralReport` and
+hands batches to `GuardianApp.apply_reports`, one transaction per batch, so a crash loses no
+committed batch and a rerun skips what is already in (unchanged fingerprints).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from guardian.domain import codes
+from guardian.domain.errors import InvalidValue
+from guardian.domain.identifiers import (
+    normalise_nhs_number,
+    normalise_practice_code,
+    normalise_provider_code,
+    normalise_ubrn,
+)
+from guardian.domain.report import ReferralReport
+
+REQUIRED = (
+    "NHS_NUMBER",
+    "PERSON_BIRTH_DATE",
+    "PATIENT_PATHWAY_IDENTIFIER",
+    "ORGANISATION_IDENTIFIER_CODE_OF_PROVIDER",
+    "GENERAL_MEDICAL_PRACTICE_CODE",
+    "REFERRAL_REQUEST_RECEIVED_DATE",
+    "ACTIVITY_TREATMENT_FUNCTION_CODE",
+    "PRIORITY_TYPE_CODE",
+)
+OPTIONAL = (
+    "REFERRAL_TO_TREATMENT_PERIOD_START_DATE",
+    "REFERRAL_TO_TREATMENT_PERIOD_END_DATE",
+    "REFERRAL_TO_TREATMENT_PERIOD_STATUS",
+    "UBRN",
+    "OUTPATIENT_FUTURE_APPOINTMENT_DATE",
+    "TCI_DATE",
+    "DATE_LAST_ATTENDED",
+    "LAST_DNA_DATE",
+    "PROCEDURE_PRIORITY_CODE",
+    "DATE_OF_LAST_PRIORITY_REVIEW",
+    "WAITING_LIST_TYPE",
+    "LOCAL_PATIENT_IDENTIFIER",
+    "PATIENT_GIVEN_NAME",
+    "PATIENT_FAMILY_NAME",
+    "PATIENT_PHONE",
+    "PATIENT_EMAIL",
+)
+COLUMNS = REQUIRED + OPTIONAL
+BATCH_SIZE = 1000
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_MAX_PATHWAY_ID = 64
+
+
+class MalformedExtract(Exception):
+    """The file is not a waiting-list extract; it was refused whole and nothing was written."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    column: str | None
+    reason: str
+
+
+@dataclass
+class ImportResult:
+    rows: int = 0
+    accepted: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    left_waiting_list: int = 0
+    errors_file: str | None = None
+    errors: list[RowError] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "rows": self.rows,
+            "accepted": self.accepted,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+            "errors_file": self.errors_file,
+            "left_waiting_list": self.left_waiting_list,
+        }
+
+
+# ---------------------------------------------------------------------------- one record
+
+
+def parse_date(value: str, column: str) -> dt.date:
+    v = value.strip()
+    if not _DATE.match(v):
+        raise InvalidValue(f"{column} {value!r} is not a date in the form YYYY-MM-DD", column)
+    try:
+        return dt.date.fromisoformat(v)
+    except ValueError:
+        raise InvalidValue(f"{column} {value!r} is not a real date", column) from None
+
+
+def _date_parser(column: str) -> Callable[[str], dt.date]:
+    return lambda v: parse_date(v, column)
+
+
+def _practice(practices: frozenset[str] | set[str] | dict[str, object]) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        code = normalise_practice_code(value)
+        if code not in practices:
+            raise InvalidValue(f"practice {code} is not in the organisation reference")
+        return code
+
+    return parse
+
+
+# (attribute, column, parser factory, required, memoise). Memoised columns have few
+# distinct values (dates, codes), so their parse is cached per import.
+_FIELDS: tuple[tuple[str, str, Callable[..., Callable[[str], object]] | None, bool, bool], ...] = (
+    ("nhs_number", "NHS_NUMBER", None, True, False),
+    ("birth_date", "PERSON_BIRTH_DATE", _date_parser, True, True),
+    ("pathway_id", "PATIENT_PATHWAY_IDENTIFIER", None, True, False),
+    ("provider", "ORGANISATION_IDENTIFIER_CODE_OF_PROVIDER", None, True, True),
+    ("practice_code", "GENERAL_MEDICAL_PRACTICE_CODE", None, True, True),
+    ("received_on", "REFERRAL_REQUEST_RECEIVED_DATE", _date_parser, True, True),
+    ("waiting_list_type", "WAITING_LIST_TYPE", None, False, True),
+    ("clock_start", "REFERRAL_TO_TREATMENT_PERIOD_START_DATE", _date_parser, False, True),
+    ("clock_end", "REFERRAL_TO_TREATMENT_PERIOD_END_DATE", _date_parser, False, True),
+    ("rtt_status", "REFERRAL_TO_TREATMENT_PERIOD_STATUS", None, False, True),
+    ("treatment_function", "ACTIVITY_TREATMENT_FUNCTION_CODE", None, True, True),
+    ("priority", "PRIORITY_TYPE_CODE", None, True, True),
+    ("ubrn", "UBRN", None, False, False),
+    ("appointment_on", "OUTPATIENT_FUTURE_APPOINTMENT_DATE", _date_parser, False, True),
+    ("tci_on", "TCI_DATE", _date_parser, False, True),
+    ("last_attended_on", "DATE_LAST_ATTENDED", _date_parser, False, True),
+    ("last_dna_on", "LAST_DNA_DATE", _date_parser, False, True),
+    ("procedure_priority", "PROCEDURE_PRIORITY_CODE", None, False, True),
+    ("priority_reviewed_on", "DATE_OF_LAST_PRIORITY_REVIEW", _date_parser, False, True),
+    ("local_patient_id", "LOCAL_PATIENT_IDENTIFIER", None, False, False),
+    ("given_name", "PATIENT_GIVEN_NAME", None, False, False),
+    ("family_name", "PATIENT_FAMILY_NAME", None, False, False),
+    ("phone", "PATIENT_PHONE", None, False, False),
+    ("email", "PATIENT_EMAIL", None, False, False),
+)
+_FIXED_PARSERS: dict[str, Callable[[str], object]] = {
+    "nhs_number": normalise_nhs_number,
+    "pathway_id": lambda v: _pathway_id(v),
+    "provider": normalise_provider_code,
+    "waiting_list_type": codes.parse_waiting_list_type,
+    "rtt_status": codes.parse_rtt_status,
+    "treatment_function": codes.parse_treatment_function,
+    "priority": codes.parse_priority,
+    "ubrn": normalise_ubrn,
+    "procedure_priority": codes.parse_procedure_priority,
+    "local_patient_id": lambda v: _text(v, 30),
+    "given_name": lambda v: _text(v, 100),
+    "family_name": lambda v: _text(v, 100),
+    "phone": lambda v: _phone(v),
+    "email": lambda v: _email(v),
+}
+
+
+class RecordParser:
+    """Parses records (column → text) into reports; one per import or API request.
+
+    Shared by the CSV importer and `POST /api/v1/referrals`.
+    """
+
+    def __init__(
+        self, as_of: dt.date, practices: frozenset[str] | set[str] | dict[str, object]
+    ) -> None:
+        self.as_of = as_of
+        self.plan = []
+        for attr, column, factory, required, memo in _FIELDS:
+            if attr == "practice_code":
+                parse = _practice(practices)
+            elif factory is not None:
+                parse = factory(column)
+            else:
+                parse = _FIXED_PARSERS[attr]
+            self.plan.append((attr, column, parse, required, {} if memo else None))
+
+    def parse(
+        self, get: Callable[[str], str | None]
+    ) -> tuple[ReferralReport | None, list[tuple[str | None, str]]]:
+        problems: list[tuple[str | None, str]] = []
+        values: dict[str, object] = {}
+        for attr, column, parse, required, memo in self.plan:
+            raw = get(column)
+            if not raw or raw.isspace():
+                if required or (attr == "clock_start" and values["waiting_list_type"] in _RTT):
+                    problems.append((column, f"{column} is required"))
+                values[attr] = "ORTT" if attr == "waiting_list_type" else None
+                continue
+            if memo is not None:
+                hit = memo.get(raw)
+                if hit is None:
+                    try:
+                        hit = (parse(raw), None)
+                    except InvalidValue as e:
+                        hit = (None, e.message)
+                    if len(memo) < 100_000:
+                        memo[raw] = hit
+                value, message = hit
+                if message is not None:
+                    problems.append((column, message))
+                values[attr] = value
+            else:
+                try:
+                    values[attr] = parse(raw)
+                except InvalidValue as e:
+                    problems.append((column, e.message))
+                    values[attr] = None
+        _check_dates(values, self.as_of, problems)
+        if problems:
+            return None, problems
+        return ReferralReport(as_of=self.as_of, **values), []  # type: ignore[arg-type]
+
+
+_RTT = frozenset({"ORTT", "IRTT"})
+
+
+def parse_record(
+    get: Callable[[str], str | None],
+    as_of: dt.date,
+    practices: frozenset[str] | set[str] | dict[str, object],
+) -> tuple[ReferralReport | None, list[tuple[str | None, str]]]:
+    """Turn one record (column → text) into a report, or the list of (column, reason) problems."""
+    return RecordParser(as_of, practices).parse(get)
+
+
+def _check_dates(
+    v: dict[str, object], as_of: dt.date, problems: list[tuple[str | None, str]]
+) -> None:
+    for key, column, label in (
+        ("birth_date", "PERSON_BIRTH_DATE", "birth date"),
+        ("received_on", "REFERRAL_REQUEST_RECEIVED_DATE", "received date"),
+        ("clock_start", "REFERRAL_TO_TREATMENT_PERIOD_START_DATE", "clock start"),
+        ("clock_end", "REFERRAL_TO_TREATMENT_PERIOD_END_DATE", "end date"),
+        ("last_attended_on", "DATE_LAST_ATTENDED", "last attended date"),
+        ("last_dna_on", "LAST_DNA_DATE", "last DNA date"),
+        ("priority_reviewed_on", "DATE_OF_LAST_PRIORITY_REVIEW", "priority review date"),
+    ):
+        d = v.get(key)
+        if isinstance(d, dt.date) and d > as_of:
+            problems.append(
+                (column, f"{label} {d.isoformat()} is after the extract's as-of date "
+                         f"{as_of.isoformat()}")
+            )
+    start, end = v.get("clock_start"), v.get("clock_end")
+    if isinstance(start, dt.date) and isinstance(end, dt.date) and end < start:
+        problems.append(
+            (
+                "REFERRAL_TO_TREATMENT_PERIOD_END_DATE",
+                f"end date {end.isoformat()} is before the clock start {start.isoformat()}",
+            )
+        )
+    born, received = v.get("birth_date"), v.get("received_on")
+    if isinstance(born, dt.date) and isinstance(received, dt.date) and received < born:
+        problems.append(
+            ("REFERRAL_REQUEST_RECEIVED_DATE", "the referral was received before the birth date")
+        )
+
+
+def _pathway_id(value: str) -> str:
+    v = value.strip()
+    if len(v) > _MAX_PATHWAY_ID or not v.isprintable():
+        raise InvalidValue(
+            f"pathway id {value[:80]!r} is longer than {_MAX_PATHWAY_ID} characters or not text",
+            "PATIENT_PATHWAY_IDENTIFIER",
+        )
+    return v
+
+
+def _text(value: str, limit: int) -> str:
+    v = value.strip()
+    if len(v) > limit:
+        raise InvalidValue(f"{v[:20]!r}… is longer than {limit} characters")
+    return v
+
+
+def _phone(value: str) -> str:
+    v = value.strip()
+    if not re.fullmatch(r"\+?[0-9 ()-]{6,20}", v):
+        raise InvalidValue(f"phone {value!r} is not a telephone number")
+    return v
+
+
+def _email(value: str) -> str:
+    v = value.strip()
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", v) or len(v) > 254:
+        raise InvalidValue(f"e-mail {value!r} is not an e-mail address")
+    return v
+
+
+# ---------------------------------------------------------------------------- the file
+
+
+@dataclass
+class _Scan:
+    columns: dict[str, int]
+    width: int
+    duplicates: dict[tuple[str, str], list[int]]
+    keys_by_provider: dict[str, set[str]]
+
+
+def _open_text(path: Path):
+    return open(path, encoding="utf-8-sig", newline="", errors="strict")
+
+
+def _records(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """Yield (line where the record starts, fields), skipping blank lines."""
+    with _open_text(path) as f:
+        reader = csv.reader(f, strict=True)
+        next(reader, None)  # header
+        previous = reader.line_num
+        for values in reader:
+            start = previous + 1
+            previous = reader.line_num
+            if not values or (len(values) == 1 and not values[0].strip()):
+                continue
+            yield start, values
+
+
+def scan(path: Path) -> _Scan:
+    """First pass: refuse a malformed file whole; find duplicate pathway keys."""
+    if not path.exists():
+        raise MalformedExtract(f"{path}: no such file")
+    if path.is_dir():
+        raise MalformedExtract(f"{path}: is a directory, not a CSV file")
+    try:
+        with open(path, "rb") as fb:
+            head = fb.read(4096)
+    except OSError as e:
+        raise MalformedExtract(f"{path}: cannot read the file ({e.strerror})") from None
+    if head.startswith(b"\x1f\x8b"):
+        raise MalformedExtract(f"{path}: is a gzip archive, not a CSV text file; unzip it first")
+    if b"\x00" in head:
+        raise MalformedExtract(f"{path}: is binary, not UTF-8 CSV text")
+    try:
+        with _open_text(path) as f:
+            header = next(csv.reader(f), None)
+        if not header or not any(h.strip() for h in header):
+            raise MalformedExtract(f"{path}: has no header row")
+        names = [h.strip().upper() for h in header]
+        missing = [c for c in REQUIRED if c not in names]
+        if missing:
+            raise MalformedExtract(f"{path}: required column(s) missing: {', '.join(missing)}")
+        columns = {c: names.index(c) for c in COLUMNS if c in names}
+        pid_i = columns["PATIENT_PATHWAY_IDENTIFIER"]
+        prov_i = columns["ORGANISATION_IDENTIFIER_CODE_OF_PROVIDER"]
+        first_line: dict[tuple[str, str], int] = {}
+        duplicates: dict[tuple[str, str], list[int]] = {}
+        by_provider: dict[str, set[str]] = {}
+        for line, values in _records(path):
+            if len(values) <= max(pid_i, prov_i):
+                continue
+            key = (values[prov_i].strip().upper(), values[pid_i].strip())
+            seen = first_line.setdefault(key, line)
+            if seen != line:
+                duplicates.setdefault(key, [seen]).append(line)
+            by_provider.setdefault(key[0], set()).add(key[1])
+    except UnicodeDecodeError as e:
+        raise MalformedExtract(
+            f"{path}: is not UTF-8 text (undecodable byte at offset {e.start})"
+        ) from None
+    except csv.Error as e:
+        raise MalformedExtract(f"{path}: is not a readable CSV file ({e})") from None
+    return _Scan(columns, len(names), duplicates, by_provider)
+
+
+def import_extract(
+    app,  # GuardianApp (kept untyped here to avoid an import cycle at module load)
+    path: Path,
+    as_of: dt.date | None = None,
+    full_snapshot: bool = False,
+    errors_path: Path | None = None,
+    practices: frozenset[str] | None = None,
+) -> ImportResult:
+    """Import a waiting-list extract. Raises MalformedExtract when the file is refused whole."""
+    from guardian.orgs import all_practices
+
+    as_of = as_of or app.today()
+    info = scan(path)
+    _refuse_older_extract(app, info, as_of, path)
+    if practices is None:
+        practices = frozenset(all_practices(app.engine))
+    errors_path = errors_path or path.with_name(path.name + ".errors.csv")
+    result = ImportResult()
+    duplicate_lines = {
+        line: lines for lines in info.duplicates.values() for line in lines
+    }
+    cols = info.columns
+    parser = RecordParser(as_of, practices)
+    batch: list[ReferralReport] = []
+    batch_lines: list[int] = []
+
+    def flush() -> None:
+        outcomes = app.apply_reports(batch)
+        for line, outcome in zip(batch_lines, outcomes, strict=True):
+            if outcome.result == "unchanged":
+                result.unchanged += 1
+            elif outcome.result == "rejected":
+                result.rejected += 1
+                err = outcome.error
+                result.errors.append(RowError(line, err.field if err else None, str(err)))
+            else:
+                result.accepted += 1
+        batch.clear()
+        batch_lines.clear()
+
+    for line, values in _records(path):
+        result.rows += 1
+        if len(values) != info.width:
+            result.rejected += 1
+            result.errors.append(
+                RowError(line, None, f"row has {len(values)} fields; the header has {info.width}")
+            )
+            continue
+        if line in duplicate_lines:
+            others = [str(n) for n in duplicate_lines[line] if n != line]
+            result.rejected += 1
+            result.errors.append(
+                RowError(
+                    line,
+                    "PATIENT_PATHWAY_IDENTIFIER",
+                    f"pathway id {values[cols['PATIENT_PATHWAY_IDENTIFIER']].strip()!r} appears "
+                    f"more than once in the file (also line {', '.join(others)})",
+                )
+            )
+            continue
+        report, problems = parser.parse(lambda c, v=values: v[cols[c]] if c in cols else None)
+        if report is None:
+            result.rejected += 1
+            result.errors.extend(RowError(line, col, reason) for col, reason in problems)
+            continue
+        batch.append(report)
+        batch_lines.append(line)
+        if len(batch) >= BATCH_SIZE:
+            flush()
+    if batch:
+        flush()
+
+    if full_snapshot:
+        for provider, listed in info.keys_by_provider.items():
+            missing = [
+                (pw, pid) for pw, pid in app.open_pathways_of(provider) if pw not in listed
+            ]
+            for start in range(0, len(missing), BATCH_SIZE):
+                result.left_waiting_list += app.mark_left_waiting_list(
+                    provider, missing[start : start + BATCH_SIZE], as_of
+                )
+    app.record_extract_dates({p: as_of for p in info.keys_by_provider if _is_code(p)})
+    result.errors_file = _write_errors(result.errors, errors_path)
+    return result
+
+
+def _is_code(provider: str) -> bool:
+    try:
+        normalise_provider_code(provider)
+    except InvalidValue:
+        return False
+    return True
+
+
+def _refuse_older_extract(app, info: _Scan, as_of: dt.date, path: Path) -> None:
+    last = app.last_extract_dates()
+    for provider in sorted(info.keys_by_provider):
+        if provider in last and as_of < last[provider]:
+            raise MalformedExtract(
+                f"{path}: the extract is as of {as_of.isoformat()}, older than the last one "
+                f"applied for provider {provider} ({last[provider].isoformat()}); refused whole"
+            )
+
+
+def _write_errors(errors: list[RowError], path: Path) -> str | None:
+    if not errors:
+        return None
+    errors.sort(key=lambda e: e.line)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["line", "column", "reason"])
+        for e in errors:
+            w.writerow([e.line, e.column or "", e.reason])
+    os.replace(tmp, path)
+    return str(path)

@@ -1,0 +1,231 @@
+"""Persistence: the event store (eventsourcing-sqlalchemy) and Guardian's reference tables.
+
+One SQLAlchemy engine per process serves the event store and every table here. Nothing
+creates tables at import or request time: `create_schema` is called by `guardian db init`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
+from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
+from sqlalchemy import (
+    Column,
+    Date,
+    Engine,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Text,
+    event,
+    insert,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+metadata = MetaData()
+
+meta_table = Table(
+    "guardian_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+organisations = Table(
+    "organisations",
+    metadata,
+    Column("practice_code", String(8), primary_key=True),
+    Column("practice_name", Text, nullable=False),
+    Column("pcn_code", String(8), nullable=False),
+    Column("pcn_name", Text, nullable=False),
+    Column("place", Text, nullable=False),
+    Index("organisations_pcn", "pcn_code"),
+    Index("organisations_place", "place"),
+)
+
+# Where each known pathway lives and a digest of what its provider last reported.
+# Written in the same transaction as the events; rebuildable from them (`rebuild_pathway_index`).
+pathway_index = Table(
+    "pathway_index",
+    metadata,
+    Column("provider", String(8), primary_key=True),
+    Column("pathway_id", String(64), primary_key=True),
+    Column("patient_id", String(32), nullable=False),
+    Column("fingerprint", String(24), nullable=False),
+    Column("open", String(1), nullable=False),
+    Index("pathway_index_patient", "patient_id"),
+    Index("pathway_index_pathway", "pathway_id"),
+)
+
+# The latest extract applied per provider (an older one is refused whole).
+provider_extracts = Table(
+    "provider_extracts",
+    metadata,
+    Column("provider", String(8), primary_key=True),
+    Column("last_as_of", Date, nullable=False),
+)
+
+
+def dialect_insert(engine_or_session: Any, table: Table) -> Any:
+    """INSERT … ON CONFLICT for the backend in use (SQLite and PostgreSQL both support it)."""
+    bind = engine_or_session
+    if isinstance(bind, Session):
+        bind = bind.get_bind()
+    if bind.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def upsert(session: Session, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]):
+    if not rows:
+        return
+    stmt = dialect_insert(session, table)
+    cols = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
+    session.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=cols), rows)
+
+
+class GuardianRecorder(SQLAlchemyApplicationRecorder):
+    """The application recorder, with two changes.
+
+    - Events are inserted with one executemany (Core) rather than the ORM unit of work.
+    - Pathway index rows passed to `save(..., index_rows=…)` are written in the same
+      transaction as the events, so the index and the events can never disagree.
+    """
+
+    def _insert_events(self, session: Session, stored_events: Sequence[StoredEvent], **kw: Any):
+        upsert(session, pathway_index, kw.get("index_rows") or (), ("provider", "pathway_id"))
+        return None
+
+    def _insert_stored_events(
+        self, session: Session, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int]:
+        """Insert with the driver's executemany: the ORM costs more than the database here.
+
+        The table lock (PostgreSQL) or the single writer (SQLite) makes the new ids one
+        contiguous run, in insertion order.
+        """
+        if not stored_events:
+            return []
+        self._lock_table(session)
+        table = self.events_table_name
+        dbapi = session.connection().connection.driver_connection
+        cur = dbapi.cursor()
+        try:
+            if session.get_bind().dialect.name == "postgresql":
+                from psycopg2.extras import execute_values
+
+                rows = [
+                    (str(e.originator_id), e.originator_version, e.topic, e.state)
+                    for e in stored_events
+                ]
+                ids = execute_values(
+                    cur,
+                    f"INSERT INTO {table} (originator_id, originator_version, topic, state) "
+                    "VALUES %s RETURNING id",
+                    rows,
+                    template="(%s::uuid, %s, %s, %s)",
+                    page_size=1000,
+                    fetch=True,
+                )
+                ids = [r[0] for r in ids]
+            else:
+                rows = [
+                    (e.originator_id.bytes, e.originator_version, e.topic, e.state)  # type: ignore[union-attr]
+                    for e in stored_events
+                ]
+                cur.executemany(
+                    f"INSERT INTO {table} (originator_id, originator_version, topic, state) "
+                    "VALUES (?, ?, ?, ?)",
+                    rows,
+                )
+                cur.execute(f"SELECT max(id) FROM {table}")
+                last = cur.fetchone()[0]
+                ids = list(range(last - len(rows) + 1, last + 1))
+        except Exception as e:
+            _raise_integrity(e)
+            raise
+        finally:
+            cur.close()
+        self._notify_channel(session)
+        return ids
+
+
+def _raise_integrity(error: Exception) -> None:
+    """Report a duplicate (aggregate id, version) as eventsourcing's IntegrityError."""
+    import sqlite3
+
+    try:
+        import psycopg2
+        pg_integrity: tuple[type[Exception], ...] = (psycopg2.IntegrityError,)
+    except ImportError:  # pragma: no cover
+        pg_integrity = ()
+    if isinstance(error, (sqlite3.IntegrityError, *pg_integrity)):
+        raise IntegrityError(str(error)) from error
+
+
+class GuardianFactory(SQLAlchemyFactory):
+    application_recorder_class = GuardianRecorder
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def prepare_engine(engine: Engine) -> None:
+    """Per-connection settings: WAL and a busy timeout on SQLite (stack notes)."""
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+
+
+def ensure_sqlite_directory(url: str) -> None:
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
+        Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def create_schema(engine: Engine, recorder: SQLAlchemyApplicationRecorder) -> uuid.UUID:
+    """Create every table (idempotent) and the deployment's id namespace; return it."""
+    recorder.create_table()
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+        found = conn.execute(
+            select(meta_table.c.value).where(meta_table.c.key == "id_namespace")
+        ).scalar()
+        if found is None:
+            found = str(uuid.uuid4())
+            conn.execute(insert(meta_table).values(key="id_namespace", value=found))
+    return uuid.UUID(found)
+
+
+def read_namespace(engine: Engine) -> uuid.UUID | None:
+    with engine.connect() as conn:
+        value = conn.execute(
+            select(meta_table.c.value).where(meta_table.c.key == "id_namespace")
+        ).scalar()
+    return uuid.UUID(value) if value else None
+
+
+def chunks(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
