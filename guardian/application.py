@@ -13,7 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, StoredEvent, Transcoding
 from sqlalchemy import Engine, select
 
 from guardian.config import Settings
@@ -66,6 +66,19 @@ class ReportOutcome:
     result: str  # "created", "updated", "unchanged" or "rejected"
     error: DomainError | None = None
     patient_id: UUID | None = None
+
+
+@dataclass
+class StagedWrite:
+    stored: list[StoredEvent]
+    index_rows: list[dict[str, Any]]
+
+
+@dataclass
+class PreparedReports:
+    outcomes: list[ReportOutcome]
+    patients: dict[UUID, Patient]
+    staged: StagedWrite
 
 
 class GuardianApp(Application[UUID]):
@@ -137,19 +150,29 @@ class GuardianApp(Application[UUID]):
             for key, p in patient.pathways.items()
         ]
 
+    def stage(self, patients: Iterable[Patient]) -> StagedWrite:
+        """Collect the patients' new events as stored events, with their index rows."""
+        patients = list(patients)
+        events = [e for patient in patients for e in patient.collect_events()]
+        return StagedWrite(
+            stored=[self.mapper.to_stored_event(e) for e in events],
+            index_rows=[row for p in patients for row in self.index_rows(p)] if events else [],
+        )
+
+    def write(self, staged: StagedWrite) -> int | None:
+        """Write staged events and index rows in one transaction; return the last id."""
+        if not staged.stored:
+            return None
+        ids = self.recorder.insert_events(staged.stored, index_rows=staged.index_rows)
+        return ids[-1] if ids else None
+
     def save_patients(self, patients: Sequence[Patient]) -> int | None:
         """Save the patients' new events and their index rows in one transaction.
 
         Goes straight to the event store (no snapshots or process hooks are in use), which
         keeps bulk imports fast. Returns the last notification id written, or None.
         """
-        events = [e for patient in patients for e in patient.collect_events()]
-        if not events:
-            return None
-        rows = [row for patient in patients for row in self.index_rows(patient)]
-        stored = [self.mapper.to_stored_event(e) for e in events]
-        ids = self.recorder.insert_events(stored, index_rows=rows)
-        return ids[-1] if ids else None
+        return self.write(self.stage(patients))
 
     def update_patient(self, patient_id: UUID, command: Callable[[Patient], None]) -> int | None:
         """Load, run one command, save; retry once if another writer got there first."""
@@ -203,14 +226,34 @@ class GuardianApp(Application[UUID]):
         Shared by the PTL import and `POST /api/v1/referrals`. Unchanged reports (same
         fingerprint as last time) cost one index lookup and write nothing.
         """
+        for attempt in (1, 2):
+            batch = self.prepare_reports(reports)
+            try:
+                self.write(batch.staged)
+                return batch.outcomes
+            except IntegrityError:
+                if attempt == 2:
+                    raise ConcurrentChange(
+                        "these patients were changed by another writer at the same time"
+                    ) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def prepare_reports(
+        self, reports: Sequence[ReferralReport], recent: dict[UUID, Patient] | None = None
+    ) -> PreparedReports:
+        """Decide what each report changes and stage the events, without writing.
+
+        `recent` holds patients whose events are staged but possibly not yet committed (the
+        importer writes one batch while it prepares the next); they are used as they are.
+        """
         index = self.lookup_index((r.provider, r.pathway_id) for r in reports)
-        outcomes: list[ReportOutcome | None] = [None] * len(reports)
+        outcomes: list[ReportOutcome] = []
         todo: list[tuple[int, ReferralReport, UUID]] = []
         for i, report in enumerate(reports):
             pid = self.patient_id(report.nhs_number)
             row = index.get((report.provider, report.pathway_id))
             if row is not None and row.patient_id != pid.hex:
-                outcomes[i] = ReportOutcome(
+                outcome = ReportOutcome(
                     "rejected",
                     InvalidValue(
                         f"pathway {report.pathway_id} at {report.provider} is already known "
@@ -219,40 +262,26 @@ class GuardianApp(Application[UUID]):
                     ),
                 )
             elif row is not None and row.fingerprint == fingerprint(report.facts()):
-                outcomes[i] = ReportOutcome("unchanged", patient_id=pid)
+                outcome = ReportOutcome("unchanged", patient_id=pid)
             else:
+                outcome = ReportOutcome("created" if row is None else "updated", patient_id=pid)
                 todo.append((i, report, pid))
-        if todo:
-            self._reconcile_all(todo, outcomes)
-        return outcomes  # type: ignore[return-value]
-
-    def _reconcile_all(
-        self,
-        todo: list[tuple[int, ReferralReport, UUID]],
-        outcomes: list[ReportOutcome | None],
-    ) -> None:
-        for attempt in (1, 2):
-            known = self.known_patients(pid for _, _, pid in todo)
-            patients: dict[UUID, Patient] = {}
-            for i, report, pid in todo:
-                patient = patients.get(pid)
+            outcomes.append(outcome)
+        recent = recent or {}
+        known = self.known_patients(pid for _, _, pid in todo if pid not in recent)
+        patients: dict[UUID, Patient] = {}
+        for _, report, pid in todo:
+            patient = patients.get(pid)
+            if patient is None:
+                patient = recent.get(pid)
                 if patient is None:
                     if pid in known:
                         patient = self.get_patient(pid)
                     else:
                         patient = Patient.register(pid, report)
-                    patients[pid] = patient
-                new = (report.provider, report.pathway_id) not in patient.pathways
-                patient.reconcile(report)
-                outcomes[i] = ReportOutcome("created" if new else "updated", patient_id=pid)
-            try:
-                self.save_patients(list(patients.values()))
-                return
-            except IntegrityError:
-                if attempt == 2:
-                    raise ConcurrentChange(
-                        "these patients were changed by another writer during the import"
-                    ) from None
+                patients[pid] = patient
+            patient.reconcile(report)
+        return PreparedReports(outcomes, patients, self.stage(patients.values()))
 
     def record_extract_dates(self, as_of_by_provider: dict[str, dt.date]) -> None:
         rows = [{"provider": p, "last_as_of": d} for p, d in as_of_by_provider.items()]

@@ -6,6 +6,7 @@ creates tables at import or request time: `create_schema` is called by `guardian
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -86,11 +87,35 @@ def dialect_insert(engine_or_session: Any, table: Table) -> Any:
 
 
 def upsert(session: Session, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]):
+    """Insert or update many rows with one round trip per page (driver-level, no ORM)."""
     if not rows:
         return
-    stmt = dialect_insert(session, table)
-    cols = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
-    session.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=cols), rows)
+    columns = list(rows[0])
+    updates = [c for c in columns if c not in keys]
+    conflict = f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET " + ", ".join(
+        f"{c} = excluded.{c}" for c in updates
+    )
+    values = [tuple(r[c] for c in columns) for r in rows]
+    dbapi = session.connection().connection.driver_connection
+    cur = dbapi.cursor()
+    try:
+        if session.get_bind().dialect.name == "postgresql":
+            from psycopg2.extras import execute_values
+
+            execute_values(
+                cur,
+                f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES %s {conflict}",
+                values,
+                page_size=1000,
+            )
+        else:
+            marks = ", ".join("?" for _ in columns)
+            cur.executemany(
+                f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks}) {conflict}",
+                values,
+            )
+    finally:
+        cur.close()
 
 
 class GuardianRecorder(SQLAlchemyApplicationRecorder):
@@ -121,22 +146,7 @@ class GuardianRecorder(SQLAlchemyApplicationRecorder):
         cur = dbapi.cursor()
         try:
             if session.get_bind().dialect.name == "postgresql":
-                from psycopg2.extras import execute_values
-
-                rows = [
-                    (str(e.originator_id), e.originator_version, e.topic, e.state)
-                    for e in stored_events
-                ]
-                ids = execute_values(
-                    cur,
-                    f"INSERT INTO {table} (originator_id, originator_version, topic, state) "
-                    "VALUES %s RETURNING id",
-                    rows,
-                    template="(%s::uuid, %s, %s, %s)",
-                    page_size=1000,
-                    fetch=True,
-                )
-                ids = [r[0] for r in ids]
+                ids = _copy_events(cur, table, stored_events)
             else:
                 rows = [
                     (e.originator_id.bytes, e.originator_version, e.topic, e.state)  # type: ignore[union-attr]
@@ -157,6 +167,25 @@ class GuardianRecorder(SQLAlchemyApplicationRecorder):
             cur.close()
         self._notify_channel(session)
         return ids
+
+
+def _copy_events(cur: Any, table: str, stored_events: Sequence[StoredEvent]) -> list[int]:
+    """COPY the events in (about twice as fast as multi-row INSERT here).
+
+    The caller holds LOCK TABLE … IN EXCLUSIVE MODE, so no other session takes ids from the
+    sequence meanwhile: the new ids are the last `n` values of this session's sequence.
+    """
+    buf = io.StringIO()
+    write = buf.write
+    for e in stored_events:
+        write(f"{e.originator_id}\t{e.originator_version}\t{e.topic}\t\\\\x{e.state.hex()}\n")
+    buf.seek(0)
+    cur.copy_expert(
+        f"COPY {table} (originator_id, originator_version, topic, state) FROM STDIN", buf
+    )
+    cur.execute(f"SELECT currval(pg_get_serial_sequence('{table}', 'id'))")
+    last = cur.fetchone()[0]
+    return list(range(last - len(stored_events) + 1, last + 1))
 
 
 def _raise_integrity(error: Exception) -> None:

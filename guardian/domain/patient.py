@@ -155,9 +155,14 @@ class Patient(Aggregate):
         before = self.reported[key]
         p = self.pathways[key]
         ids = {"provider": report.provider, "pathway_id": report.pathway_id, "reported_on": on}
+        diff = {f for f in REPORTED_FACTS if before.get(f) != getattr(report, f)}
+        if not diff:
+            if p.left_list_on is not None:
+                self._returned_to_waiting_list(**ids)
+            return
 
         def changed(*facts: str) -> bool:
-            return any(before.get(f) != getattr(report, f) for f in facts)
+            return not diff.isdisjoint(facts)
 
         if changed("birth_date"):
             self._birth_date_corrected(birth_date=report.birth_date, **ids)

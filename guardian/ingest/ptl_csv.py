@@ -14,8 +14,11 @@ import datetime as dt
 import os
 import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from eventsourcing.persistence import IntegrityError
 
 from guardian.domain import codes
 from guardian.domain.errors import InvalidValue
@@ -400,16 +403,18 @@ def import_extract(
     parser = RecordParser(as_of, practices)
     batch: list[ReferralReport] = []
     batch_lines: list[int] = []
+    pipeline = _Pipeline(app)
 
     def flush() -> None:
-        outcomes = app.apply_reports(batch)
-        for line, outcome in zip(batch_lines, outcomes, strict=True):
+        for line, outcome in zip(batch_lines, pipeline.submit(list(batch)), strict=True):
             if outcome.result == "unchanged":
                 result.unchanged += 1
             elif outcome.result == "rejected":
                 result.rejected += 1
                 err = outcome.error
-                result.errors.append(RowError(line, err.field if err else None, str(err)))
+                result.errors.append(
+                    RowError(line, err.field if err else None, err.message if err else "")
+                )
             else:
                 result.accepted += 1
         batch.clear()
@@ -446,6 +451,7 @@ def import_extract(
             flush()
     if batch:
         flush()
+    pipeline.finish()
 
     if full_snapshot:
         for provider, listed in info.keys_by_provider.items():
@@ -459,6 +465,53 @@ def import_extract(
     app.record_extract_dates({p: as_of for p in info.keys_by_provider if _is_code(p)})
     result.errors_file = _write_errors(result.errors, errors_path)
     return result
+
+
+class _Pipeline:
+    """Writes batch N on a background thread while the caller prepares batch N+1.
+
+    The database (its own process on PostgreSQL, C code without the GIL on SQLite) then works
+    while Python parses and reconciles. Patients of the batch in flight are handed to the next
+    batch as they are; if a write fails on a concurrent change, that batch is applied again
+    from the store and the next one re-prepared. Any other failure stops the import: every
+    committed batch stays, and a rerun skips it (unchanged fingerprints).
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ptl-writer")
+        self.pending: Future | None = None
+        self.pending_reports: list[ReferralReport] = []
+        self.in_flight: dict = {}
+
+    def submit(self, reports: list[ReferralReport]):
+        prepared = self.app.prepare_reports(reports, recent=self.in_flight)
+        if not self._settle():
+            prepared = self.app.prepare_reports(reports)
+        self.pending = self.writer.submit(self.app.write, prepared.staged)
+        self.pending_reports = reports
+        self.in_flight = prepared.patients
+        return prepared.outcomes
+
+    def _settle(self) -> bool:
+        """Wait for the write in flight. False if it had to be redone (concurrent change)."""
+        if self.pending is None:
+            return True
+        try:
+            self.pending.result()
+            return True
+        except IntegrityError:
+            self.app.apply_reports(self.pending_reports)
+            return False
+        finally:
+            self.pending = None
+            self.in_flight = {}
+
+    def finish(self) -> None:
+        try:
+            self._settle()
+        finally:
+            self.writer.shutdown(wait=True)
 
 
 def _is_code(provider: str) -> bool:
