@@ -110,6 +110,19 @@ def db_init(as_json: JsonOpt = False) -> None:
     _run(body)
 
 
+@db_app.command("rebuild-index")
+def db_rebuild_index(as_json: JsonOpt = False) -> None:
+    """Rebuild the pathway index (import fingerprints) from the events."""
+
+    def body() -> None:
+        guardian = _app()
+        guardian.namespace  # noqa: B018
+        n = guardian.rebuild_pathway_index()
+        _emit(as_json, {"pathways": n}, f"pathway index rebuilt: {n} pathways")
+
+    _run(body)
+
+
 # ---------------------------------------------------------------------------- orgs
 @orgs_app.command("load")
 def orgs_load(file: Path, as_json: JsonOpt = False) -> None:

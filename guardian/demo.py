@@ -558,149 +558,166 @@ class _Care:
         pcn = int(self.demo.practice.pcn_code[1:])
         return COORDINATORS[(pcn + self.rng.randint(0, 1)) % len(COORDINATORS)]
 
+    def pathway(self, r: ReferralReport) -> Pathway:
+        return self.patient.pathways[(r.provider, r.pathway_id)]
+
+
+def _is_open(r: ReferralReport) -> bool:
+    return r.clock_end is None
+
+
+def _waiting_rtt(r: ReferralReport, as_of: dt.date) -> bool:
+    """Open on the latest extract and counted in RTT (so on the RTT worklists)."""
+    return (r.clock_end is None and r.clock_start is not None and r.as_of == as_of
+            and r.waiting_list_type not in codes.NON_RTT_LIST_TYPES)
+
 
 def record_care_history(
     patient: Patient, demo: DemoPatient, seed: int, as_of: dt.date, zone: ZoneInfo
 ) -> None:
     """Guardian's own history for this patient, through the aggregate's commands.
 
-    Which pathways get what is decided by the patient's own random stream, so the same
-    (seed, as_of) always records the same history. Every date lies between the referral
-    and `as_of`. Pathways reported only on the previous extract leave the list on `as_of`.
+    What is recorded depends only on the provider's reports and the patient's own random
+    stream, never on what the aggregate already holds, and every command is idempotent:
+    so running this again on a stored patient (after an interrupted load) writes nothing.
+    Every date lies between the referral and `as_of`. Pathways reported only on the
+    previous extract leave the list on `as_of`.
     """
     care = _Care(patient, demo, random.Random(f"guardian-demo:{seed}:care:{demo.n}"),
                  as_of, zone)
-    for report in demo.reports:
-        p = patient.pathways[(report.provider, report.pathway_id)]
-        if p.clock_end is None and p.closed_on is None:
-            _workup(care, p)
-            _diagnostics(care, p)
+    for r in demo.reports:
+        if _is_open(r):
+            _workup(care, r)
+            _diagnostics(care, r)
             if care.rng.random() < 0.35:
-                patient.assign_coordinator(p.provider, p.pathway_id, care.coordinator())
-            _messages(care, p)
-            _check_ins(care, p)
-        if p.priority == codes.URGENT_SUSPECTED_CANCER:
-            _cancer_diagnosis(care, p)
-        if report.as_of < as_of and p.clock_end is None:
-            patient.leave_waiting_list(p.provider, p.pathway_id, as_of)
+                patient.assign_coordinator(r.provider, r.pathway_id, care.coordinator())
+            _messages(care, r)
+            _check_ins(care, r)
+        if r.priority == codes.URGENT_SUSPECTED_CANCER:
+            _cancer_diagnosis(care, r)
+        if r.as_of < as_of and _is_open(r):
+            patient.leave_waiting_list(r.provider, r.pathway_id, as_of)
     _deterioration(care)
     _contacts(care)
     _support(care)
     _closures(care)
 
 
-def _workup(care: _Care, p: Pathway) -> None:
+def _workup(care: _Care, r: ReferralReport) -> None:
     rng = care.rng
     if rng.random() >= 0.22:
         return
-    items = WORKUP.get(p.treatment_function, WORKUP_DEFAULT)
-    required_on = min(p.received_on + _days(rng.randint(0, 3)), care.as_of)
+    p = care.pathway(r)
+    items = WORKUP.get(r.treatment_function, WORKUP_DEFAULT)
+    required_on = min(r.received_on + _days(rng.randint(0, 3)), care.as_of)
     recent = (care.as_of - required_on).days < 14
     for description, source in items[: rng.randint(1, len(items))]:
         item_id = care.new_id("workup")
-        care.patient.require_workup_item(
-            p.provider, p.pathway_id, item_id, description, source, required_on
-        )
+        if item_id not in p.workup:  # the command refuses a closed pathway, even as a repeat
+            care.patient.require_workup_item(
+                r.provider, r.pathway_id, item_id, description, source, required_on
+            )
         if rng.random() < (0.4 if recent else 0.88):
             done = required_on + _days(rng.randint(1, 25))
             if done <= care.as_of:
                 by = GP_USER if source == "practice" else COORDINATOR_USER
-                care.patient.complete_workup_item(p.provider, p.pathway_id, item_id, done, by)
+                care.patient.complete_workup_item(r.provider, r.pathway_id, item_id, done, by)
 
 
-def _diagnostics(care: _Care, p: Pathway) -> None:
+def _diagnostics(care: _Care, r: ReferralReport) -> None:
     rng = care.rng
-    tests = TESTS.get(p.treatment_function)
-    usc = p.priority == codes.URGENT_SUSPECTED_CANCER
+    tests = TESTS.get(r.treatment_function)
+    usc = r.priority == codes.URGENT_SUSPECTED_CANCER
     if not tests or rng.random() >= (0.65 if usc else 0.18):
         return
-    earliest = p.received_on + _days(3)
-    latest = min(care.as_of, p.received_on + _days(21)) if usc else care.as_of
+    p = care.pathway(r)
+    earliest = r.received_on + _days(3)
+    latest = min(care.as_of, r.received_on + _days(21)) if usc else care.as_of
     if earliest > latest:
         return
     for test in rng.sample(tests, 1 if rng.random() < 0.85 or len(tests) == 1 else 2):
         test_id = care.new_id("test")
         ordered = _between(rng, earliest, latest)
-        care.patient.order_diagnostic(p.provider, p.pathway_id, test_id, test, ordered)
+        if test_id not in p.diagnostics:  # as for workup: a repeat on a closed pathway
+            care.patient.order_diagnostic(r.provider, r.pathway_id, test_id, test, ordered)
         resulted = ordered + _days(rng.randint(3, 20 if usc else 55))
         if resulted <= care.as_of and rng.random() < 0.9:
             care.patient.record_diagnostic_result(
-                p.provider, p.pathway_id, test_id, resulted, rng.choice(RESULTS)
+                r.provider, r.pathway_id, test_id, resulted, rng.choice(RESULTS)
             )
 
 
-def _cancer_diagnosis(care: _Care, p: Pathway) -> None:
+def _cancer_diagnosis(care: _Care, r: ReferralReport) -> None:
     """Diagnosis or all-clear told (FDS), after any test results and within the pathway."""
     rng = care.rng
-    latest = min(care.as_of, p.clock_end or care.as_of)
-    if rng.random() >= (0.9 if p.clock_end else 0.5):
+    latest = min(care.as_of, r.clock_end or care.as_of)
+    if rng.random() >= (0.5 if _is_open(r) else 0.9):
         return
-    results = [d.resulted_on for d in p.diagnostics.values() if d.resulted_on]
-    if len(results) < len(p.diagnostics):
-        return  # a test is still outstanding
-    on = max([p.received_on + _days(rng.randint(7, 40)), *results])
-    if on > latest:
-        return
+    on = r.received_on + _days(rng.randint(7, 40))
     outcome = "cancer-diagnosed" if rng.random() < 0.2 else "cancer-ruled-out"
-    care.patient.communicate_diagnosis(p.provider, p.pathway_id, on, outcome)
+    tests = care.pathway(r).diagnostics.values()
+    if any(d.resulted_on is None for d in tests):
+        return  # a test is still outstanding
+    on = max([on, *(d.resulted_on for d in tests if d.resulted_on)])
+    if on <= latest:
+        care.patient.communicate_diagnosis(r.provider, r.pathway_id, on, outcome)
 
 
-def _messages(care: _Care, p: Pathway) -> None:
+def _messages(care: _Care, r: ReferralReport) -> None:
     rng = care.rng
     if rng.random() < 0.07:
         party = "gp" if rng.random() < 0.6 else "hospital"
-        received = _between(rng, max(p.received_on, care.as_of - _days(60)), care.as_of)
+        received = _between(rng, max(r.received_on, care.as_of - _days(60)), care.as_of)
         message_id = care.new_id("msg")
         body = rng.choice(GP_MESSAGES if party == "gp" else HOSPITAL_MESSAGES)
-        sender = GP_USER if party == "gp" else f"{p.provider} booking team"
-        care.patient.receive_message(p.provider, p.pathway_id, message_id, party,
+        sender = GP_USER if party == "gp" else f"{r.provider} booking team"
+        care.patient.receive_message(r.provider, r.pathway_id, message_id, party,
                                      care.at(received), received, body, sender)
         replied = received + _days(rng.choice((0, 0, 1, 1, 2, 3, 6)))
         if replied <= care.as_of and rng.random() < 0.7:
-            care.patient.send_message(p.provider, p.pathway_id, care.new_id("msg"), party,
+            care.patient.send_message(r.provider, r.pathway_id, care.new_id("msg"), party,
                                       care.at(replied), replied, rng.choice(REPLIES),
                                       COORDINATOR_USER, in_reply_to=message_id)
     if rng.random() < 0.02:
-        sent = _between(rng, max(p.received_on, care.as_of - _days(30)), care.as_of)
-        care.patient.send_message(p.provider, p.pathway_id, care.new_id("msg"), "hospital",
+        sent = _between(rng, max(r.received_on, care.as_of - _days(30)), care.as_of)
+        care.patient.send_message(r.provider, r.pathway_id, care.new_id("msg"), "hospital",
                                   care.at(sent), sent, rng.choice(OUTGOING), COORDINATOR_USER)
 
 
-def _check_ins(care: _Care, p: Pathway) -> None:
+def _check_ins(care: _Care, r: ReferralReport) -> None:
     """Waiting Well check-ins at 12, 26 and 52 weeks of RTT wait, for some patients."""
     rng = care.rng
-    if p.clock_start is None or not p.is_rtt or rng.random() >= 0.3:
+    if r.clock_start is None or r.waiting_list_type in codes.NON_RTT_LIST_TYPES:
+        return
+    if rng.random() >= 0.3:
         return
     channel = rng.choice(("phone", "sms", "sms"))
     for day in CHECK_IN_DAYS:
-        on = p.clock_start + _days(day + rng.randint(0, 6))
+        on = r.clock_start + _days(day + rng.randint(0, 6))
         if on > care.as_of:
             break
-        weeks = day // 7
-        note = f"{weeks}-week check-in: {rng.choice(CHECK_IN_NOTES)}"
+        note = f"{day // 7}-week check-in: {rng.choice(CHECK_IN_NOTES)}"
         care.patient.log_contact(care.new_id("contact"), on, channel, note, COORDINATOR_USER)
 
 
-def _open_rtt(patient: Patient) -> list[Pathway]:
-    return [p for p in patient.pathways.values()
-            if p.is_open and p.is_rtt and p.left_list_on is None]
+def _first_waiting(care: _Care) -> ReferralReport | None:
+    return next((r for r in care.demo.reports if _waiting_rtt(r, care.as_of)), None)
 
 
 def _deterioration(care: _Care) -> None:
     rng = care.rng
-    waiting = _open_rtt(care.patient)
-    if not waiting:
+    r = _first_waiting(care)
+    if r is None or r.clock_start is None:
         return
-    p = waiting[0]
-    long_wait = p.clock_start is not None and (care.as_of - p.clock_start).days > 84
+    long_wait = (care.as_of - r.clock_start).days > 84
     if rng.random() >= (0.08 if long_wait else 0.015):
         return
-    raised = _between(rng, max(p.received_on, care.as_of - _days(45)), care.as_of)
+    raised = _between(rng, max(r.received_on, care.as_of - _days(45)), care.as_of)
     flag_id = care.new_id("flag")
     care.patient.flag_deterioration(flag_id, raised, rng.choice(DETERIORATION),
-                                    FLAG_SOURCES.pick(rng), p.provider, p.pathway_id)
+                                    FLAG_SOURCES.pick(rng), r.provider, r.pathway_id)
     reviewed = raised + _days(rng.randint(0, 3))
-    chance = 0.75 if care.as_of - raised >= _days(3) else 0.3
+    chance = 0.75 if (care.as_of - raised).days >= 3 else 0.3
     if reviewed <= care.as_of and rng.random() < chance:
         care.patient.review_deterioration(flag_id, reviewed, rng.choice(REVIEW_OUTCOMES))
         care.patient.log_contact(care.new_id("contact"), reviewed, "phone",
@@ -711,7 +728,7 @@ def _contacts(care: _Care) -> None:
     rng = care.rng
     if rng.random() >= 0.06:
         return
-    first = min(p.received_on for p in care.patient.pathways.values())
+    first = min(r.received_on for r in care.demo.reports)
     on = _between(rng, first, care.as_of)
     channel = rng.choice(codes.CONTACT_CHANNELS)
     care.patient.log_contact(care.new_id("contact"), on, channel, rng.choice(CONTACT_NOTES),
@@ -720,31 +737,30 @@ def _contacts(care: _Care) -> None:
 
 def _support(care: _Care) -> None:
     rng = care.rng
-    waiting = _open_rtt(care.patient)
-    if not waiting or rng.random() >= 0.09:
+    r = _first_waiting(care)
+    if r is None or rng.random() >= 0.09:
         return
-    p = waiting[0]
-    kinds = SUPPORT.get(p.treatment_function, SUPPORT_DEFAULT)
-    age = (care.as_of - care.patient.birth_date).days // 365
-    if age >= OLDER_AGE and rng.random() < 0.4:
+    kinds = SUPPORT.get(r.treatment_function, SUPPORT_DEFAULT)
+    if (care.as_of - r.birth_date).days // 365 >= OLDER_AGE and rng.random() < 0.4:
         kinds = ("falls-service",)
-    on = _between(rng, p.received_on, care.as_of)
-    label = codes.treatment_function_label(p.treatment_function)
+    on = _between(rng, r.received_on, care.as_of)
+    label = codes.treatment_function_label(r.treatment_function)
     care.patient.offer_support(care.new_id("support"), rng.choice(kinds), on,
                                f"Offered while waiting for {label}")
 
 
 def _closures(care: _Care) -> None:
+    """A few pathways closed: most after their clock stopped, a very few while open."""
     rng = care.rng
-    for p in list(care.patient.pathways.values()):
-        if p.closed_on is not None:
-            continue
-        if p.clock_end is not None and rng.random() < 0.15:
-            on = min(p.clock_end + _days(rng.randint(0, 14)), care.as_of)
-            care.patient.close_pathway(p.provider, p.pathway_id, on, CLOSE_STOPPED_REASON)
-        elif p.clock_end is None and p.left_list_on is None and rng.random() < 0.01:
-            on = _between(rng, p.received_on, care.as_of)
-            care.patient.close_pathway(p.provider, p.pathway_id, on,
+    for r in care.demo.reports:
+        chance = rng.random()
+        if r.clock_end is not None:
+            if chance < 0.15:
+                on = min(r.clock_end + _days(rng.randint(0, 14)), care.as_of)
+                care.patient.close_pathway(r.provider, r.pathway_id, on, CLOSE_STOPPED_REASON)
+        elif r.as_of == care.as_of and chance < 0.01:
+            on = _between(rng, r.received_on, care.as_of)
+            care.patient.close_pathway(r.provider, r.pathway_id, on,
                                        rng.choice(CLOSE_OPEN_REASONS))
 
 

@@ -28,7 +28,7 @@ from guardian.domain.identifiers import (
     normalise_provider_code,
     normalise_ubrn,
 )
-from guardian.domain.report import ReferralReport
+from guardian.domain.report import REPORTED_FACTS, ReferralReport, fingerprint
 
 REQUIRED = (
     "NHS_NUMBER",
@@ -396,62 +396,10 @@ def import_extract(
         practices = frozenset(all_practices(app.engine))
     errors_path = errors_path or path.with_name(path.name + ".errors.csv")
     result = ImportResult()
-    duplicate_lines = {
-        line: lines for lines in info.duplicates.values() for line in lines
-    }
-    cols = info.columns
-    parser = RecordParser(as_of, practices)
-    batch: list[ReferralReport] = []
-    batch_lines: list[int] = []
-    pipeline = _Pipeline(app)
-
-    def flush() -> None:
-        for line, outcome in zip(batch_lines, pipeline.submit(list(batch)), strict=True):
-            if outcome.result == "unchanged":
-                result.unchanged += 1
-            elif outcome.result == "rejected":
-                result.rejected += 1
-                err = outcome.error
-                result.errors.append(
-                    RowError(line, err.field if err else None, err.message if err else "")
-                )
-            else:
-                result.accepted += 1
-        batch.clear()
-        batch_lines.clear()
-
+    importer = _BatchImporter(app, info, RecordParser(as_of, practices), result)
     for line, values in _records(path):
-        result.rows += 1
-        if len(values) != info.width:
-            result.rejected += 1
-            result.errors.append(
-                RowError(line, None, f"row has {len(values)} fields; the header has {info.width}")
-            )
-            continue
-        if line in duplicate_lines:
-            others = [str(n) for n in duplicate_lines[line] if n != line]
-            result.rejected += 1
-            result.errors.append(
-                RowError(
-                    line,
-                    "PATIENT_PATHWAY_IDENTIFIER",
-                    f"pathway id {values[cols['PATIENT_PATHWAY_IDENTIFIER']].strip()!r} appears "
-                    f"more than once in the file (also line {', '.join(others)})",
-                )
-            )
-            continue
-        report, problems = parser.parse(lambda c, v=values: v[cols[c]] if c in cols else None)
-        if report is None:
-            result.rejected += 1
-            result.errors.extend(RowError(line, col, reason) for col, reason in problems)
-            continue
-        batch.append(report)
-        batch_lines.append(line)
-        if len(batch) >= BATCH_SIZE:
-            flush()
-    if batch:
-        flush()
-    pipeline.finish()
+        importer.add(line, values)
+    importer.finish()
 
     if full_snapshot:
         for provider, listed in info.keys_by_provider.items():
@@ -465,6 +413,112 @@ def import_extract(
     app.record_extract_dates({p: as_of for p in info.keys_by_provider if _is_code(p)})
     result.errors_file = _write_errors(result.errors, errors_path)
     return result
+
+
+class _BatchImporter:
+    """Turns records into reports batch by batch and counts what happened to each row.
+
+    Fast path for re-imports: a digest of a row's raw text, in the order of the reported
+    facts, equals the stored fingerprint when the row is already in canonical form and
+    unchanged; such rows are counted unchanged without parsing. Any other row is parsed
+    and compared on its parsed facts, so the fast path never changes an outcome.
+    """
+
+    def __init__(self, app, info: _Scan, parser: RecordParser, result: ImportResult) -> None:
+        self.app = app
+        self.info = info
+        self.parser = parser
+        self.result = result
+        self.pipeline = _Pipeline(app)
+        self.duplicate_lines = {
+            line: lines for lines in info.duplicates.values() for line in lines
+        }
+        cols = info.columns
+        self.cols = cols
+        column_of = {attr: column for attr, column, *_ in _FIELDS}
+        self.fact_positions = [cols.get(column_of[f]) for f in REPORTED_FACTS]
+        self.practice_slot = REPORTED_FACTS.index("practice_code")
+        self.key_positions = (
+            cols["ORGANISATION_IDENTIFIER_CODE_OF_PROVIDER"],
+            cols["PATIENT_PATHWAY_IDENTIFIER"],
+        )
+        self.pending: list[tuple[int, list[str]]] = []
+        self.analyzed_at = 0  # accepted rows when statistics were last refreshed
+
+    def add(self, line: int, values: list[str]) -> None:
+        result = self.result
+        result.rows += 1
+        if len(values) != self.info.width:
+            self._reject(line, None, f"row has {len(values)} fields; the header has "
+                                     f"{self.info.width}")
+            return
+        if line in self.duplicate_lines:
+            others = ", ".join(str(n) for n in self.duplicate_lines[line] if n != line)
+            pathway = values[self.cols["PATIENT_PATHWAY_IDENTIFIER"]].strip()
+            self._reject(
+                line,
+                "PATIENT_PATHWAY_IDENTIFIER",
+                f"pathway id {pathway!r} appears more than once in the file (also line {others})",
+            )
+            return
+        self.pending.append((line, values))
+        if len(self.pending) >= BATCH_SIZE:
+            self._flush()
+
+    def finish(self) -> None:
+        if self.pending:
+            self._flush()
+        self.pipeline.finish()
+        if self.result.accepted > self.analyzed_at:
+            self.app.refresh_statistics()
+
+    def _reject(self, line: int, column: str | None, reason: str) -> None:
+        self.result.rejected += 1
+        self.result.errors.append(RowError(line, column, reason))
+
+    def _raw_digest(self, values: list[str]) -> str:
+        raw = [values[i].strip() if i is not None else "" for i in self.fact_positions]
+        raw[self.practice_slot] = raw[self.practice_slot].upper()
+        return fingerprint(tuple(raw))
+
+    def _flush(self) -> None:
+        prov_i, pid_i = self.key_positions
+        records = self.pending
+        self.pending = []
+        index = self.app.lookup_index(
+            (v[prov_i].strip().upper(), v[pid_i].strip()) for _, v in records
+        )
+        reports: list[ReferralReport] = []
+        lines: list[int] = []
+        cols = self.cols
+        for line, values in records:
+            entry = index.get((values[prov_i].strip().upper(), values[pid_i].strip()))
+            if entry is not None and entry.fingerprint == self._raw_digest(values):
+                self.result.unchanged += 1
+                continue
+            report, problems = self.parser.parse(
+                lambda c, v=values: v[cols[c]] if c in cols else None
+            )
+            if report is None:
+                self.result.rejected += 1
+                self.result.errors.extend(RowError(line, col, reason) for col, reason in problems)
+                continue
+            reports.append(report)
+            lines.append(line)
+        if not reports:
+            return
+        for line, outcome in zip(lines, self.pipeline.submit(reports, index), strict=True):
+            if outcome.result == "unchanged":
+                self.result.unchanged += 1
+            elif outcome.result == "rejected":
+                err = outcome.error
+                self._reject(line, err.field if err else None, err.message if err else "")
+            else:
+                self.result.accepted += 1
+        if self.result.accepted >= 2 * self.analyzed_at + BATCH_SIZE:
+            self.pipeline.settle()  # statistics must see the rows just written
+            self.app.refresh_statistics()
+            self.analyzed_at = self.result.accepted
 
 
 class _Pipeline:
@@ -484,14 +538,17 @@ class _Pipeline:
         self.pending_reports: list[ReferralReport] = []
         self.in_flight: dict = {}
 
-    def submit(self, reports: list[ReferralReport]):
-        prepared = self.app.prepare_reports(reports, recent=self.in_flight)
+    def submit(self, reports: list[ReferralReport], index=None):
+        prepared = self.app.prepare_reports(reports, recent=self.in_flight, index=index)
         if not self._settle():
             prepared = self.app.prepare_reports(reports)
         self.pending = self.writer.submit(self.app.write, prepared.staged)
         self.pending_reports = reports
         self.in_flight = prepared.patients
         return prepared.outcomes
+
+    def settle(self) -> None:
+        self._settle()
 
     def _settle(self) -> bool:
         """Wait for the write in flight. False if it had to be redone (concurrent change)."""

@@ -9,12 +9,16 @@ coordinator would see on a Monday morning.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter
 from collections.abc import Iterator
+from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
+from guardian import demo
 from guardian.application import GuardianApp
 from guardian.bootstrap import build_app, init_database
 from guardian.config import Settings
@@ -23,7 +27,7 @@ from guardian.domain import standards
 from guardian.domain.identifiers import is_valid_nhs_number
 from guardian.domain.patient import Patient
 from guardian.ingest.ptl_csv import import_extract
-from guardian.orgs import Practice, all_practices, read_org_file
+from guardian.orgs import Practice, all_practices, load_orgs, read_org_file
 from guardian.store import pathway_index
 
 AS_OF = dt.date(2026, 3, 31)
@@ -54,8 +58,6 @@ def events_stored(app: GuardianApp) -> int:
 def loaded_patients(app: GuardianApp) -> list[Patient]:
     with app.engine.connect() as conn:
         ids = sorted(set(conn.execute(select(pathway_index.c.patient_id)).scalars()))
-    from uuid import UUID
-
     return [app.get_patient(UUID(h)) for h in ids]
 
 
@@ -116,6 +118,21 @@ def test_reported_dates_are_consistent(practices: list[Practice]) -> None:
             assert past is None or r.received_on <= past <= r.as_of
         if r.procedure_priority is not None:
             assert r.waiting_list_type == "IRTT"
+
+
+def test_recording_the_care_history_again_writes_nothing(practices: list[Practice]) -> None:
+    """What makes an interrupted load resumable: the history is a function of the reports."""
+    zone = ZoneInfo("Europe/London")
+    repeated = 0
+    for patient_demo in demo.cohort(2000, SEED, AS_OF, practices):
+        patient = Patient.register(uuid4(), patient_demo.reports[0])
+        for report in patient_demo.reports:
+            patient.reconcile(report)
+        demo.record_care_history(patient, patient_demo, SEED, AS_OF, zone)
+        patient.collect_events()
+        demo.record_care_history(patient, patient_demo, SEED, AS_OF, zone)
+        repeated += len(patient.collect_events())
+    assert repeated == 0
 
 
 # ---------------------------------------------------------------------------- loading
@@ -198,8 +215,6 @@ def test_load_demo_writes_a_realistic_cohort_once(
 def test_the_written_extract_reimports_without_rejections(
     app: GuardianApp, practices: list[Practice], tmp_path
 ) -> None:
-    from guardian.orgs import load_orgs
-
     load_orgs(app.engine, practices)
     path = tmp_path / "demo-ptl.csv"
     rows = write_extract(path, SMALL, SEED, AS_OF, practices)
@@ -213,3 +228,66 @@ def test_the_written_extract_reimports_without_rejections(
     # The same file again changes nothing.
     again = import_extract(app, path, AS_OF)
     assert (again.unchanged, again.rejected) == (rows, 0)
+
+
+def topics(app: GuardianApp) -> Counter[str]:
+    table = app.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
+    with app.engine.connect() as conn:
+        rows = conn.execute(select(table.c.topic, func.count()).group_by(table.c.topic))
+        return Counter(dict(rows.tuples().all()))
+
+
+def test_an_interrupted_load_resumes_to_the_same_history(
+    app: GuardianApp, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reference = build_app(Settings(database_url=f"sqlite:///{tmp_path / 'reference.sqlite'}"))
+    init_database(reference)
+    try:
+        load_demo(reference, patients=120, seed=SEED, as_of=AS_OF)
+        expected = topics(reference)
+    finally:
+        reference.close()
+        reference.engine.dispose()
+
+    monkeypatch.setattr(demo, "SAVE_BATCH", 40)
+    save = app.save_patients
+    calls = []
+
+    def crash_on_second_batch(patients, **kwargs):
+        calls.append(len(patients))
+        if len(calls) == 2:
+            raise RuntimeError("simulated crash")
+        return save(patients, **kwargs)
+
+    monkeypatch.setattr(app, "save_patients", crash_on_second_batch)
+    with pytest.raises(RuntimeError):
+        load_demo(app, patients=120, seed=SEED, as_of=AS_OF)
+    assert demo.read_marker(app) is None
+    first_part = events_stored(app)
+    assert 0 < first_part < sum(expected.values())
+
+    monkeypatch.setattr(app, "save_patients", save)
+    summary = load_demo(app, patients=120, seed=SEED, as_of=AS_OF)
+    assert summary["already_loaded"] is False
+    assert summary["events"] == sum(expected.values()) - first_part
+    assert topics(app) == expected
+
+
+def test_the_demo_command_prints_one_json_object(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from guardian.cli import app as cli
+
+    monkeypatch.setenv("GUARDIAN_DATABASE_URL", sqlite_url)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["db", "init"]).exit_code == 0
+    first = runner.invoke(cli, ["demo", "--patients", "30", "--seed", "7", "--json"])
+    assert first.exit_code == 0, first.output
+    loaded = json.loads(first.stdout)
+    assert (loaded["patients"], loaded["seed"], loaded["already_loaded"]) == (30, 7, False)
+    assert loaded["events"] > 0
+    again = runner.invoke(cli, ["demo", "--patients", "30", "--seed", "7"])
+    assert again.exit_code == 0
+    assert "already loaded" in again.stdout

@@ -1,0 +1,248 @@
+"""PTL import on real SQLite and PostgreSQL: the contract's rules, bad input, restarts."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import gzip
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+
+from guardian.bootstrap import build_app, init_database
+from guardian.config import Settings
+from guardian.ingest import ptl_csv
+from guardian.ingest.ptl_csv import MalformedExtract, import_extract
+from guardian.orgs import load_orgs, read_org_file
+from guardian.store import pathway_index
+
+EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "examples"
+AS_OF = dt.date(2026, 3, 31)
+HEADER = (
+    "NHS_NUMBER,PERSON_BIRTH_DATE,PATIENT_PATHWAY_IDENTIFIER,"
+    "ORGANISATION_IDENTIFIER_CODE_OF_PROVIDER,GENERAL_MEDICAL_PRACTICE_CODE,"
+    "REFERRAL_REQUEST_RECEIVED_DATE,REFERRAL_TO_TREATMENT_PERIOD_START_DATE,"
+    "REFERRAL_TO_TREATMENT_PERIOD_END_DATE,ACTIVITY_TREATMENT_FUNCTION_CODE,PRIORITY_TYPE_CODE"
+)
+
+
+@pytest.fixture
+def app(database_url, tmp_path):
+    guardian = build_app(Settings(database_url=database_url, var_dir=tmp_path / "var"))
+    init_database(guardian)
+    load_orgs(guardian.engine, read_org_file(EXAMPLES / "orgs-example.csv"))
+    yield guardian
+    guardian.close()
+
+
+def event_count(app) -> int:
+    with app.engine.connect() as conn:
+        return conn.execute(text("SELECT count(*) FROM guardian_events")).scalar_one()
+
+
+def write(tmp_path: Path, name: str, *lines: str) -> Path:
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def example(tmp_path: Path) -> Path:
+    path = tmp_path / "ptl-example.csv"
+    shutil.copy(EXAMPLES / "ptl-example.csv", path)
+    return path
+
+
+def errors_of(path: str) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def test_the_example_imports_good_rows_and_names_each_bad_one(app, tmp_path):
+    result = import_extract(app, example(tmp_path), AS_OF)
+    assert (result.rows, result.accepted, result.unchanged, result.rejected) == (10, 7, 0, 3)
+    errors = errors_of(result.errors_file)
+    assert {e["line"] for e in errors} == {"9", "10", "11"}
+    by_line = {e["line"]: e for e in errors}
+    assert by_line["9"]["column"] == "NHS_NUMBER" and "Modulus 11" in by_line["9"]["reason"]
+    assert "Z99999" in by_line["10"]["reason"]
+    assert "2025-02-30" in by_line["11"]["reason"]
+    assert result.errors_file.endswith("ptl-example.csv.errors.csv")
+
+
+def test_reimporting_an_unchanged_file_writes_no_events(app, tmp_path):
+    path = example(tmp_path)
+    import_extract(app, path, AS_OF)
+    before = event_count(app)
+    again = import_extract(app, path, AS_OF)
+    assert (again.accepted, again.unchanged, again.rejected) == (0, 7, 3)
+    assert event_count(app) == before
+
+
+def test_a_changed_row_writes_only_its_changed_facts(app, tmp_path):
+    path = write(tmp_path, "a.csv", HEADER,
+                 "9995260182,1958-03-14,P1,RAJ,Z90001,2025-11-03,2025-11-03,,110,1")
+    import_extract(app, path, AS_OF)
+    before = event_count(app)
+    path = write(tmp_path, "b.csv", HEADER,
+                 "9995260182,1958-03-14,P1,RAJ,Z90002,2025-11-03,2025-11-03,2026-04-02,110,1")
+    result = import_extract(app, path, dt.date(2026, 4, 7))
+    assert (result.accepted, result.unchanged) == (1, 0)
+    assert event_count(app) == before + 2  # PracticeChanged, ClockStopped
+    patient = app.get_patient(app.patient_id("9995260182"))
+    assert patient.pathway("RAJ", "P1").practice_code == "Z90002"
+    assert patient.pathway("RAJ", "P1").clock_end == dt.date(2026, 4, 2)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (gzip.compress(b"NHS_NUMBER\n1\n"), "gzip"),
+        (b"\x00\x01\x02binary", "binary"),
+        (b"", "no header"),
+        (b"NHS_NUMBER,PERSON_BIRTH_DATE\n9995260182,1958-03-14\n", "missing"),
+        (HEADER.encode() + b"\n\xff\xfe,bad\n", "not UTF-8"),
+    ],
+    ids=["gzip", "binary", "empty", "missing-columns", "not-utf8"],
+)
+def test_a_malformed_file_is_refused_whole_before_anything_is_written(
+    app, tmp_path, content, message
+):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    with pytest.raises(MalformedExtract, match=message):
+        import_extract(app, path, AS_OF)
+    assert event_count(app) == 0
+
+
+def test_a_missing_file_is_named(app, tmp_path):
+    with pytest.raises(MalformedExtract, match="no such file"):
+        import_extract(app, tmp_path / "nope.csv", AS_OF)
+
+
+def test_an_extract_older_than_the_last_one_is_refused(app, tmp_path):
+    path = example(tmp_path)
+    import_extract(app, path, AS_OF)
+    before = event_count(app)
+    with pytest.raises(MalformedExtract, match="older than the last one applied for provider RAJ"):
+        import_extract(app, path, AS_OF - dt.timedelta(days=1))
+    assert event_count(app) == before
+
+
+def test_bad_rows_are_rejected_and_good_rows_still_imported(app, tmp_path):
+    path = write(
+        tmp_path, "rows.csv", HEADER,
+        "9995260182,1958-03-14,P1,RAJ,Z90001,2025-11-03,2025-11-03,,110,1",  # 2 good
+        "9991590838,1990-07-01,P2,RAJ,Z90001,2026-04-02,2026-04-02,,330,2",  # 3 after as-of
+        "9990166137,1947-12-25,P3,RAJ,Z90002,2026-03-02,2026-03-02,2026-03-01,101,3",  # 4 end<start
+        "9991860916,1972-05-30,P4,RAJ,Z90003,2024-09-16,2024-09-16,,120,7",  # 5 bad priority
+        "9990308241,2001-01-31,P5,RAJ,Z90002,2024-02-29,2024-02-29,,110",  # 6 ragged
+        "9996281949,1966-08-08,P6,RAJ,Z90001,2026-03-31,2026-03-31,,301,2",  # 7 dup
+        "9995181909,1950-02-02,P6,RAJ,Z90001,2025-12-01,2025-12-01,,130,1",  # 8 dup
+        "9993909963,1985-10-10,P7,RAJ,Z90003,2025-06-02,2025-06-02,,1100,1",  # 9 bad code
+    )
+    result = import_extract(app, path, AS_OF)
+    assert (result.rows, result.accepted, result.rejected) == (8, 1, 7)
+    errors = {(e["line"], e["column"]): e["reason"] for e in errors_of(result.errors_file)}
+    assert "after the extract's as-of date" in errors[("3", "REFERRAL_REQUEST_RECEIVED_DATE")]
+    assert "before the clock start" in errors[("4", "REFERRAL_TO_TREATMENT_PERIOD_END_DATE")]
+    assert "priority" in errors[("5", "PRIORITY_TYPE_CODE")]
+    assert "fields" in errors[("6", "")]
+    assert "more than once" in errors[("7", "PATIENT_PATHWAY_IDENTIFIER")]
+    assert "also line 7" in errors[("8", "PATIENT_PATHWAY_IDENTIFIER")]
+    assert "treatment function" in errors[("9", "ACTIVITY_TREATMENT_FUNCTION_CODE")]
+
+
+def test_a_known_pathway_with_a_different_nhs_number_is_rejected(app, tmp_path):
+    import_extract(app, write(tmp_path, "a.csv", HEADER,
+                              "9995260182,1958-03-14,P1,RAJ,Z90001,2025-11-03,2025-11-03,,110,1"),
+                   AS_OF)
+    result = import_extract(
+        app,
+        write(tmp_path, "b.csv", HEADER,
+              "9991590838,1958-03-14,P1,RAJ,Z90001,2025-11-03,2025-11-03,,110,1"),
+        AS_OF,
+    )
+    assert (result.accepted, result.rejected) == (0, 1)
+    assert "different NHS number" in errors_of(result.errors_file)[0]["reason"]
+
+
+def test_a_full_snapshot_marks_missing_open_pathways_as_left(app, tmp_path):
+    import_extract(app, example(tmp_path), AS_OF)
+    path = write(tmp_path, "snap.csv", HEADER,
+                 "9995260182,1958-03-14,PPI-0001,RAJ,Z90001,2025-11-03,2025-11-03,,110,1")
+    result = import_extract(app, path, dt.date(2026, 4, 7), full_snapshot=True)
+    # 7 imported; PPI-0005 had stopped (not open); PPI-0001 is listed: 5 left the list
+    assert result.left_waiting_list == 5
+    patient = app.get_patient(app.patient_id("9991590838"))
+    assert patient.pathway("RAJ", "PPI-0002").left_list_on == dt.date(2026, 4, 7)
+    again = import_extract(app, path, dt.date(2026, 4, 7), full_snapshot=True)
+    assert again.left_waiting_list == 0
+
+
+def test_a_crash_mid_import_loses_no_accepted_row_and_a_rerun_finishes(
+    app, tmp_path, monkeypatch
+):
+    lines = [HEADER]
+    n = 0
+    i = 0
+    from guardian.domain.identifiers import nhs_check_digit
+
+    while n < 250:
+        i += 1
+        first = f"999{i:06d}"
+        check = nhs_check_digit(first)
+        if check is None:
+            continue
+        n += 1
+        lines.append(f"{first}{check},1960-01-01,C{n},RAJ,Z90001,2025-01-01,2025-01-01,,110,1")
+    path = write(tmp_path, "big.csv", *lines)
+    monkeypatch.setattr(ptl_csv, "BATCH_SIZE", 50)
+    real_write = app.write
+    calls = {"n": 0}
+
+    def failing_write(staged):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError("disk full (simulated)")
+        return real_write(staged)
+
+    monkeypatch.setattr(app, "write", failing_write)
+    with pytest.raises(OSError):
+        import_extract(app, path, AS_OF)
+    committed = event_count(app)
+    assert committed == 2 * 50 * 2  # two batches of 50 patients, 2 events each
+    monkeypatch.setattr(app, "write", real_write)
+    result = import_extract(app, path, AS_OF)
+    assert (result.accepted, result.unchanged) == (150, 100)
+    assert event_count(app) == 250 * 2
+
+
+def test_the_pathway_index_rebuilds_from_the_events_alone(app, tmp_path):
+    import_extract(app, example(tmp_path), AS_OF)
+    with app.engine.connect() as conn:
+        before = sorted(map(tuple, conn.execute(select(pathway_index))))
+    assert app.rebuild_pathway_index() == 7
+    with app.engine.connect() as conn:
+        after = sorted(map(tuple, conn.execute(select(pathway_index))))
+        assert conn.execute(select(func.count()).select_from(pathway_index)).scalar_one() == 7
+    assert after == before
+
+
+def test_the_api_use_case_shares_the_import(app):
+    from guardian.ingest.ptl_csv import parse_record
+
+    record = {
+        "NHS_NUMBER": "9995260182", "PERSON_BIRTH_DATE": "1958-03-14",
+        "PATIENT_PATHWAY_IDENTIFIER": "API-1", "ORGANISATION_IDENTIFIER_CODE_OF_PROVIDER": "RAJ",
+        "GENERAL_MEDICAL_PRACTICE_CODE": "Z90001", "REFERRAL_REQUEST_RECEIVED_DATE": "2026-01-05",
+        "REFERRAL_TO_TREATMENT_PERIOD_START_DATE": "2026-01-05",
+        "ACTIVITY_TREATMENT_FUNCTION_CODE": "330", "PRIORITY_TYPE_CODE": "2",
+    }
+    report, problems = parse_record(record.get, AS_OF, {"Z90001"})
+    assert problems == []
+    assert [o.result for o in app.apply_reports([report])] == ["created"]
+    assert [o.result for o in app.apply_reports([report])] == ["unchanged"]
+    bad, problems = parse_record({**record, "PRIORITY_TYPE_CODE": "9"}.get, AS_OF, {"Z90001"})
+    assert bad is None and problems[0][0] == "PRIORITY_TYPE_CODE"
