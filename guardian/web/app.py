@@ -1,0 +1,119 @@
+"""create_app: the FastAPI application, built from Settings (nothing wired at import time)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import text
+from starlette.middleware.base import BaseHTTPMiddleware
+
+from guardian.bootstrap import build_app
+from guardian.config import Settings
+from guardian.store import organisations, pathway_index
+
+HERE = Path(__file__).parent
+log = logging.getLogger("guardian.web")
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
+class SecurityHeaders(BaseHTTPMiddleware):
+    async def dispatch(self, request: Request, call_next):
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+
+def store_counts(guardian) -> dict[str, int]:
+    """Whole-store counts for the start page: no patient-level data."""
+    with guardian.engine.connect() as conn:
+        def scalar(sql: str) -> int:
+            return int(conn.execute(text(sql)).scalar_one() or 0)
+
+        return {
+            "patients": scalar(f"SELECT count(DISTINCT patient_id) FROM {pathway_index.name}"),
+            "pathways": scalar(f"SELECT count(*) FROM {pathway_index.name}"),
+            "open_pathways": scalar(
+                f"SELECT count(*) FROM {pathway_index.name} WHERE open = 'Y'"
+            ),
+            "events": scalar("SELECT count(*) FROM guardian_events"),
+            "practices": scalar(f"SELECT count(*) FROM {organisations.name}"),
+            "pcns": scalar(f"SELECT count(DISTINCT pcn_code) FROM {organisations.name}"),
+            "places": scalar(f"SELECT count(DISTINCT place) FROM {organisations.name}"),
+        }
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.guardian = build_app(settings)
+        try:
+            yield
+        finally:
+            app.state.guardian.close()
+
+    app = FastAPI(
+        title="Guardian",
+        description="Case management for an NHS Guardian Service: referred-but-not-seen "
+        "patients, PCN worklists and place-level pathway bottlenecks.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.add_middleware(SecurityHeaders)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception):
+        ref = uuid.uuid4().hex[:12]
+        log.exception("unhandled error %s on %s %s", ref, request.method, request.url.path)
+        if request.url.path.startswith(("/api/", "/healthz")):
+            return JSONResponse(
+                {"detail": "internal error", "reference": ref}, status_code=500
+            )
+        return templates.TemplateResponse(
+            request, "error.html", {"reference": ref}, status_code=500
+        )
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz(request: Request) -> JSONResponse:
+        """200 with store position when the database answers; 503 otherwise."""
+        guardian = request.app.state.guardian
+        try:
+            with guardian.engine.connect() as conn:
+                position = conn.execute(text("SELECT max(id) FROM guardian_events")).scalar()
+        except Exception as e:  # the database does not answer or is not initialised
+            log.warning("health check failed: %s", e)
+            return JSONResponse(
+                {"status": "unavailable", "detail": "the database does not answer"},
+                status_code=503,
+            )
+        return JSONResponse(
+            {"status": "ok", "database": guardian.engine.dialect.name,
+             "events": int(position or 0)}
+        )
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def start(request: Request):
+        counts = store_counts(request.app.state.guardian)
+        return templates.TemplateResponse(request, "start.html", {"counts": counts})
+
+    return app

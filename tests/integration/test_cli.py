@@ -1,0 +1,87 @@
+"""The `guardian` command line as scripts use it: exit codes, one JSON object, clear errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "examples"
+GUARDIAN = [sys.executable, "-m", "guardian.cli"]
+
+
+def run(url: str, *args: str, cwd: Path, stdin: str | None = None):
+    env = {**os.environ, "GUARDIAN_DATABASE_URL": url, "GUARDIAN_VAR_DIR": str(cwd / "var")}
+    return subprocess.run(
+        [*GUARDIAN, *args], cwd=cwd, env=env, capture_output=True, text=True, input=stdin,
+        timeout=120,
+    )
+
+
+def test_the_contract_workflow(database_url, tmp_path):
+    assert run(database_url, "db", "init", cwd=tmp_path).returncode == 0
+    assert run(database_url, "db", "init", "--json", cwd=tmp_path).stdout.strip() == (
+        '{"status": "ok"}'
+    )
+    loaded = run(database_url, "orgs", "load", str(EXAMPLES / "orgs-example.csv"), "--json",
+                 cwd=tmp_path)
+    assert json.loads(loaded.stdout) == {"practices": 3, "pcns": 2, "places": 2}
+
+    shutil.copy(EXAMPLES / "ptl-example.csv", tmp_path / "ptl.csv")
+    first = run(database_url, "import-ptl", "ptl.csv", "--as-of", "2026-03-31", "--json",
+                cwd=tmp_path)
+    assert first.returncode == 3, first.stderr
+    body = json.loads(first.stdout)
+    assert {k: body[k] for k in ("rows", "accepted", "unchanged", "rejected")} == {
+        "rows": 10, "accepted": 7, "unchanged": 0, "rejected": 3
+    }
+    assert Path(tmp_path / body["errors_file"]).exists() or Path(body["errors_file"]).exists()
+
+    again = run(database_url, "import-ptl", "ptl.csv", "--as-of", "2026-03-31", "--json",
+                "--errors", str(tmp_path / "errs.csv"), cwd=tmp_path)
+    assert json.loads(again.stdout)["unchanged"] == 7
+    assert json.loads(again.stdout)["errors_file"] == str(tmp_path / "errs.csv")
+
+    older = run(database_url, "import-ptl", "ptl.csv", "--as-of", "2026-03-01", cwd=tmp_path)
+    assert older.returncode == 1 and "older than the last one" in older.stderr
+    assert "Traceback" not in older.stderr
+
+
+def test_a_clean_import_exits_0_with_null_errors_file(sqlite_url, tmp_path):
+    run(sqlite_url, "db", "init", cwd=tmp_path)
+    run(sqlite_url, "orgs", "load", str(EXAMPLES / "orgs-example.csv"), cwd=tmp_path)
+    lines = (EXAMPLES / "ptl-example.csv").read_text().splitlines()[:8]
+    (tmp_path / "good.csv").write_text("\n".join(lines) + "\n")
+    r = run(sqlite_url, "import-ptl", "good.csv", "--as-of", "2026-03-31", "--json",
+            cwd=tmp_path)
+    assert r.returncode == 0
+    assert json.loads(r.stdout)["errors_file"] is None
+    assert not (tmp_path / "good.csv.errors.csv").exists()
+
+
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (("import-ptl", "missing.csv"), 1, "no such file"),
+        (("import-ptl", "x.csv", "--as-of", "31/03/2026"), 2, "YYYY-MM-DD"),
+        (("orgs", "load", "missing.csv"), 1, "cannot read"),
+        (("frobnicate",), 2, "No such command"),
+    ],
+)
+def test_failures_name_the_problem(sqlite_url, tmp_path, args, code, message):
+    run(sqlite_url, "db", "init", cwd=tmp_path)
+    r = run(sqlite_url, *args, cwd=tmp_path)
+    assert r.returncode == code
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_an_uninitialised_database_is_named(sqlite_url, tmp_path):
+    r = run(sqlite_url, "import-ptl", str(EXAMPLES / "ptl-example.csv"), cwd=tmp_path)
+    assert r.returncode == 1
+    assert "guardian db init" in r.stderr

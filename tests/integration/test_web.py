@@ -1,0 +1,79 @@
+"""The web app of the foundation: /healthz and the start page (no patient data)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from guardian.bootstrap import build_app, init_database
+from guardian.config import Settings
+from guardian.ingest.ptl_csv import import_extract
+from guardian.orgs import load_orgs, read_org_file
+from guardian.web.app import create_app
+
+EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "examples"
+
+
+@pytest.fixture
+def settings(database_url, tmp_path):
+    settings = Settings(database_url=database_url, var_dir=tmp_path / "var")
+    guardian = build_app(settings)
+    init_database(guardian)
+    load_orgs(guardian.engine, read_org_file(EXAMPLES / "orgs-example.csv"))
+    shutil.copy(EXAMPLES / "ptl-example.csv", tmp_path / "ptl.csv")
+    import_extract(guardian, tmp_path / "ptl.csv", dt.date(2026, 3, 31))
+    guardian.close()
+    return settings
+
+
+def test_healthz_answers_when_the_database_does(settings):
+    with TestClient(create_app(settings)) as client:
+        r = client.get("/healthz")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "ok" and body["events"] > 0
+
+
+def test_healthz_is_503_when_the_database_is_not_initialised(tmp_path):
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/empty.sqlite")
+    with TestClient(create_app(settings)) as client:
+        r = client.get("/healthz")
+    assert r.status_code == 503
+    assert r.json()["status"] == "unavailable"
+
+
+def test_the_start_page_shows_store_counts_and_no_patient_data(settings):
+    with TestClient(create_app(settings)) as client:
+        r = client.get("/")
+    assert r.status_code == 200
+    html = r.text
+    assert "Referral pathways" in html and ">7<" in html  # 7 pathways imported
+    for nhs in ("9995260182", "999 526 0182", "PPI-0001"):
+        assert nhs not in html
+
+
+def test_security_headers_on_every_response(settings):
+    with TestClient(create_app(settings)) as client:
+        r = client.get("/")
+    csp = r.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["referrer-policy"]
+
+
+def test_an_unexpected_error_shows_a_reference_not_a_traceback(settings, monkeypatch):
+    import guardian.web.app as web
+
+    def boom(_):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(web, "store_counts", boom)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        r = client.get("/")
+    assert r.status_code == 500
+    assert "reference" in r.text and "secret internals" not in r.text
+    assert "Traceback" not in r.text
