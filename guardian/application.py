@@ -113,6 +113,11 @@ class ReportOutcome:
 class IndexEntry(NamedTuple):
     patient_id: str  # hex
     fingerprint: str
+    state: str  # O on the list, L left the list, S stopped or closed
+
+    def unchanged_by(self, digest: str) -> bool:
+        """A report with this digest changes nothing (a pathway that left the list returns)."""
+        return self.fingerprint == digest and self.state != "L"
 
 
 @dataclass
@@ -195,7 +200,7 @@ class GuardianApp(Application[UUID]):
                 "pathway_id": p.pathway_id,
                 "patient_id": patient.id.hex,
                 "fingerprint": fingerprint(patient.reported_facts(*key)),
-                "open": "Y" if p.is_open and p.left_list_on is None else "N",
+                "state": _index_state(p),
             }
             for key, p in patient.pathways.items()
         ]
@@ -245,11 +250,13 @@ class GuardianApp(Application[UUID]):
         wanted = set(keys)
         ids = sorted({pathway_id for _, pathway_id in wanted})
         found: dict[tuple[str, str], IndexEntry] = {}
-        sql = "SELECT provider, pathway_id, patient_id, fingerprint FROM pathway_index WHERE "
-        for provider, pathway_id, patient, digest in self._select_in(sql + "pathway_id", ids):
+        sql = "SELECT provider, pathway_id, patient_id, fingerprint, state FROM pathway_index "
+        for provider, pathway_id, patient, digest, state in self._select_in(
+            sql + "WHERE pathway_id", ids
+        ):
             key = (provider, pathway_id)
             if key in wanted:
-                found[key] = IndexEntry(patient, digest)
+                found[key] = IndexEntry(patient, digest, state)
         return found
 
     def known_patients(self, ids: Iterable[UUID]) -> set[UUID]:
@@ -360,7 +367,7 @@ class GuardianApp(Application[UUID]):
                         field="NHS_NUMBER",
                     ),
                 )
-            elif row is not None and row.fingerprint == fingerprint(report.facts()):
+            elif row is not None and row.unchanged_by(fingerprint(report.facts())):
                 outcome = ReportOutcome("unchanged", patient_id=pid)
             else:
                 outcome = ReportOutcome("created" if row is None else "updated", patient_id=pid)
@@ -397,7 +404,7 @@ class GuardianApp(Application[UUID]):
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(pathway_index.c.pathway_id, pathway_index.c.patient_id).where(
-                    pathway_index.c.provider == provider, pathway_index.c.open == "Y"
+                    pathway_index.c.provider == provider, pathway_index.c.state == "O"
                 )
             )
             return [(pw, UUID(pid)) for pw, pid in rows]
@@ -499,17 +506,24 @@ class GuardianApp(Application[UUID]):
             offer_id, kind, day, note))
 
     def receive_message(self, patient_id: UUID, provider: str, pathway_id: str,
-                        message_id: str, party: str, body: str, sender: str) -> int | None:
-        at = self.now()
+                        message_id: str, party: str, body: str, sender: str,
+                        at: dt.datetime | None = None) -> int | None:
+        at = at or self.now()
         day = at.astimezone(self.settings.zone).date()
         return self.update_patient(patient_id, lambda p: p.receive_message(
             provider, pathway_id, message_id, party, at, day, body, sender))
 
     def send_message(self, patient_id: UUID, provider: str, pathway_id: str, message_id: str,
                      party: str, body: str, sender: str,
-                     in_reply_to: str | None = None) -> int | None:
-        at = self.now()
+                     in_reply_to: str | None = None,
+                     at: dt.datetime | None = None) -> int | None:
+        at = at or self.now()
         day = at.astimezone(self.settings.zone).date()
         return self.update_patient(patient_id, lambda p: p.send_message(
             provider, pathway_id, message_id, party, at, day, body, sender, in_reply_to))
 
+
+def _index_state(p) -> str:
+    if not p.is_open:
+        return "S"
+    return "L" if p.left_list_on is not None else "O"

@@ -853,13 +853,14 @@ def load_demo(
         _load_batch(app, batch, seed, as_of, totals)
     app.record_extract_dates(dict.fromkeys(sorted(totals.providers), as_of))
     marker = {"patients": totals.patients, "pathways": totals.pathways, "seed": seed,
-              "as_of": as_of.isoformat(), "events": totals.events}
+              "as_of": as_of.isoformat()}
     _write_marker(app, marker)
     seconds = round(time.monotonic() - started, 1)
     places = len({p.place for p in practices})
     pcns = len({p.pcn_code for p in practices})
     return {
         **marker,
+        "events": totals.events,
         "practices": len(practices),
         "pcns": pcns,
         "places": places,

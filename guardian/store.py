@@ -62,7 +62,8 @@ pathway_index = Table(
     Column("pathway_id", String(64), primary_key=True),
     Column("patient_id", String(32), nullable=False),
     Column("fingerprint", String(24), nullable=False),
-    Column("open", String(1), nullable=False),
+    # O: on the waiting list; L: left the list (full snapshot); S: clock stopped or closed
+    Column("state", String(1), nullable=False),
     Index("pathway_index_patient", "patient_id"),
     Index("pathway_index_pathway", "pathway_id"),
 )

@@ -251,7 +251,12 @@ class Patient(Aggregate):
         requested_from: str,
         on: dt.date,
     ) -> None:
-        p = self._open_pathway(provider, pathway_id)
+        existing = self.pathway(provider, pathway_id).workup.get(item_id)
+        if existing is not None:
+            if existing.description == description.strip():
+                return
+            raise ConflictingCommand(f"workup item {item_id!r} was recorded with another text")
+        self._open_pathway(provider, pathway_id)
         if not description.strip():
             raise InvalidValue("describe the workup item", field="description")
         if requested_from not in ("practice", "patient", "hospital", "guardian"):
@@ -260,11 +265,6 @@ class Patient(Aggregate):
                 f"Guardian, not {requested_from!r}",
                 field="requested_from",
             )
-        existing = p.workup.get(item_id)
-        if existing is not None:
-            if existing.description == description.strip():
-                return
-            raise ConflictingCommand(f"workup item {item_id!r} was recorded with another text")
         self._workup_item_required(
             provider=provider,
             pathway_id=pathway_id,
@@ -299,6 +299,11 @@ class Patient(Aggregate):
     def order_diagnostic(
         self, provider: str, pathway_id: str, test_id: str, test: str, on: dt.date
     ) -> None:
+        existing = self.pathway(provider, pathway_id).diagnostics.get(test_id)
+        if existing is not None:
+            if existing.test == test and existing.ordered_on == on:
+                return
+            raise ConflictingCommand(f"diagnostic {test_id!r} was ordered with other details")
         p = self._open_pathway(provider, pathway_id)
         if test not in codes.DIAGNOSTIC_TESTS:
             raise InvalidValue(f"{test!r} is not a DM01 diagnostic test", field="test")
@@ -308,11 +313,6 @@ class Patient(Aggregate):
                 f"received ({p.received_on.isoformat()})",
                 field="on",
             )
-        existing = p.diagnostics.get(test_id)
-        if existing is not None:
-            if existing.test == test and existing.ordered_on == on:
-                return
-            raise ConflictingCommand(f"diagnostic {test_id!r} was ordered with other details")
         self._diagnostic_ordered(
             provider=provider, pathway_id=pathway_id, test_id=test_id, test=test, ordered_on=on
         )

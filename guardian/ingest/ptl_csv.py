@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import multiprocessing
 import os
 import re
+import resource
+import zlib
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,6 +87,8 @@ class ImportResult:
     left_waiting_list: int = 0
     errors_file: str | None = None
     errors: list[RowError] = field(default_factory=list)
+    peak_rss_mb: float = 0.0
+    worker_peak_rss_mb: list[float] = field(default_factory=list)
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -311,6 +316,29 @@ class _Scan:
     width: int
     duplicates: dict[tuple[str, str], list[int]]
     keys_by_provider: dict[str, set[str]]
+    rows: int
+    # (line, pathway key, digest of the raw facts) of every row with the header's width
+    digests: list[tuple[int, tuple[str, str], str]]
+
+
+class _RawDigest:
+    """A digest of a row's raw text in the order of the reported facts.
+
+    It equals the stored fingerprint when the row is unchanged and already in canonical
+    form (as a provider's system writes it), so such a row needs no parsing at all. Any
+    other row is parsed and compared on its parsed facts: the shortcut never changes an
+    outcome, it only skips work.
+    """
+
+    def __init__(self, columns: dict[str, int]) -> None:
+        column_of = {attr: column for attr, column, *_ in _FIELDS}
+        self.positions = [columns.get(column_of[f]) for f in REPORTED_FACTS]
+        self.practice_slot = REPORTED_FACTS.index("practice_code")
+
+    def __call__(self, values: list[str]) -> str:
+        raw = [values[i].strip() if i is not None else "" for i in self.positions]
+        raw[self.practice_slot] = raw[self.practice_slot].upper()
+        return fingerprint(tuple(raw))
 
 
 def _open_text(path: Path):
@@ -361,7 +389,12 @@ def scan(path: Path) -> _Scan:
         first_line: dict[tuple[str, str], int] = {}
         duplicates: dict[tuple[str, str], list[int]] = {}
         by_provider: dict[str, set[str]] = {}
+        digests: list[tuple[int, tuple[str, str], str]] = []
+        digest = _RawDigest(columns)
+        width = len(names)
+        rows = 0
         for line, values in _records(path):
+            rows += 1
             if len(values) <= max(pid_i, prov_i):
                 continue
             key = (values[prov_i].strip().upper(), values[pid_i].strip())
@@ -369,13 +402,18 @@ def scan(path: Path) -> _Scan:
             if seen != line:
                 duplicates.setdefault(key, [seen]).append(line)
             by_provider.setdefault(key[0], set()).add(key[1])
+            if len(values) == width:
+                digests.append((line, key, digest(values)))
     except UnicodeDecodeError as e:
         raise MalformedExtract(
             f"{path}: is not UTF-8 text (undecodable byte at offset {e.start})"
         ) from None
     except csv.Error as e:
         raise MalformedExtract(f"{path}: is not a readable CSV file ({e})") from None
-    return _Scan(columns, len(names), duplicates, by_provider)
+    return _Scan(columns, len(names), duplicates, by_provider, rows, digests)
+
+
+PARALLEL_FROM_ROWS = 20_000  # smaller files are imported in one process
 
 
 def import_extract(
@@ -385,8 +423,14 @@ def import_extract(
     full_snapshot: bool = False,
     errors_path: Path | None = None,
     practices: frozenset[str] | None = None,
+    workers: int | None = None,
 ) -> ImportResult:
-    """Import a waiting-list extract. Raises MalformedExtract when the file is refused whole."""
+    """Import a waiting-list extract. Raises MalformedExtract when the file is refused whole.
+
+    Large files are split by patient (a hash of the NHS number) across `workers` processes
+    (default: 2 on a machine with 2 or more cores), so no two processes ever touch the same
+    Patient aggregate; each writes its own batches, one transaction per batch.
+    """
     from guardian.orgs import all_practices
 
     as_of = as_of or app.today()
@@ -395,11 +439,18 @@ def import_extract(
     if practices is None:
         practices = frozenset(all_practices(app.engine))
     errors_path = errors_path or path.with_name(path.name + ".errors.csv")
-    result = ImportResult()
-    importer = _BatchImporter(app, info, RecordParser(as_of, practices), result)
-    for line, values in _records(path):
-        importer.add(line, values)
-    importer.finish()
+    unchanged = _unchanged_lines(app, info)
+    to_do = info.rows - len(unchanged)
+    if workers is None:
+        workers = min(2, os.cpu_count() or 1) if to_do >= PARALLEL_FROM_ROWS else 1
+    work = _Work(path, info.columns, info.width, info.duplicates, as_of, practices,
+                 frozenset(unchanged))
+    if workers <= 1:
+        result = _import_part(app, work, 0, 1)
+    else:
+        result = _import_in_processes(app.settings, work, workers)
+    result.rows += len(unchanged)
+    result.unchanged += len(unchanged)
 
     if full_snapshot:
         for provider, listed in info.keys_by_provider.items():
@@ -415,16 +466,87 @@ def import_extract(
     return result
 
 
+def _unchanged_lines(app, info: _Scan) -> set[int]:
+    """Lines whose raw facts match the index exactly: nothing to do for them."""
+    duplicated = set(info.duplicates)
+    unchanged: set[int] = set()
+    for start in range(0, len(info.digests), BATCH_SIZE):
+        part = info.digests[start : start + BATCH_SIZE]
+        index = app.lookup_index(key for _, key, _ in part)
+        for line, key, digest in part:
+            entry = index.get(key)
+            if entry is not None and key not in duplicated and entry.unchanged_by(digest):
+                unchanged.add(line)
+    return unchanged
+
+
+@dataclass(frozen=True)
+class _Work:
+    """What a process needs to import its share of a file (small enough to pickle)."""
+
+    path: Path
+    columns: dict[str, int]
+    width: int
+    duplicates: dict[tuple[str, str], list[int]]
+    as_of: dt.date
+    practices: frozenset[str]
+    skip_lines: frozenset[int]  # already known to be unchanged
+
+
+def _import_part(app, work: _Work, part: int, parts: int) -> ImportResult:
+    """Import the rows of one partition (all rows when parts == 1)."""
+    result = ImportResult()
+    importer = _BatchImporter(app, work, RecordParser(work.as_of, work.practices), result)
+    nhs_i = work.columns["NHS_NUMBER"]
+    skip = work.skip_lines
+    for line, values in _records(work.path):
+        if line in skip:
+            continue
+        if parts == 1 or _partition(values, nhs_i, parts) == part:
+            importer.add(line, values)
+    importer.finish()
+    result.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result
+
+
+def _partition(values: list[str], nhs_i: int, parts: int) -> int:
+    """The same patient always lands in the same partition (ragged rows anywhere)."""
+    raw = values[nhs_i] if nhs_i < len(values) else ""
+    return zlib.crc32(raw.replace(" ", "").encode()) % parts
+
+
+def _import_worker(settings, work: _Work, part: int, parts: int) -> ImportResult:
+    from guardian.bootstrap import build_app
+
+    app = build_app(settings)
+    try:
+        return _import_part(app, work, part, parts)
+    finally:
+        app.close()
+
+
+def _import_in_processes(settings, work: _Work, parts: int) -> ImportResult:
+    """Run one worker process per partition; every committed batch stays if one fails."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=parts, mp_context=context) as pool:
+        futures = [pool.submit(_import_worker, settings, work, k, parts) for k in range(parts)]
+        results = [f.result() for f in futures]
+    merged = ImportResult()
+    for r in results:
+        merged.rows += r.rows
+        merged.accepted += r.accepted
+        merged.unchanged += r.unchanged
+        merged.rejected += r.rejected
+        merged.errors.extend(r.errors)
+        merged.worker_peak_rss_mb.append(r.peak_rss_mb)
+    merged.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return merged
+
+
 class _BatchImporter:
-    """Turns records into reports batch by batch and counts what happened to each row.
+    """Turns records into reports batch by batch and counts what happened to each row."""
 
-    Fast path for re-imports: a digest of a row's raw text, in the order of the reported
-    facts, equals the stored fingerprint when the row is already in canonical form and
-    unchanged; such rows are counted unchanged without parsing. Any other row is parsed
-    and compared on its parsed facts, so the fast path never changes an outcome.
-    """
-
-    def __init__(self, app, info: _Scan, parser: RecordParser, result: ImportResult) -> None:
+    def __init__(self, app, info: _Work, parser: RecordParser, result: ImportResult) -> None:
         self.app = app
         self.info = info
         self.parser = parser
@@ -435,9 +557,6 @@ class _BatchImporter:
         }
         cols = info.columns
         self.cols = cols
-        column_of = {attr: column for attr, column, *_ in _FIELDS}
-        self.fact_positions = [cols.get(column_of[f]) for f in REPORTED_FACTS]
-        self.practice_slot = REPORTED_FACTS.index("practice_code")
         self.key_positions = (
             cols["ORGANISATION_IDENTIFIER_CODE_OF_PROVIDER"],
             cols["PATIENT_PATHWAY_IDENTIFIER"],
@@ -476,11 +595,6 @@ class _BatchImporter:
         self.result.rejected += 1
         self.result.errors.append(RowError(line, column, reason))
 
-    def _raw_digest(self, values: list[str]) -> str:
-        raw = [values[i].strip() if i is not None else "" for i in self.fact_positions]
-        raw[self.practice_slot] = raw[self.practice_slot].upper()
-        return fingerprint(tuple(raw))
-
     def _flush(self) -> None:
         prov_i, pid_i = self.key_positions
         records = self.pending
@@ -492,10 +606,6 @@ class _BatchImporter:
         lines: list[int] = []
         cols = self.cols
         for line, values in records:
-            entry = index.get((values[prov_i].strip().upper(), values[pid_i].strip()))
-            if entry is not None and entry.fingerprint == self._raw_digest(values):
-                self.result.unchanged += 1
-                continue
             report, problems = self.parser.parse(
                 lambda c, v=values: v[cols[c]] if c in cols else None
             )

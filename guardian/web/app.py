@@ -50,7 +50,7 @@ def store_counts(guardian) -> dict[str, int]:
             "patients": scalar(f"SELECT count(DISTINCT patient_id) FROM {pathway_index.name}"),
             "pathways": scalar(f"SELECT count(*) FROM {pathway_index.name}"),
             "open_pathways": scalar(
-                f"SELECT count(*) FROM {pathway_index.name} WHERE open = 'Y'"
+                f"SELECT count(*) FROM {pathway_index.name} WHERE state IN ('O', 'L')"
             ),
             "events": scalar("SELECT count(*) FROM guardian_events"),
             "practices": scalar(f"SELECT count(*) FROM {organisations.name}"),

@@ -179,6 +179,13 @@ def test_a_full_snapshot_marks_missing_open_pathways_as_left(app, tmp_path):
     assert patient.pathway("RAJ", "PPI-0002").left_list_on == dt.date(2026, 4, 7)
     again = import_extract(app, path, dt.date(2026, 4, 7), full_snapshot=True)
     assert again.left_waiting_list == 0
+    # listed again, with facts unchanged: the 5 return to the list (not "unchanged");
+    # PPI-0001 gets its UBRN back (the snapshot row had none); PPI-0005 is unchanged
+    back = import_extract(app, example(tmp_path), dt.date(2026, 4, 14))
+    assert (back.accepted, back.unchanged) == (6, 1)
+    assert patient.pathway("RAJ", "PPI-0002").left_list_on is not None  # the old copy
+    patient = app.get_patient(app.patient_id("9991590838"))
+    assert patient.pathway("RAJ", "PPI-0002").left_list_on is None
 
 
 def test_a_crash_mid_import_loses_no_accepted_row_and_a_rerun_finishes(
@@ -246,3 +253,34 @@ def test_the_api_use_case_shares_the_import(app):
     assert [o.result for o in app.apply_reports([report])] == ["unchanged"]
     bad, problems = parse_record({**record, "PRIORITY_TYPE_CODE": "9"}.get, AS_OF, {"Z90001"})
     assert bad is None and problems[0][0] == "PRIORITY_TYPE_CODE"
+
+
+def test_two_worker_processes_import_what_one_does(app, tmp_path, database_url):
+    """Partitioned by patient: same events, same counts, errors merged in line order."""
+    from guardian.domain.identifiers import nhs_check_digit
+
+    lines = [HEADER]
+    i = n = 0
+    while n < 300:
+        i += 1
+        first = f"999{i:06d}"
+        check = nhs_check_digit(first)
+        if check is None:
+            continue
+        n += 1
+        nhs = f"{first}{check}"
+        # every third patient has a second pathway; every 50th row is bad
+        lines.append(f"{nhs},1960-01-01,W{n},RAJ,Z90001,2025-01-01,2025-01-01,,110,1")
+        if n % 3 == 0:
+            lines.append(f"{nhs},1960-01-01,W{n}b,RAJ,Z90002,2025-02-01,2025-02-01,,330,2")
+        if n % 50 == 0:
+            lines.append(f"{nhs},1960-01-01,BAD{n},RAJ,Z99999,2025-02-01,2025-02-01,,330,2")
+    path = write(tmp_path, "two.csv", *lines)
+    result = import_extract(app, path, AS_OF, workers=2)
+    assert (result.rows, result.accepted, result.rejected) == (406, 400, 6)
+    assert len(result.worker_peak_rss_mb) == 2
+    lines_in_errors = [int(e["line"]) for e in errors_of(result.errors_file)]
+    assert lines_in_errors == sorted(lines_in_errors) and len(lines_in_errors) == 6
+    assert event_count(app) == 300 * 2 + 100
+    again = import_extract(app, path, AS_OF, workers=2)
+    assert (again.accepted, again.unchanged, again.rejected) == (0, 400, 6)

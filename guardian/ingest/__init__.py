@@ -1,0 +1,1 @@
+"""Input adapters: the PTL CSV importer (and, later, FHIR)."""
