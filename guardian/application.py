@@ -351,6 +351,7 @@ class GuardianApp(Application[UUID]):
         `recent` holds patients whose events are staged but possibly not yet committed (the
         importer writes one batch while it prepares the next); they are used as they are.
         """
+        self.namespace  # noqa: B018 - a clear error on an uninitialised database
         if index is None:
             index = self.lookup_index((r.provider, r.pathway_id) for r in reports)
         outcomes: list[ReportOutcome] = []

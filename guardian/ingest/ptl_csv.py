@@ -315,10 +315,10 @@ class _Scan:
     columns: dict[str, int]
     width: int
     duplicates: dict[tuple[str, str], list[int]]
-    keys_by_provider: dict[str, set[str]]
+    providers: set[str]
     rows: int
-    # (line, pathway key, digest of the raw facts) of every row with the header's width
-    digests: list[tuple[int, tuple[str, str], str]]
+    unchanged: set[int]  # lines whose raw facts match the index: nothing to do
+    listed: dict[str, set[str]] | None  # provider → pathway ids (for a full snapshot)
 
 
 class _RawDigest:
@@ -359,8 +359,12 @@ def _records(path: Path) -> Iterator[tuple[int, list[str]]]:
             yield start, values
 
 
-def scan(path: Path) -> _Scan:
-    """First pass: refuse a malformed file whole; find duplicate pathway keys."""
+def scan(path: Path, lookup=None, keep_listed: bool = False) -> _Scan:
+    """First pass: refuse a malformed file whole; find duplicate pathway keys.
+
+    With `lookup` (GuardianApp.lookup_index) it also finds the rows that are unchanged since
+    the last import, batch by batch, keeping only their line numbers: memory stays small.
+    """
     if not path.exists():
         raise MalformedExtract(f"{path}: no such file")
     if path.is_dir():
@@ -386,31 +390,51 @@ def scan(path: Path) -> _Scan:
         columns = {c: names.index(c) for c in COLUMNS if c in names}
         pid_i = columns["PATIENT_PATHWAY_IDENTIFIER"]
         prov_i = columns["ORGANISATION_IDENTIFIER_CODE_OF_PROVIDER"]
-        first_line: dict[tuple[str, str], int] = {}
+        first_line: dict[str, int] = {}  # "provider\x1fpathway id" → first line
         duplicates: dict[tuple[str, str], list[int]] = {}
-        by_provider: dict[str, set[str]] = {}
-        digests: list[tuple[int, tuple[str, str], str]] = []
+        providers: set[str] = set()
+        listed: dict[str, set[str]] | None = {} if keep_listed else None
         digest = _RawDigest(columns)
         width = len(names)
         rows = 0
+        unchanged: set[int] = set()
+        pending: list[tuple[int, tuple[str, str], str]] = []
         for line, values in _records(path):
             rows += 1
             if len(values) <= max(pid_i, prov_i):
                 continue
-            key = (values[prov_i].strip().upper(), values[pid_i].strip())
-            seen = first_line.setdefault(key, line)
+            provider, pathway_id = values[prov_i].strip().upper(), values[pid_i].strip()
+            seen = first_line.setdefault(f"{provider}\x1f{pathway_id}", line)
             if seen != line:
-                duplicates.setdefault(key, [seen]).append(line)
-            by_provider.setdefault(key[0], set()).add(key[1])
-            if len(values) == width:
-                digests.append((line, key, digest(values)))
+                duplicates.setdefault((provider, pathway_id), [seen]).append(line)
+            providers.add(provider)
+            if listed is not None:
+                listed.setdefault(provider, set()).add(pathway_id)
+            if lookup is not None and len(values) == width:
+                pending.append((line, (provider, pathway_id), digest(values)))
+                if len(pending) >= BATCH_SIZE:
+                    unchanged.update(_unchanged(lookup, pending))
+                    pending = []
+        if lookup is not None and pending:
+            unchanged.update(_unchanged(lookup, pending))
+        for lines in duplicates.values():
+            unchanged.difference_update(lines)
     except UnicodeDecodeError as e:
         raise MalformedExtract(
             f"{path}: is not UTF-8 text (undecodable byte at offset {e.start})"
         ) from None
     except csv.Error as e:
         raise MalformedExtract(f"{path}: is not a readable CSV file ({e})") from None
-    return _Scan(columns, len(names), duplicates, by_provider, rows, digests)
+    return _Scan(columns, len(names), duplicates, providers, rows, unchanged, listed)
+
+
+def _unchanged(lookup, pending: list[tuple[int, tuple[str, str], str]]) -> list[int]:
+    index = lookup(key for _, key, _ in pending)
+    return [
+        line
+        for line, key, digest in pending
+        if (entry := index.get(key)) is not None and entry.unchanged_by(digest)
+    ]
 
 
 PARALLEL_FROM_ROWS = 20_000  # smaller files are imported in one process
@@ -434,12 +458,12 @@ def import_extract(
     from guardian.orgs import all_practices
 
     as_of = as_of or app.today()
-    info = scan(path)
+    info = scan(path, lookup=app.lookup_index, keep_listed=full_snapshot)
     _refuse_older_extract(app, info, as_of, path)
     if practices is None:
         practices = frozenset(all_practices(app.engine))
     errors_path = errors_path or path.with_name(path.name + ".errors.csv")
-    unchanged = _unchanged_lines(app, info)
+    unchanged = info.unchanged
     to_do = info.rows - len(unchanged)
     if workers is None:
         workers = min(2, os.cpu_count() or 1) if to_do >= PARALLEL_FROM_ROWS else 1
@@ -453,7 +477,7 @@ def import_extract(
     result.unchanged += len(unchanged)
 
     if full_snapshot:
-        for provider, listed in info.keys_by_provider.items():
+        for provider, listed in (info.listed or {}).items():
             missing = [
                 (pw, pid) for pw, pid in app.open_pathways_of(provider) if pw not in listed
             ]
@@ -461,23 +485,9 @@ def import_extract(
                 result.left_waiting_list += app.mark_left_waiting_list(
                     provider, missing[start : start + BATCH_SIZE], as_of
                 )
-    app.record_extract_dates({p: as_of for p in info.keys_by_provider if _is_code(p)})
+    app.record_extract_dates({p: as_of for p in info.providers if _is_code(p)})
     result.errors_file = _write_errors(result.errors, errors_path)
     return result
-
-
-def _unchanged_lines(app, info: _Scan) -> set[int]:
-    """Lines whose raw facts match the index exactly: nothing to do for them."""
-    duplicated = set(info.duplicates)
-    unchanged: set[int] = set()
-    for start in range(0, len(info.digests), BATCH_SIZE):
-        part = info.digests[start : start + BATCH_SIZE]
-        index = app.lookup_index(key for _, key, _ in part)
-        for line, key, digest in part:
-            entry = index.get(key)
-            if entry is not None and key not in duplicated and entry.unchanged_by(digest):
-                unchanged.add(line)
-    return unchanged
 
 
 @dataclass(frozen=True)
@@ -691,7 +701,7 @@ def _is_code(provider: str) -> bool:
 
 def _refuse_older_extract(app, info: _Scan, as_of: dt.date, path: Path) -> None:
     last = app.last_extract_dates()
-    for provider in sorted(info.keys_by_provider):
+    for provider in sorted(info.providers):
         if provider in last and as_of < last[provider]:
             raise MalformedExtract(
                 f"{path}: the extract is as of {as_of.isoformat()}, older than the last one "
