@@ -70,12 +70,25 @@ class FastMapper(Mapper[UUID]):
         super().__init__(transcoder=transcoder)
         self._topics: dict[type, str] = {}
         make = getattr(json.encoder, "c_make_encoder", None)
+        self._dates: dict[dt.date, dict[str, str]] = {}
+        self._encode_obj = transcoder._encode_obj
         self._encode_c = (
-            make(None, transcoder._encode_obj, json.encoder.encode_basestring, None,
+            make(None, self._default, json.encoder.encode_basestring, None,
                  ":", ",", False, False, True)
             if make is not None
             else None
         )
+
+    def _default(self, obj: Any) -> Any:
+        """The transcodings, with the (few, often repeated) dates encoded once."""
+        if type(obj) is dt.date:
+            encoded = self._dates.get(obj)
+            if encoded is None:
+                encoded = self._encode_obj(obj)
+                if len(self._dates) < 50_000:
+                    self._dates[obj] = encoded
+            return encoded
+        return self._encode_obj(obj)
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         cls = type(domain_event)
