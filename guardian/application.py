@@ -259,36 +259,57 @@ class GuardianApp(Application[UUID]):
 
     # ------------------------------------------------------------------ provider reports
     def lookup_index(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], IndexEntry]:
-        """The index entries (patient, fingerprint) of these pathways, where known."""
-        wanted = set(keys)
-        ids = sorted({pathway_id for _, pathway_id in wanted})
+        """The index entries (patient, fingerprint, state) of these pathways, where known.
+
+        One query per provider in the batch, on the primary key (provider, pathway id).
+        """
+        by_provider: dict[str, set[str]] = {}
+        for provider, pathway_id in keys:
+            by_provider.setdefault(provider, set()).add(pathway_id)
         found: dict[tuple[str, str], IndexEntry] = {}
-        sql = "SELECT provider, pathway_id, patient_id, fingerprint, state FROM pathway_index "
-        for provider, pathway_id, patient, digest, state in self._select_in(
-            sql + "WHERE pathway_id", ids
-        ):
-            key = (provider, pathway_id)
-            if key in wanted:
-                found[key] = IndexEntry(patient, digest, state)
+        mark = self._mark
+        for provider, ids in by_provider.items():
+            sql = (
+                "SELECT pathway_id, patient_id, fingerprint, state FROM pathway_index "
+                f"WHERE provider = {mark} AND pathway_id"
+            )
+            for pathway_id, patient, digest, state in self._select_in(
+                sql, sorted(ids), prefix=(provider,)
+            ):
+                found[(provider, pathway_id)] = IndexEntry(patient, digest, state)
         return found
 
     def known_patients(self, ids: Iterable[UUID]) -> set[UUID]:
-        hexes = sorted({i.hex for i in ids})
-        sql = "SELECT DISTINCT patient_id FROM pathway_index WHERE patient_id"
-        return {UUID(h) for (h,) in self._select_in(sql, hexes)}
+        """Which of these patients already exist (their first event is in the store)."""
+        unique = sorted(set(ids))
+        if self.engine.dialect.name == "postgresql":
+            values: list[Any] = [str(i) for i in unique]
+        else:
+            values = [i.bytes for i in unique]
+        sql = "SELECT originator_id FROM guardian_events WHERE originator_version = 1 AND "
+        rows = self._select_in(sql + "originator_id", values)
+        return {r if isinstance(r, UUID) else _as_uuid(r) for (r,) in rows}
 
-    def _select_in(self, sql: str, values: list[str], page: int = 900) -> list[tuple[Any, ...]]:
+    @property
+    def _mark(self) -> str:
+        return "%s" if self.engine.dialect.name == "postgresql" else "?"
+
+    def _select_in(
+        self, sql: str, values: list[Any], page: int = 900, prefix: tuple[Any, ...] = ()
+    ) -> list[tuple[Any, ...]]:
         """Run `sql IN (…)` over pages of values with the driver's cursor (no ORM rows)."""
         if not values:
             return []
         out: list[tuple[Any, ...]] = []
-        mark = "%s" if self.engine.dialect.name == "postgresql" else "?"
+        mark = self._mark
         with self.engine.connect() as conn:
             cur = conn.connection.driver_connection.cursor()
             try:
                 for start in range(0, len(values), page):
                     part = values[start : start + page]
-                    cur.execute(f"{sql} IN ({', '.join([mark] * len(part))})", part)
+                    cur.execute(
+                        f"{sql} IN ({', '.join([mark] * len(part))})", [*prefix, *part]
+                    )
                     out.extend(cur.fetchall())
             finally:
                 cur.close()
@@ -541,3 +562,9 @@ def _index_state(p) -> str:
     if not p.is_open:
         return "S"
     return "L" if p.left_list_on is not None else "O"
+
+
+def _as_uuid(value: Any) -> UUID:
+    if isinstance(value, (bytes, memoryview)):
+        return UUID(bytes=bytes(value))
+    return UUID(str(value))

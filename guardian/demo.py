@@ -42,6 +42,7 @@ from guardian.domain.identifiers import nhs_check_digit
 from guardian.domain.pathway import Pathway
 from guardian.domain.patient import Patient
 from guardian.domain.report import ReferralReport
+from guardian.ingest.ptl_csv import bulk_gc
 from guardian.orgs import Practice, load_orgs, read_org_file
 from guardian.store import chunks, dialect_insert, meta_table
 
@@ -849,8 +850,9 @@ def load_demo(
     practices = read_org_file(ORGS_FILE)
     load_orgs(app.engine, practices)
     totals = _Totals()
-    for batch in chunks(cohort(patients, seed, as_of, practices), SAVE_BATCH):
-        _load_batch(app, batch, seed, as_of, totals)
+    with bulk_gc():
+        for batch in chunks(cohort(patients, seed, as_of, practices), SAVE_BATCH):
+            _load_batch(app, batch, seed, as_of, totals)
     app.record_extract_dates(dict.fromkeys(sorted(totals.providers), as_of))
     marker = {"patients": totals.patients, "pathways": totals.pathways, "seed": seed,
               "as_of": as_of.isoformat()}

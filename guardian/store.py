@@ -64,8 +64,6 @@ pathway_index = Table(
     Column("fingerprint", String(24), nullable=False),
     # O: on the waiting list; L: left the list (full snapshot); S: clock stopped or closed
     Column("state", String(1), nullable=False),
-    Index("pathway_index_patient", "patient_id"),
-    Index("pathway_index_pathway", "pathway_id"),
 )
 
 # The latest extract applied per provider (an older one is refused whole).

