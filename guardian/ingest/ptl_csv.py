@@ -361,11 +361,17 @@ def _records(path: Path) -> Iterator[tuple[int, list[str]]]:
             yield start, values
 
 
-def scan(path: Path, lookup=None, keep_listed: bool = False) -> _Scan:
+def scan(
+    path: Path,
+    lookup=None,
+    keep_listed: bool = False,
+    on_work: Callable[[], None] | None = None,
+) -> _Scan:
     """First pass: refuse a malformed file whole; find duplicate pathway keys.
 
     With `lookup` (GuardianApp.lookup_index) it also finds the rows that are unchanged since
     the last import, batch by batch, keeping only their line numbers: memory stays small.
+    `on_work()` is called once, as soon as a batch shows rows that need work.
     """
     if not path.exists():
         raise MalformedExtract(f"{path}: no such file")
@@ -400,7 +406,7 @@ def scan(path: Path, lookup=None, keep_listed: bool = False) -> _Scan:
         width = len(names)
         rows = 0
         unchanged: set[int] = set()
-        pending: list[tuple[int, tuple[str, str], str]] = []
+        pending: list[tuple[int, tuple[str, str], list[str]]] = []
         for line, values in _records(path):
             rows += 1
             if len(values) <= max(pid_i, prov_i):
@@ -413,12 +419,16 @@ def scan(path: Path, lookup=None, keep_listed: bool = False) -> _Scan:
             if listed is not None:
                 listed.setdefault(provider, set()).add(pathway_id)
             if lookup is not None and len(values) == width:
-                pending.append((line, (provider, pathway_id), digest(values)))
+                pending.append((line, (provider, pathway_id), values))
                 if len(pending) >= BATCH_SIZE:
-                    unchanged.update(_unchanged(lookup, pending))
+                    same = _unchanged(lookup, pending, digest)
+                    unchanged.update(same)
+                    if on_work is not None and len(same) < len(pending):
+                        on_work()
+                        on_work = None
                     pending = []
         if lookup is not None and pending:
-            unchanged.update(_unchanged(lookup, pending))
+            unchanged.update(_unchanged(lookup, pending, digest))
         for lines in duplicates.values():
             unchanged.difference_update(lines)
     except UnicodeDecodeError as e:
@@ -430,12 +440,15 @@ def scan(path: Path, lookup=None, keep_listed: bool = False) -> _Scan:
     return _Scan(columns, len(names), duplicates, providers, rows, unchanged, listed)
 
 
-def _unchanged(lookup, pending: list[tuple[int, tuple[str, str], str]]) -> list[int]:
+def _unchanged(
+    lookup, pending: list[tuple[int, tuple[str, str], list[str]]], digest: _RawDigest
+) -> list[int]:
+    """The lines of this batch that are known and unchanged (digests only for known keys)."""
     index = lookup(key for _, key, _ in pending)
     return [
         line
-        for line, key, digest in pending
-        if (entry := index.get(key)) is not None and entry.unchanged_by(digest)
+        for line, key, values in pending
+        if (entry := index.get(key)) is not None and entry.unchanged_by(digest(values))
     ]
 
 
@@ -460,22 +473,33 @@ def import_extract(
     from guardian.orgs import all_practices
 
     as_of = as_of or app.today()
-    with bulk_gc():
-        info = scan(path, lookup=app.lookup_index, keep_listed=full_snapshot)
-    _refuse_older_extract(app, info, as_of, path)
-    if practices is None:
-        practices = frozenset(all_practices(app.engine))
-    errors_path = errors_path or path.with_name(path.name + ".errors.csv")
-    unchanged = info.unchanged
-    to_do = info.rows - len(unchanged)
-    if workers is None:
-        workers = min(2, os.cpu_count() or 1) if to_do >= PARALLEL_FROM_ROWS else 1
-    work = _Work(path, info.columns, info.width, info.duplicates, as_of, practices,
-                 frozenset(unchanged))
-    if workers <= 1:
-        result = _import_part(app, work, 0, 1)
-    else:
-        result = _import_in_processes(app.settings, work, workers)
+    parts = workers if workers is not None else min(2, os.cpu_count() or 1)
+    pool = _WorkerPool(app.settings, parts)
+    size = path.stat().st_size if path.is_file() else 0
+
+    def on_work() -> None:
+        # Start the workers (they take a second to import) while the scan goes on, when the
+        # file looks big enough to split (a PTL row is 150 bytes or more).
+        if (workers or 0) > 1 or (workers is None and size >= PARALLEL_FROM_ROWS * 150):
+            pool.start()
+
+    try:
+        with bulk_gc():
+            info = scan(path, lookup=app.lookup_index, keep_listed=full_snapshot,
+                        on_work=on_work)
+        _refuse_older_extract(app, info, as_of, path)
+        if practices is None:
+            practices = frozenset(all_practices(app.engine))
+        errors_path = errors_path or path.with_name(path.name + ".errors.csv")
+        unchanged = info.unchanged
+        to_do = info.rows - len(unchanged)
+        if workers is None:
+            workers = parts if to_do >= PARALLEL_FROM_ROWS else 1
+        work = _Work(path, info.columns, info.width, info.duplicates, as_of, practices,
+                     frozenset(unchanged))
+        result = _import_part(app, work, 0, 1) if workers <= 1 else pool.run(work)
+    finally:
+        pool.close()
     result.rows += len(unchanged)
     result.unchanged += len(unchanged)
 
@@ -551,32 +575,67 @@ def _partition(values: list[str], nhs_i: int, parts: int) -> int:
     return zlib.crc32(raw.replace(" ", "").encode()) % parts
 
 
-def _import_worker(settings, work: _Work, part: int, parts: int) -> ImportResult:
+_WORKER_APP = None  # the GuardianApp of a worker process
+
+
+def _start_worker(settings) -> None:
+    global _WORKER_APP
     from guardian.bootstrap import build_app
 
-    app = build_app(settings)
-    try:
-        return _import_part(app, work, part, parts)
-    finally:
-        app.close()
+    _WORKER_APP = build_app(settings)
 
 
-def _import_in_processes(settings, work: _Work, parts: int) -> ImportResult:
-    """Run one worker process per partition; every committed batch stays if one fails."""
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=parts, mp_context=context) as pool:
-        futures = [pool.submit(_import_worker, settings, work, k, parts) for k in range(parts)]
+def _worker_ready() -> bool:
+    return _WORKER_APP is not None
+
+
+def _import_worker(work: _Work, part: int, parts: int) -> ImportResult:
+    return _import_part(_WORKER_APP, work, part, parts)
+
+
+class _WorkerPool:
+    """Worker processes, one per partition, started early and only when needed."""
+
+    def __init__(self, settings, parts: int) -> None:
+        self.settings = settings
+        self.parts = parts
+        self.pool: ProcessPoolExecutor | None = None
+
+    def start(self) -> None:
+        if self.pool is not None or self.parts < 2:
+            return
+        self.pool = ProcessPoolExecutor(
+            max_workers=self.parts,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(self.settings,),
+        )
+        for _ in range(self.parts):
+            self.pool.submit(_worker_ready)
+
+    def run(self, work: _Work) -> ImportResult:
+        """Import every partition; every committed batch stays if one worker fails."""
+        self.start()
+        assert self.pool is not None
+        futures = [
+            self.pool.submit(_import_worker, work, k, self.parts) for k in range(self.parts)
+        ]
         results = [f.result() for f in futures]
-    merged = ImportResult()
-    for r in results:
-        merged.rows += r.rows
-        merged.accepted += r.accepted
-        merged.unchanged += r.unchanged
-        merged.rejected += r.rejected
-        merged.errors.extend(r.errors)
-        merged.worker_peak_rss_mb.append(r.peak_rss_mb)
-    merged.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return merged
+        merged = ImportResult()
+        for r in results:
+            merged.rows += r.rows
+            merged.accepted += r.accepted
+            merged.unchanged += r.unchanged
+            merged.rejected += r.rejected
+            merged.errors.extend(r.errors)
+            merged.worker_peak_rss_mb.append(r.peak_rss_mb)
+        merged.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return merged
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
 
 
 class _BatchImporter:
@@ -661,7 +720,7 @@ class _BatchImporter:
                 self._reject(line, err.field if err else None, err.message if err else "")
             else:
                 self.result.accepted += 1
-        if self.result.accepted >= 2 * self.analyzed_at + BATCH_SIZE:
+        if self.result.accepted >= 2 * self.analyzed_at + 10 * BATCH_SIZE:
             self.pipeline.settle()  # statistics must see the rows just written
             self.app.refresh_statistics()
             self.analyzed_at = self.result.accepted
