@@ -497,7 +497,12 @@ def import_extract(
             workers = parts if to_do >= PARALLEL_FROM_ROWS else 1
         work = _Work(path, info.columns, info.width, info.duplicates, as_of, practices,
                      frozenset(unchanged))
-        result = _import_part(app, work, 0, 1) if workers <= 1 else pool.run(work)
+        if to_do == 0:
+            result = ImportResult()  # every row unchanged: no second pass
+        elif workers <= 1:
+            result = _import_part(app, work, 0, 1)
+        else:
+            result = pool.run(work)
     finally:
         pool.close()
     result.rows += len(unchanged)
