@@ -295,7 +295,7 @@ class GuardianApp(Application[UUID]):
         return "%s" if self.engine.dialect.name == "postgresql" else "?"
 
     def _select_in(
-        self, sql: str, values: list[Any], page: int = 900, prefix: tuple[Any, ...] = ()
+        self, sql: str, values: list[Any], page: int = 1000, prefix: tuple[Any, ...] = ()
     ) -> list[tuple[Any, ...]]:
         """Run `sql IN (…)` over pages of values with the driver's cursor (no ORM rows)."""
         if not values:
