@@ -37,6 +37,20 @@ def app(database_url, tmp_path):
     guardian.close()
 
 
+def valid_nhs_numbers(count: int) -> list[str]:
+    """The first `count` valid NHS numbers of the 999 test range."""
+    from guardian.domain.identifiers import nhs_check_digit
+
+    numbers = []
+    i = 0
+    while len(numbers) < count:
+        i += 1
+        check = nhs_check_digit(f"999{i:06d}")
+        if check is not None:
+            numbers.append(f"999{i:06d}{check}")
+    return numbers
+
+
 def event_count(app) -> int:
     with app.engine.connect() as conn:
         return conn.execute(text("SELECT count(*) FROM guardian_events")).scalar_one()
@@ -191,19 +205,10 @@ def test_a_full_snapshot_marks_missing_open_pathways_as_left(app, tmp_path):
 def test_a_crash_mid_import_loses_no_accepted_row_and_a_rerun_finishes(
     app, tmp_path, monkeypatch
 ):
-    lines = [HEADER]
-    n = 0
-    i = 0
-    from guardian.domain.identifiers import nhs_check_digit
-
-    while n < 250:
-        i += 1
-        first = f"999{i:06d}"
-        check = nhs_check_digit(first)
-        if check is None:
-            continue
-        n += 1
-        lines.append(f"{first}{check},1960-01-01,C{n},RAJ,Z90001,2025-01-01,2025-01-01,,110,1")
+    lines = [HEADER] + [
+        f"{nhs},1960-01-01,C{n},RAJ,Z90001,2025-01-01,2025-01-01,,110,1"
+        for n, nhs in enumerate(valid_nhs_numbers(250), start=1)
+    ]
     path = write(tmp_path, "big.csv", *lines)
     monkeypatch.setattr(ptl_csv, "BATCH_SIZE", 50)
     real_write = app.write
@@ -257,18 +262,8 @@ def test_the_api_use_case_shares_the_import(app):
 
 def test_two_worker_processes_import_what_one_does(app, tmp_path, database_url):
     """Partitioned by patient: same events, same counts, errors merged in line order."""
-    from guardian.domain.identifiers import nhs_check_digit
-
     lines = [HEADER]
-    i = n = 0
-    while n < 300:
-        i += 1
-        first = f"999{i:06d}"
-        check = nhs_check_digit(first)
-        if check is None:
-            continue
-        n += 1
-        nhs = f"{first}{check}"
+    for n, nhs in enumerate(valid_nhs_numbers(300), start=1):
         # every third patient has a second pathway; every 50th row is bad
         lines.append(f"{nhs},1960-01-01,W{n},RAJ,Z90001,2025-01-01,2025-01-01,,110,1")
         if n % 3 == 0:
