@@ -490,7 +490,8 @@ def import_extract(
         _refuse_older_extract(app, info, as_of, path)
         if practices is None:
             practices = frozenset(all_practices(app.engine))
-        errors_path = errors_path or path.with_name(path.name + ".errors.csv")
+        default_errors = path.with_name(path.name + ".errors.csv")
+        errors_path = errors_path or default_errors
         unchanged = info.unchanged
         to_do = info.rows - len(unchanged)
         if workers is None:
@@ -519,6 +520,9 @@ def import_extract(
                 )
     app.record_extract_dates({p: as_of for p in info.providers if _is_code(p)})
     result.errors_file = _write_errors(result.errors, errors_path)
+    if result.errors_file is None and errors_path == default_errors:
+        # An errors file left by an earlier import of this file would now mislead.
+        errors_path.unlink(missing_ok=True)
     return result
 
 

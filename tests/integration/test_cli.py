@@ -62,6 +62,10 @@ def test_a_clean_import_exits_0_with_null_errors_file(sqlite_url, tmp_path):
     assert r.returncode == 0
     assert json.loads(r.stdout)["errors_file"] is None
     assert not (tmp_path / "good.csv.errors.csv").exists()
+    # a stale errors file from an earlier run of the same file is removed
+    (tmp_path / "good.csv.errors.csv").write_text("line,column,reason\n2,,old\n")
+    r = run(sqlite_url, "import-ptl", "good.csv", "--as-of", "2026-03-31", cwd=tmp_path)
+    assert r.returncode == 0 and not (tmp_path / "good.csv.errors.csv").exists()
 
 
 @pytest.mark.parametrize(
