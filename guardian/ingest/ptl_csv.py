@@ -386,6 +386,7 @@ def scan(
         raise MalformedExtract(f"{path}: is a gzip archive, not a CSV text file; unzip it first")
     if b"\x00" in head:
         raise MalformedExtract(f"{path}: is binary, not UTF-8 CSV text")
+    triage: _Triage | None = None
     try:
         with _open_text(path) as f:
             header = next(csv.reader(f), None)
@@ -405,7 +406,8 @@ def scan(
         digest = _RawDigest(columns)
         width = len(names)
         rows = 0
-        unchanged: set[int] = set()
+        if lookup is not None:
+            triage = _Triage(lookup, digest, on_work)
         pending: list[tuple[int, tuple[str, str], list[str]]] = []
         for line, values in _records(path):
             rows += 1
@@ -418,17 +420,12 @@ def scan(
             providers.add(provider)
             if listed is not None:
                 listed.setdefault(provider, set()).add(pathway_id)
-            if lookup is not None and len(values) == width:
+            if triage is not None and len(values) == width:
                 pending.append((line, (provider, pathway_id), values))
                 if len(pending) >= BATCH_SIZE:
-                    same = _unchanged(lookup, pending, digest)
-                    unchanged.update(same)
-                    if on_work is not None and len(same) < len(pending):
-                        on_work()
-                        on_work = None
+                    triage.submit(pending)
                     pending = []
-        if lookup is not None and pending:
-            unchanged.update(_unchanged(lookup, pending, digest))
+        unchanged = triage.finish(pending) if triage is not None else set()
         for lines in duplicates.values():
             unchanged.difference_update(lines)
     except UnicodeDecodeError as e:
@@ -437,7 +434,48 @@ def scan(
         ) from None
     except csv.Error as e:
         raise MalformedExtract(f"{path}: is not a readable CSV file ({e})") from None
+    finally:
+        if triage is not None:
+            triage.close()
     return _Scan(columns, len(names), duplicates, providers, rows, unchanged, listed)
+
+
+class _Triage:
+    """Finds unchanged rows batch by batch on a helper thread, while the scan reads on.
+
+    The lookups wait on the database (without the GIL), so they overlap with parsing.
+    """
+
+    def __init__(self, lookup, digest: _RawDigest, on_work: Callable[[], None] | None):
+        self.lookup = lookup
+        self.digest = digest
+        self.on_work = on_work
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ptl-triage")
+        self.inflight: list[tuple[Future, int]] = []
+        self.unchanged: set[int] = set()
+
+    def submit(self, pending: list[tuple[int, tuple[str, str], list[str]]]) -> None:
+        future = self.thread.submit(_unchanged, self.lookup, pending, self.digest)
+        self.inflight.append((future, len(pending)))
+        self._collect(keep=2)
+
+    def finish(self, pending: list[tuple[int, tuple[str, str], list[str]]]) -> set[int]:
+        if pending:
+            self.submit(pending)
+        self._collect(keep=0)
+        return self.unchanged
+
+    def close(self) -> None:
+        self.thread.shutdown(wait=True, cancel_futures=True)
+
+    def _collect(self, keep: int) -> None:
+        while self.inflight and (len(self.inflight) > keep or self.inflight[0][0].done()):
+            future, n = self.inflight.pop(0)
+            same = future.result()
+            self.unchanged.update(same)
+            if self.on_work is not None and len(same) < n:
+                self.on_work()
+                self.on_work = None
 
 
 def _unchanged(
