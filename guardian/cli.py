@@ -83,16 +83,16 @@ def _app():
 
 
 def _parse_day(value: str | None, option: str) -> dt.date | None:
+    """A YYYY-MM-DD option, or a usage error (exit 2) naming the option."""
     if value is None:
         return None
+    from guardian.domain.errors import InvalidValue
+    from guardian.ingest.ptl_csv import parse_date
+
     try:
-        return dt.date.fromisoformat(value) if len(value) == 10 else _bad_day(value, option)
-    except ValueError:
-        return _bad_day(value, option)
-
-
-def _bad_day(value: str, option: str) -> dt.date:
-    raise typer.BadParameter(f"{value!r} is not a date in the form YYYY-MM-DD", param_hint=option)
+        return parse_date(value, option)
+    except InvalidValue as e:
+        raise typer.BadParameter(e.message, param_hint=option) from None
 
 
 # ---------------------------------------------------------------------------- db
