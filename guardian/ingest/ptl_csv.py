@@ -366,6 +366,7 @@ def scan(
     lookup=None,
     keep_listed: bool = False,
     on_work: Callable[[], None] | None = None,
+    overlap_lookups: bool = False,
 ) -> _Scan:
     """First pass: refuse a malformed file whole; find duplicate pathway keys.
 
@@ -407,7 +408,7 @@ def scan(
         width = len(names)
         rows = 0
         if lookup is not None:
-            triage = _Triage(lookup, digest, on_work)
+            triage = _Triage(lookup, digest, on_work, threaded=overlap_lookups)
         pending: list[tuple[int, tuple[str, str], list[str]]] = []
         for line, values in _records(path):
             rows += 1
@@ -446,16 +447,28 @@ class _Triage:
     The lookups wait on the database (without the GIL), so they overlap with parsing.
     """
 
-    def __init__(self, lookup, digest: _RawDigest, on_work: Callable[[], None] | None):
+    def __init__(
+        self,
+        lookup,
+        digest: _RawDigest,
+        on_work: Callable[[], None] | None,
+        threaded: bool,
+    ):
         self.lookup = lookup
         self.digest = digest
         self.on_work = on_work
+        # Worth it only when a lookup waits on a server; SQLite answers in-process.
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ptl-triage")
+        self.threaded = threaded
         self.inflight: list[tuple[Future, int]] = []
         self.unchanged: set[int] = set()
 
     def submit(self, pending: list[tuple[int, tuple[str, str], list[str]]]) -> None:
-        future = self.thread.submit(_unchanged, self.lookup, pending, self.digest)
+        if self.threaded:
+            future = self.thread.submit(_unchanged, self.lookup, pending, self.digest)
+        else:
+            future = Future()
+            future.set_result(_unchanged(self.lookup, pending, self.digest))
         self.inflight.append((future, len(pending)))
         self._collect(keep=2)
 
@@ -523,8 +536,13 @@ def import_extract(
 
     try:
         with bulk_gc():
-            info = scan(path, lookup=app.lookup_index, keep_listed=full_snapshot,
-                        on_work=on_work)
+            info = scan(
+                path,
+                lookup=app.lookup_index,
+                keep_listed=full_snapshot,
+                on_work=on_work,
+                overlap_lookups=app.engine.dialect.name == "postgresql",
+            )
         _refuse_older_extract(app, info, as_of, path)
         if practices is None:
             practices = frozenset(all_practices(app.engine))
