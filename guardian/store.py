@@ -174,13 +174,18 @@ def _copy_events(cur: Any, table: str, stored_events: Sequence[StoredEvent]) -> 
     The caller holds LOCK TABLE … IN EXCLUSIVE MODE, so no other session takes ids from the
     sequence meanwhile: the new ids are the last `n` values of this session's sequence.
     """
-    buf = io.StringIO()
-    write = buf.write
-    for e in stored_events:
-        write(f"{e.originator_id}\t{e.originator_version}\t{e.topic}\t\\\\x{e.state.hex()}\n")
-    buf.seek(0)
+    data = "".join(
+        [
+            f"{e.originator_id}\t{e.originator_version}\t{e.topic}\t\\\\x{e.state.hex()}\n"
+            for e in stored_events
+        ]
+    )
+    # One read of the whole buffer: psycopg2 reads the file object in `size` chunks, and
+    # each chunk needs the GIL, which the thread preparing the next batch is holding.
     cur.copy_expert(
-        f"COPY {table} (originator_id, originator_version, topic, state) FROM STDIN", buf
+        f"COPY {table} (originator_id, originator_version, topic, state) FROM STDIN",
+        io.StringIO(data),
+        size=len(data) + 1,
     )
     cur.execute(f"SELECT currval(pg_get_serial_sequence('{table}', 'id'))")
     last = cur.fetchone()[0]
