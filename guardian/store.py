@@ -6,6 +6,7 @@ creates tables at import or request time: `create_schema` is called by `guardian
 
 from __future__ import annotations
 
+import fcntl
 import io
 import uuid
 from collections.abc import Iterable, Sequence
@@ -118,12 +119,36 @@ def upsert(session: Session, table: Table, rows: Sequence[dict[str, Any]], keys:
 
 
 class GuardianRecorder(SQLAlchemyApplicationRecorder):
-    """The application recorder, with two changes.
+    """The application recorder, with three changes.
 
-    - Events are inserted with one executemany (Core) rather than the ORM unit of work.
+    - Events are inserted at the driver level (COPY on PostgreSQL, executemany on SQLite)
+      rather than through the ORM's unit of work.
     - Pathway index rows passed to `save(..., index_rows=…)` are written in the same
       transaction as the events, so the index and the events can never disagree.
+    - On an SQLite file, writers from several processes queue on a lock file instead of
+      SQLite's busy handler, which polls with sleeps of up to 100 ms and so leaves the
+      database idle while writers wait.
     """
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any):
+        lock_path = self._sqlite_lock_path()
+        if lock_path is None:
+            return super().insert_events(stored_events, **kwargs)
+        with open(lock_path, "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                return super().insert_events(stored_events, **kwargs)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _sqlite_lock_path(self) -> str | None:
+        engine = self.datastore.engine
+        if engine is None or engine.dialect.name != "sqlite":
+            return None
+        database = engine.url.database
+        if not database or database == ":memory:" or database.startswith("file:"):
+            return None
+        return database + ".write-lock"
 
     def _insert_events(self, session: Session, stored_events: Sequence[StoredEvent], **kw: Any):
         upsert(session, pathway_index, kw.get("index_rows") or (), ("provider", "pathway_id"))
