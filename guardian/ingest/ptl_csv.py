@@ -320,6 +320,7 @@ class _Scan:
     providers: set[str]
     rows: int
     unchanged: set[int]  # lines whose raw facts match the index: nothing to do
+    known: set[int]  # other lines whose pathway was in the index during the scan
     listed: dict[str, set[str]] | None  # provider → pathway ids (for a full snapshot)
 
 
@@ -426,9 +427,10 @@ def scan(
                 if len(pending) >= BATCH_SIZE:
                     triage.submit(pending)
                     pending = []
-        unchanged = triage.finish(pending) if triage is not None else set()
+        unchanged, known = triage.finish(pending) if triage is not None else (set(), set())
         for lines in duplicates.values():
             unchanged.difference_update(lines)
+            known.update(lines)
     except UnicodeDecodeError as e:
         raise MalformedExtract(
             f"{path}: is not UTF-8 text (undecodable byte at offset {e.start})"
@@ -438,7 +440,7 @@ def scan(
     finally:
         if triage is not None:
             triage.close()
-    return _Scan(columns, len(names), duplicates, providers, rows, unchanged, listed)
+    return _Scan(columns, len(names), duplicates, providers, rows, unchanged, known, listed)
 
 
 class _Triage:
@@ -462,6 +464,7 @@ class _Triage:
         self.threaded = threaded
         self.inflight: list[tuple[Future, int]] = []
         self.unchanged: set[int] = set()
+        self.known: set[int] = set()
 
     def submit(self, pending: list[tuple[int, tuple[str, str], list[str]]]) -> None:
         if self.threaded:
@@ -472,11 +475,13 @@ class _Triage:
         self.inflight.append((future, len(pending)))
         self._collect(keep=2)
 
-    def finish(self, pending: list[tuple[int, tuple[str, str], list[str]]]) -> set[int]:
+    def finish(
+        self, pending: list[tuple[int, tuple[str, str], list[str]]]
+    ) -> tuple[set[int], set[int]]:
         if pending:
             self.submit(pending)
         self._collect(keep=0)
-        return self.unchanged
+        return self.unchanged, self.known
 
     def close(self) -> None:
         self.thread.shutdown(wait=True, cancel_futures=True)
@@ -484,8 +489,9 @@ class _Triage:
     def _collect(self, keep: int) -> None:
         while self.inflight and (len(self.inflight) > keep or self.inflight[0][0].done()):
             future, n = self.inflight.pop(0)
-            same = future.result()
+            same, known = future.result()
             self.unchanged.update(same)
+            self.known.update(known)
             if self.on_work is not None and len(same) < n:
                 self.on_work()
                 self.on_work = None
@@ -493,14 +499,16 @@ class _Triage:
 
 def _unchanged(
     lookup, pending: list[tuple[int, tuple[str, str], list[str]]], digest: _RawDigest
-) -> list[int]:
-    """The lines of this batch that are known and unchanged (digests only for known keys)."""
+) -> tuple[list[int], list[int]]:
+    """(unchanged lines, other known lines) of a batch; digests only for known keys."""
     index = lookup(key for _, key, _ in pending)
-    return [
-        line
-        for line, key, values in pending
-        if (entry := index.get(key)) is not None and entry.unchanged_by(digest(values))
-    ]
+    same: list[int] = []
+    known: list[int] = []
+    for line, key, values in pending:
+        entry = index.get(key)
+        if entry is not None:
+            (same if entry.unchanged_by(digest(values)) else known).append(line)
+    return same, known
 
 
 PARALLEL_FROM_ROWS = 20_000  # smaller files are imported in one process
@@ -553,7 +561,7 @@ def import_extract(
         if workers is None:
             workers = parts if to_do >= PARALLEL_FROM_ROWS else 1
         work = _Work(path, info.columns, info.width, info.duplicates, as_of, practices,
-                     frozenset(unchanged))
+                     frozenset(unchanged), frozenset(info.known))
         if to_do == 0:
             result = ImportResult()  # every row unchanged: no second pass
         elif workers <= 1:
@@ -593,6 +601,9 @@ class _Work:
     as_of: dt.date
     practices: frozenset[str]
     skip_lines: frozenset[int]  # already known to be unchanged
+    # Lines whose pathway was known at the scan: the others are looked up only if a write
+    # shows that someone else created them since (None: look every line up).
+    known_lines: frozenset[int] | None
 
 
 @contextmanager
@@ -759,8 +770,11 @@ class _BatchImporter:
         prov_i, pid_i = self.key_positions
         records = self.pending
         self.pending = []
+        known = self.info.known_lines
         index = self.app.lookup_index(
-            (v[prov_i].strip().upper(), v[pid_i].strip()) for _, v in records
+            (v[prov_i].strip().upper(), v[pid_i].strip())
+            for line, v in records
+            if known is None or line in known
         )
         reports: list[ReferralReport] = []
         lines: list[int] = []

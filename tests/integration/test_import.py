@@ -279,3 +279,26 @@ def test_two_worker_processes_import_what_one_does(app, tmp_path, database_url):
     assert event_count(app) == 300 * 2 + 100
     again = import_extract(app, path, AS_OF, workers=2)
     assert (again.accepted, again.unchanged, again.rejected) == (0, 400, 6)
+
+
+def test_a_pathway_created_after_the_first_pass_is_updated_not_duplicated(
+    app, tmp_path, monkeypatch
+):
+    """The first pass saw no such pathway (another writer created it since): still one."""
+    row = "9995260182,1958-03-14,P1,RAJ,Z90001,2025-11-03,2025-11-03,,110,1"
+    import_extract(app, write(tmp_path, "a.csv", HEADER, row), AS_OF)
+    before = event_count(app)
+    real_scan = ptl_csv.scan
+
+    def stale_scan(*args, **kwargs):
+        info = real_scan(*args, **kwargs)
+        info.known.clear()  # as if the pathway did not exist when the file was read
+        return info
+
+    monkeypatch.setattr(ptl_csv, "scan", stale_scan)
+    changed = row.replace("Z90001", "Z90002")
+    result = import_extract(app, write(tmp_path, "b.csv", HEADER, changed), AS_OF)
+    assert result.accepted == 1
+    assert event_count(app) == before + 1  # PracticeChanged only
+    patient = app.get_patient(app.patient_id("9995260182"))
+    assert list(patient.pathways) == [("RAJ", "P1")]
