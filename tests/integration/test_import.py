@@ -302,3 +302,42 @@ def test_a_pathway_created_after_the_first_pass_is_updated_not_duplicated(
     assert event_count(app) == before + 1  # PracticeChanged only
     patient = app.get_patient(app.patient_id("9995260182"))
     assert list(patient.pathways) == [("RAJ", "P1")]
+
+
+def test_post_referrals_use_case_shares_the_importers_rules(app):
+    from guardian.ingest.referral_api import submit_referral
+
+    record = {
+        "nhs_number": "999 526 0182", "person_birth_date": "1958-03-14",
+        "patient_pathway_identifier": "API-7", "organisation_identifier_code_of_provider": "RAJ",
+        "general_medical_practice_code": "Z90001", "referral_request_received_date": "2026-01-05",
+        "referral_to_treatment_period_start_date": "2026-01-05",
+        "activity_treatment_function_code": "330", "priority_type_code": "2",
+        "something_else": "ignored",
+    }
+    scope = frozenset({"Z90001", "Z90002"})
+    first = submit_referral(app, record, scope, AS_OF)
+    assert (first.result, first.status_code) == ("created", 201)
+    assert submit_referral(app, record, scope, AS_OF).status_code == 200  # unchanged
+    updated = submit_referral(app, {**record, "priority_type_code": "3"}, scope, AS_OF)
+    assert (updated.result, updated.status_code) == ("updated", 200)
+
+    outside = submit_referral(
+        app, {**record, "general_medical_practice_code": "Z90003"}, scope, AS_OF
+    )
+    assert outside.status_code == 422
+    assert "outside" in outside.errors["general_medical_practice_code"]
+    unknown = submit_referral(
+        app, {**record, "general_medical_practice_code": "Z99999"}, scope, AS_OF
+    )
+    assert "organisation reference" in unknown.errors["general_medical_practice_code"]
+    bad = submit_referral(
+        app, {**record, "nhs_number": "9995260183", "priority_type_code": 2}, scope, AS_OF
+    )
+    assert bad.status_code == 422 and bad.errors == {
+        "priority_type_code": "priority_type_code must be a string"
+    }
+    bad = submit_referral(app, {**record, "nhs_number": "9995260183"}, scope, AS_OF)
+    assert "Modulus 11" in bad.errors["nhs_number"]
+    missing = submit_referral(app, {"nhs_number": "9995260182"}, scope, AS_OF)
+    assert "person_birth_date" in missing.errors and missing.status_code == 422
