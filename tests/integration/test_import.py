@@ -37,6 +37,16 @@ def app(database_url, tmp_path):
     guardian.close()
 
 
+# One referral as a PTL record (CSV column → text).
+RECORD = {
+    "NHS_NUMBER": "9995260182", "PERSON_BIRTH_DATE": "1958-03-14",
+    "PATIENT_PATHWAY_IDENTIFIER": "API-1", "ORGANISATION_IDENTIFIER_CODE_OF_PROVIDER": "RAJ",
+    "GENERAL_MEDICAL_PRACTICE_CODE": "Z90001", "REFERRAL_REQUEST_RECEIVED_DATE": "2026-01-05",
+    "REFERRAL_TO_TREATMENT_PERIOD_START_DATE": "2026-01-05",
+    "ACTIVITY_TREATMENT_FUNCTION_CODE": "330", "PRIORITY_TYPE_CODE": "2",
+}
+
+
 def valid_nhs_numbers(count: int) -> list[str]:
     """The first `count` valid NHS numbers of the 999 test range."""
     from guardian.domain.identifiers import nhs_check_digit
@@ -245,13 +255,7 @@ def test_the_pathway_index_rebuilds_from_the_events_alone(app, tmp_path):
 def test_the_api_use_case_shares_the_import(app):
     from guardian.ingest.ptl_csv import parse_record
 
-    record = {
-        "NHS_NUMBER": "9995260182", "PERSON_BIRTH_DATE": "1958-03-14",
-        "PATIENT_PATHWAY_IDENTIFIER": "API-1", "ORGANISATION_IDENTIFIER_CODE_OF_PROVIDER": "RAJ",
-        "GENERAL_MEDICAL_PRACTICE_CODE": "Z90001", "REFERRAL_REQUEST_RECEIVED_DATE": "2026-01-05",
-        "REFERRAL_TO_TREATMENT_PERIOD_START_DATE": "2026-01-05",
-        "ACTIVITY_TREATMENT_FUNCTION_CODE": "330", "PRIORITY_TYPE_CODE": "2",
-    }
+    record = dict(RECORD)
     report, problems = parse_record(record.get, AS_OF, {"Z90001"})
     assert problems == []
     assert [o.result for o in app.apply_reports([report])] == ["created"]
@@ -307,12 +311,8 @@ def test_a_pathway_created_after_the_first_pass_is_updated_not_duplicated(
 def test_post_referrals_use_case_shares_the_importers_rules(app):
     from guardian.ingest.referral_api import submit_referral
 
-    record = {
-        "nhs_number": "999 526 0182", "person_birth_date": "1958-03-14",
-        "patient_pathway_identifier": "API-7", "organisation_identifier_code_of_provider": "RAJ",
-        "general_medical_practice_code": "Z90001", "referral_request_received_date": "2026-01-05",
-        "referral_to_treatment_period_start_date": "2026-01-05",
-        "activity_treatment_function_code": "330", "priority_type_code": "2",
+    record = {k.lower(): v for k, v in RECORD.items()} | {
+        "nhs_number": "999 526 0182", "patient_pathway_identifier": "API-7",
         "something_else": "ignored",
     }
     scope = frozenset({"Z90001", "Z90002"})
