@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import json.encoder
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -40,6 +41,7 @@ from guardian.store import (
 )
 
 Clock = Callable[[], dt.datetime]
+log = logging.getLogger("guardian.application")
 
 
 def system_clock() -> dt.datetime:
@@ -204,6 +206,48 @@ class GuardianApp(Application[UUID]):
             return self.repository.get(patient_id)  # type: ignore[return-value]
         except AggregateNotFoundError:
             raise PatientNotFound("no such patient", field="patient") from None
+
+    def load_patients(self, patient_ids: Iterable[UUID]) -> dict[UUID, Patient]:
+        """Reconstruct many patients with one query per 500 (read models load in batches).
+
+        A patient whose history holds an event this version cannot read (written by a newer
+        version, say) is left out with a warning, so a read model keeps going.
+        """
+        ids = sorted(set(patient_ids))
+        table = self.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
+        postgres = self.engine.dialect.name == "postgresql"
+        patients: dict[UUID, Patient] = {}
+        with self.engine.connect() as conn:
+            cur = conn.connection.driver_connection.cursor()
+            try:
+                for start in range(0, len(ids), 500):
+                    part = ids[start : start + 500]
+                    values = [str(i) for i in part] if postgres else [i.bytes for i in part]
+                    mark = "%s" if postgres else "?"
+                    cur.execute(
+                        f"SELECT originator_id, originator_version, topic, state FROM "
+                        f"{table.name} WHERE originator_id IN ({', '.join([mark] * len(part))}) "
+                        "ORDER BY originator_id, originator_version",
+                        values,
+                    )
+                    unreadable: set[UUID] = set()
+                    for originator, version, topic, state in cur.fetchall():
+                        pid = _as_uuid(originator)
+                        if pid in unreadable:
+                            continue
+                        try:
+                            domain_event = self.mapper.to_domain_event(
+                                StoredEvent(pid, version, topic, bytes(state))
+                            )
+                            patients[pid] = domain_event.mutate(patients.get(pid))
+                        except Exception as e:  # e.g. an event from a newer version
+                            log.warning("patient %s left out: event v%s (%s): %s",
+                                        pid, version, topic, e)
+                            unreadable.add(pid)
+                            patients.pop(pid, None)
+            finally:
+                cur.close()
+        return patients
 
     # ------------------------------------------------------------------ saving
     def index_rows(self, patient: Patient) -> list[dict[str, Any]]:

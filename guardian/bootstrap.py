@@ -14,5 +14,7 @@ def build_app(settings: Settings | None = None, clock: Clock = system_clock) -> 
 
 
 def init_database(app: GuardianApp) -> None:
-    """Create every table and the deployment's id namespace (idempotent)."""
+    """Create every table, read models included, and the deployment's id namespace."""
+    import guardian.projections.registry  # noqa: F401 - registers the read-model tables
+
     create_schema(app.engine, app.recorder)  # type: ignore[arg-type]

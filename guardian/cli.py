@@ -193,6 +193,39 @@ def demo(
     _run(body)
 
 
+# ---------------------------------------------------------------------------- project
+@app.command("project")
+def project(
+    follow: Annotated[bool, typer.Option("--follow", help="keep following new events")] = False,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="rebuild from all events")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Bring the read models up to date (once, following, or rebuilt from the events)."""
+
+    def body() -> None:
+        import signal
+        import threading
+
+        from guardian.projections.registry import runner_for
+
+        guardian = _app()
+        guardian.namespace  # noqa: B018
+        runner = runner_for(guardian)
+        processed = runner.rebuild() if rebuild else runner.run_once()
+        if follow:
+            stop = threading.Event()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: stop.set())
+            typer.echo("following new events (Ctrl-C stops)", err=True)
+            runner.follow(stop)
+        lag = runner.lag()
+        _emit(as_json, {"processed": processed, "lag": lag},
+              f"{processed} events projected; "
+              + ", ".join(f"{k} at {v['position']}" for k, v in lag.items()))
+
+    _run(body)
+
+
 # ---------------------------------------------------------------------------- serve
 @app.command("serve")
 def serve(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,6 +17,7 @@ from starlette.middleware.base import BaseHTTPMiddleware
 
 from guardian.bootstrap import build_app
 from guardian.config import Settings
+from guardian.projections.registry import runner_for
 from guardian.store import organisations, pathway_index
 
 HERE = Path(__file__).parent
@@ -59,17 +61,31 @@ def store_counts(guardian) -> dict[str, int]:
         }
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, follow_events: bool = True) -> FastAPI:
     settings = settings or Settings()
     templates = Jinja2Templates(directory=str(HERE / "templates"))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.guardian = build_app(settings)
+        guardian = build_app(settings)
+        app.state.guardian = guardian
+        app.state.runner = runner_for(guardian)
+        stop = threading.Event()
+        follower = None
+        if settings.is_sqlite and follow_events:
+            # One process shows the whole system on SQLite (ARCHITECTURE.md); on PostgreSQL
+            # `guardian project --follow` runs as its own process.
+            follower = threading.Thread(
+                target=app.state.runner.follow, args=(stop,), name="projector", daemon=True
+            )
+            follower.start()
         try:
             yield
         finally:
-            app.state.guardian.close()
+            stop.set()
+            if follower is not None:
+                follower.join(timeout=10)
+            guardian.close()
 
     app = FastAPI(
         title="Guardian",
@@ -100,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             with guardian.engine.connect() as conn:
                 position = conn.execute(text("SELECT max(id) FROM guardian_events")).scalar()
+            lag = request.app.state.runner.lag()
         except Exception as e:  # the database does not answer or is not initialised
             log.warning("health check failed: %s", e)
             return JSONResponse(
@@ -108,7 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         return JSONResponse(
             {"status": "ok", "database": guardian.engine.dialect.name,
-             "events": int(position or 0)}
+             "events": int(position or 0), "read_models": lag}
         )
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

@@ -1,0 +1,14 @@
+"""The read models Guardian keeps, in the order they are brought up to date."""
+
+from __future__ import annotations
+
+from guardian.projections.runner import Projection, ProjectionRunner
+from guardian.projections.worklist import WorklistProjection
+
+
+def all_projections() -> list[Projection]:
+    return [WorklistProjection()]
+
+
+def runner_for(app, batch_size: int = 1000) -> ProjectionRunner:
+    return ProjectionRunner(app, all_projections(), batch_size=batch_size)

@@ -1,0 +1,262 @@
+"""The PCN worklist: one row per open pathway, what a coordinator works from.
+
+A row is recomputed from the whole Patient whenever any of the patient's events arrives, so
+it is always the aggregate's view (stage, deadlines from the standards table, what is
+outstanding). Deadline *dates* are stored, never day counts: whether a pathway is breached
+or at risk is decided at query time against the day asked about.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Date,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    delete,
+    insert,
+    or_,
+    select,
+)
+
+from guardian.domain import standards
+from guardian.domain.patient import Patient
+from guardian.orgs import all_practices
+from guardian.projections.runner import Notice
+from guardian.store import metadata
+
+NAME = "worklist"
+
+
+def _define(name: str, md: MetaData) -> Table:
+    return Table(
+        name,
+        md,
+        Column("provider", String(8), primary_key=True),
+        Column("pathway_id", String(64), primary_key=True),
+        Column("patient_id", String(32), nullable=False),
+        Column("nhs_number", String(10), nullable=False),
+        Column("given_name", Text),
+        Column("family_name", Text),
+        Column("birth_date", Date, nullable=False),
+        Column("practice_code", String(8), nullable=False),
+        Column("pcn_code", String(8)),
+        Column("place", Text),
+        Column("treatment_function", String(3), nullable=False),
+        Column("priority", Integer, nullable=False),
+        Column("waiting_list_type", String(4), nullable=False),
+        Column("procedure_priority", String(3)),
+        Column("stage", String(32), nullable=False),
+        Column("received_on", Date, nullable=False),
+        Column("clock_start", Date),
+        Column("next_deadline", Date),  # the earliest last day within of any standard
+        Column("next_standard", String(32)),
+        Column("next_breach_on", Date),
+        Column("next_at_risk_from", Date),
+        Column("breaches", Integer, nullable=False),  # breaches recorded by the sweep
+        Column("workup_outstanding", Integer, nullable=False),
+        Column("diagnostics_outstanding", Integer, nullable=False),
+        Column("oldest_diagnostic_on", Date),
+        Column("deterioration_since", Date),  # oldest unreviewed deterioration flag
+        Column("last_contact_on", Date),
+        Column("coordinator", Text),
+        Column("unanswered_messages", Integer, nullable=False),
+        Column("oldest_unanswered_on", Date),
+        Column("left_list_on", Date),
+        # Sort keys, never null so that keyset paging works alike on both backends:
+        # the next deadline (none: last), and when the wait began (clock start, else received).
+        Column("deadline_sort", Date, nullable=False),
+        Column("wait_from", Date, nullable=False),
+        Index(f"{name}_pcn_deadline", "pcn_code", "deadline_sort", "provider", "pathway_id"),
+        Index(f"{name}_pcn_wait", "pcn_code", "wait_from", "provider", "pathway_id"),
+        Index(f"{name}_coordinator", "coordinator"),
+        Index(f"{name}_patient", "patient_id"),
+    )
+
+
+worklist = _define(NAME, metadata)
+NO_DEADLINE = dt.date(9999, 12, 31)
+INDEX_SUFFIXES = ("pcn_deadline", "pcn_wait", "coordinator", "patient")
+
+
+def rows_for(patient: Patient, orgs: dict[str, Any], bank_holidays=None) -> list[dict[str, Any]]:
+    """The worklist rows of one patient: one per open pathway."""
+    flags = [f for f in patient.flags.values() if f.reviewed_on is None]
+    last_contact = max((c.on for c in patient.contacts.values()), default=None)
+    rows = []
+    for p in patient.pathways.values():
+        if not p.is_open:
+            continue
+        pathway_flags = [f for f in flags if f.pathway is None or f.pathway == p.key]
+        due = standards.deadlines(p, pathway_flags, bank_holidays=bank_holidays)
+        first = due[0] if due else None
+        org = orgs.get(p.practice_code)
+        unanswered = p.unanswered_messages()
+        waiting_tests = p.outstanding_diagnostics()
+        rows.append(
+            {
+                "provider": p.provider,
+                "pathway_id": p.pathway_id,
+                "patient_id": patient.id.hex,
+                "nhs_number": patient.nhs_number,
+                "given_name": patient.given_name,
+                "family_name": patient.family_name,
+                "birth_date": patient.birth_date,
+                "practice_code": p.practice_code,
+                "pcn_code": org.pcn_code if org else None,
+                "place": org.place if org else None,
+                "treatment_function": p.treatment_function,
+                "priority": p.priority,
+                "waiting_list_type": p.waiting_list_type,
+                "procedure_priority": p.procedure_priority,
+                "stage": standards.stage(p),
+                "received_on": p.received_on,
+                "clock_start": p.clock_start,
+                "next_deadline": first.last_day_within if first else None,
+                "next_standard": first.standard.code if first else None,
+                "next_breach_on": first.breach_on if first else None,
+                "next_at_risk_from": first.at_risk_from if first else None,
+                "breaches": len(p.breaches),
+                "workup_outstanding": len(p.outstanding_workup()),
+                "diagnostics_outstanding": len(waiting_tests),
+                "oldest_diagnostic_on": min((d.ordered_on for d in waiting_tests), default=None),
+                "deterioration_since": min((f.raised_on for f in pathway_flags), default=None),
+                "last_contact_on": last_contact,
+                "coordinator": p.coordinator,
+                "unanswered_messages": len(unanswered),
+                "oldest_unanswered_on": min((m.on for m in unanswered), default=None),
+                "left_list_on": p.left_list_on,
+                "deadline_sort": first.last_day_within if first else NO_DEADLINE,
+                "wait_from": p.clock_start or p.received_on,
+            }
+        )
+    return rows
+
+
+class WorklistProjection:
+    name = NAME
+
+    def tables(self, suffix: str = "") -> list[Table]:
+        return [worklist if not suffix else _define(NAME + suffix, MetaData())]
+
+    def apply(self, conn: Connection, app: Any, batch: Sequence[Notice], suffix: str) -> None:
+        table = self.tables(suffix)[0]
+        patient_ids = sorted({n.originator_id for n in batch if n.topic.startswith("guardian.")})
+        if not patient_ids:
+            return
+        patients = app.load_patients(patient_ids)
+        orgs = all_practices(app.engine)
+        rows = [row for pid in patient_ids if pid in patients
+                for row in rows_for(patients[pid], orgs)]
+        hexes = [pid.hex for pid in patient_ids if pid in patients]
+        for start in range(0, len(hexes), 500):
+            conn.execute(delete(table).where(table.c.patient_id.in_(hexes[start : start + 500])))
+        if rows:
+            conn.execute(insert(table), rows)
+
+    def swap(self, conn: Connection, suffix: str) -> None:
+        aside = NAME + suffix
+        postgres = conn.dialect.name == "postgresql"
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {NAME}")
+        conn.exec_driver_sql(f"ALTER TABLE {aside} RENAME TO {NAME}")
+        for index in INDEX_SUFFIXES:
+            if postgres:
+                conn.exec_driver_sql(f"ALTER INDEX {aside}_{index} RENAME TO {NAME}_{index}")
+        if postgres:
+            conn.exec_driver_sql(
+                f"ALTER TABLE {NAME} RENAME CONSTRAINT {aside}_pkey TO {NAME}_pkey"
+            )
+        else:  # SQLite cannot rename an index: recreate them under their own names
+            for index in INDEX_SUFFIXES:
+                conn.exec_driver_sql(f"DROP INDEX IF EXISTS {aside}_{index}")
+            for index in worklist.indexes:
+                index.create(conn)
+
+
+# ---------------------------------------------------------------------------- queries
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What the signed-in user may see: PCN codes (None: every PCN, for admins)."""
+
+    pcns: frozenset[str] | None
+    user: str | None = None
+
+    def allows(self, pcn: str) -> bool:
+        return self.pcns is None or pcn in self.pcns
+
+
+FILTERS = ("breached", "at-risk", "deterioration", "workup-incomplete", "assigned-to-me",
+           "unassigned", "unanswered-messages", "diagnostics-outstanding", "left-list")
+SORTS = ("next-deadline", "days-waiting")
+
+
+def page(
+    conn: Connection,
+    scope: Scope,
+    pcn: str,
+    on: dt.date,
+    filters: Sequence[str] = (),
+    sort: str = "next-deadline",
+    after: tuple[Any, str, str] | None = None,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
+    """One page of a PCN's worklist, keyset-paged on (sort key, provider, pathway id).
+
+    Out of scope, the answer is an empty page: callers turn that into a 404.
+    """
+    if not scope.allows(pcn):
+        return []
+    w = worklist
+    q = select(w).where(w.c.pcn_code == pcn)
+    for f in filters:
+        q = q.where(_filter(f, on, scope))
+    if sort not in SORTS:
+        raise ValueError(f"unknown sort {sort!r}; one of {', '.join(SORTS)}")
+    key = w.c.deadline_sort if sort == "next-deadline" else w.c.wait_from
+    if after is not None:
+        value, provider, pathway_id = after
+        q = q.where(
+            or_(
+                key > value,
+                and_(key == value, w.c.provider > provider),
+                and_(key == value, w.c.provider == provider, w.c.pathway_id > pathway_id),
+            )
+        )
+    q = q.order_by(key, w.c.provider, w.c.pathway_id).limit(limit)
+    return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def _filter(name: str, on: dt.date, scope: Scope):
+    if name not in FILTERS:
+        raise ValueError(f"unknown filter {name!r}; one of {', '.join(FILTERS)}")
+    w = worklist
+    return {
+        "breached": w.c.next_breach_on <= on,
+        "at-risk": and_(w.c.next_at_risk_from <= on, w.c.next_breach_on > on),
+        "deterioration": w.c.deterioration_since.is_not(None),
+        "workup-incomplete": w.c.workup_outstanding > 0,
+        "assigned-to-me": w.c.coordinator == (scope.user or ""),
+        "unassigned": w.c.coordinator.is_(None),
+        "unanswered-messages": w.c.unanswered_messages > 0,
+        "diagnostics-outstanding": w.c.diagnostics_outstanding > 0,
+        "left-list": w.c.left_list_on.is_not(None),
+    }[name]
+
+
+def patient_rows(conn: Connection, patient_id: UUID) -> list[dict[str, Any]]:
+    q = select(worklist).where(worklist.c.patient_id == patient_id.hex)
+    return [dict(r._mapping) for r in conn.execute(q)]

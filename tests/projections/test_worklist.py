@@ -1,0 +1,220 @@
+"""The projection runner and the PCN worklist, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+from sqlalchemy import select, text
+
+from guardian.bootstrap import build_app, init_database
+from guardian.config import Settings
+from guardian.demo import load_demo
+from guardian.projections import worklist as wl
+from guardian.projections.registry import runner_for
+from guardian.projections.runner import PositionTaken, tracking
+
+AS_OF = dt.date(2026, 3, 31)
+
+
+@pytest.fixture
+def app(database_url, tmp_path):
+    guardian = build_app(Settings(database_url=database_url, var_dir=tmp_path))
+    init_database(guardian)
+    load_demo(guardian, patients=300, seed=5, as_of=AS_OF)
+    yield guardian
+    guardian.close()
+
+
+def rows(app) -> list[tuple]:
+    with app.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(
+            select(wl.worklist).order_by(wl.worklist.c.provider, wl.worklist.c.pathway_id)
+        )]
+
+
+def open_pathways(app) -> int:
+    patients = app.load_patients(
+        uuid.UUID(h) for (h,) in app.engine.connect().execute(
+            text("SELECT DISTINCT patient_id FROM pathway_index")
+        )
+    )
+    return sum(1 for p in patients.values() for pw in p.pathways.values() if pw.is_open)
+
+
+def test_catch_up_gives_one_row_per_open_pathway(app):
+    runner = runner_for(app, batch_size=250)
+    processed = runner.run_once()
+    assert processed == runner.head() > 0
+    assert len(rows(app)) == open_pathways(app)
+    assert runner.lag()["worklist"]["events_behind"] == 0
+    assert runner.run_once() == 0  # nothing new
+
+
+def test_a_new_event_updates_the_patients_rows(app):
+    runner = runner_for(app)
+    runner.run_once()
+    with app.engine.connect() as conn:
+        row = conn.execute(
+            select(wl.worklist).where(wl.worklist.c.workup_outstanding == 0).limit(1)
+        ).one()
+    pid = uuid.UUID(row.patient_id)
+    app.require_workup_item(pid, row.provider, row.pathway_id, "w-test", "Blood tests",
+                            "practice", on=AS_OF)
+    runner.run_once()
+    with app.engine.connect() as conn:
+        after = [r for r in wl.patient_rows(conn, pid) if r["pathway_id"] == row.pathway_id][0]
+    assert after["workup_outstanding"] == 1 and after["stage"] == "awaiting-workup"
+    app.stop_clock(pid, row.provider, row.pathway_id, "30", on=AS_OF)
+    runner.run_once()
+    with app.engine.connect() as conn:
+        assert row.pathway_id not in [r["pathway_id"] for r in wl.patient_rows(conn, pid)]
+
+
+def test_rows_and_position_commit_together(app, monkeypatch):
+    runner = runner_for(app, batch_size=100)
+    projection = runner.projections[0]
+    real_apply = projection.apply
+    calls = {"n": 0}
+
+    def failing_apply(conn, app_, batch, suffix):
+        calls["n"] += 1
+        real_apply(conn, app_, batch, suffix)  # rows written in the transaction …
+        if calls["n"] == 3:
+            raise RuntimeError("crash after writing rows")  # … then it fails
+
+    monkeypatch.setattr(projection, "apply", failing_apply)
+    with pytest.raises(RuntimeError):
+        runner.run_once()
+    assert runner.position("worklist") == _id_after(app, 200)
+    monkeypatch.setattr(projection, "apply", real_apply)
+    runner.run_once()
+    resumed = rows(app)
+    assert len(resumed) == open_pathways(app)
+    runner.rebuild()
+    assert rows(app) == resumed
+
+
+def _id_after(app, n: int) -> int:
+    return app.recorder.select_notifications(start=1, limit=n)[-1].id
+
+
+def test_a_runner_that_lost_the_race_rolls_back_and_reads_on(app, monkeypatch):
+    first, second = runner_for(app, batch_size=200), runner_for(app, batch_size=200)
+    first.run_once()
+    done = rows(app)
+    real_position = second.position
+    stale = {"once": True}
+
+    def position(name):  # the second runner read its position before the first advanced
+        if stale.pop("once", False):
+            return 0
+        return real_position(name)
+
+    monkeypatch.setattr(second, "position", position)
+    taken = []
+    real_advance = second._advance
+
+    def advance(conn, name, old, new):
+        try:
+            real_advance(conn, name, old, new)
+        except PositionTaken:
+            taken.append(old)
+            raise
+
+    monkeypatch.setattr(second, "_advance", advance)
+    assert second.run_once() == 0
+    assert taken == [0]
+    assert rows(app) == done
+
+
+def test_rebuild_reaches_the_same_rows(app):
+    runner = runner_for(app, batch_size=300)
+    runner.run_once()
+    before = rows(app)
+    runner.rebuild()
+    assert rows(app) == before
+    with app.engine.connect() as conn:
+        names = [r.name for r in conn.execute(select(tracking))]
+    assert names == ["worklist"]
+    runner.rebuild()  # twice: index and constraint names survive the swap
+    assert rows(app) == before
+
+
+def test_an_event_this_version_cannot_read_is_skipped_with_a_warning(app, caplog):
+    runner = runner_for(app)
+    runner.run_once()
+    with app.engine.connect() as conn:
+        victim = conn.execute(select(wl.worklist.c.patient_id).limit(1)).scalar_one()
+    pid = uuid.UUID(victim)
+    version = app.repository.get(pid).version
+    from eventsourcing.persistence import StoredEvent
+
+    app.recorder.insert_events(
+        [StoredEvent(pid, version + 1, "guardian.Patient.FromTheFuture", b"{}")]
+    )
+    with caplog.at_level("WARNING"):
+        assert runner.run_once() == 1
+    assert "FromTheFuture" in caplog.text
+    assert runner.lag()["worklist"]["events_behind"] == 0
+
+
+def test_worklist_pages_are_scoped_filtered_and_keyset_paged(app):
+    runner_for(app).run_once()
+    with app.engine.connect() as conn:
+        pcn = conn.execute(
+            text("SELECT pcn_code FROM worklist GROUP BY pcn_code ORDER BY count(*) DESC")
+        ).scalars().first()
+        everyone = wl.Scope(None)
+        full = wl.page(conn, everyone, pcn, AS_OF, limit=10_000)
+        assert full and all(r["pcn_code"] == pcn for r in full)
+        keys = [(r["deadline_sort"], r["provider"], r["pathway_id"]) for r in full]
+        assert keys == sorted(keys)
+        paged, after = [], None
+        while True:
+            part = wl.page(conn, everyone, pcn, AS_OF, after=after, limit=7)
+            if not part:
+                break
+            paged += part
+            last = part[-1]
+            after = (last["deadline_sort"], last["provider"], last["pathway_id"])
+        assert paged == full
+        assert wl.page(conn, wl.Scope(frozenset({"U00000"})), pcn, AS_OF) == []
+        breached = wl.page(conn, everyone, pcn, AS_OF, ["breached"], limit=10_000)
+        assert all(r["next_breach_on"] <= AS_OF for r in breached)
+        at_risk = wl.page(conn, everyone, pcn, AS_OF, ["at-risk"], limit=10_000)
+        assert all(r["next_at_risk_from"] <= AS_OF < r["next_breach_on"] for r in at_risk)
+        waits = wl.page(conn, everyone, pcn, AS_OF, sort="days-waiting", limit=10_000)
+        assert [r["wait_from"] for r in waits] == sorted(r["wait_from"] for r in waits)
+        with pytest.raises(ValueError, match="unknown filter"):
+            wl.page(conn, everyone, pcn, AS_OF, ["nonsense"])
+
+
+@pytest.mark.slow
+def test_a_killed_projector_process_resumes_without_gaps_or_duplicates(database_url, tmp_path):
+    app = build_app(Settings(database_url=database_url))
+    init_database(app)
+    load_demo(app, patients=3000, seed=9, as_of=AS_OF)
+    env = {**os.environ, "GUARDIAN_DATABASE_URL": database_url}
+    command = [sys.executable, "-m", "guardian.cli", "project", "--json"]
+    runner = runner_for(app)
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and runner.position("worklist") == 0:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert 0 < runner.position("worklist") < runner.head(), "the kill should land mid-way"
+    subprocess.run(command, env=env, check=True, capture_output=True, timeout=300)
+    assert runner.position("worklist") == runner.head()
+    resumed = rows(app)
+    runner.rebuild()
+    assert rows(app) == resumed
+    app.close()
