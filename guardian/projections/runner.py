@@ -99,11 +99,13 @@ class ProjectionRunner:
             seconds = 0.0
             if behind:
                 first = self.app.recorder.select_notifications(start=position + 1, limit=1)
-                if first:
+                try:
                     event = self.app.mapper.to_domain_event(first[0])
                     seconds = max(0.0, (self.app.now() - event.timestamp).total_seconds())
+                except Exception:  # an event this version cannot read: age unknown
+                    seconds = float("nan")
             out[p.name] = {"position": position, "events_behind": behind,
-                           "seconds_behind": round(seconds, 3)}
+                           "seconds_behind": None if seconds != seconds else round(seconds, 3)}
         return out
 
     # ------------------------------------------------------------------ running
