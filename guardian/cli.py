@@ -226,6 +226,38 @@ def project(
     _run(body)
 
 
+# ---------------------------------------------------------------------------- export
+export_app = typer.Typer(help="Exports from the read models.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("rtt")
+def export_rtt(
+    as_of: Annotated[str, typer.Option("--as-of", help="YYYY-MM-DD")],
+    place: Annotated[str | None, typer.Option("--place", help="a place name")] = None,
+    suppress: Annotated[bool, typer.Option("--suppress", help="small numbers")] = False,
+) -> None:
+    """RTT waiting list CSV on stdout (CONTRACT.md layout), for today or any past date."""
+    day = _parse_day(as_of, "--as-of")
+
+    def body() -> None:
+        from guardian.orgs import places
+        from guardian.projections.registry import runner_for
+        from guardian.projections.rtt import write_rtt
+
+        guardian = _app()
+        guardian.namespace  # noqa: B018
+        if place is not None and place not in places(guardian.engine):
+            raise Failure(
+                f"no place {place!r}; places: {', '.join(places(guardian.engine)) or 'none'}"
+            )
+        runner_for(guardian).run_once()  # reports read read models: bring them up to date
+        with guardian.engine.connect() as conn:
+            write_rtt(conn, sys.stdout, day, place, suppress)
+
+    _run(body)
+
+
 # ---------------------------------------------------------------------------- serve
 @app.command("serve")
 def serve(

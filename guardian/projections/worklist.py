@@ -86,9 +86,47 @@ def _define(name: str, md: MetaData) -> Table:
     )
 
 
+def _define_periods(name: str, md: MetaData) -> Table:
+    """Every RTT period of every pathway, stopped ones included (the RTT export's facts)."""
+    return Table(
+        name,
+        md,
+        Column("provider", String(8), primary_key=True),
+        Column("pathway_id", String(64), primary_key=True),
+        Column("period", Integer, primary_key=True),  # 0 = first period
+        Column("patient_id", String(32), nullable=False),
+        Column("practice_code", String(8), nullable=False),
+        Column("treatment_function", String(3), nullable=False),
+        Column("waiting_list_type", String(4), nullable=False),
+        Column("clock_start", Date, nullable=False),
+        Column("clock_end", Date),
+        Index(f"{name}_patient", "patient_id"),
+        Index(f"{name}_start", "clock_start"),
+    )
+
+
 worklist = _define(NAME, metadata)
+rtt_periods = _define_periods("rtt_periods", metadata)
 NO_DEADLINE = dt.date(9999, 12, 31)
-INDEX_SUFFIXES = ("pcn_deadline", "pcn_wait", "coordinator", "patient")
+_DEFINERS = ((worklist, _define), (rtt_periods, _define_periods))
+
+
+def periods_for(patient: Patient) -> list[dict[str, Any]]:
+    """One row per RTT period (earlier periods and the current one) of every pathway."""
+    rows = []
+    for p in patient.pathways.values():
+        periods = [(e.clock_start, e.clock_end) for e in p.earlier_periods]
+        if p.clock_start is not None:
+            periods.append((p.clock_start, p.clock_end))
+        for n, (start, end) in enumerate(periods):
+            rows.append({
+                "provider": p.provider, "pathway_id": p.pathway_id, "period": n,
+                "patient_id": patient.id.hex, "practice_code": p.practice_code,
+                "treatment_function": p.treatment_function,
+                "waiting_list_type": p.waiting_list_type,
+                "clock_start": start, "clock_end": end,
+            })
+    return rows
 
 
 def rows_for(patient: Patient, orgs: dict[str, Any], bank_holidays=None) -> list[dict[str, Any]]:
@@ -149,40 +187,47 @@ class WorklistProjection:
     name = NAME
 
     def tables(self, suffix: str = "") -> list[Table]:
-        return [worklist if not suffix else _define(NAME + suffix, MetaData())]
+        if not suffix:
+            return [live for live, _ in _DEFINERS]
+        aside = MetaData()
+        return [define(live.name + suffix, aside) for live, define in _DEFINERS]
 
     def apply(self, conn: Connection, app: Any, batch: Sequence[Notice], suffix: str) -> None:
-        table = self.tables(suffix)[0]
+        table, periods = self.tables(suffix)
         patient_ids = sorted({n.originator_id for n in batch if n.topic.startswith("guardian.")})
         if not patient_ids:
             return
         patients = app.load_patients(patient_ids)
         orgs = all_practices(app.engine)
-        rows = [row for pid in patient_ids if pid in patients
-                for row in rows_for(patients[pid], orgs)]
-        hexes = [pid.hex for pid in patient_ids if pid in patients]
-        for start in range(0, len(hexes), 500):
-            conn.execute(delete(table).where(table.c.patient_id.in_(hexes[start : start + 500])))
+        loaded = [patients[pid] for pid in patient_ids if pid in patients]
+        hexes = [p.id.hex for p in loaded]
+        for t in (table, periods):
+            for start in range(0, len(hexes), 500):
+                conn.execute(delete(t).where(t.c.patient_id.in_(hexes[start : start + 500])))
+        rows = [row for p in loaded for row in rows_for(p, orgs)]
         if rows:
             conn.execute(insert(table), rows)
+        period_rows = [row for p in loaded for row in periods_for(p)]
+        if period_rows:
+            conn.execute(insert(periods), period_rows)
 
     def swap(self, conn: Connection, suffix: str) -> None:
-        aside = NAME + suffix
         postgres = conn.dialect.name == "postgresql"
-        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {NAME}")
-        conn.exec_driver_sql(f"ALTER TABLE {aside} RENAME TO {NAME}")
-        for index in INDEX_SUFFIXES:
+        for live, _ in _DEFINERS:
+            name, aside = live.name, live.name + suffix
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
+            conn.exec_driver_sql(f"ALTER TABLE {aside} RENAME TO {name}")
+            for index in live.indexes:
+                old = aside + index.name[len(name):]
+                if postgres:
+                    conn.exec_driver_sql(f"ALTER INDEX {old} RENAME TO {index.name}")
+                else:  # SQLite cannot rename an index: recreate it under its own name
+                    conn.exec_driver_sql(f"DROP INDEX IF EXISTS {old}")
+                    index.create(conn)
             if postgres:
-                conn.exec_driver_sql(f"ALTER INDEX {aside}_{index} RENAME TO {NAME}_{index}")
-        if postgres:
-            conn.exec_driver_sql(
-                f"ALTER TABLE {NAME} RENAME CONSTRAINT {aside}_pkey TO {NAME}_pkey"
-            )
-        else:  # SQLite cannot rename an index: recreate them under their own names
-            for index in INDEX_SUFFIXES:
-                conn.exec_driver_sql(f"DROP INDEX IF EXISTS {aside}_{index}")
-            for index in worklist.indexes:
-                index.create(conn)
+                conn.exec_driver_sql(
+                    f"ALTER TABLE {name} RENAME CONSTRAINT {aside}_pkey TO {name}_pkey"
+                )
 
 
 # ---------------------------------------------------------------------------- queries
