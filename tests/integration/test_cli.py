@@ -89,3 +89,31 @@ def test_an_uninitialised_database_is_named(sqlite_url, tmp_path):
     r = run(sqlite_url, "import-ptl", str(EXAMPLES / "ptl-example.csv"), cwd=tmp_path)
     assert r.returncode == 1
     assert "guardian db init" in r.stderr
+
+
+def test_project_and_export_rtt_from_the_command_line(database_url, tmp_path):
+    run(database_url, "db", "init", cwd=tmp_path)
+    run(database_url, "orgs", "load", str(EXAMPLES / "orgs-example.csv"), cwd=tmp_path)
+    shutil.copy(EXAMPLES / "ptl-example.csv", tmp_path / "ptl.csv")
+    run(database_url, "import-ptl", "ptl.csv", "--as-of", "2026-03-31", cwd=tmp_path)
+    # export brings the read models up to date itself
+    r = run(database_url, "export", "rtt", "--as-of", "2026-03-31", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("Provider Org Code,Treatment Function Code,Gt 00 To 01 Weeks")
+    assert lines[-1].startswith("RAJ,C_999,") and len(lines) == 8
+    suppressed = run(database_url, "export", "rtt", "--as-of", "2026-03-31", "--suppress",
+                     cwd=tmp_path)
+    assert ",*," in suppressed.stdout
+    projected = run(database_url, "project", "--json", cwd=tmp_path)
+    body = json.loads(projected.stdout)
+    assert body["processed"] == 0 and body["lag"]["worklist"]["events_behind"] == 0
+    rebuilt = run(database_url, "project", "--rebuild", "--json", cwd=tmp_path)
+    assert json.loads(rebuilt.stdout)["processed"] > 0
+    assert run(database_url, "export", "rtt", "--as-of", "2026-03-31",
+               cwd=tmp_path).stdout == r.stdout
+    unknown = run(database_url, "export", "rtt", "--as-of", "2026-03-31", "--place", "Narnia",
+                  cwd=tmp_path)
+    assert unknown.returncode == 1 and "no place 'Narnia'" in unknown.stderr
+    missing = run(database_url, "export", "rtt", cwd=tmp_path)
+    assert missing.returncode == 2 and "--as-of" in missing.stderr
