@@ -52,8 +52,8 @@ def baseline(app, n: int = 2000) -> float:
     started = time.perf_counter()
     for position, note in enumerate(notes, start=1):
         with app.engine.begin() as conn:
-            projection.apply(conn, app, [Notice(note.id, note.originator_id, note.topic,
-                                                note.state)], "_baseline")
+            projection.apply(conn, app, [Notice(note.id, note.originator_id, note.topic)],
+                             "_baseline")
             conn.execute(tracking.delete().where(tracking.c.name == "baseline"))
             conn.execute(tracking.insert().values(name="baseline", position=position,
                                                   updated_at=dt.datetime.now(dt.UTC)))

@@ -60,12 +60,11 @@ class Projection(Protocol):
 
 @dataclass(frozen=True)
 class Notice:
-    """One notification: position, aggregate and topic (the event is decoded only if needed)."""
+    """One notification: its position, aggregate and topic (projections reload aggregates)."""
 
     id: int
     originator_id: UUID
     topic: str
-    state: bytes
 
 
 class PositionTaken(Exception):
@@ -151,12 +150,9 @@ class ProjectionRunner:
         processed = 0
         while True:
             position = self.position(name)
-            rows = self.app.recorder.select_notifications(
-                start=position + 1, limit=self.batch_size
-            )
-            if not rows:
+            batch = self._notices(position)
+            if not batch:
                 return processed
-            batch = [Notice(n.id, n.originator_id, n.topic, n.state) for n in rows]
             try:
                 with self.app.engine.begin() as conn:
                     projection.apply(conn, self.app, batch, suffix)
@@ -165,6 +161,24 @@ class ProjectionRunner:
                 log.info("%s: another runner took position %s; reading on", name, position)
                 continue
             processed += len(batch)
+
+    def _notices(self, after: int) -> list[Notice]:
+        """The next batch of notifications: ids, aggregates and topics only (no ORM, no state)."""
+        engine = self.app.engine
+        table = self.app.recorder.events_table_name
+        mark = "%s" if engine.dialect.name == "postgresql" else "?"
+        with engine.connect() as conn:
+            cur = conn.connection.driver_connection.cursor()
+            try:
+                cur.execute(
+                    f"SELECT id, originator_id, topic FROM {table} WHERE id > {mark} "
+                    f"ORDER BY id LIMIT {mark}",
+                    (after, self.batch_size),
+                )
+                rows = cur.fetchall()
+            finally:
+                cur.close()
+        return [Notice(i, _uuid(o), t) for i, o, t in rows]
 
     # ------------------------------------------------------------------ tracking rows
     def _ensure(self, name: str) -> None:
@@ -195,6 +209,14 @@ class ProjectionRunner:
                 set_={"position": stmt.excluded.position, "updated_at": stmt.excluded.updated_at},
             )
         )
+
+
+def _uuid(value: Any) -> UUID:
+    if isinstance(value, UUID):
+        return value
+    if isinstance(value, (bytes, memoryview)):
+        return UUID(bytes=bytes(value))
+    return UUID(value)
 
 
 def _now() -> dt.datetime:

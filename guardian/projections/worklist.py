@@ -26,7 +26,6 @@ from sqlalchemy import (
     Text,
     and_,
     delete,
-    insert,
     or_,
     select,
 )
@@ -35,7 +34,7 @@ from guardian.domain import standards
 from guardian.domain.patient import Patient
 from guardian.orgs import all_practices
 from guardian.projections.runner import Notice
-from guardian.store import metadata
+from guardian.store import bulk_insert, metadata
 
 NAME = "worklist"
 
@@ -204,12 +203,8 @@ class WorklistProjection:
         for t in (table, periods):
             for start in range(0, len(hexes), 500):
                 conn.execute(delete(t).where(t.c.patient_id.in_(hexes[start : start + 500])))
-        rows = [row for p in loaded for row in rows_for(p, orgs)]
-        if rows:
-            conn.execute(insert(table), rows)
-        period_rows = [row for p in loaded for row in periods_for(p)]
-        if period_rows:
-            conn.execute(insert(periods), period_rows)
+        bulk_insert(conn, table, [row for p in loaded for row in rows_for(p, orgs)])
+        bulk_insert(conn, periods, [row for p in loaded for row in periods_for(p)])
 
     def swap(self, conn: Connection, suffix: str) -> None:
         postgres = conn.dialect.name == "postgresql"
