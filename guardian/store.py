@@ -87,59 +87,36 @@ def dialect_insert(engine_or_session: Any, table: Table) -> Any:
 
 
 def upsert(session: Session, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]):
-    """Insert or update many rows with one round trip per page (driver-level, no ORM)."""
-    if not rows:
-        return
-    columns = list(rows[0])
-    updates = [c for c in columns if c not in keys]
-    conflict = f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET " + ", ".join(
-        f"{c} = excluded.{c}" for c in updates
-    )
-    values = [tuple(r[c] for c in columns) for r in rows]
-    dbapi = session.connection().connection.driver_connection
-    cur = dbapi.cursor()
-    try:
-        if session.get_bind().dialect.name == "postgresql":
-            from psycopg2.extras import execute_values
-
-            execute_values(
-                cur,
-                f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES %s {conflict}",
-                values,
-                page_size=1000,
-            )
-        else:
-            marks = ", ".join("?" for _ in columns)
-            cur.executemany(
-                f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks}) {conflict}",
-                values,
-            )
-    finally:
-        cur.close()
+    """Insert or update many rows at the driver level, in the session's transaction."""
+    if rows:
+        updates = [c for c in rows[0] if c not in keys]
+        conflict = f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET " + ", ".join(
+            f"{c} = excluded.{c}" for c in updates
+        )
+        bulk_insert(session.connection(), table, rows, conflict)
 
 
-def bulk_insert(conn: Any, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+def bulk_insert(
+    conn: Any, table: Table, rows: Sequence[dict[str, Any]], suffix: str = ""
+) -> None:
     """Insert many rows at the driver level, in the caller's transaction (SQLAlchemy
-    Connection). Read models rebuild thousands of rows a batch; the Core executemany
-    spends more time building parameters than the database spends inserting."""
+    Connection): one round trip per 1,000 rows. Bulk loads and read models write thousands
+    of rows a batch; Core's executemany spends more time building parameters than the
+    database spends inserting. `suffix` is SQL after the VALUES (e.g. ON CONFLICT …)."""
     if not rows:
         return
     columns = list(rows[0])
     values = [tuple(r[c] for c in columns) for r in rows]
+    into = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES"
     cur = conn.connection.driver_connection.cursor()
     try:
         if conn.dialect.name == "postgresql":
             from psycopg2.extras import execute_values
 
-            execute_values(
-                cur, f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES %s", values,
-                page_size=1000,
-            )
+            execute_values(cur, f"{into} %s {suffix}", values, page_size=1000)
         else:
             marks = ", ".join("?" for _ in columns)
-            cur.executemany(
-                f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", values
-            )
+            cur.executemany(f"{into} ({marks}) {suffix}", values)
     finally:
         cur.close()
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -25,7 +24,6 @@ from sqlalchemy import (
     DateTime,
     String,
     Table,
-    func,
     select,
     update,
 )
@@ -221,17 +219,3 @@ def _uuid(value: Any) -> UUID:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def wait_for(runner: ProjectionRunner, position: int, timeout: float = 2.0) -> bool:
-    """Read your own writes: wait (bounded) until every projection has passed `position`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if all(runner.position(p.name) >= position for p in runner.projections):
-            return True
-        time.sleep(0.02)
-    return False
-
-
-def count_rows(conn: Connection, table: Table) -> int:
-    return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
