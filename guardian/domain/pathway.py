@@ -75,6 +75,7 @@ class Pathway:
     appointment_on: dt.date | None = None
     tci_on: dt.date | None = None
     last_attended_on: dt.date | None = None
+    first_seen_on: dt.date | None = None  # the first attendance (bottleneck intervals)
     last_dna_on: dt.date | None = None
     procedure_priority: str | None = None
     priority_reviewed_on: dt.date | None = None

@@ -802,6 +802,8 @@ class Patient(Aggregate):
     ) -> None:
         p = self.pathways[(provider, pathway_id)]
         p.last_attended_on = attended_on
+        if p.first_seen_on is None or attended_on < p.first_seen_on:
+            p.first_seen_on = attended_on
         if p.appointment_on is not None and p.appointment_on <= attended_on:
             p.appointment_on = None
         self._note(provider, pathway_id, reported_on, last_attended_on=attended_on)
