@@ -34,6 +34,7 @@ from guardian.domain import standards
 from guardian.domain.patient import Patient
 from guardian.orgs import all_practices
 from guardian.projections.runner import Notice
+from guardian.projections.tables import swap_tables
 from guardian.store import bulk_insert, metadata
 
 NAME = "worklist"
@@ -207,22 +208,7 @@ class WorklistProjection:
         bulk_insert(conn, periods, [row for p in loaded for row in periods_for(p)])
 
     def swap(self, conn: Connection, suffix: str) -> None:
-        postgres = conn.dialect.name == "postgresql"
-        for live, _ in _DEFINERS:
-            name, aside = live.name, live.name + suffix
-            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
-            conn.exec_driver_sql(f"ALTER TABLE {aside} RENAME TO {name}")
-            for index in live.indexes:
-                old = aside + index.name[len(name):]
-                if postgres:
-                    conn.exec_driver_sql(f"ALTER INDEX {old} RENAME TO {index.name}")
-                else:  # SQLite cannot rename an index: recreate it under its own name
-                    conn.exec_driver_sql(f"DROP INDEX IF EXISTS {old}")
-                    index.create(conn)
-            if postgres:
-                conn.exec_driver_sql(
-                    f"ALTER TABLE {name} RENAME CONSTRAINT {aside}_pkey TO {name}_pkey"
-                )
+        swap_tables(conn, [live for live, _ in _DEFINERS], suffix)
 
 
 # ---------------------------------------------------------------------------- queries
