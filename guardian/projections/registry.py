@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from guardian.projections.bottlenecks import BottleneckProjection
 from guardian.projections.runner import Projection, ProjectionRunner
 from guardian.projections.worklist import WorklistProjection
 
 
 def all_projections() -> list[Projection]:
-    return [WorklistProjection()]
+    return [WorklistProjection(), BottleneckProjection()]
 
 
 def runner_for(app, batch_size: int = 1000) -> ProjectionRunner:
