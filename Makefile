@@ -24,7 +24,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 apt_install = $(SUDO) apt-get update && \
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(1)
 
-.PHONY: help install run test lint bench clean chromium _checks _ruff _imports _pytest
+.PHONY: help install run test lint bench clean chromium vendor _checks _ruff _imports _pytest
 
 help:
 	@echo "make run      install, create the SQLite database, load the demo, serve on :8000"
@@ -32,6 +32,7 @@ help:
 	@echo "make lint     ruff + import-linter only"
 	@echo "make bench    run bench/import_ptl.py"
 	@echo "make clean    remove the databases under var/ (keeps .venv)"
+	@echo "make vendor   re-fetch the pinned NHS.UK frontend, htmx and Swagger UI (needs npm)"
 
 # --- Python environment -----------------------------------------------------------
 
@@ -71,6 +72,7 @@ var:
 run: install | var
 	$(VENV)/bin/guardian db init
 	$(VENV)/bin/guardian demo
+	@cat var/demo-logins.txt 2>/dev/null || true
 	$(VENV)/bin/guardian serve --host 127.0.0.1 --port 8000
 
 # --- Tests ------------------------------------------------------------------------
@@ -107,6 +109,11 @@ lint: install
 
 bench: install | var
 	$(VPY) bench/import_ptl.py
+
+# The front end is checked in under guardian/web/static/vendor/; this re-fetches it from
+# the npm registry at the versions pinned in infra/vendor-frontend.sh (never at run time).
+vendor:
+	infra/vendor-frontend.sh
 
 clean:
 	rm -f var/*.sqlite var/*.sqlite-wal var/*.sqlite-shm var/*.sqlite-journal var/demo-logins.txt
