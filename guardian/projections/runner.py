@@ -5,13 +5,20 @@ a crash never leaves rows without their position or the reverse. The position ad
 compare-and-set: two runners on one database never apply a batch twice (the loser rolls back
 and reads on from the winner's position). A rebuild writes into tables aside and swaps them
 in one transaction, so readers never see a half-built read model.
+
+Following: on PostgreSQL every write transaction NOTIFYs the events table's channel at
+commit (`GuardianRecorder`), and a follower LISTENs on a connection of its own, so it
+catches up as soon as a write commits; SQLite has no LISTEN/NOTIFY, so it polls.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import select as _select
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -106,21 +113,99 @@ class ProjectionRunner:
         return out
 
     # ------------------------------------------------------------------ running
-    def run_once(self) -> int:
-        """Bring every projection up to the current head; return notifications processed."""
-        return sum(self._catch_up(p, p.name, "") for p in self.projections)
+    def run_once(self, stop: threading.Event | None = None) -> int:
+        """Bring every projection up to the current head; return notifications processed.
 
-    def follow(self, stop: threading.Event, poll: float = 0.2) -> None:
-        """Keep following new events until `stop` is set (polling, backing off when idle)."""
+        With `stop`, returns early (between batches) once it is set."""
+        return sum(self._catch_up(p, p.name, "", stop) for p in self.projections)
+
+    def follow(
+        self,
+        stop: threading.Event,
+        poll: float = 0.2,
+        fallback: float = 1.0,
+        listen: bool | None = None,
+    ) -> None:
+        """Keep following new events until `stop` is set.
+
+        On PostgreSQL (unless `listen` is False) it waits for the NOTIFY that every write
+        transaction sends at commit, and catches up at least every `fallback` seconds too (a
+        notification missed while its connection was down). Otherwise it polls every `poll`
+        seconds, backing off to 2 s when idle. A failed batch is logged and retried; a lost
+        LISTEN connection is re-opened with back-off, polling meanwhile.
+        """
+        if listen is None:
+            listen = self.app.engine.dialect.name == "postgresql"
+        if listen:
+            self._follow_notified(stop, fallback)
+        else:
+            self._follow_polling(stop, poll)
+
+    def _follow_polling(self, stop: threading.Event, poll: float) -> None:
         idle = poll
         while not stop.is_set():
             try:
-                done = self.run_once()
+                done = self.run_once(stop)
             except Exception:  # keep following: log, wait, retry
                 log.exception("projection batch failed; retrying")
                 done = 0
             idle = poll if done else min(idle * 2, 2.0)
             stop.wait(0 if done else idle)
+
+    def _follow_notified(self, stop: threading.Event, fallback: float) -> None:
+        channel = self.app.recorder.channel_name
+        listener: _Listener | None = None
+        connected_at = 0.0
+        reconnect_at = 0.0  # when to (re)open the LISTEN connection
+        reconnect_delay = _RECONNECT_MIN
+        error_delay = _RECONNECT_MIN
+        try:
+            while not stop.is_set():
+                if listener is None and time.monotonic() >= reconnect_at:
+                    try:
+                        listener = _Listener(self.app.engine, channel)
+                        connected_at = time.monotonic()
+                    except Exception as e:
+                        log.warning("cannot LISTEN %s (%s); polling every %.1f s, retrying in "
+                                    "%.1f s", channel, _first_line(e), fallback, reconnect_delay)
+                        reconnect_at = time.monotonic() + reconnect_delay
+                        reconnect_delay = min(reconnect_delay * 2, _RECONNECT_MAX)
+                # Catch up after LISTEN: a write committed before it is read now, any later
+                # one is notified.
+                try:
+                    self.run_once(stop)
+                    error_delay = _RECONNECT_MIN
+                except Exception:  # keep following: log, wait, retry
+                    log.exception("projection batch failed; retrying in %.1f s", error_delay)
+                    stop.wait(error_delay)
+                    error_delay = min(error_delay * 2, _ERROR_MAX)
+                    continue
+                deadline = time.monotonic() + fallback
+                while not stop.is_set():
+                    now = time.monotonic()
+                    if now >= deadline:
+                        break
+                    if listener is None:
+                        if now >= reconnect_at:
+                            break
+                        stop.wait(min(deadline, reconnect_at, now + _STOP_CHECK) - now)
+                        continue
+                    try:
+                        if listener.wait(min(deadline - now, _STOP_CHECK)):
+                            break
+                    except Exception as e:  # the connection dropped: catch up, reconnect
+                        lived = time.monotonic() - connected_at
+                        reconnect_delay = _RECONNECT_MIN if lived > 60 else reconnect_delay
+                        log.warning("lost the LISTEN connection (%s); reconnecting in %.1f s",
+                                    _first_line(e), reconnect_delay)
+                        listener.close()
+                        listener = None
+                        reconnect_at = time.monotonic() + reconnect_delay
+                        reconnect_delay = min(reconnect_delay * 2, _RECONNECT_MAX)
+                        break
+        finally:
+            if listener is not None:
+                listener.close()
 
     def rebuild(self) -> int:
         """Rebuild every projection aside from the whole log, then swap it in."""
@@ -143,10 +228,12 @@ class ProjectionRunner:
             total += self._catch_up(p, p.name, "")  # whatever arrived during the swap
         return total
 
-    def _catch_up(self, projection: Projection, name: str, suffix: str) -> int:
+    def _catch_up(
+        self, projection: Projection, name: str, suffix: str, stop: threading.Event | None = None
+    ) -> int:
         self._ensure(name)
         processed = 0
-        while True:
+        while stop is None or not stop.is_set():
             position = self.position(name)
             batch = self._notices(position)
             if not batch:
@@ -159,6 +246,7 @@ class ProjectionRunner:
                 log.info("%s: another runner took position %s; reading on", name, position)
                 continue
             processed += len(batch)
+        return processed
 
     def _notices(self, after: int) -> list[Notice]:
         """The next batch of notifications: ids, aggregates and topics only (no ORM, no state)."""
@@ -207,6 +295,50 @@ class ProjectionRunner:
                 set_={"position": stmt.excluded.position, "updated_at": stmt.excluded.updated_at},
             )
         )
+
+
+_STOP_CHECK = 0.5  # longest wait between looks at `stop`
+_RECONNECT_MIN, _RECONNECT_MAX = 0.5, 30.0  # LISTEN reconnection back-off (s)
+_ERROR_MAX = 5.0  # longest wait before retrying a failed batch (s)
+
+
+class _Listener:
+    """A dedicated psycopg2 connection (autocommit, outside the pool) LISTENing on a channel."""
+
+    def __init__(self, engine: Any, channel: str):
+        cargs, cparams = engine.dialect.create_connect_args(engine.url)
+        # Keepalives: a silently dropped connection is noticed in about a minute.
+        cparams = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30,
+                   "keepalives_interval": 10, "keepalives_count": 3, **cparams}
+        self.conn = engine.dialect.loaded_dbapi.connect(*cargs, **cparams)
+        try:
+            self.conn.autocommit = True
+            with self.conn.cursor() as cur:
+                cur.execute(f'LISTEN "{channel}"')
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def wait(self, timeout: float) -> bool:
+        """Whether a notification came within `timeout` seconds; drains every pending one.
+
+        Raises the driver's error when the connection has dropped."""
+        conn = self.conn
+        if not conn.notifies and _select.select([conn], [], [], max(0.0, timeout))[0]:
+            conn.poll()
+        conn.poll()  # anything else already in the socket buffer
+        got = bool(conn.notifies)
+        conn.notifies.clear()
+        return got
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):  # already gone
+            self.conn.close()
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return (text.splitlines() or [type(error).__name__])[0]
 
 
 def _uuid(value: Any) -> UUID:
