@@ -198,9 +198,13 @@ def demo(
 def project(
     follow: Annotated[bool, typer.Option("--follow", help="keep following new events")] = False,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="rebuild from all events")] = False,
+    poll: Annotated[bool, typer.Option(
+        "--poll", help="with --follow on PostgreSQL: poll instead of LISTEN/NOTIFY")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Bring the read models up to date (once, following, or rebuilt from the events)."""
+    """Bring the read models up to date (once, following, or rebuilt from the events).
+
+    Following on PostgreSQL wakes on the NOTIFY each write sends at commit; SQLite polls."""
 
     def body() -> None:
         import signal
@@ -217,7 +221,7 @@ def project(
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: stop.set())
             typer.echo("following new events (Ctrl-C stops)", err=True)
-            runner.follow(stop)
+            runner.follow(stop, listen=False if poll else None)
         lag = runner.lag()
         _emit(as_json, {"processed": processed, "lag": lag},
               f"{processed} events projected; "
