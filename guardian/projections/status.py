@@ -1,0 +1,442 @@
+"""Referral status for GPs and patients: where the referral is, in plain English.
+
+`referral_status` puts together, for one pathway of one patient:
+- the stage (contract "Stages") and its plain-language label;
+- how long the patient has waited, and each deadline with where it stands (§14);
+- what is outstanding and who owns it (the practice, the patient, the hospital, Guardian);
+- what Guardian is doing (coordinator, last contact, support offered, reviews);
+- an expected wait from recent history: the median and 92nd percentile of RTT waits
+  completed in the last 26 weeks for the same provider × treatment function × priority,
+  with the sample size; when fewer than 8 such waits completed, the basis widens to the
+  provider × treatment function (all priorities) and says so, and below that no estimate
+  is given (the same threshold as the small-number rule);
+- a timeline: every event of the pathway (and the patient-wide ones: contacts, support,
+  deterioration flags) as a dated sentence.
+
+The aggregate and its events are the source; the expected wait reads the bottleneck read
+model's completed RTT intervals.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from guardian.domain import standards
+from guardian.domain.codes import DIAGNOSTIC_TESTS, PRIORITIES, RTT_STATUS, TREATMENT_FUNCTIONS
+from guardian.domain.pathway import Pathway
+from guardian.domain.patient import Patient
+from guardian.projections.bottlenecks import intervals, percentile
+from guardian.projections.suppression import SMALLEST_GROUP_FOR_STATISTICS
+
+EXPECTED_WAIT_WEEKS = 26
+OWNERS = {"practice": "the GP practice", "patient": "the patient", "hospital": "the hospital",
+          "guardian": "the Guardian team"}
+
+
+def _fmt(day: dt.date | None) -> str:
+    return f"{day.day} {day:%b %Y}" if day else ""
+
+
+def tf_name(code: str) -> str:
+    return TREATMENT_FUNCTIONS.get(code, code)
+
+
+# ------------------------------------------------------------------------ expected wait
+
+
+@dataclass(frozen=True)
+class ExpectedWait:
+    """Completed RTT waits in the window before `as_of`, and what they say."""
+
+    provider: str
+    treatment_function: str
+    priority: int | None  # None: all priorities (the widened basis)
+    as_of: dt.date
+    sample: int
+    median_weeks: float | None
+    p92_weeks: float | None
+    window_weeks: int = EXPECTED_WAIT_WEEKS
+
+    @property
+    def known(self) -> bool:
+        return self.median_weeks is not None
+
+    def basis(self) -> str:
+        who = f"{self.provider} {tf_name(self.treatment_function)}"
+        if self.priority is not None:
+            who += f", {PRIORITIES.get(self.priority, self.priority)} referrals"
+        else:
+            who += ", all priorities"
+        plural = "" if self.sample == 1 else "s"
+        return (f"{self.sample} wait{plural} completed in the {self.window_weeks} weeks "
+                f"to {_fmt(self.as_of)} at {who}")
+
+    def describe(self) -> str:
+        if not self.known:
+            return (f"Not enough recent history to estimate the wait ({self.basis()}; "
+                    f"at least {SMALLEST_GROUP_FOR_STATISTICS} are needed).")
+        return (f"Half of recent patients were treated within {self.median_weeks:.0f} weeks "
+                f"and 92 in 100 within {self.p92_weeks:.0f} weeks (based on {self.basis()}).")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "as_of": self.as_of.isoformat(), "known": self.known,
+                "basis": self.basis(),
+                "summary": self.describe()}
+
+
+def _completed_waits(conn: Connection, provider: str, tf: str, priority: int | None,
+                     as_of: dt.date, weeks: int) -> list[int]:
+    t = intervals
+    since = as_of - dt.timedelta(weeks=weeks)
+    q = select(t.c.started_on, t.c.ended_on).where(
+        t.c.kind == "rtt", t.c.provider == provider, t.c.treatment_function == tf,
+        t.c.ended_on > since, t.c.ended_on <= as_of,
+    )
+    if priority is not None:
+        q = q.where(t.c.priority == priority)
+    return sorted((end - start).days for start, end in conn.execute(q))
+
+
+def expected_wait(conn: Connection, provider: str, tf: str, priority: int, as_of: dt.date,
+                  weeks: int = EXPECTED_WAIT_WEEKS) -> ExpectedWait:
+    """Median and 92nd percentile (weeks) of RTT waits completed in the `weeks` up to
+    `as_of` at this provider × treatment function × priority; widened to all priorities
+    when that gives fewer than 8; no estimate below 8 either way."""
+    basis: int | None = priority
+    waits = _completed_waits(conn, provider, tf, priority, as_of, weeks)
+    if len(waits) < SMALLEST_GROUP_FOR_STATISTICS:
+        wider = _completed_waits(conn, provider, tf, None, as_of, weeks)
+        if len(wider) >= SMALLEST_GROUP_FOR_STATISTICS:
+            basis, waits = None, wider
+    if len(waits) < SMALLEST_GROUP_FOR_STATISTICS:
+        return ExpectedWait(provider, tf, basis, as_of, len(waits), None, None, weeks)
+    return ExpectedWait(provider, tf, basis, as_of, len(waits),
+                        round(percentile(waits, 0.5) / 7, 1),
+                        round(percentile(waits, 0.92) / 7, 1), weeks)
+
+
+# ------------------------------------------------------------------------------ timeline
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    on: dt.date
+    text: str
+    by: str  # "hospital" (from the provider's extract), "guardian", "gp", "patient", "system"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"on": self.on.isoformat(), "text": self.text, "by": self.by}
+
+
+def _humanise(name: str) -> str:
+    words = re.sub(r"(?<!^)(?=[A-Z])", " ", name).lower()
+    return words[:1].upper() + words[1:]
+
+
+def _describe(event: Any, pathways: dict[tuple[str, str], Pathway]) -> tuple[dt.date | None, str]:
+    """(date, sentence) of one event; the date is when it happened, else when reported."""
+    name = type(event).__name__
+    e = event.__dict__
+    reported = e.get("reported_on")
+    key = (e.get("provider"), e.get("pathway_id"))
+    pathway = pathways.get(key)  # type: ignore[arg-type]
+
+    def test_name(test_id: str) -> str:
+        if pathway and test_id in pathway.diagnostics:
+            return DIAGNOSTIC_TESTS.get(pathway.diagnostics[test_id].test, "test")
+        return "test"
+
+    def workup_name(item_id: str) -> str:
+        if pathway and item_id in pathway.workup:
+            return pathway.workup[item_id].description
+        return item_id
+
+    match name:
+        case "ReferralReceived":
+            return e["received_on"], (
+                f"Referral received by {e['provider']} for {tf_name(e['treatment_function'])} "
+                f"({PRIORITIES.get(e['priority'], e['priority'])})")
+        case "PracticeChanged":
+            return reported, f"Registered GP practice is now {e['practice_code']}"
+        case "PriorityChanged":
+            return reported, f"Priority changed to {PRIORITIES.get(e['priority'], e['priority'])}"
+        case "ClockStartCorrected":
+            return reported, f"Waiting-time start corrected to {_fmt(e['clock_start'])}"
+        case "RttPeriodStarted":
+            return e["clock_start"], "A new waiting period started"
+        case "ClockStopped":
+            code = e.get("reason_code")
+            why = RTT_STATUS.get(code, e.get("reason") or "") if code else e.get("reason", "")
+            return e["stopped_on"], f"Waiting time ended: {why}" if why else "Waiting time ended"
+        case "ClockStopWithdrawn":
+            return reported, "The end of the wait was withdrawn: waiting again"
+        case "AppointmentBooked":
+            return reported, f"Appointment booked for {_fmt(e['appointment_on'])}"
+        case "TreatmentScheduled":
+            return reported, f"Treatment date set for {_fmt(e['tci_on'])}"
+        case "BookingCancelled":
+            what = "Appointment" if e["kind"] == "appointment" else "Treatment date"
+            return reported, f"{what} cancelled"
+        case "PatientSeen":
+            return e["attended_on"], "Seen at the hospital"
+        case "DidNotAttend":
+            return e["dna_on"], "Did not attend the hospital appointment"
+        case "ProcedurePriorityReviewed":
+            return (e.get("reviewed_on") or reported,
+                    f"Clinical priority reviewed: {e.get('procedure_priority') or 'none'}")
+        case "PathwayLeftWaitingList":
+            return e["on"], "No longer on the hospital's waiting list; Guardian is checking why"
+        case "PathwayReturnedToWaitingList":
+            return reported, "Back on the hospital's waiting list"
+        case "WorkupItemRequired":
+            owner = OWNERS.get(e["requested_from"], e["requested_from"])
+            return e["required_on"], f"Workup needed from {owner}: {e['description']}"
+        case "WorkupItemCompleted":
+            return e["completed_on"], f"Workup done: {workup_name(e['item_id'])}"
+        case "WorkupCompleted":
+            return e["completed_on"], "All the agreed workup is done"
+        case "DiagnosticOrdered":
+            return e["ordered_on"], f"Test ordered: {DIAGNOSTIC_TESTS.get(e['test'], e['test'])}"
+        case "DiagnosticResulted":
+            return e["resulted_on"], f"Test result received: {test_name(e['test_id'])}"
+        case "DiagnosisCommunicated":
+            return e["communicated_on"], "Diagnosis or all-clear told to the patient"
+        case "PathwayClosed":
+            return e["on"], f"Closed by Guardian: {e['reason']}"
+        case "CoordinatorAssigned":
+            return None, "A Guardian care coordinator was assigned"
+        case "WaitBreached":
+            label = standards.get_standard(e["standard"]).label if e["standard"] in {
+                s.code for s in standards.STANDARDS} else e["standard"]
+            return e["breach_on"], f"Standard missed: {label}"
+        case "BreachWithdrawn":
+            return None, f"A missed standard was withdrawn ({e['reason']})"
+        case "DeteriorationFlagged":
+            return e["raised_on"], f"Reported getting worse (via {e['source']}): {e['summary']}"
+        case "DeteriorationReviewed":
+            return e["reviewed_on"], f"Deterioration reviewed: {e['outcome']}"
+        case "ContactLogged":
+            return e["on"], f"Guardian was in touch with the patient ({e['channel']})"
+        case "SupportOffered":
+            return e["on"], f"Support offered while waiting: {e['kind']}"
+        case "MessageReceived":
+            return e["on"], f"Message to Guardian from the {e['party']}"
+        case "MessageSent":
+            return e["on"], f"Guardian wrote to the {e['party']}"
+    for k in ("on", "due_on", "recorded_on", "reported_on"):
+        if isinstance(e.get(k), dt.date):
+            return e[k], _humanise(name)
+    return None, _humanise(name)
+
+
+_BY = {
+    "MessageReceived": lambda e: e["party"], "WorkupItemCompleted": lambda e: e.get("by", ""),
+    "DeteriorationFlagged": lambda e: e["source"],
+}
+_GUARDIAN = {"WorkupItemRequired", "DiagnosticOrdered", "DiagnosticResulted",
+             "DiagnosisCommunicated", "PathwayClosed", "CoordinatorAssigned",
+             "DeteriorationReviewed", "ContactLogged", "SupportOffered", "MessageSent"}
+_SYSTEM = {"WaitBreached", "BreachWithdrawn", "PathwayLeftWaitingList"}
+_PATIENT_WIDE = {"ContactLogged", "SupportOffered", "DeteriorationFlagged",
+                 "DeteriorationReviewed"}
+
+
+def timeline(events: Iterable[Any], patient: Patient, provider: str,
+             pathway_id: str) -> list[TimelineEntry]:
+    """The pathway's history as dated sentences, oldest first. Events without a date of
+    their own take the date they were recorded on."""
+    entries = []
+    flags_here = {f.flag_id for f in patient.flags.values()
+                  if f.pathway is None or f.pathway == (provider, pathway_id)}
+    for event in events:
+        name = type(event).__name__
+        e = event.__dict__
+        if name in ("Created", "Registered", "BirthDateCorrected", "ContactDetailsChanged"):
+            continue  # identity details, not the referral's story
+        if "provider" in e and e.get("provider") is not None:
+            if (e["provider"], e.get("pathway_id")) != (provider, pathway_id):
+                continue
+        elif name in ("DeteriorationFlagged", "DeteriorationReviewed"):
+            if e["flag_id"] not in flags_here:
+                continue
+        elif name not in _PATIENT_WIDE:
+            continue
+        on, text = _describe(event, patient.pathways)
+        if on is None:
+            on = event.timestamp.date()
+        if name in _BY:
+            by = _BY[name](e) or "guardian"
+        elif name in _GUARDIAN:
+            by = "guardian"
+        elif name in _SYSTEM:
+            by = "system"
+        else:
+            by = "hospital" if e.get("reported_on") is not None or name == "ReferralReceived" \
+                else "guardian"
+        entries.append(TimelineEntry(on, text, by))
+    entries.sort(key=lambda x: x.on)  # stable: same-day events keep their order
+    return entries
+
+
+# ------------------------------------------------------------------------------ status
+
+
+@dataclass
+class Outstanding:
+    what: str
+    owner: str  # practice, patient, hospital, guardian
+    since: dt.date
+    overdue: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"what": self.what, "owner": self.owner, "owner_label": OWNERS[self.owner],
+                "since": self.since.isoformat(), "overdue": self.overdue}
+
+
+@dataclass
+class ReferralStatus:
+    provider: str
+    pathway_id: str
+    treatment_function: str
+    priority: int
+    practice_code: str
+    stage: str
+    stage_label: str
+    summary: str
+    received_on: dt.date
+    clock_start: dt.date | None
+    waited_days: int
+    deadlines: list[dict[str, Any]]
+    breaches: list[dict[str, Any]]
+    outstanding: list[Outstanding]
+    guardian_actions: list[str]
+    expected_wait: ExpectedWait | None
+    timeline: list[TimelineEntry] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider, "pathway_id": self.pathway_id,
+            "treatment_function": self.treatment_function,
+            "treatment_function_name": tf_name(self.treatment_function),
+            "priority": self.priority, "priority_label": PRIORITIES.get(self.priority, ""),
+            "practice_code": self.practice_code, "stage": self.stage,
+            "stage_label": self.stage_label, "summary": self.summary,
+            "received_on": self.received_on.isoformat(),
+            "clock_start": self.clock_start.isoformat() if self.clock_start else None,
+            "waited_days": self.waited_days, "waited_weeks": self.waited_days // 7,
+            "deadlines": self.deadlines, "breaches": self.breaches,
+            "outstanding": [o.as_dict() for o in self.outstanding],
+            "guardian_actions": self.guardian_actions,
+            "expected_wait": self.expected_wait.as_dict() if self.expected_wait else None,
+            "history": [t.as_dict() for t in self.timeline],
+        }
+
+
+def outstanding(patient: Patient, p: Pathway, on: dt.date, bank_holidays=None) -> list[Outstanding]:
+    """What is still to be done on this pathway, who owns it, and whether it is overdue
+    against its standard on `on`."""
+    due = {(d.standard.applies_to, d.subject): d for d in
+           standards.deadlines(p, [f for f in patient.flags.values() if f.reviewed_on is None
+                                   and (f.pathway is None or f.pathway == p.key)],
+                               bank_holidays=bank_holidays)}
+
+    def overdue(kind: str, subject: str = "") -> bool:
+        d = due.get((kind, subject))
+        return d is not None and d.breach_on <= on
+
+    items = [Outstanding(f"Workup: {w.description}", w.requested_from, w.required_on,
+                         overdue("workup")) for w in p.outstanding_workup()]
+    items += [Outstanding(f"Test result: {DIAGNOSTIC_TESTS.get(t.test, t.test)}", "hospital",
+                          t.ordered_on, overdue("diagnostic", t.test_id))
+              for t in p.outstanding_diagnostics()]
+    items += [Outstanding(f"Answer the {m.party}'s message", "guardian", m.on,
+                          overdue("message", m.message_id)) for m in p.unanswered_messages()]
+    items += [Outstanding(f"Review reported deterioration: {f.summary}", "guardian",
+                          f.raised_on, overdue("deterioration", f.flag_id))
+              for f in patient.flags.values() if f.reviewed_on is None
+              and (f.pathway is None or f.pathway == p.key)]
+    if p.is_open and p.appointment_on is None and p.first_seen_on is None \
+            and not p.outstanding_workup() and p.left_list_on is None:
+        items.append(Outstanding("Book a first appointment", "hospital", p.received_on))
+    if p.left_list_on is not None and p.is_open:
+        items.append(Outstanding("Find out why the referral left the hospital's list",
+                                 "guardian", p.left_list_on))
+    return items
+
+
+def _summary(p: Pathway, stage: str, waited: int, on: dt.date) -> str:
+    weeks = waited // 7
+    where = f"{tf_name(p.treatment_function)} at {p.provider}"
+    if stage == "closed":
+        return f"The referral to {where} was closed on {_fmt(p.closed_on)}."
+    if stage == "clock-stopped":
+        return f"The wait for {where} ended on {_fmt(p.clock_end)}."
+    lines = [f"Referred to {where}; waiting {weeks} week{'s' if weeks != 1 else ''} "
+             f"({waited} days)."]
+    if p.appointment_on and p.appointment_on >= on:
+        lines.append(f"An appointment is booked for {_fmt(p.appointment_on)}.")
+    if p.tci_on and p.tci_on >= on:
+        lines.append(f"Treatment is booked for {_fmt(p.tci_on)}.")
+    return " ".join(lines)
+
+
+def referral_status(
+    patient: Patient,
+    provider: str,
+    pathway_id: str,
+    on: dt.date,
+    events: Iterable[Any] = (),
+    conn: Connection | None = None,
+    bank_holidays=None,
+) -> ReferralStatus:
+    """Everything a GP or patient needs to know about one referral on `on`."""
+    p = patient.pathway(provider, pathway_id)
+    stage = standards.stage(p)
+    start = p.clock_start or p.received_on
+    end = p.clock_end or p.closed_on or on
+    waited = max(0, (min(end, on) - start).days)
+    flags = [f for f in patient.flags.values() if f.reviewed_on is None
+             and (f.pathway is None or f.pathway == p.key)]
+    deadlines = [
+        {"standard": s.deadline.standard.code, "label": s.deadline.standard.label,
+         "subject": s.deadline.subject,
+         "last_day_within": s.deadline.last_day_within.isoformat(),
+         "breach_on": s.deadline.breach_on.isoformat(), "state": s.state,
+         "days_left": s.days_left, "text": s.describe()}
+        for s in standards.assess(p, on, flags, bank_holidays=bank_holidays)
+    ] if p.is_open else []
+    labels = {s.code: s.label for s in standards.STANDARDS}
+    breaches = [{"standard": std, "label": labels.get(std, std), "subject": subject,
+                 "breach_on": day.isoformat()}
+                for (std, subject), day in sorted(p.breaches.items(), key=lambda kv: kv[1])]
+    actions = []
+    if p.coordinator:
+        actions.append("A Guardian care coordinator looks after this referral.")
+    contacts = sorted(patient.contacts.values(), key=lambda c: c.on)
+    if contacts:
+        actions.append(f"Last in touch with the patient on {_fmt(contacts[-1].on)} "
+                       f"({contacts[-1].channel}).")
+    for offer in sorted(patient.support.values(), key=lambda s: s.on):
+        actions.append(f"Support offered on {_fmt(offer.on)}: {offer.kind}.")
+    if p.diagnostics:
+        actions.append(f"{len(p.diagnostics)} test(s) organised, "
+                       f"{len(p.outstanding_diagnostics())} awaiting a result.")
+    expected = None
+    if conn is not None and p.is_open and p.is_rtt:
+        expected = expected_wait(conn, p.provider, p.treatment_function, p.priority, on)
+    return ReferralStatus(
+        provider=p.provider, pathway_id=p.pathway_id, treatment_function=p.treatment_function,
+        priority=p.priority, practice_code=p.practice_code, stage=stage,
+        stage_label=standards.STAGE_LABELS[stage], summary=_summary(p, stage, waited, on),
+        received_on=p.received_on, clock_start=p.clock_start, waited_days=waited,
+        deadlines=deadlines, breaches=breaches,
+        outstanding=outstanding(patient, p, on, bank_holidays) if p.is_open else [],
+        guardian_actions=actions, expected_wait=expected,
+        timeline=timeline(events, patient, provider, pathway_id),
+    )
