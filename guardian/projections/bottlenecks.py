@@ -52,6 +52,9 @@ from guardian.domain.codes import NON_RTT_LIST_TYPES
 from guardian.domain.patient import Patient
 from guardian.orgs import all_practices
 from guardian.projections.runner import Notice
+from guardian.projections.suppression import (
+    SMALLEST_GROUP_FOR_STATISTICS as SMALL_GROUP,
+)
 from guardian.projections.suppression import suppress_count, suppress_statistic
 from guardian.projections.tables import swap_tables
 from guardian.store import bulk_insert, metadata
@@ -352,7 +355,14 @@ def stage_durations(
             "p90_days": percentile(d, 0.9), "in_progress": len(w),
             "in_progress_median_days": percentile(w, 0.5),
         })
-    out.sort(key=lambda r: (-(r["median_days"] or -1), str(r["group"])))
+    # Longest median first; under suppression, groups whose statistics are withheld go
+    # last in name order, so that their position says nothing about their size.
+    def order(r: dict[str, Any]) -> tuple:
+        if r["median_days"] is None or (suppress and r["completed"] < SMALL_GROUP):
+            return (1, 0.0, str(r["group"]))
+        return (0, -r["median_days"], str(r["group"]))
+
+    out.sort(key=order)
     return [_present_durations(r, suppress) for r in out]
 
 
@@ -470,7 +480,8 @@ def top_bottlenecks(
 ) -> list[dict[str, Any]]:
     """Where most pathways are stuck: for each step × group, pathways in that step on
     `as_of` for longer than the step's target (`step_targets`), ranked by that number,
-    then by the median age of those in the step."""
+    then by the median age of those in the step. Suppressed, only groups with at least 8
+    pathways over target are listed."""
     for d in by:
         _check_dimension(d)
     targets = targets or step_targets()
@@ -494,6 +505,8 @@ def top_bottlenecks(
                        "median_days_in_step": percentile(days, 0.5)})
     ranked.sort(key=lambda r: (-r["over_target"], -r["median_days_in_step"], r["step"],
                                *[str(r[d]) for d in by]))
+    if suppress:  # a ranking of suppressed counts would say what suppression hides
+        ranked = [r for r in ranked if r["over_target"] >= SMALL_GROUP]
     ranked = ranked[:limit]
     if suppress:
         for r in ranked:
