@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import field_validator
+from pydantic import PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -18,6 +19,12 @@ class Settings(BaseSettings):
     timezone: str = "Europe/London"
     smtp_url: str | None = None
     var_dir: Path = Path("var")
+    # Wait-time standards and check-in schedule overrides (TOML or JSON), read at start-up.
+    standards_file: Path | None = None
+    # `guardian scheduler`: run every job every N seconds instead of at its cron times.
+    scheduler_interval: float | None = None
+    _standards: Any = PrivateAttr(default=None)
+    _check_in_schedule: Any = PrivateAttr(default=None)
 
     @field_validator("timezone")
     @classmethod
@@ -37,6 +44,32 @@ class Settings(BaseSettings):
                 f"(postgresql+psycopg2://…) URL, not {value!r}"
             )
         return value
+
+    @model_validator(mode="after")
+    def _load_standards(self) -> Settings:
+        """A misconfigured standard stops start-up with a clear message (issue 5)."""
+        from guardian.domain.checkins import load_check_in_schedule
+        from guardian.domain.errors import DomainError
+        from guardian.domain.standards import load_standards
+
+        overrides = read_standards_file(self.standards_file) if self.standards_file else {}
+        schedule = overrides.pop("check-ins", None)
+        try:
+            self._standards = load_standards(overrides)
+            self._check_in_schedule = load_check_in_schedule(schedule)
+        except DomainError as e:
+            raise ValueError(f"GUARDIAN_STANDARDS_FILE {self.standards_file}: {e.message}"
+                             ) from None
+        return self
+
+    @property
+    def standards(self):
+        """The standards table with this deployment's overrides (domain reference §14)."""
+        return self._standards
+
+    @property
+    def check_in_schedule(self):
+        return self._check_in_schedule
 
     @property
     def zone(self) -> ZoneInfo:
@@ -58,3 +91,30 @@ class Settings(BaseSettings):
         path.write_text(key)
         path.chmod(0o600)
         return key
+
+
+def read_standards_file(path: Path) -> dict[str, Any]:
+    """Overrides from a TOML (`.toml`) or JSON file: standard code → {last_day_within,
+    at_risk_days}, and `check-ins` → {milestone_days, every_days}. For example:
+
+        [rtt-18]
+        at_risk_days = 21
+        [check-ins]
+        every_days = 84
+    """
+    import json
+    import tomllib
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise ValueError(f"GUARDIAN_STANDARDS_FILE {path}: cannot be read ({e.strerror})"
+                         ) from None
+    try:
+        data = tomllib.loads(text) if str(path).endswith(".toml") else json.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as e:
+        raise ValueError(f"GUARDIAN_STANDARDS_FILE {path}: not valid "
+                         f"{'TOML' if str(path).endswith('.toml') else 'JSON'}: {e}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"GUARDIAN_STANDARDS_FILE {path}: expected a table of standards")
+    return {str(k).strip().lower(): v for k, v in data.items()}

@@ -58,6 +58,15 @@ class RttPeriod:
 
 
 @dataclass
+class CheckIn:
+    """An open Waiting Well check-in (domain reference §12, §14): due, not yet answered."""
+
+    due_on: dt.date
+    reason: str
+    attempts: int = 0  # unanswered attempts so far ("no response")
+
+
+@dataclass
 class Pathway:
     provider: str
     pathway_id: str
@@ -91,6 +100,12 @@ class Pathway:
     coordinator: str | None = None
     messages: dict[str, Message] = field(default_factory=dict)
     breaches: dict[tuple[str, str], dt.date] = field(default_factory=dict)
+    # At-risk warnings recorded: (standard, subject) → last day within of the warned window.
+    at_risk: dict[tuple[str, str], dt.date] = field(default_factory=dict)
+    check_in: CheckIn | None = None  # the open check-in, if any
+    last_check_in_due: dt.date | None = None  # due date of the latest check-in recorded
+    validated_on: dt.date | None = None  # the patient last confirmed they still need care
+    last_check_in_outcome: tuple[str, dt.date] | None = None  # (outcome, date), for repeats
     reported_as_of: dt.date | None = None
     earlier_periods: list[RttPeriod] = field(default_factory=list)
 

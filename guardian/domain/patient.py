@@ -9,12 +9,14 @@ stable topic under `guardian.Patient.` so renaming a class or method never break
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from guardian.domain import codes
+from guardian.domain import checkins, codes
 from guardian.domain.errors import (
     ConflictingCommand,
     DomainError,
@@ -23,6 +25,7 @@ from guardian.domain.errors import (
     UnknownPathway,
 )
 from guardian.domain.pathway import (
+    CheckIn,
     Contact,
     DeteriorationFlag,
     Diagnostic,
@@ -40,8 +43,18 @@ from guardian.domain.report import (
     REPORTED_FACTS,
     ReferralReport,
 )
+from guardian.domain.standards import STANDARDS, BankHolidays, Standard, wait_findings
 
 T = "guardian.Patient."
+
+
+@dataclass(frozen=True)
+class WaitChanges:
+    """What one wait-time sweep of a patient recorded."""
+
+    breaches: int = 0
+    at_risk: int = 0
+    withdrawn: int = 0
 
 
 def _topic(name: str) -> dict[str, str]:
@@ -452,6 +465,138 @@ class Patient(Aggregate):
             reason=reason,
         )
 
+    # ------------------------------------------------------------------ the wait-time sweep
+    def check_waits(
+        self,
+        on: dt.date,
+        standards: Iterable[Standard] = STANDARDS,
+        bank_holidays: BankHolidays | None = None,
+    ) -> WaitChanges:
+        """Record what the standards say has happened by `on` (domain reference §14).
+
+        For each pathway: withdraws recorded breaches the facts no longer support (any
+        pathway), then, on open pathways only, records each breach due by `on` dated on its
+        breach day, and an at-risk warning for each step inside its window on `on`. Running
+        it again, or for an earlier day, records nothing new.
+        """
+        standards = tuple(standards)
+        flags = tuple(self.flags.values())
+        emit = self.trigger_event
+        breaches = at_risk = withdrawn = 0
+        for p in list(self.pathways.values()):
+            if not p.breaches and not p.is_open:
+                continue
+            ids = {"provider": p.provider, "pathway_id": p.pathway_id}
+            for f in wait_findings(p, flags, standards, bank_holidays):
+                if f.kind == "withdraw":
+                    emit(Patient.BreachWithdrawn, standard=f.standard, subject=f.subject,
+                         reason=f.reason, **ids)
+                    withdrawn += 1
+                elif not f.due(on):
+                    continue
+                elif f.kind == "breach":
+                    emit(Patient.WaitBreached, standard=f.standard, subject=f.subject,
+                         breach_on=f.due_on, **ids)
+                    breaches += 1
+                else:
+                    assert f.deadline is not None
+                    emit(Patient.StepAtRisk, standard=f.standard, subject=f.subject,
+                         at_risk_from=f.due_on, last_day_within=f.deadline.last_day_within,
+                         **ids)
+                    at_risk += 1
+        return WaitChanges(breaches, at_risk, withdrawn)
+
+    # ------------------------------------------------------------------ Waiting Well check-ins
+    def check_ins(
+        self, on: dt.date, schedule: checkins.CheckInSchedule = checkins.DEFAULT_SCHEDULE
+    ) -> int:
+        """Record a `CheckInDue` on each pathway whose check-in has fallen due by `on`
+        (domain reference §14, dated on the day it fell due); return how many."""
+        recorded = 0
+        for p in list(self.pathways.values()):
+            due = checkins.check_in_due(p, on, schedule)
+            if due is None:
+                continue
+            self.trigger_event(
+                Patient.CheckInDue, provider=p.provider, pathway_id=p.pathway_id,
+                due_on=due.due_on, reason=due.reason, wait_days=due.wait_days,
+            )
+            recorded += 1
+        return recorded
+
+    def record_check_in_outcome(
+        self,
+        provider: str,
+        pathway_id: str,
+        outcome: str,
+        on: dt.date,
+        by: str,
+        note: str = "",
+        stop_reason: str | None = None,
+    ) -> None:
+        """The coordinator records how a check-in went (domain reference §12).
+
+        no-change: validated, still needs care. worse: validated, and a deterioration flag
+        is raised for clinical review. no-longer-needed / treated-elsewhere: validated off
+        the list, the clock stopped on `on` with `stop_reason` (default 34, "decision not
+        to treat / no further contact"). no-response: one unanswered attempt at the open
+        check-in; the second closes it unanswered. The same outcome again on the same day
+        is a no-op.
+        """
+        if outcome not in checkins.OUTCOMES:
+            raise InvalidValue(
+                f"{outcome!r} is not a check-in outcome; one of {', '.join(checkins.OUTCOMES)}",
+                field="outcome",
+            )
+        p = self.pathway(provider, pathway_id)
+        if p.last_check_in_outcome == (outcome, on):
+            return
+        p = self._open_pathway(provider, pathway_id)
+        if on < p.received_on:
+            raise InvalidValue("a check-in cannot come before the referral", field="on")
+        check_in = p.check_in
+        if check_in is not None and on < check_in.due_on:
+            raise InvalidValue(
+                f"the open check-in is due on {check_in.due_on.isoformat()}; record its "
+                "outcome on or after that day", field="on")
+        if outcome == "no-response" and check_in is None:
+            raise DomainError("no check-in is due on this pathway to record no response to",
+                              field="outcome")
+        code = None
+        if outcome in checkins.REMOVING:
+            code = stop_reason or checkins.DEFAULT_REMOVAL_REASON
+            if code not in codes.CLOCK_STOP_STATUSES:
+                raise InvalidValue(f"{code!r} is not a clock-stop reason (30–36)",
+                                   field="stop_reason")
+            if p.clock_start is not None and on < p.clock_start:
+                raise InvalidValue("a clock cannot stop before it started", field="on")
+        note = note.strip()
+        self._check_in_outcome_recorded(
+            provider=provider,
+            pathway_id=pathway_id,
+            treatment_function=p.treatment_function,
+            practice_code=p.practice_code,
+            due_on=check_in.due_on if check_in else None,
+            outcome=outcome,
+            on=on,
+            attempt=(check_in.attempts if check_in else 0) + 1,
+            by=by,
+            note=note,
+        )
+        if outcome == "worse":
+            flag_id = f"check-in:{provider}:{pathway_id}:{on.isoformat()}"
+            if flag_id not in self.flags:
+                self._deterioration_flagged(
+                    flag_id=flag_id, raised_on=on,
+                    summary=note or "Reported worse at a Waiting Well check-in",
+                    source="check-in", provider=provider, pathway_id=pathway_id,
+                )
+        elif code is not None:
+            self._clock_stopped(
+                provider=provider, pathway_id=pathway_id, stopped_on=on, reason_code=code,
+                reason=codes.RTT_STATUS[code], reported_on=None,
+            )
+
     # ------------------------------------------------------------------ deterioration
     def flag_deterioration(
         self,
@@ -725,6 +870,9 @@ class Patient(Aggregate):
         p.clock_start, p.clock_end, p.stop_reason = clock_start, None, None
         p.rtt_status = rtt_status
         p.breaches.clear()
+        p.at_risk.clear()
+        p.check_in, p.last_check_in_due, p.validated_on = None, None, None
+        p.last_check_in_outcome = None
         self._note(
             provider,
             pathway_id,
@@ -914,6 +1062,51 @@ class Patient(Aggregate):
         self, provider: str, pathway_id: str, standard: str, subject: str, reason: str
     ) -> None:
         self.pathways[(provider, pathway_id)].breaches.pop((standard, subject), None)
+
+    @event("StepAtRisk", **_topic("StepAtRisk"))
+    def _step_at_risk(
+        self,
+        provider: str,
+        pathway_id: str,
+        standard: str,
+        subject: str,
+        at_risk_from: dt.date,
+        last_day_within: dt.date,
+    ) -> None:
+        self.pathways[(provider, pathway_id)].at_risk[(standard, subject)] = last_day_within
+
+    @event("CheckInDue", **_topic("CheckInDue"))
+    def _check_in_due(
+        self, provider: str, pathway_id: str, due_on: dt.date, reason: str, wait_days: int
+    ) -> None:
+        p = self.pathways[(provider, pathway_id)]
+        p.check_in = CheckIn(due_on, reason)
+        p.last_check_in_due = due_on
+
+    @event("CheckInOutcomeRecorded", **_topic("CheckInOutcomeRecorded"))
+    def _check_in_outcome_recorded(
+        self,
+        provider: str,
+        pathway_id: str,
+        treatment_function: str,
+        practice_code: str,
+        due_on: dt.date | None,
+        outcome: str,
+        on: dt.date,
+        attempt: int,
+        by: str,
+        note: str,
+    ) -> None:
+        p = self.pathways[(provider, pathway_id)]
+        p.last_check_in_outcome = (outcome, on)
+        if outcome in checkins.VALIDATING:
+            p.validated_on = on
+        if outcome != "no-response":
+            p.check_in = None
+        elif p.check_in is not None:
+            p.check_in.attempts = attempt
+            if attempt >= checkins.NO_RESPONSE_ATTEMPTS:
+                p.check_in = None
 
     @event("DeteriorationFlagged", **_topic("DeteriorationFlagged"))
     def _deterioration_flagged(

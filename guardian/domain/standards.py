@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Callable, Container, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -578,6 +578,202 @@ def next_deadline(
         if on < d.breach_on:
             return d
     return None
+
+
+# --------------------------------------------------------------------------------------
+# What the sweep records: breaches, at-risk warnings, withdrawals
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrackedDeadline:
+    """A deadline with when its step was done (domain reference §14).
+
+    Unlike `deadlines`, this covers every standard that has applied to the pathway in its
+    current RTT period, done or not, so that a recorded breach can be checked against the
+    facts as they are now known. `done_on` is the day the step was done or the pathway
+    stopped counting for it (result, review, answer, diagnosis told, clock stop, closure;
+    pathway-level clocks also stop when the pathway leaves the list); None while
+    outstanding.
+    """
+
+    deadline: Deadline
+    done_on: dt.date | None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.deadline.standard.code, self.deadline.subject)
+
+    @property
+    def breaches(self) -> bool:
+        """Whether the standard is (or will be) breached: the step was not done before the
+        breach day. Done on or after the breach day is a breach that happened."""
+        return self.done_on is None or self.done_on >= self.deadline.breach_on
+
+
+def _earliest(*dates: dt.date | None) -> dt.date | None:
+    return min((d for d in dates if d is not None), default=None)
+
+
+def tracked_deadlines(
+    pathway: Pathway,
+    flags: Iterable[DeteriorationFlag] = (),
+    standards: Iterable[Standard] = STANDARDS,
+    bank_holidays: BankHolidays | None = None,
+) -> list[TrackedDeadline]:
+    """Every standard that applies or has applied to this pathway, with when it was done.
+
+    The same rules as `deadlines` (domain reference §14); for an open pathway, the
+    deadlines still outstanding (`done_on` None) are exactly `deadlines(pathway, flags)`.
+    `flags` may hold reviewed and other pathways' flags: only unreviewed-or-reviewed flags
+    of this pathway or of the patient as a whole (flag.pathway None) count. Same order as
+    `deadlines`.
+    """
+    p = pathway
+    ended = _earliest(p.clock_end, p.closed_on, p.left_list_on)  # pathway-level clocks
+    items_end = _earliest(p.clock_end, p.closed_on)  # per-item clocks run on the left list
+    out: list[TrackedDeadline] = []
+
+    def add(s: Standard, subject: str, clock_from: dt.date, done: dt.date | None) -> None:
+        out.append(TrackedDeadline(_deadline(s, subject, clock_from, bank_holidays), done))
+
+    for s in standards:
+        kind = s.applies_to
+        if kind == "rtt":
+            if p.is_rtt and p.clock_start is not None:
+                add(s, "", p.clock_start, ended)
+        elif kind == "cancer-fds":
+            if p.priority == URGENT_SUSPECTED_CANCER:
+                add(s, "", p.received_on, _earliest(p.diagnosis_communicated_on, ended))
+        elif kind == "cancer-62":
+            if p.priority == URGENT_SUSPECTED_CANCER:
+                add(s, "", p.received_on, ended)
+        elif kind == "diagnostic":
+            for test in p.diagnostics.values():
+                add(s, test.test_id, test.ordered_on, _earliest(test.resulted_on, items_end))
+        elif kind == "procedure":
+            code = (p.procedure_priority or "").upper()
+            start = _procedure_clock_from(p)
+            if (s.procedure_priority and code == s.procedure_priority.upper()
+                    and start is not None):
+                add(s, "", start, ended)
+        elif kind == "workup":
+            if p.workup:
+                outstanding = p.outstanding_workup()
+                done = None if outstanding else max(
+                    w.completed_on for w in p.workup.values() if w.completed_on)
+                add(s, "", p.received_on, _earliest(done, items_end))
+        elif kind == "deterioration":
+            for f in flags:
+                if f.pathway is None or f.pathway == p.key:
+                    add(s, f.flag_id, f.raised_on, _earliest(f.reviewed_on, items_end))
+        elif kind == "message":
+            for m in p.messages.values():
+                if m.direction == "in" and m.party in ("gp", "hospital"):
+                    add(s, m.message_id, m.on, _earliest(m.answered_on, items_end))
+    out.sort(key=lambda t: (t.deadline.last_day_within, t.deadline.standard.code,
+                            t.deadline.subject))
+    return out
+
+
+FINDING_KINDS = ("withdraw", "breach", "at-risk")
+#: The due date of a withdrawal: any sweep, on any date, makes it.
+AT_ONCE = dt.date.min
+
+
+@dataclass(frozen=True)
+class WaitFinding:
+    """Something the wait-time sweep has to record for a pathway (domain reference §14).
+
+    * "breach": record `WaitBreached` dated `due_on` (the breach day) once that day has
+      come; once per pathway × standard × subject.
+    * "at-risk": record `StepAtRisk` from `due_on` (first day of the window) until the
+      breach day; once per pathway × standard × subject × window.
+    * "withdraw": a recorded breach the facts no longer support (`reason` says why);
+      `due_on` is `AT_ONCE`.
+
+    Findings do not depend on the day the sweep runs: only whether they are due does.
+    """
+
+    kind: str
+    standard: str
+    subject: str
+    due_on: dt.date
+    deadline: Deadline | None = None
+    reason: str = ""
+
+    def due(self, on: dt.date) -> bool:
+        """Whether a sweep on `on` records it (an at-risk warning only before the breach)."""
+        if self.kind == "at-risk":
+            assert self.deadline is not None
+            return self.due_on <= on < self.deadline.breach_on
+        return self.due_on <= on
+
+
+def wait_findings(
+    pathway: Pathway,
+    flags: Iterable[DeteriorationFlag] = (),
+    standards: Iterable[Standard] = STANDARDS,
+    bank_holidays: BankHolidays | None = None,
+    tracked: Sequence[TrackedDeadline] | None = None,
+) -> list[WaitFinding]:
+    """What the sweep still has to record for this pathway, whatever the date.
+
+    Domain reference §14: a breach is recorded once per pathway × standard (× test, flag
+    or message), dated on the breach day, for open pathways only (stopped and closed ones
+    are ignored). A recorded breach stands while the facts as now known still show it: the
+    standard applies, its step was not done before the breach day, and that day is the one
+    recorded. Otherwise (e.g. a corrected clock start, a clock stop reported late) it is
+    withdrawn; where the breach still happened on another day, it is recorded again with
+    that day. An at-risk warning is due from the first day of the window for a step still
+    outstanding whose breach is not recorded, once per window (a moved deadline is a new
+    window). Withdrawals come first, then the rest in deadline order.
+    """
+    p = pathway
+    if tracked is None:
+        tracked = tracked_deadlines(p, flags, standards, bank_holidays)
+    standing: set[tuple[str, str]] = set()
+    by_key: dict[tuple[str, str], TrackedDeadline] = {}
+    todo: list[WaitFinding] = []
+    for t in tracked:
+        d, key = t.deadline, t.key
+        by_key[key] = t
+        recorded = p.breaches.get(key)
+        if not t.breaches:
+            continue
+        if recorded == d.breach_on:
+            standing.add(key)
+            continue
+        if not p.is_open:
+            continue
+        todo.append(WaitFinding("breach", key[0], key[1], d.breach_on, d))
+        if (d.at_risk_from is not None and t.done_on is None
+                and p.at_risk.get(key) != d.last_day_within):
+            todo.append(WaitFinding("at-risk", key[0], key[1], d.at_risk_from, d))
+    withdrawals = []
+    for key, breach_on in p.breaches.items():
+        if key in standing:
+            continue
+        t = by_key.get(key)
+        if t is None:
+            reason = "the standard no longer applies to this pathway"
+        elif not t.breaches:
+            reason = (f"done on {t.done_on.isoformat()}, before the breach day "  # type: ignore[union-attr]
+                      f"{t.deadline.breach_on.isoformat()}")
+        else:
+            reason = (f"the breach day is {t.deadline.breach_on.isoformat()}, "
+                      f"not {breach_on.isoformat()}")
+        withdrawals.append(WaitFinding("withdraw", key[0], key[1], AT_ONCE, reason=reason))
+    return withdrawals + todo
+
+
+def sweep_due_on(findings: Iterable[WaitFinding]) -> dt.date | None:
+    """The first day on which a sweep has something to record (None: nothing pending).
+
+    The worklist keeps it in an indexed column, so a sweep loads only the patients with
+    something due instead of every aggregate.
+    """
+    return min((f.due_on for f in findings), default=None)
 
 
 # --------------------------------------------------------------------------------------
