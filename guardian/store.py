@@ -65,6 +65,8 @@ pathway_index = Table(
     Column("fingerprint", String(24), nullable=False),
     # O: on the waiting list; L: left the list (full snapshot); S: clock stopped or closed
     Column("state", String(1), nullable=False),
+    # `GET /api/v1/referrals/{pathway_id}` finds a pathway by its id alone
+    Index("pathway_index_pathway_id", "pathway_id"),
 )
 
 # The latest extract applied per provider (an older one is refused whole).
