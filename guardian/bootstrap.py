@@ -15,6 +15,8 @@ def build_app(settings: Settings | None = None, clock: Clock = system_clock) -> 
 
 def init_database(app: GuardianApp) -> None:
     """Create every table, read models included, and the deployment's id namespace."""
+    import guardian.audit  # noqa: F401 - registers audit_log (append-only triggers)
     import guardian.projections.registry  # noqa: F401 - registers the read-model tables
+    import guardian.users  # noqa: F401 - registers users, api_tokens, user_sessions
 
     create_schema(app.engine, app.recorder)  # type: ignore[arg-type]

@@ -143,6 +143,76 @@ def orgs_load(file: Path, as_json: JsonOpt = False) -> None:
     _run(body)
 
 
+# ---------------------------------------------------------------------------- users
+users_app = typer.Typer(help="Users, their roles and API tokens.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+def users_add(
+    email: Annotated[str, typer.Option("--email", help="the user's e-mail address")],
+    role: Annotated[str, typer.Option("--role", help="coordinator, gp, place-lead or admin")],
+    org: Annotated[
+        list[str] | None,
+        typer.Option("--org", help="PCN code (coordinator, repeatable), practice code (gp) "
+                     "or place name (place-lead); none for admin"),
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from standard input")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a user; without --password-stdin a password is generated and printed once."""
+
+    def body() -> None:
+        from guardian.users import UserError, add_user
+
+        password = None
+        if password_stdin:
+            line = sys.stdin.readline()
+            password = line.rstrip("\r\n")
+            if not password:
+                raise Failure("no password on standard input (--password-stdin)")
+        guardian = _app()
+        guardian.namespace  # noqa: B018 - fails clearly when not initialised
+        try:
+            user, generated = add_user(guardian.engine, email, role, org or [], password)
+        except UserError as e:
+            raise Failure(str(e)) from None
+        payload: dict[str, Any] = {"email": user.email, "role": user.role,
+                                   "orgs": list(user.orgs)}
+        text = f"created {user.role} {user.email}" + (
+            f" ({', '.join(user.orgs)})" if user.orgs else ""
+        )
+        if generated:
+            payload["password"] = generated
+            text += f"\npassword (shown once): {generated}"
+        _emit(as_json, payload, text)
+
+    _run(body)
+
+
+@users_app.command("token")
+def users_token(
+    email: Annotated[str, typer.Option("--email", help="the user's e-mail address")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Print a new API bearer token for the user (alone on stdout; stored only as a hash)."""
+
+    def body() -> None:
+        from guardian.users import UserError, create_token
+
+        guardian = _app()
+        guardian.namespace  # noqa: B018
+        try:
+            token = create_token(guardian.engine, email)
+        except UserError as e:
+            raise Failure(str(e)) from None
+        _emit(as_json, {"token": token}, token)
+
+    _run(body)
+
+
 # ---------------------------------------------------------------------------- import
 @app.command("import-ptl")
 def import_ptl(
@@ -188,7 +258,19 @@ def demo(
         guardian = _app()
         guardian.namespace  # noqa: B018
         summary = load_demo(guardian, patients=patients, seed=seed)
-        _emit(as_json, summary, summary["message"])
+        from guardian.users import ensure_demo_users
+
+        logins = ensure_demo_users(guardian.engine, guardian.settings.var_dir)
+        summary["demo_logins"] = logins["file"]
+        message = summary["message"]
+        if logins["created"]:
+            message += (
+                f"\nDemo users created (password: {logins['password']}, shown once; also in "
+                f"{logins['file']}): " + ", ".join(logins["created"])
+            )
+        elif logins["file"]:
+            message += f"\nDemo log-ins: {logins['file']}"
+        _emit(as_json, summary, message)
 
     _run(body)
 

@@ -11,7 +11,6 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 from sqlalchemy import text
 from starlette.middleware.base import BaseHTTPMiddleware
 
@@ -19,6 +18,8 @@ from guardian.bootstrap import build_app
 from guardian.config import Settings
 from guardian.projections.registry import runner_for
 from guardian.store import organisations, pathway_index
+from guardian.web import auth, docs
+from guardian.web.templating import make_templates
 
 HERE = Path(__file__).parent
 log = logging.getLogger("guardian.web")
@@ -63,7 +64,7 @@ def store_counts(guardian) -> dict[str, int]:
 
 def create_app(settings: Settings | None = None, follow_events: bool = True) -> FastAPI:
     settings = settings or Settings()
-    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates = make_templates()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -93,9 +94,14 @@ def create_app(settings: Settings | None = None, follow_events: bool = True) -> 
         "patients, PCN worklists and place-level pathway bottlenecks.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # /docs is served from the vendored Swagger UI (guardian/web/docs.py)
+        redoc_url=None,
     )
+    app.state.templates = templates
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    auth.install(app)  # sign-in/out, admin pages, 401/403/404 answers (guardian/web/access.py)
+    app.include_router(docs.router)
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception):

@@ -1,0 +1,170 @@
+"""The audit log: who did or saw what, when, from where. Append-only.
+
+Every view of patient-identifiable data and every action is recorded with `record`. Nothing
+in Guardian updates or deletes an audit row, and the database refuses it too: triggers
+created with the table (`guardian db init`) abort any UPDATE or DELETE on both SQLite and
+PostgreSQL (and TRUNCATE on PostgreSQL).
+
+Actions are short kebab-case verbs: "sign-in", "sign-in-failed", "sign-in-locked",
+"sign-out", "view-patient", "view-worklist", "record-workup-done", "view-audit",
+"denied-patient" (an out-of-scope attempt, answered 404) …
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    DDL,
+    BigInteger,
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    event,
+    func,
+    insert,
+    select,
+)
+
+from guardian.store import metadata
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("user_email", String(254)),
+    Column("role", String(16)),
+    Column("action", String(64), nullable=False),
+    Column("patient_id", String(32)),  # the Patient aggregate id, hex
+    Column("provider", String(8)),
+    Column("pathway_id", String(64)),
+    Column("detail", Text),
+    Column("client", String(64)),
+    Column("user_agent", Text),
+    Index("audit_log_user", "user_email", "id"),
+    Index("audit_log_patient", "patient_id", "id"),
+)
+
+_APPEND_ONLY = "audit_log is append-only: its rows cannot be changed or deleted"
+for _dialect, _statements in {
+    "sqlite": [
+        f"CREATE TRIGGER IF NOT EXISTS audit_log_no_{verb.lower()} BEFORE {verb} ON audit_log "
+        f"BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END"
+        for verb in ("UPDATE", "DELETE")
+    ],
+    "postgresql": [
+        "CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger AS $$ BEGIN "
+        f"RAISE EXCEPTION '{_APPEND_ONLY}'; END $$ LANGUAGE plpgsql",
+        "CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log "
+        "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
+        "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
+        "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()",
+    ],
+}.items():
+    for _sql in _statements:
+        event.listen(audit_log, "after_create", DDL(_sql).execute_if(dialect=_dialect))
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: int
+    at: dt.datetime
+    user_email: str | None
+    role: str | None
+    action: str
+    patient_id: str | None
+    provider: str | None
+    pathway_id: str | None
+    detail: str | None
+    client: str | None
+    user_agent: str | None
+
+
+def record(
+    bind: Engine | Connection,
+    *,
+    action: str,
+    email: str | None,
+    role: str | None = None,
+    patient_id: str | None = None,
+    provider: str | None = None,
+    pathway_id: str | None = None,
+    detail: str | None = None,
+    client: str | None = None,
+    user_agent: str | None = None,
+    at: dt.datetime | None = None,
+) -> None:
+    """Append one entry. With a Connection it joins the caller's transaction (the entry and
+    the action it records commit together); with an Engine it commits on its own."""
+    values = {
+        "at": at or dt.datetime.now(dt.UTC),
+        "user_email": (email or None) and email[:254],
+        "role": role,
+        "action": action,
+        "patient_id": getattr(patient_id, "hex", patient_id),
+        "provider": provider,
+        "pathway_id": pathway_id,
+        "detail": detail,
+        "client": (client or None) and client[:64],
+        "user_agent": (user_agent or None) and user_agent[:512],
+    }
+    if isinstance(bind, Connection):
+        bind.execute(insert(audit_log).values(**values))
+    else:
+        with bind.begin() as conn:
+            conn.execute(insert(audit_log).values(**values))
+
+
+def entries(
+    bind: Engine | Connection,
+    *,
+    email: str | None = None,
+    patient_id: str | None = None,
+    action: str | None = None,
+    before: int | None = None,
+    limit: int = 50,
+) -> list[Entry]:
+    """Newest first, keyset-paged on id (pass the last id shown as `before`)."""
+    q = select(audit_log)
+    if email:
+        q = q.where(audit_log.c.user_email == email.strip().lower())
+    if patient_id:
+        q = q.where(audit_log.c.patient_id == patient_id)
+    if action:
+        q = q.where(audit_log.c.action == action)
+    if before is not None:
+        q = q.where(audit_log.c.id < before)
+    q = q.order_by(audit_log.c.id.desc()).limit(limit)
+    found = []
+    for r in _rows(bind, q):
+        values = dict(r._mapping)
+        if values["at"].tzinfo is None:  # SQLite gives back naive datetimes: they are UTC
+            values["at"] = values["at"].replace(tzinfo=dt.UTC)
+        found.append(Entry(**values))
+    return found
+
+
+def failures_of(bind: Engine | Connection, email: str) -> tuple[int, dt.datetime | None]:
+    """How many failed sign-ins an e-mail address has had, and when the last was."""
+    q = select(func.count(), func.max(audit_log.c.at)).where(
+        audit_log.c.user_email == email, audit_log.c.action == "sign-in-failed"
+    )
+    count, last = _rows(bind, q)[0]
+    return int(count or 0), last
+
+
+def _rows(bind: Engine | Connection, q: Any) -> list[Any]:
+    if isinstance(bind, Connection):
+        return list(bind.execute(q))
+    with bind.connect() as conn:
+        return list(conn.execute(q))

@@ -1,0 +1,250 @@
+"""Sign-in, sign-out and the answers to "not signed in", "bad CSRF token" and "not found".
+
+`install(app)` adds the routes and exception handlers; create_app calls it once.
+
+- GET/POST /sign-in: e-mail and password; error summary and field errors; lock-out after
+  five wrong passwords in a row (15 minutes), with the same answers whether or not the
+  e-mail address has an account. The form carries its own CSRF token (a random value in a
+  short-lived cookie and a hidden field) because there is no session yet.
+- POST /sign-out: ends the server-side session (CSRF-checked like every POST).
+- Session cookie `guardian_session`: a random id signed with GUARDIAN_SECRET_KEY; the
+  database holds its hash. HttpOnly, SameSite=Lax, Secure when the request came over
+  HTTPS; ends after 8 hours idle or 12 hours after sign-in.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from typing import Annotated
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from guardian import users
+from guardian.web import access
+from guardian.web.access import CsrfRejected, CurrentPrincipal, NotSignedIn, Principal
+from guardian.web.templating import make_templates, render
+
+log = logging.getLogger("guardian.web.auth")
+
+SIGN_IN_COOKIE = "guardian_sign_in"  # the sign-in form's CSRF value (no session yet)
+SIGN_IN_PATH = "/sign-in"
+# Where each role lands after signing in, when that page exists (else the start page).
+HOME_BY_ROLE = {
+    "coordinator": "/worklist",
+    "gp": "/gp",
+    "place-lead": "/reports",
+    "admin": "/admin/audit",
+}
+CSRF_MESSAGE = (
+    "This form's security token is missing or out of date. Go back, reload the page and "
+    "try again."
+)
+
+router = APIRouter(include_in_schema=False)
+
+
+def is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def is_https(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def safe_next(value: str | None) -> str | None:
+    """Only a path on this site (never //host or a scheme): no open redirects."""
+    if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
+        return None
+    return value
+
+
+def home_for(request: Request, principal: Principal) -> str:
+    path = HOME_BY_ROLE.get(principal.role, "/")
+    paths = {getattr(r, "path", None) for r in request.app.routes}
+    return path if path in paths else "/"
+
+
+def set_session_cookie(request: Request, response: Response, session_id: str) -> None:
+    response.set_cookie(
+        access.SESSION_COOKIE,
+        access.signer(request).sign(session_id).decode(),
+        max_age=int(users.SESSION_ABSOLUTE.total_seconds()),
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=is_https(request),
+    )
+
+
+def clear_session_cookie(request: Request, response: Response) -> None:
+    response.delete_cookie(
+        access.SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=is_https(request)
+    )
+
+
+# ---------------------------------------------------------------------------- sign-in
+
+
+def _sign_in_page(
+    request: Request,
+    *,
+    email: str = "",
+    next_path: str | None = None,
+    errors: dict[str, str] | None = None,
+    notice: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    token = secrets.token_urlsafe(24)
+    request.state.csrf_token = token
+    response = render(
+        request,
+        "sign_in.html",
+        {"email": email, "next": next_path or "", "errors": errors or {}, "notice": notice,
+         "demo": users.find_user(access.engine(request), users.DEMO_USERS[-1][1]) is not None},
+        status_code=status_code,
+    )
+    response.set_cookie(
+        SIGN_IN_COOKIE, token, max_age=3600, path=SIGN_IN_PATH, httponly=True,
+        samesite="lax", secure=is_https(request),
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.get(SIGN_IN_PATH)
+def sign_in_form(request: Request, next: str | None = None, ended: int = 0,
+                 signed_out: int = 0) -> Response:
+    principal = access.peek(request)
+    if principal is not None:
+        return RedirectResponse(safe_next(next) or home_for(request, principal), 303)
+    notice = None
+    if ended:
+        notice = "Your session has ended. Sign in again to carry on."
+    elif signed_out:
+        notice = "You have signed out."
+    return _sign_in_page(request, next_path=safe_next(next), notice=notice)
+
+
+@router.post(SIGN_IN_PATH)
+def sign_in(
+    request: Request,
+    email: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "",
+) -> Response:
+    email = email.strip()
+    next_path = safe_next(next)
+    expected = request.cookies.get(SIGN_IN_COOKIE, "")
+    if not expected or not csrf_token or not hmac.compare_digest(expected, csrf_token):
+        return _sign_in_page(request, email=email, next_path=next_path,
+                             errors={"form": CSRF_MESSAGE}, status_code=403)
+    errors: dict[str, str] = {}
+    if not email:
+        errors["email"] = "Enter your e-mail address"
+    elif "@" not in email:
+        errors["email"] = "Enter an e-mail address in the right format, like name@example.nhs.uk"
+    if not password:
+        errors["password"] = "Enter your password"
+    if errors:
+        return _sign_in_page(request, email=email, next_path=next_path, errors=errors,
+                             status_code=400)
+    engine = access.engine(request)
+    result = users.authenticate(
+        engine, email, password, client=access.client_of(request),
+        user_agent=request.headers.get("user-agent"),
+    )
+    if result.outcome == "locked":
+        return _sign_in_page(
+            request, email=email, next_path=next_path, status_code=429,
+            errors={"email": "There have been too many attempts to sign in with this e-mail "
+                    f"address. Wait {int(users.LOCK_FOR.total_seconds() // 60)} minutes, "
+                    "then try again."},
+        )
+    if result.outcome != "ok" or result.user is None:
+        return _sign_in_page(
+            request, email=email, next_path=next_path, status_code=401,
+            errors={"email": "The e-mail address or password is not right. Check them and "
+                    "try again."},
+        )
+    old = access.session_id(request)
+    if old:
+        users.end_session(engine, old)  # a new session id at every sign-in
+    session_id, csrf = users.start_session(engine, result.user)
+    principal = access.principal_for(request, result.user, "session", csrf)
+    response = RedirectResponse(next_path or home_for(request, principal), 303)
+    set_session_cookie(request, response, session_id)
+    response.delete_cookie(SIGN_IN_COOKIE, path=SIGN_IN_PATH)
+    return response
+
+
+@router.post("/sign-out")
+def sign_out(request: Request, principal: CurrentPrincipal) -> Response:
+    sid = access.session_id(request)
+    if sid:
+        users.end_session(access.engine(request), sid)
+    access.record_access(request, principal, "sign-out")
+    response = RedirectResponse(f"{SIGN_IN_PATH}?signed_out=1", 303)
+    clear_session_cookie(request, response)
+    return response
+
+
+# ---------------------------------------------------------------------------- handlers
+
+
+def _not_signed_in(request: Request, exc: Exception) -> Response:
+    reason = exc.reason if isinstance(exc, NotSignedIn) else "none"
+    if is_api(request):
+        detail = (
+            "the bearer token is not valid (unknown, revoked or malformed)"
+            if reason == "bad-token"
+            else "sign in, or send an API token as 'Authorization: Bearer <token>'"
+        )
+        return JSONResponse({"detail": detail}, status_code=401,
+                            headers={"WWW-Authenticate": "Bearer"})
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    query = {"next": target} if request.method == "GET" else {}
+    if reason == "ended":
+        query["ended"] = "1"
+    url = SIGN_IN_PATH + ("?" + urlencode(query, quote_via=quote) if query else "")
+    if request.headers.get("hx-request") == "true":
+        response: Response = Response(status_code=401, headers={"HX-Redirect": url})
+    else:
+        response = RedirectResponse(url, 303)
+    if reason == "ended":
+        clear_session_cookie(request, response)
+    return response
+
+
+def _csrf_rejected(request: Request, exc: Exception) -> Response:
+    if is_api(request):
+        return JSONResponse({"detail": CSRF_MESSAGE}, status_code=403)
+    return render(request, "forbidden.html", {"message": CSRF_MESSAGE}, status_code=403)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """404 (and 403) pages for browsers; the API keeps FastAPI's JSON answers."""
+    assert isinstance(exc, StarletteHTTPException)
+    wants_page = not is_api(request) and request.url.path not in ("/healthz", "/openapi.json")
+    if wants_page and exc.status_code == 404:
+        return render(request, "not_found.html", status_code=404)
+    return await http_exception_handler(request, exc)
+
+
+def install(app: FastAPI) -> None:
+    """Add sign-in/out, the admin pages and the access exception handlers to the app."""
+    from guardian.web import admin
+
+    if getattr(app.state, "templates", None) is None:
+        app.state.templates = make_templates()
+    app.include_router(router)
+    app.include_router(admin.router)
+    app.add_exception_handler(NotSignedIn, _not_signed_in)
+    app.add_exception_handler(CsrfRejected, _csrf_rejected)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
