@@ -30,7 +30,7 @@ from sqlalchemy import (
     select,
 )
 
-from guardian.domain import standards
+from guardian.domain import checkins, standards
 from guardian.domain.patient import Patient
 from guardian.orgs import all_practices
 from guardian.projections.runner import Notice
@@ -75,6 +75,15 @@ def _define(name: str, md: MetaData) -> Table:
         Column("unanswered_messages", Integer, nullable=False),
         Column("oldest_unanswered_on", Date),
         Column("left_list_on", Date),
+        # Waiting Well (issue 5): the open check-in's due date, for the "check-in-due" filter.
+        Column("check_in_due", Date),
+        Column("validated_on", Date),
+        # What the scheduled jobs look for (issue 5), so they load only the patients with
+        # something to record, never every aggregate: the first day on which the sweep has
+        # a breach, an at-risk warning or a withdrawal to record (0001-01-01: at once), and
+        # the first day a check-in falls due. Null: nothing pending.
+        Column("sweep_due_on", Date),
+        Column("check_in_next_on", Date),
         # Sort keys, never null so that keyset paging works alike on both backends:
         # the next deadline (none: last), and when the wait began (clock start, else received).
         Column("deadline_sort", Date, nullable=False),
@@ -83,6 +92,8 @@ def _define(name: str, md: MetaData) -> Table:
         Index(f"{name}_pcn_wait", "pcn_code", "wait_from", "provider", "pathway_id"),
         Index(f"{name}_coordinator", "coordinator"),
         Index(f"{name}_patient", "patient_id"),
+        Index(f"{name}_sweep_due", "sweep_due_on"),
+        Index(f"{name}_check_in_next", "check_in_next_on"),
     )
 
 
@@ -129,17 +140,29 @@ def periods_for(patient: Patient) -> list[dict[str, Any]]:
     return rows
 
 
-def rows_for(patient: Patient, orgs: dict[str, Any], bank_holidays=None) -> list[dict[str, Any]]:
-    """The worklist rows of one patient: one per open pathway."""
-    flags = [f for f in patient.flags.values() if f.reviewed_on is None]
+def rows_for(
+    patient: Patient,
+    orgs: dict[str, Any],
+    bank_holidays=None,
+    table: Sequence[standards.Standard] = standards.STANDARDS,
+    schedule: checkins.CheckInSchedule = checkins.DEFAULT_SCHEDULE,
+) -> list[dict[str, Any]]:
+    """The worklist rows of one patient: one per open pathway.
+
+    `table` and `schedule` are the deployment's standards and check-in schedule.
+    """
+    all_flags = tuple(patient.flags.values())
+    flags = [f for f in all_flags if f.reviewed_on is None]
     last_contact = max((c.on for c in patient.contacts.values()), default=None)
     rows = []
     for p in patient.pathways.values():
         if not p.is_open:
             continue
         pathway_flags = [f for f in flags if f.pathway is None or f.pathway == p.key]
-        due = standards.deadlines(p, pathway_flags, bank_holidays=bank_holidays)
-        first = due[0] if due else None
+        tracked = standards.tracked_deadlines(p, all_flags, table, bank_holidays)
+        # For an open pathway the outstanding tracked deadlines are `standards.deadlines`.
+        first = next((t.deadline for t in tracked if t.done_on is None), None)
+        findings = standards.wait_findings(p, all_flags, table, bank_holidays, tracked)
         org = orgs.get(p.practice_code)
         unanswered = p.unanswered_messages()
         waiting_tests = p.outstanding_diagnostics()
@@ -176,6 +199,10 @@ def rows_for(patient: Patient, orgs: dict[str, Any], bank_holidays=None) -> list
                 "unanswered_messages": len(unanswered),
                 "oldest_unanswered_on": min((m.on for m in unanswered), default=None),
                 "left_list_on": p.left_list_on,
+                "check_in_due": p.check_in.due_on if p.check_in else None,
+                "validated_on": p.validated_on,
+                "sweep_due_on": standards.sweep_due_on(findings),
+                "check_in_next_on": checkins.next_check_in(p, schedule),
                 "deadline_sort": first.last_day_within if first else NO_DEADLINE,
                 "wait_from": p.clock_start or p.received_on,
             }
@@ -204,7 +231,11 @@ class WorklistProjection:
         for t in (table, periods):
             for start in range(0, len(hexes), 500):
                 conn.execute(delete(t).where(t.c.patient_id.in_(hexes[start : start + 500])))
-        bulk_insert(conn, table, [row for p in loaded for row in rows_for(p, orgs)])
+        settings = app.settings
+        bulk_insert(conn, table, [
+            row for p in loaded
+            for row in rows_for(p, orgs, None, settings.standards, settings.check_in_schedule)
+        ])
         bulk_insert(conn, periods, [row for p in loaded for row in periods_for(p)])
 
     def swap(self, conn: Connection, suffix: str) -> None:
@@ -226,7 +257,8 @@ class Scope:
 
 
 FILTERS = ("breached", "at-risk", "deterioration", "workup-incomplete", "assigned-to-me",
-           "unassigned", "unanswered-messages", "diagnostics-outstanding", "left-list")
+           "unassigned", "unanswered-messages", "diagnostics-outstanding", "left-list",
+           "check-in-due")
 SORTS = ("next-deadline", "days-waiting")
 
 
@@ -280,6 +312,7 @@ def _filter(name: str, on: dt.date, scope: Scope):
         "unanswered-messages": w.c.unanswered_messages > 0,
         "diagnostics-outstanding": w.c.diagnostics_outstanding > 0,
         "left-list": w.c.left_list_on.is_not(None),
+        "check-in-due": w.c.check_in_due <= on,
     }[name]
 
 
