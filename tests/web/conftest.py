@@ -1,0 +1,57 @@
+"""Fixtures for the web tests: an initialised database with the organisation reference,
+one user per role with a known password (web_helpers.ACCOUNTS)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+from fastapi.testclient import TestClient
+from web_helpers import ACCOUNTS, PASSWORD
+
+from guardian import users
+from guardian.bootstrap import build_app, init_database
+from guardian.config import Settings
+from guardian.orgs import load_orgs, read_org_file
+from guardian.web.app import create_app
+
+ORGS = Path(__file__).resolve().parents[2] / "guardian" / "data" / "mse-orgs.csv"
+
+
+@pytest.fixture(autouse=True)
+def cheap_hashes(monkeypatch):
+    """argon2 with small costs: the same code paths, a fraction of the time."""
+    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024,
+                                                         parallelism=1))
+
+
+@pytest.fixture
+def settings(database_url, tmp_path) -> Settings:
+    settings = Settings(database_url=database_url, var_dir=tmp_path / "var",
+                        secret_key="test-secret-key")
+    guardian = build_app(settings)
+    try:
+        init_database(guardian)
+        load_orgs(guardian.engine, read_org_file(ORGS))
+        for role, (email, orgs) in ACCOUNTS.items():
+            users.add_user(guardian.engine, email, role, orgs, PASSWORD)
+    finally:
+        guardian.close()
+    return settings
+
+
+@pytest.fixture
+def app(settings):
+    return create_app(settings, follow_events=False)
+
+
+@pytest.fixture
+def client(app):
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture
+def engine(client):
+    return client.app.state.guardian.engine
