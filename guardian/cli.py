@@ -344,6 +344,66 @@ def export_rtt(
     _run(body)
 
 
+# ---------------------------------------------------------------------------- waits
+AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD (default today)")]
+
+
+def _sweep_day(guardian, day: dt.date | None) -> dt.date:
+    today = guardian.today()
+    if day is not None and day > today:
+        raise Failure(f"--as-of {day.isoformat()} is after today ({today.isoformat()}): a "
+                      "sweep records only what has already happened")
+    return day or today
+
+
+@app.command("check-waits")
+def check_waits(as_of: AsOfOpt = None, as_json: JsonOpt = False) -> None:
+    """The wait-time sweep: record breaches and at-risk warnings due by the date."""
+    day = _parse_day(as_of, "--as-of")
+
+    def body() -> None:
+        from guardian.waits import check_waits as sweep
+
+        guardian = _app()
+        guardian.namespace  # noqa: B018
+        result = sweep(guardian, _sweep_day(guardian, day))
+        if result.skipped:
+            typer.echo(f"guardian: {result.skipped}", err=True)
+        _emit(as_json, result.as_json(), result.describe())
+
+    _run(body)
+
+
+@app.command("check-ins")
+def check_ins(as_of: AsOfOpt = None, as_json: JsonOpt = False) -> None:
+    """Record the Waiting Well check-ins due by the date (the scheduler runs it daily)."""
+    day = _parse_day(as_of, "--as-of")
+
+    def body() -> None:
+        from guardian.waits import check_ins as record
+
+        guardian = _app()
+        guardian.namespace  # noqa: B018
+        result = record(guardian, _sweep_day(guardian, day))
+        if result.skipped:
+            typer.echo(f"guardian: {result.skipped}", err=True)
+        _emit(as_json, result.as_json(), result.describe())
+
+    _run(body)
+
+
+@app.command("scheduler")
+def scheduler() -> None:
+    """Run the scheduled jobs; only one scheduler acts per database, others stand by."""
+
+    def body() -> int:
+        from guardian.scheduler import run
+
+        return run(Settings())
+
+    _run(body)
+
+
 # ---------------------------------------------------------------------------- serve
 @app.command("serve")
 def serve(
@@ -360,6 +420,10 @@ def serve(
         guardian = _app()
         guardian.namespace  # noqa: B018 - refuse to start on an uninitialised database
         guardian.close()
+        if settings.is_sqlite:  # one process shows the whole system (ARCHITECTURE.md)
+            from guardian.scheduler import start_in_thread
+
+            start_in_thread(settings)
         typer.echo(f"Guardian on http://{host}:{port}/  (database {settings.database_url})")
         uvicorn.run(
             "guardian.web.app:create_app",

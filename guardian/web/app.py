@@ -129,9 +129,16 @@ def create_app(settings: Settings | None = None, follow_events: bool = True) -> 
                 {"status": "unavailable", "detail": "the database does not answer"},
                 status_code=503,
             )
+        try:  # the scheduler's last runs and projection-lag watch (issue 5)
+            from guardian.scheduler import status as scheduler_status
+
+            scheduler = scheduler_status(guardian.engine)
+        except Exception as e:  # e.g. a database initialised before the scheduler existed
+            log.warning("scheduler status unavailable: %s", e)
+            scheduler = None
         return JSONResponse(
             {"status": "ok", "database": guardian.engine.dialect.name,
-             "events": int(position or 0), "read_models": lag}
+             "events": int(position or 0), "read_models": lag, "scheduler": scheduler}
         )
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

@@ -1,0 +1,401 @@
+"""`guardian scheduler`: the scheduled jobs, and the lock that lets one scheduler act per database.
+
+Jobs (cron times in `GUARDIAN_TIMEZONE`, so 00:05 stays 00:05 across daylight saving):
+
+| job | when | does |
+| --- | --- | --- |
+| `check-waits` | hourly at minute 5 (00:05 is the day's first) | the wait-time sweep, as of today |
+| `check-ins` | daily at 00:15 | records the Waiting Well check-ins due today |
+| `projection-lag` | every minute | logs the read models' lag (a warning past a minute) |
+
+Every run logs its start, its end with counts and duration, and writes them to
+`scheduler_runs` (one row per job, plus a `leader` row with the acting scheduler and its
+last heartbeat), which `/healthz` shows.
+
+**One scheduler acts per database.** PostgreSQL: a session-level advisory lock, held on a
+dedicated connection (not pooled) for the life of the process; the key is derived from the
+database and schema. SQLite: `flock` on a lock file next to the database. Either way the
+operating system or the server releases the lock when the process dies, however it dies. A
+second scheduler stands by, retrying, and takes over; a scheduler that finds it no longer
+holds its lock (the database connection went away) stops acting and exits with code 1.
+
+**Downtime.** On taking over, each sweep job whose last run is older than its last
+scheduled time runs once at once (coalesced: one catch-up run, not one per missed hour). A
+breach missed during the outage is still dated on its breach day: the sweep dates what it
+records from the standards, not from the day it runs.
+
+For tests and demonstrations, `GUARDIAN_SCHEDULER_INTERVAL=N` runs every job every N seconds
+instead of at its cron times.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Column, DateTime, Engine, Float, String, Table, Text, select
+
+from guardian.store import dialect_insert, metadata
+
+log = logging.getLogger("guardian.scheduler")
+
+scheduler_runs = Table(
+    "scheduler_runs",
+    metadata,
+    Column("job", String(32), primary_key=True),
+    Column("runner", String(128), nullable=False),  # host:pid of the scheduler that ran it
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("seconds", Float),
+    Column("status", String(16), nullable=False),  # running, ok, failed; leader: acting
+    Column("summary", Text),  # JSON: the job's counts, or the error
+)
+
+LEADER = "leader"
+WAITS_JOB = "check-waits"
+CHECK_INS_JOB = "check-ins"
+LAG_JOB = "projection-lag"
+HEARTBEAT_SECONDS = 10.0
+STANDBY_POLL_SECONDS = 5.0
+LAG_WARNING_SECONDS = 60.0
+
+
+def runner_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+# ---------------------------------------------------------------------------- the lock
+
+
+class PostgresLock:
+    """A session-level advisory lock on a dedicated connection kept open (stack notes §6)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.conn: Any = None
+        self.key: int | None = None
+
+    def _connect(self) -> Any:
+        cargs, cparams = self.engine.dialect.create_connect_args(self.engine.url)
+        conn = self.engine.dialect.loaded_dbapi.connect(*cargs, **cparams)
+        conn.autocommit = True
+        return conn
+
+    def acquire(self) -> bool:
+        try:
+            if self.conn is None:
+                self.conn = self._connect()
+                with self.conn.cursor() as cur:
+                    cur.execute("SELECT current_database(), current_schema()")
+                    database, schema = cur.fetchone()
+                # One key per database and schema: 'gs' in the high bits, a crc below.
+                self.key = (0x6773 << 32) | zlib.crc32(f"{database}/{schema}".encode())
+            with self.conn.cursor() as cur:
+                cur.execute("SELECT pg_try_advisory_lock(%s)", (self.key,))
+                return bool(cur.fetchone()[0])
+        except Exception as e:  # the database is down: stand by and retry
+            log.warning("cannot reach the database for the scheduler lock: %s", e)
+            self.release()
+            return False
+
+    def held(self) -> bool:
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute("SELECT 1")
+            return True
+        except Exception:
+            return False
+
+    def release(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(Exception):  # already gone
+                self.conn.close()
+        self.conn = None
+
+
+class FileLock:
+    """`flock` on a file next to the SQLite database; released when the process dies."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.fd: int | None = None
+
+    def acquire(self) -> bool:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{runner_name()}\n".encode())
+        self.fd = fd
+        return True
+
+    def held(self) -> bool:
+        return self.fd is not None
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def lock_for(engine: Engine) -> PostgresLock | FileLock:
+    if engine.dialect.name == "postgresql":
+        return PostgresLock(engine)
+    database = engine.url.database
+    if not database or database == ":memory:":
+        raise RuntimeError("the scheduler needs a database file or PostgreSQL")
+    return FileLock(database + ".scheduler-lock")
+
+
+# ---------------------------------------------------------------------------- run records
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _write(engine: Engine, **row: Any) -> None:
+    with engine.begin() as conn:
+        stmt = dialect_insert(conn, scheduler_runs).values(**row)
+        conn.execute(stmt.on_conflict_do_update(
+            index_elements=["job"], set_={k: stmt.excluded[k] for k in row if k != "job"}))
+
+
+def status(engine: Engine) -> dict[str, dict[str, Any]]:
+    """The last run of each job and the acting scheduler (for /healthz)."""
+    out: dict[str, dict[str, Any]] = {}
+    with engine.connect() as conn:
+        for r in conn.execute(select(scheduler_runs)):
+            row = dict(r._mapping)
+            job = row.pop("job")
+            summary = row.pop("summary")
+            try:
+                row["summary"] = json.loads(summary) if summary else None
+            except ValueError:
+                row["summary"] = summary
+            for k in ("started_at", "finished_at"):
+                if row[k] is not None:
+                    row[k] = row[k].isoformat()
+            out[job] = row
+    return out
+
+
+def last_started(engine: Engine, job: str) -> dt.datetime | None:
+    with engine.connect() as conn:
+        value = conn.execute(
+            select(scheduler_runs.c.started_at).where(scheduler_runs.c.job == job)).scalar()
+    if value is not None and value.tzinfo is None:  # SQLite keeps no offset: stored as UTC
+        value = value.replace(tzinfo=dt.UTC)
+    return value
+
+
+# ---------------------------------------------------------------------------- the jobs
+
+
+class Jobs:
+    """The scheduled jobs of one scheduler process, each logged and recorded."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.runner = runner_name()
+
+    def run(self, job: str, work: Callable[[], dict[str, Any]]) -> None:
+        engine = self.app.engine
+        started, t = _now(), time.perf_counter()
+        log.info("job %s started", job)
+        try:
+            _write(engine, job=job, runner=self.runner, started_at=started, finished_at=None,
+                   seconds=None, status="running", summary=None)
+            summary = work()
+        except Exception as e:
+            seconds = time.perf_counter() - t
+            log.exception("job %s failed after %.2f s", job, seconds)
+            try:
+                _write(engine, job=job, runner=self.runner, started_at=started,
+                       finished_at=_now(), seconds=seconds, status="failed",
+                       summary=json.dumps({"error": f"{type(e).__name__}: {e}"}))
+            except Exception:
+                log.exception("could not record the failure of job %s", job)
+            return
+        seconds = time.perf_counter() - t
+        log.info("job %s finished in %.2f s: %s", job, seconds, json.dumps(summary))
+        _write(engine, job=job, runner=self.runner, started_at=started, finished_at=_now(),
+               seconds=seconds, status="ok", summary=json.dumps(summary, default=str))
+
+    def check_waits(self) -> None:
+        from guardian.waits import check_waits
+
+        self.run(WAITS_JOB, lambda: check_waits(self.app, self.app.today()).summary())
+
+    def check_ins(self) -> None:
+        from guardian.waits import check_ins
+
+        self.run(CHECK_INS_JOB, lambda: check_ins(self.app, self.app.today()).summary())
+
+    def projection_lag(self) -> None:
+        from guardian.projections.registry import runner_for
+
+        def work() -> dict[str, Any]:
+            lag = runner_for(self.app).lag()
+            for name, value in lag.items():
+                seconds = value.get("seconds_behind")
+                if value["events_behind"] and (seconds is None or seconds > LAG_WARNING_SECONDS):
+                    log.warning("read model %s is %s events and %s s behind", name,
+                                value["events_behind"], seconds)
+            return lag
+
+        self.run(LAG_JOB, work)
+
+
+# ---------------------------------------------------------------------------- the scheduler
+
+
+def _triggers(settings: Any) -> dict[str, Any]:
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    zone = settings.zone
+    every = settings.scheduler_interval
+    if every:
+        return {name: IntervalTrigger(seconds=every, timezone=zone)
+                for name in (WAITS_JOB, CHECK_INS_JOB, LAG_JOB)}
+    return {
+        WAITS_JOB: CronTrigger(minute=5, timezone=zone),
+        CHECK_INS_JOB: CronTrigger(hour=0, minute=15, timezone=zone),
+        LAG_JOB: IntervalTrigger(minutes=1, timezone=zone),
+    }
+
+
+def _missed(trigger: Any, last: dt.datetime | None, now: dt.datetime) -> bool:
+    """Whether a scheduled time passed since the last run (or it never ran)."""
+    if last is None:
+        return True
+    due = trigger.get_next_fire_time(None, last.astimezone(now.tzinfo))
+    return due is not None and due <= now
+
+
+def run(settings: Any, stop: threading.Event | None = None, install_signals: bool = True
+        ) -> int:
+    """Stand by until this process holds the lock, then run the jobs until stopped.
+
+    Returns the exit code: 0 when stopped (SIGTERM, SIGINT, `stop`), 1 when the lock was lost.
+    """
+    from apscheduler.executors.pool import ThreadPoolExecutor
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    from guardian.bootstrap import build_app
+
+    stop = stop or threading.Event()
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # each job logs its own run
+    app = build_app(settings)
+    app.namespace  # noqa: B018 - refuse an uninitialised database before waiting
+    every = settings.scheduler_interval
+    poll = min(STANDBY_POLL_SECONDS, every) if every else STANDBY_POLL_SECONDS
+    heartbeat = min(HEARTBEAT_SECONDS, every) if every else HEARTBEAT_SECONDS
+    running: dict[str, Any] = {}
+
+    def request_stop(*_: Any) -> None:
+        stop.set()
+        if "scheduler" in running:
+            _shut_down_soon(running["scheduler"])
+
+    if install_signals:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, request_stop)
+
+    lock = lock_for(app.engine)
+    standing_by = False
+    while not lock.acquire():
+        if not standing_by:
+            log.info("another scheduler acts for this database; standing by (retrying "
+                     "every %g s)", poll)
+            standing_by = True
+        if stop.wait(poll):
+            app.close()
+            return 0
+    me = runner_name()
+    log.info("scheduler %s now acts for this database", me)
+    became = _now()
+    _write(app.engine, job=LEADER, runner=me, started_at=became, finished_at=became,
+           seconds=None, status="acting", summary=None)
+
+    jobs = Jobs(app)
+    scheduler = BlockingScheduler(
+        timezone=settings.zone,
+        executors={"default": ThreadPoolExecutor(1), "watch": ThreadPoolExecutor(1)},
+        # One run after downtime however many were missed; never dropped for being late.
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+    )
+    outcome = {"code": 0}
+
+    def watch() -> None:
+        if stop.is_set():
+            _shut_down_soon(scheduler)
+        elif not lock.held():
+            log.error("scheduler %s lost its lock on the database; stopping", me)
+            outcome["code"] = 1
+            _shut_down_soon(scheduler)
+        else:
+            try:
+                _write(app.engine, job=LEADER, runner=me, started_at=became,
+                       finished_at=_now(), seconds=None, status="acting", summary=None)
+            except Exception:
+                log.warning("could not record the scheduler's heartbeat", exc_info=True)
+
+    triggers = _triggers(settings)
+    now = dt.datetime.now(settings.zone)
+    work = {WAITS_JOB: jobs.check_waits, CHECK_INS_JOB: jobs.check_ins,
+            LAG_JOB: jobs.projection_lag}
+    for name in (WAITS_JOB, CHECK_INS_JOB, LAG_JOB):
+        catch_up = name != LAG_JOB and _missed(triggers[name], last_started(app.engine, name),
+                                                now)
+        if catch_up:
+            log.info("job %s missed a run (or never ran): running it now", name)
+        extra = {"next_run_time": now} if catch_up else {}
+        scheduler.add_job(work[name], triggers[name], id=name, name=name, **extra)
+    scheduler.add_job(watch, "interval", seconds=heartbeat, id="watch", executor="watch")
+    running["scheduler"] = scheduler
+    try:
+        if not stop.is_set():
+            scheduler.start()  # blocks until shut down (a running job finishes first)
+    finally:
+        lock.release()
+        app.close()
+    log.info("scheduler %s stopped", me)
+    return outcome["code"]
+
+
+def _shut_down_soon(scheduler: Any) -> None:
+    """Shut the scheduler down from a thread of its own, letting a running job finish
+    (never from a signal handler or a job's own thread, which it would wait for)."""
+    from apscheduler.schedulers import SchedulerNotRunningError
+
+    def shut() -> None:
+        with contextlib.suppress(SchedulerNotRunningError):
+            scheduler.shutdown(wait=True)
+
+    threading.Thread(target=shut, name="scheduler-shutdown", daemon=True).start()
+
+
+def start_in_thread(settings: Any) -> tuple[threading.Thread, threading.Event]:
+    """Run the scheduler on a daemon thread (one process showing the whole system on
+    SQLite); set the returned event to stop it."""
+    stop = threading.Event()
+    thread = threading.Thread(target=run, args=(settings, stop, False), name="scheduler",
+                              daemon=True)
+    thread.start()
+    return thread, stop
