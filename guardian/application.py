@@ -601,6 +601,15 @@ class GuardianApp(Application[UUID]):
         return self.update_patient(patient_id, lambda p: p.send_message(
             provider, pathway_id, message_id, party, at, day, body, sender, in_reply_to))
 
+    def record_check_in_outcome(self, patient_id: UUID, provider: str, pathway_id: str,
+                                outcome: str, by: str, note: str = "",
+                                stop_reason: str | None = None,
+                                on: dt.date | None = None) -> int | None:
+        """A Waiting Well check-in's outcome (issue 5; `guardian.domain.checkins`)."""
+        day = on or self.today()
+        return self.update_patient(patient_id, lambda p: p.record_check_in_outcome(
+            provider, pathway_id, outcome, day, by, note, stop_reason))
+
 
 def _index_state(p) -> str:
     if not p.is_open:
