@@ -1,0 +1,261 @@
+"""The wait-time sweep and the check-in job against a real store, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import uuid
+from collections import Counter
+
+import pytest
+from sqlalchemy import select, text
+
+from guardian.bootstrap import build_app, init_database
+from guardian.config import Settings
+from guardian.demo import ORGS_FILE, load_demo
+from guardian.domain.report import ReferralReport
+from guardian.domain.standards import wait_findings
+from guardian.orgs import load_orgs, read_org_file
+from guardian.projections import worklist as wl
+from guardian.projections.registry import runner_for
+from guardian.waits import check_ins, check_waits
+
+AS_OF = dt.date(2026, 3, 31)
+ONE = dt.timedelta(days=1)
+
+
+@pytest.fixture
+def app(database_url, tmp_path):
+    guardian = build_app(Settings(database_url=database_url, var_dir=tmp_path))
+    init_database(guardian)
+    yield guardian
+    guardian.close()
+
+
+@pytest.fixture
+def demo(app):
+    load_demo(app, patients=300, seed=5, as_of=AS_OF)
+    return app
+
+
+def all_patients(app):
+    with app.engine.connect() as conn:
+        ids = [uuid.UUID(h) for (h,) in conn.execute(
+            text("SELECT DISTINCT patient_id FROM pathway_index"))]
+    return app.load_patients(ids)
+
+
+def stored(app, topic: str) -> list[dict]:
+    """The stored events of one topic, as (patient, fields) dicts."""
+    with app.engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT id FROM guardian_events WHERE topic = :t ORDER BY id"), {"t": topic})
+        ids = [i for (i,) in rows]
+    out = []
+    for i in ids:
+        [note] = app.recorder.select_notifications(start=i, limit=1)
+        event = app.mapper.to_domain_event(note)
+        out.append({"patient": event.originator_id, **{
+            k: v for k, v in vars(event).items()
+            if k not in ("originator_id", "originator_version", "timestamp")}})
+    return out
+
+
+def breach_keys(app) -> list[tuple]:
+    return [(e["patient"], e["provider"], e["pathway_id"], e["standard"], e["subject"],
+             e["breach_on"]) for e in stored(app, "guardian.Patient.WaitBreached")]
+
+
+def event_count(app) -> int:
+    with app.engine.connect() as conn:
+        return conn.execute(text("SELECT count(*) FROM guardian_events")).scalar_one()
+
+
+def expected_breaches(app, on: dt.date) -> set[tuple]:
+    """What a sweep must record: every patient loaded and swept in memory (not saved)."""
+    out = set()
+    for pid, patient in all_patients(app).items():
+        patient.check_waits(on)
+        for e in patient.collect_events():
+            if type(e).__name__ == "WaitBreached":
+                out.add((pid, e.provider, e.pathway_id, e.standard, e.subject, e.breach_on))
+    return out
+
+
+# ------------------------------------------------------------------ the sweep
+
+
+def test_the_sweep_records_each_breach_once_from_the_index_alone(demo):
+    expected = expected_breaches(demo, AS_OF)
+    result = check_waits(demo, AS_OF)
+    assert result.breaches_recorded == len(expected) > 0 and result.at_risk > 0
+    with demo.engine.connect() as conn:
+        rows = conn.execute(select(wl.worklist)).mappings().all()
+    assert result.checked == len(rows)
+    assert result.candidates < len({r["patient_id"] for r in rows})  # not every aggregate
+    keys = breach_keys(demo)
+    assert set(keys) == expected and len(keys) == len(expected)
+    assert all(k[-1] <= AS_OF for k in keys)
+    # nothing left due on that day, in the store or in the index
+    for patient in all_patients(demo).values():
+        for p in patient.pathways.values():
+            assert [f for f in wait_findings(p, patient.flags.values()) if f.due(AS_OF)] == []
+    with demo.engine.connect() as conn:
+        assert conn.execute(select(wl.worklist).where(
+            wl.worklist.c.sweep_due_on <= AS_OF)).first() is None
+    # a rerun records nothing
+    before = event_count(demo)
+    again = check_waits(demo, AS_OF)
+    assert (again.breaches_recorded, again.at_risk, again.candidates) == (0, 0, 0)
+    assert event_count(demo) == before
+
+
+def test_the_next_day_records_only_what_fell_due_that_day(demo):
+    check_waits(demo, AS_OF)
+    next_day = AS_OF + ONE
+    result = check_waits(demo, next_day)
+    breached_then = [k for k in breach_keys(demo) if k[-1] == next_day]
+    assert result.breaches_recorded == len(breached_then)
+    at_risk = stored(demo, "guardian.Patient.StepAtRisk")
+    assert Counter(e["at_risk_from"] <= next_day for e in at_risk) == {True: len(at_risk)}
+    assert len({(e["patient"], e["pathway_id"], e["standard"], e["subject"],
+                 e["last_day_within"]) for e in at_risk}) == len(at_risk)
+
+
+def test_an_as_of_before_the_last_run_records_nothing(demo):
+    check_waits(demo, AS_OF)
+    before = event_count(demo)
+    result = check_waits(demo, AS_OF - 30 * ONE)
+    assert result.skipped and "before the last run" in result.skipped
+    assert result.as_json() == {"checked": 0, "breaches_recorded": 0, "at_risk": 0}
+    assert event_count(demo) == before
+
+
+def test_a_sweep_killed_halfway_then_rerun_records_each_breach_exactly_once(demo, monkeypatch):
+    expected = expected_breaches(demo, AS_OF)
+    save = demo.save_patients
+    calls = []
+
+    def dies_on_the_third_batch(patients):
+        calls.append(len(patients))
+        if len(calls) == 3:
+            raise KeyboardInterrupt("killed")
+        return save(patients)
+
+    monkeypatch.setattr(demo, "save_patients", dies_on_the_third_batch)
+    with pytest.raises(KeyboardInterrupt):
+        check_waits(demo, AS_OF, batch=40)
+    partial = breach_keys(demo)
+    assert 0 < len(partial) < len(expected)
+    monkeypatch.setattr(demo, "save_patients", save)
+    check_waits(demo, AS_OF, batch=40)
+    keys = breach_keys(demo)
+    assert set(keys) == expected and len(keys) == len(expected)
+
+
+def test_a_concurrent_change_makes_the_batch_reload_and_both_writes_survive(demo, monkeypatch):
+    runner_for(demo).run_once()
+    expected = expected_breaches(demo, AS_OF)
+    load = demo.load_patients
+    meddled: list[uuid.UUID] = []
+
+    def load_then_someone_else_writes(ids):
+        patients = load(ids)
+        if not meddled:
+            pid = next(iter(patients))
+            meddled.append(pid)
+            demo.log_contact(pid, "c-meanwhile", "phone", "called the patient", "sam", on=AS_OF)
+        return patients
+
+    monkeypatch.setattr(demo, "load_patients", load_then_someone_else_writes)
+    result = check_waits(demo, AS_OF)
+    assert result.breaches_recorded == len(expected)
+    assert "c-meanwhile" in demo.get_patient(meddled[0]).contacts
+    assert set(breach_keys(demo)) == expected
+
+
+# ------------------------------------------------------------------ corrections
+
+
+def report(**changes) -> ReferralReport:
+    base = ReferralReport(
+        provider="RAJ", pathway_id="PPI-9", nhs_number="9995260182",
+        birth_date=dt.date(1958, 3, 14), practice_code="Y90001", treatment_function="110",
+        priority=1, waiting_list_type="ORTT", received_on=AS_OF - 130 * ONE,
+        clock_start=AS_OF - 130 * ONE, as_of=AS_OF,
+    )
+    return dataclasses.replace(base, **changes)
+
+
+@pytest.fixture
+def one_patient(app):
+    load_orgs(app.engine, read_org_file(ORGS_FILE))
+    app.apply_reports([report()])
+    return app
+
+
+def worklist_row(app) -> dict | None:
+    with app.engine.connect() as conn:
+        row = conn.execute(select(wl.worklist).where(
+            wl.worklist.c.pathway_id == "PPI-9")).mappings().first()
+    return dict(row) if row else None
+
+
+def test_a_corrected_clock_start_withdraws_the_breach_it_made_untrue(one_patient):
+    app = one_patient
+    assert check_waits(app, AS_OF).breaches_recorded == 1
+    assert worklist_row(app)["breaches"] == 1
+    # the next extract corrects the clock start: 100 days ago, so day 127 has not come
+    app.apply_reports([report(clock_start=AS_OF - 100 * ONE, as_of=AS_OF + ONE)])
+    result = check_waits(app, AS_OF + ONE)
+    assert result.withdrawn == 1 and result.breaches_recorded == 0
+    [withdrawn] = stored(app, "guardian.Patient.BreachWithdrawn")
+    assert (withdrawn["standard"], withdrawn["reason"]) == (
+        "rtt-18", f"the breach day is {(AS_OF + 27 * ONE).isoformat()}, "
+        f"not {(AS_OF - 3 * ONE).isoformat()}")
+    row = worklist_row(app)
+    assert row["breaches"] == 0 and row["sweep_due_on"] == AS_OF + 13 * ONE  # day 113: at risk
+
+
+def test_a_late_clock_stop_withdraws_a_breach_on_a_pathway_off_the_worklist(one_patient):
+    app = one_patient
+    check_waits(app, AS_OF)
+    # treated on day 125, reported after the sweep had recorded the day-127 breach
+    app.apply_reports([report(clock_end=AS_OF - 5 * ONE, rtt_status="30", as_of=AS_OF + ONE)])
+    runner_for(app).run_once()
+    assert worklist_row(app) is None  # stopped: not on the worklist
+    assert check_waits(app, AS_OF + ONE).withdrawn == 1
+    assert check_waits(app, AS_OF + 2 * ONE).withdrawn == 0
+
+
+# ------------------------------------------------------------------ check-ins
+
+
+def test_check_ins_fall_due_show_on_the_worklist_and_take_outcomes(demo):
+    result = check_ins(demo, AS_OF)
+    assert result.check_ins_due > 0
+    due = stored(demo, "guardian.Patient.CheckInDue")
+    assert len(due) == result.check_ins_due and all(e["due_on"] <= AS_OF for e in due)
+    everyone = wl.Scope(None)
+    with demo.engine.connect() as conn:
+        pcns = [p for (p,) in conn.execute(select(wl.worklist.c.pcn_code).distinct())]
+        rows = [r for pcn in pcns
+                for r in wl.page(conn, everyone, pcn, AS_OF, ["check-in-due"], limit=10_000)]
+    assert len(rows) == len(due)
+    first, second = rows[0], rows[1]
+    demo.record_check_in_outcome(uuid.UUID(first["patient_id"]), first["provider"],
+                                 first["pathway_id"], "no-change", "sam", on=AS_OF)
+    demo.record_check_in_outcome(uuid.UUID(second["patient_id"]), second["provider"],
+                                 second["pathway_id"], "no-longer-needed", "sam", on=AS_OF)
+    runner_for(demo).run_once()
+    with demo.engine.connect() as conn:
+        after = {(r["provider"], r["pathway_id"]): r for r in conn.execute(
+            select(wl.worklist)).mappings()}
+    validated = after[(first["provider"], first["pathway_id"])]
+    assert validated["check_in_due"] is None and validated["validated_on"] == AS_OF
+    assert validated["check_in_next_on"] > AS_OF
+    assert (second["provider"], second["pathway_id"]) not in after  # validated off the list
+    [removal] = [e for e in stored(demo, "guardian.Patient.CheckInOutcomeRecorded")
+                 if e["outcome"] == "no-longer-needed"]
+    assert removal["treatment_function"] == second["treatment_function"]
+    assert check_ins(demo, AS_OF).check_ins_due == 0
