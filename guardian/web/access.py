@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from itsdangerous import BadSignature, Signer
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
@@ -173,9 +174,19 @@ def peek(request: Request) -> Principal | None:
     return found
 
 
-async def current_principal(request: Request) -> Principal:
+_bearer_scheme = HTTPBearer(
+    auto_error=False, scheme_name="bearer",
+    description="An API token from `guardian users token --email E`.",
+)
+
+
+async def current_principal(
+    request: Request,
+    _documented: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)] = None,
+) -> Principal:
     """THE dependency: who is asking (401 / sign-in redirect without credentials), with the
-    CSRF check on every state-changing request made with a session."""
+    CSRF check on every state-changing request made with a session. (`_documented` only
+    puts the bearer scheme into the OpenAPI schema; the header is read in `resolve`.)"""
     principal = getattr(request.state, "principal", None)
     if principal is None:
         principal = await run_in_threadpool(resolve, request)
@@ -237,6 +248,12 @@ def require_role(*roles: str):
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+# For API routes' `responses=`: the answers every authenticated route may give.
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No session and no valid bearer token"},
+    403: {"description": "A state-changing request with a session lacked its CSRF token"},
+    404: {"description": "Not found, or outside the caller's scope (existence not revealed)"},
+}
 OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
 PatientReader = Annotated[Principal, Depends(patient_reader)]
 AdminPrincipal = Annotated[Principal, Depends(admin_principal)]
