@@ -34,7 +34,7 @@ def app(database_url, tmp_path):
 
 @pytest.fixture
 def demo(app):
-    load_demo(app, patients=300, seed=5, as_of=AS_OF)
+    load_demo(app, patients=200, seed=5, as_of=AS_OF)
     return app
 
 
