@@ -29,6 +29,7 @@ import re
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import NamedTuple
 
 from guardian.domain.codes import PROCEDURE_PRIORITIES, URGENT_SUSPECTED_CANCER
 from guardian.domain.errors import InvalidValue
@@ -376,6 +377,18 @@ def _fmt(d: dt.date) -> str:
 
 def _deadline(standard: Standard, subject: str, clock_from: dt.date,
               bank_holidays: BankHolidays | None) -> Deadline:
+    if bank_holidays is None:  # the usual case: the same few dates for many pathways
+        return _cached_deadline(standard, subject, clock_from)
+    return _compute_deadline(standard, subject, clock_from, bank_holidays)
+
+
+@lru_cache(maxsize=1 << 17)
+def _cached_deadline(standard: Standard, subject: str, clock_from: dt.date) -> Deadline:
+    return _compute_deadline(standard, subject, clock_from, None)
+
+
+def _compute_deadline(standard: Standard, subject: str, clock_from: dt.date,
+                      bank_holidays: BankHolidays | None) -> Deadline:
     n, window = standard.last_day_within, standard.at_risk_days
     if standard.working_days:
         last = add_working_days(clock_from, n, bank_holidays)
@@ -585,8 +598,7 @@ def next_deadline(
 # --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TrackedDeadline:
+class TrackedDeadline(NamedTuple):
     """A deadline with when its step was done (domain reference §14).
 
     Unlike `deadlines`, this covers every standard that has applied to the pathway in its
@@ -681,8 +693,7 @@ FINDING_KINDS = ("withdraw", "breach", "at-risk")
 AT_ONCE = dt.date.min
 
 
-@dataclass(frozen=True)
-class WaitFinding:
+class WaitFinding(NamedTuple):
     """Something the wait-time sweep has to record for a pathway (domain reference §14).
 
     * "breach": record `WaitBreached` dated `due_on` (the breach day) once that day has
