@@ -25,9 +25,12 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    case,
     delete,
+    func,
     or_,
     select,
+    true,
 )
 
 from guardian.domain import checkins, standards
@@ -256,30 +259,66 @@ class Scope:
         return self.pcns is None or pcn in self.pcns
 
 
-FILTERS = ("breached", "at-risk", "deterioration", "workup-incomplete", "assigned-to-me",
-           "unassigned", "unanswered-messages", "diagnostics-outstanding", "left-list",
-           "check-in-due")
+FILTERS = ("breached", "at-risk", "deterioration", "workup-incomplete",
+           "diagnostics-overdue", "unanswered-messages", "check-in-due", "assigned-to-me",
+           "unassigned", "diagnostics-outstanding", "left-list")
+FILTER_LABELS = {
+    "breached": "Breached", "at-risk": "At risk", "deterioration": "Deterioration flagged",
+    "workup-incomplete": "Workup incomplete", "diagnostics-overdue": "Tests overdue (6 weeks)",
+    "unanswered-messages": "Unanswered messages", "check-in-due": "Check-in due",
+    "assigned-to-me": "Assigned to me", "unassigned": "Unassigned",
+    "diagnostics-outstanding": "Tests awaiting result", "left-list": "Left the hospital list",
+}
 SORTS = ("next-deadline", "days-waiting")
+# Exact-match attribute filters (the worklist's drop-downs).
+ATTRIBUTES = ("practice_code", "provider", "treatment_function", "priority", "stage")
+DIAGNOSTIC_OVERDUE_DAYS = 42  # DM01 "6 weeks or more" (domain reference §7, §14)
+
+
+def _scoped(scope: Scope, pcn: str | None):
+    """The rows a query may see: one PCN (if in scope) or every PCN in scope."""
+    w = worklist
+    if pcn is not None:
+        return w.c.pcn_code == pcn if scope.allows(pcn) else None
+    if scope.pcns is None:
+        return true()
+    if not scope.pcns:
+        return None
+    return w.c.pcn_code.in_(sorted(scope.pcns))
+
+
+def _attribute_clauses(attrs: dict[str, Any] | None) -> list[Any]:
+    clauses = []
+    for name, value in (attrs or {}).items():
+        if name not in ATTRIBUTES:
+            raise ValueError(f"unknown attribute {name!r}; one of {', '.join(ATTRIBUTES)}")
+        if value in (None, ""):
+            continue
+        clauses.append(worklist.c[name] == value)
+    return clauses
 
 
 def page(
     conn: Connection,
     scope: Scope,
-    pcn: str,
+    pcn: str | None,
     on: dt.date,
     filters: Sequence[str] = (),
     sort: str = "next-deadline",
     after: tuple[Any, str, str] | None = None,
     limit: int = 50,
+    attrs: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """One page of a PCN's worklist, keyset-paged on (sort key, provider, pathway id).
+    """One page of a PCN's worklist (or of every PCN in scope when `pcn` is None),
+    keyset-paged on (sort key, provider, pathway id).
 
     Out of scope, the answer is an empty page: callers turn that into a 404.
     """
-    if not scope.allows(pcn):
+    where = _scoped(scope, pcn)
+    if where is None:
         return []
     w = worklist
-    q = select(w).where(w.c.pcn_code == pcn)
+    q = select(w).where(where, *_attribute_clauses(attrs))
     for f in filters:
         q = q.where(_filter(f, on, scope))
     if sort not in SORTS:
@@ -298,6 +337,40 @@ def page(
     return [dict(r._mapping) for r in conn.execute(q)]
 
 
+def counts(
+    conn: Connection,
+    scope: Scope,
+    pcn: str | None,
+    on: dt.date,
+    attrs: dict[str, Any] | None = None,
+) -> dict[str, int]:
+    """How many rows each filter would give (with the attribute filters applied), and the
+    total, in one query: the numbers beside each filter."""
+    where = _scoped(scope, pcn)
+    if where is None:
+        return {"all": 0, **{f: 0 for f in FILTERS}}
+    columns = [func.count().label("all")] + [
+        func.coalesce(func.sum(case((_filter(f, on, scope), 1), else_=0)), 0).label(f)
+        for f in FILTERS
+    ]
+    q = select(*columns).select_from(worklist).where(where, *_attribute_clauses(attrs))
+    row = conn.execute(q).one()
+    return {k: int(v or 0) for k, v in row._mapping.items()}
+
+
+def facets(conn: Connection, scope: Scope, pcn: str | None) -> dict[str, list[Any]]:
+    """The values present in scope for each attribute filter (for the drop-downs)."""
+    where = _scoped(scope, pcn)
+    if where is None:
+        return {a: [] for a in ATTRIBUTES}
+    w = worklist
+    return {
+        a: sorted(v for (v,) in conn.execute(select(w.c[a]).where(where).distinct())
+                  if v is not None)
+        for a in ATTRIBUTES
+    }
+
+
 def _filter(name: str, on: dt.date, scope: Scope):
     if name not in FILTERS:
         raise ValueError(f"unknown filter {name!r}; one of {', '.join(FILTERS)}")
@@ -307,6 +380,8 @@ def _filter(name: str, on: dt.date, scope: Scope):
         "at-risk": and_(w.c.next_at_risk_from <= on, w.c.next_breach_on > on),
         "deterioration": w.c.deterioration_since.is_not(None),
         "workup-incomplete": w.c.workup_outstanding > 0,
+        "diagnostics-overdue": w.c.oldest_diagnostic_on
+        <= on - dt.timedelta(days=DIAGNOSTIC_OVERDUE_DAYS),
         "assigned-to-me": w.c.coordinator == (scope.user or ""),
         "unassigned": w.c.coordinator.is_(None),
         "unanswered-messages": w.c.unanswered_messages > 0,

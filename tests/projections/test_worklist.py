@@ -51,7 +51,7 @@ def open_pathways(app) -> int:
 def test_catch_up_gives_one_row_per_open_pathway(app):
     runner = runner_for(app, batch_size=250)
     processed = runner.run_once()
-    assert processed == runner.head() > 0
+    assert processed == runner.head() * len(runner.projections) > 0
     assert len(rows(app)) == open_pathways(app)
     assert runner.lag()["worklist"]["events_behind"] == 0
     assert runner.run_once() == 0  # nothing new
@@ -142,7 +142,7 @@ def test_rebuild_reaches_the_same_rows(app):
     assert rows(app) == before
     with app.engine.connect() as conn:
         names = [r.name for r in conn.execute(select(tracking))]
-    assert names == ["worklist"]
+    assert sorted(names) == ["bottlenecks", "worklist"]  # no "@rebuild" left over
     runner.rebuild()  # twice: index and constraint names survive the swap
     assert rows(app) == before
 
