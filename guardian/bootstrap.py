@@ -21,4 +21,35 @@ def init_database(app: GuardianApp) -> None:
     import guardian.users  # noqa: F401 - registers users, api_tokens, user_sessions
     import guardian.waits  # noqa: F401 - registers sweep_runs
 
+    reset_changed_read_models(app)
     create_schema(app.engine, app.recorder)  # type: ignore[arg-type]
+
+
+def reset_changed_read_models(app: GuardianApp) -> list[str]:
+    """Drop each read model whose stored tables lack a column its definition has (a newer
+    version added it), with its tracking position, so that it is rebuilt from the events.
+
+    Read models are disposable (ARCHITECTURE.md); `CREATE TABLE` never alters a table, so an
+    existing database would otherwise keep the old columns. Returns the models reset.
+    """
+    from sqlalchemy import inspect
+
+    from guardian.projections.registry import all_projections
+    from guardian.projections.runner import tracking
+
+    existing = inspect(app.engine)
+    names = set(existing.get_table_names())
+    reset = []
+    for projection in all_projections():
+        tables = [t for t in projection.tables() if t.name in names]
+        changed = [t for t in tables if {c.name for c in t.columns}
+                   - {c["name"] for c in existing.get_columns(t.name)}]
+        if not changed:
+            continue
+        with app.engine.begin() as conn:
+            for table in tables:
+                table.drop(conn)
+            if tracking.name in names:
+                conn.execute(tracking.delete().where(tracking.c.name == projection.name))
+        reset.append(projection.name)
+    return reset

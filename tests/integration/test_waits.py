@@ -259,3 +259,17 @@ def test_check_ins_fall_due_show_on_the_worklist_and_take_outcomes(demo):
                  if e["outcome"] == "no-longer-needed"]
     assert removal["treatment_function"] == second["treatment_function"]
     assert check_ins(demo, AS_OF).check_ins_due == 0
+
+
+def test_db_init_resets_a_read_model_stored_without_a_newer_column(one_patient):
+    app = one_patient
+    runner_for(app).run_once()
+    with app.engine.begin() as conn:  # a worklist from before validated_on existed
+        conn.exec_driver_sql("ALTER TABLE worklist DROP COLUMN validated_on")
+    init_database(app)
+    assert runner_for(app).position("worklist") == 0
+    runner_for(app).run_once()
+    row = worklist_row(app)
+    assert row is not None and "validated_on" in row
+    init_database(app)  # idempotent: nothing changed, nothing reset
+    assert runner_for(app).position("worklist") > 0
