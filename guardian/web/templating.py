@@ -19,6 +19,7 @@ from fastapi.responses import Response
 from jinja2_fragments.fastapi import Jinja2Blocks
 from markupsafe import Markup, escape
 
+from guardian.domain.codes import DIAGNOSTIC_TESTS
 from guardian.web import access
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -39,6 +40,7 @@ def _principal_context(request: Request) -> dict[str, Any]:
     token = principal.csrf_token if principal is not None else None
     token = token or getattr(request.state, "csrf_token", None)  # the sign-in form's own
     return {
+        "navigation": navigation_for(principal, request.url.path),
         "principal": principal,
         "role_name": ROLE_NAMES.get(principal.role, principal.role) if principal else None,
         "csrf_token": token or "",
@@ -48,9 +50,30 @@ def _principal_context(request: Request) -> dict[str, Any]:
     }
 
 
+NAVIGATION = {
+    "coordinator": [("Worklist", "/worklist")],
+    "gp": [("Practice patients", "/gp")],
+    "place-lead": [("Bottleneck report", "/reports")],
+    "admin": [("Worklist", "/worklist"), ("Bottleneck report", "/reports"),
+              ("Audit log", "/admin/audit")],
+}
+
+
+def navigation_for(principal: Any, path: str) -> list[dict[str, Any]]:
+    """The header menu of the signed-in user's role; the current section marked."""
+    if principal is None:
+        return []
+    return [{"text": text, "href": href, "current": path == href or path.startswith(href + "/")}
+            for text, href in NAVIGATION.get(principal.role, [])]
+
+
 def make_templates() -> Jinja2Blocks:
     templates = Jinja2Blocks(directory=str(TEMPLATES), context_processors=[_principal_context])
     templates.env.globals["role_names"] = ROLE_NAMES
+    env = templates.env
+    env.filters["pair"] = lambda value: (value, value)  # an option whose value is its text
+    env.filters["zip"] = lambda left, right: list(zip(left, right, strict=False))
+    env.filters["test_name"] = lambda code: DIAGNOSTIC_TESTS.get(code, code)
     return templates
 
 

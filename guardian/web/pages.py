@@ -1,0 +1,536 @@
+"""The coordinator worklist, the patient page with its action forms, and the GP view.
+
+Every route takes its Principal from `guardian.web.access` and every query the scope
+derived from it; patient data out of scope answers 404 (audited). Each action form is one
+command on the Patient aggregate: a refused command re-renders the page with the message
+next to the field and what the user typed kept; a form opened on an older version of the
+patient says "changed since you opened it" and loses nothing. After a write the read
+models are brought up to date before the redirect, so the next page shows the change.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+import secrets
+import time
+import uuid
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+
+from guardian import users
+from guardian.application import ConcurrentChange, PatientNotFound
+from guardian.domain import codes, standards
+from guardian.domain.checkins import OUTCOMES as CHECK_IN_OUTCOMES
+from guardian.domain.errors import DomainError
+from guardian.domain.identifiers import format_nhs_number, normalise_nhs_number
+from guardian.projections import status as status_model
+from guardian.projections import worklist as wl
+from guardian.store import organisations
+from guardian.web import access
+from guardian.web.access import Principal, require_role
+from guardian.web.templating import is_htmx, page_or_fragment, render
+
+router = APIRouter(include_in_schema=False)
+
+Coordinator = Annotated[Principal, Depends(require_role("coordinator", "admin"))]
+GP = Annotated[Principal, Depends(require_role("gp"))]
+PAGE_SIZE = 50
+FACET_TTL = 60.0  # seconds the worklist's drop-down values are reused
+
+CLOSE_REASONS = ("Treated elsewhere", "Patient declined further care", "Referral withdrawn",
+                 "Duplicate referral", "Patient moved away", "Patient died")
+STOP_REASONS = {code: label for code, label in codes.RTT_STATUS.items()
+                if code in codes.CLOCK_STOP_STATUSES}
+CONTACT_CHANNELS = ("phone", "text message", "letter", "email", "in person", "video")
+SUPPORT_KINDS = ("physical activity", "weight management", "stop smoking", "alcohol",
+                 "mental health", "social prescribing", "financial or housing advice",
+                 "falls prevention", "pain management", "other")
+WORKUP_OWNERS = ("practice", "patient", "hospital", "guardian")
+MESSAGE_PARTIES = ("hospital", "gp")
+REVIEW_OUTCOMES = ("no change to priority", "re-prioritised by the hospital",
+                   "redirected to urgent care", "patient advised; monitor")
+
+
+def guardian_of(request: Request):
+    return request.app.state.guardian
+
+
+def catch_up(request: Request) -> None:
+    """Read-your-writes: bring the read models up to the events just written."""
+    request.app.state.runner.run_once()
+
+
+def age_on(birth: dt.date, on: dt.date) -> int:
+    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+
+
+# ---------------------------------------------------------------------------- worklist
+
+
+def encode_cursor(row: dict[str, Any], sort: str) -> str:
+    key = row["deadline_sort"] if sort == "next-deadline" else row["wait_from"]
+    raw = json.dumps([key.isoformat(), row["provider"], row["pathway_id"]])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(value: str) -> tuple[dt.date, str, str]:
+    try:
+        padded = value + "=" * (-len(value) % 4)
+        key, provider, pathway_id = json.loads(base64.urlsafe_b64decode(padded))
+        return dt.date.fromisoformat(key), str(provider), str(pathway_id)
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+        raise HTTPException(status_code=400, detail="The page link is not valid: "
+                            "go back to the first page of the worklist") from None
+
+
+_facet_cache: dict[tuple, tuple[float, dict[str, list[Any]]]] = {}
+
+
+def cached_facets(conn, scope: wl.Scope, pcn: str | None) -> dict[str, list[Any]]:
+    key = (scope.pcns, pcn, id(conn.engine))
+    hit = _facet_cache.get(key)
+    if hit and time.monotonic() - hit[0] < FACET_TTL:
+        return hit[1]
+    found = wl.facets(conn, scope, pcn)
+    _facet_cache[key] = (time.monotonic(), found)
+    return found
+
+
+def present_row(row: dict[str, Any], today: dt.date) -> dict[str, Any]:
+    """A worklist row as the table shows it: state words, waits in weeks, ages in days."""
+    state = "within"
+    if row["next_breach_on"] and row["next_breach_on"] <= today:
+        state = "breached"
+    elif row["next_at_risk_from"] and row["next_at_risk_from"] <= today:
+        state = "at-risk"
+    label = None
+    if row["next_standard"]:
+        known = {s.code: s.label for s in standards.STANDARDS}
+        label = known.get(row["next_standard"], row["next_standard"])
+    waited = (today - row["wait_from"]).days
+    return {
+        **row,
+        "patient_href": f"/patients/{row['patient_id']}",
+        "nhs_formatted": format_nhs_number(row["nhs_number"]),
+        "age": age_on(row["birth_date"], today),
+        "waited_days": waited,
+        "waited_weeks": waited // 7,
+        "deadline_state": state,
+        "deadline_label": label,
+        "stage_label": standards.STAGE_LABELS.get(row["stage"], row["stage"]),
+        "tf_name": codes.TREATMENT_FUNCTIONS.get(row["treatment_function"],
+                                                 row["treatment_function"]),
+        "priority_label": codes.PRIORITIES.get(row["priority"], str(row["priority"])),
+        "deterioration_days": (today - row["deterioration_since"]).days
+        if row["deterioration_since"] else None,
+        "unanswered_days": (today - row["oldest_unanswered_on"]).days
+        if row["oldest_unanswered_on"] else None,
+        "key": f"{row['provider']}|{row['pathway_id']}|{row['patient_id']}",
+    }
+
+
+@router.get("/worklist")
+def worklist_page(
+    request: Request,
+    principal: Coordinator,
+    pcn: str | None = None,
+    filter: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI reads the default
+    sort: str = "next-deadline",
+    practice_code: str | None = None,
+    provider: str | None = None,
+    treatment_function: str | None = None,
+    priority: str | None = None,
+    stage: str | None = None,
+    after: str | None = None,
+    assigned: int = 0,
+) -> Response:
+    pcn = pcn or None
+    scope = access.scope_for(principal)
+    if pcn is not None and not access.may_see_pcn(principal, pcn):
+        access.record_access(request, principal, "denied-worklist", detail=f"PCN {pcn}")
+        raise HTTPException(status_code=404, detail="Not Found")
+    errors = {}
+    unknown = [f for f in filter if f not in wl.FILTERS]
+    if unknown:
+        errors["filter"] = f"Unknown filter: {', '.join(unknown)}"
+    if sort not in wl.SORTS:
+        errors["sort"] = f"Unknown sort order {sort!r}"
+    if priority not in (None, "") and priority not in {str(k) for k in codes.PRIORITIES}:
+        errors["priority"] = f"Unknown priority {priority!r}"
+    if stage not in (None, "") and stage not in standards.STAGES:
+        errors["stage"] = f"Unknown stage {stage!r}"
+    if errors:
+        return render(request, "worklist_error.html", {"errors": errors}, status_code=400)
+    filters = [f for f in wl.FILTERS if f in filter]
+    attrs = {"practice_code": practice_code, "provider": provider,
+             "treatment_function": treatment_function,
+             "priority": int(priority) if priority else None, "stage": stage}
+    cursor = decode_cursor(after) if after else None
+    app = guardian_of(request)
+    today = app.today()
+    with app.engine.connect() as conn:
+        rows = wl.page(conn, scope, pcn, today, filters, sort, cursor, PAGE_SIZE + 1, attrs)
+        counts = wl.counts(conn, scope, pcn, today, attrs)
+        facets = cached_facets(conn, scope, pcn)
+        pcn_names = dict(conn.execute(
+            select(organisations.c.pcn_code, organisations.c.pcn_name).distinct()
+        ).all())
+        coordinators = [u.email for u in users.list_users(app.engine)
+                        if u.role == "coordinator"]
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    state = {"pcn": pcn or "", "filter": filters, "sort": sort,
+             "practice_code": practice_code or "", "provider": provider or "",
+             "treatment_function": treatment_function or "", "priority": priority or "",
+             "stage": stage or ""}
+    query = urlencode([(k, v) for k, vs in state.items()
+                       for v in (vs if isinstance(vs, list) else [vs]) if v], doseq=True)
+    next_href = None
+    if more:
+        next_href = "/worklist?" + urlencode(
+            [*[(k, v) for k, vs in state.items()
+               for v in (vs if isinstance(vs, list) else [vs]) if v],
+             ("after", encode_cursor(rows[-1], sort))])
+    access.record_access(request, principal, "view-worklist",
+                         detail=f"PCN {pcn or 'all in scope'}; filters {','.join(filters)}")
+    my_pcns = sorted(principal.pcns) if principal.pcns is not None else sorted(pcn_names)
+    return page_or_fragment(request, "worklist.html", {
+        "rows": [present_row(r, today) for r in rows], "counts": counts, "facets": facets,
+        "state": state, "query": query, "next_href": next_href, "first_page": after is None,
+        "filters": wl.FILTERS, "filter_labels": wl.FILTER_LABELS,
+        "pcns": [(c, pcn_names.get(c, c)) for c in my_pcns], "today": today,
+        "stages": standards.STAGES, "stage_labels": standards.STAGE_LABELS,
+        "priorities": codes.PRIORITIES, "tf_names": codes.TREATMENT_FUNCTIONS,
+        "coordinators": coordinators, "assigned": assigned, "fragment": is_htmx(request),
+    }, "results")
+
+
+@router.post("/worklist/assign")
+async def bulk_assign(request: Request, principal: Coordinator) -> Response:
+    form = await request.form()
+    keys = [k for k in form.getlist("pathway") if isinstance(k, str)]
+    coordinator = str(form.get("coordinator") or "").strip()
+    back = str(form.get("back") or "")
+    back = back if back.startswith("/worklist") else "/worklist"
+    app = guardian_of(request)
+    problems = []
+    if not keys:
+        problems.append("Select at least one pathway to assign.")
+    target = users.find_user(app.engine, coordinator) if coordinator else None
+    if target is None or target.role != "coordinator":
+        problems.append("Choose a care coordinator to assign the pathways to.")
+    parsed = []
+    for key in keys:
+        provider, _, rest = key.partition("|")
+        pathway_id, _, patient_hex = rest.partition("|")
+        parsed.append((provider, pathway_id, patient_hex))
+    scope = access.scope_for(principal)
+    with app.engine.connect() as conn:
+        rows = {(r.provider, r.pathway_id): r for r in conn.execute(
+            select(wl.worklist.c.provider, wl.worklist.c.pathway_id, wl.worklist.c.patient_id,
+                   wl.worklist.c.pcn_code).where(
+                wl.worklist.c.patient_id.in_(sorted({p[2] for p in parsed} or {""}))))}
+    for provider, pathway_id, patient_hex in parsed:
+        row = rows.get((provider, pathway_id))
+        if row is None or row.patient_id != patient_hex or not scope.allows(row.pcn_code):
+            access.record_access(request, principal, "denied-patient",
+                                 detail=f"bulk assign {provider}/{pathway_id}")
+            raise HTTPException(status_code=404, detail="Not Found")
+    if problems:
+        return render(request, "worklist_error.html",
+                      {"errors": {"assign": " ".join(problems)}, "back": back},
+                      status_code=422)
+    for provider, pathway_id, patient_hex in parsed:
+        app.assign_coordinator(uuid.UUID(patient_hex), provider, pathway_id, target.email)
+        access.record_access(request, principal, "assign-coordinator",
+                             patient_id=patient_hex, provider=provider, pathway_id=pathway_id,
+                             detail=f"to {target.email}")
+    catch_up(request)
+    sep = "&" if "?" in back else "?"
+    return RedirectResponse(f"{back}{sep}assigned={len(parsed)}", status_code=303)
+
+
+# ---------------------------------------------------------------------------- patient
+
+
+def _practice_orgs(conn, practices: set[str]) -> dict[str, tuple[str | None, str | None]]:
+    q = select(organisations.c.practice_code, organisations.c.pcn_code,
+               organisations.c.place).where(organisations.c.practice_code.in_(sorted(practices)))
+    return {r.practice_code: (r.pcn_code, r.place) for r in conn.execute(q)}
+
+
+def load_visible_patient(request: Request, principal: Principal, patient_ref: str):
+    """The patient and the keys of their pathways this user may see; 404 (audited)
+    when there is no such patient or none of their pathways is in scope."""
+    try:
+        pid = uuid.UUID(hex=patient_ref)
+    except ValueError:
+        raise HTTPException(status_code=404, detail="Not Found") from None
+    app = guardian_of(request)
+    try:
+        patient = app.get_patient(pid)
+    except PatientNotFound:
+        access.deny_patient(request, principal, pid.hex, "no such patient")
+    with app.engine.connect() as conn:
+        orgs = _practice_orgs(conn, {p.practice_code for p in patient.pathways.values()})
+    visible = [p.key for p in patient.pathways.values()
+               if access.may_see_patient(principal, p.practice_code,
+                                         *orgs.get(p.practice_code, (None, None)))]
+    if not visible:
+        access.deny_patient(request, principal, pid.hex)
+    return patient, visible
+
+
+def patient_context(request: Request, principal: Principal, patient, visible,
+                    errors: dict[str, dict[str, str]] | None = None,
+                    values: dict[str, dict[str, str]] | None = None) -> dict[str, Any]:
+    app = guardian_of(request)
+    today = app.today()
+    events = list(app.events.get(patient.id))
+    with app.engine.connect() as conn:
+        statuses = [status_model.referral_status(patient, provider, pathway_id, today,
+                                                 events, conn)
+                    for provider, pathway_id in visible]
+    statuses.sort(key=lambda s: (s.stage in ("clock-stopped", "closed"), s.received_on))
+    flags = sorted(patient.flags.values(), key=lambda f: f.raised_on)
+    return {
+        "patient": patient, "pid": patient.id.hex, "version": patient.version,
+        "nhs_formatted": format_nhs_number(patient.nhs_number),
+        "age": age_on(patient.birth_date, today), "today": today,
+        "statuses": statuses, "pathways": {p.key: p for p in patient.pathways.values()},
+        "open_flags": [f for f in flags if f.reviewed_on is None],
+        "flag_options": [(f.flag_id, f"{f.raised_on:%d %b %Y}: {f.summary[:60]}")
+                         for f in flags if f.reviewed_on is None],
+        "contacts": sorted(patient.contacts.values(), key=lambda c: c.on, reverse=True),
+        "errors": errors or {}, "values": values or {},
+        "done": request.query_params.get("done"),
+        "is_gp": principal.role == "gp",
+        "choices": {
+            "tests": codes.DIAGNOSTIC_TESTS, "stop_reasons": STOP_REASONS,
+            "close_reasons": CLOSE_REASONS, "channels": CONTACT_CHANNELS,
+            "support": SUPPORT_KINDS, "owners": status_model.OWNERS,
+            "parties": MESSAGE_PARTIES, "check_in": CHECK_IN_OUTCOMES,
+            "review": REVIEW_OUTCOMES,
+        },
+    }
+
+
+@router.get("/patients/{patient_ref}")
+def patient_page(request: Request, principal: access.PatientReader, patient_ref: str):
+    patient, visible = load_visible_patient(request, principal, patient_ref)
+    access.record_access(request, principal, "view-patient", patient_id=patient.id.hex)
+    return render(request, "patient.html", patient_context(request, principal, patient,
+                                                           visible))
+
+
+def _date(value: str | None, field: str, today: dt.date) -> dt.date:
+    if not value:
+        return today
+    try:
+        day = dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise DomainError("Enter a date as YYYY-MM-DD, for example 2026-03-31",
+                          field=field) from None
+    if day > today:
+        raise DomainError("The date cannot be in the future", field=field)
+    return day
+
+
+def _required(form: dict[str, str], name: str, message: str) -> str:
+    value = (form.get(name) or "").strip()
+    if not value:
+        raise DomainError(message, field=name)
+    return value
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(4)}"
+
+
+# action name → (roles allowed, needs a pathway, the command)
+def _act(app, principal: Principal, action: str, pid: uuid.UUID, key: tuple[str, str] | None,
+         f: dict[str, str], today: dt.date) -> None:
+    provider, pathway_id = key if key else (None, None)
+    who = principal.email
+    if action == "workup-required":
+        app.require_workup_item(pid, provider, pathway_id, _new_id("w"),
+                                _required(f, "description", "Describe the workup needed"),
+                                f.get("requested_from") or "practice", on=today)
+    elif action == "workup-done":
+        app.complete_workup_item(pid, provider, pathway_id,
+                                 _required(f, "item_id", "Choose the workup item"),
+                                 by=who, on=_date(f.get("on"), "on", today))
+    elif action == "diagnostic-ordered":
+        test = _required(f, "test", "Choose the test")
+        if test not in codes.DIAGNOSTIC_TESTS:
+            raise DomainError(f"Unknown test {test!r}", field="test")
+        app.order_diagnostic(pid, provider, pathway_id, _new_id("t"), test,
+                             on=_date(f.get("on"), "on", today))
+    elif action == "diagnostic-resulted":
+        app.record_diagnostic_result(pid, provider, pathway_id,
+                                     _required(f, "test_id", "Choose the test"),
+                                     _required(f, "result", "Enter the result"),
+                                     on=_date(f.get("on"), "on", today))
+    elif action == "diagnosis-communicated":
+        app.communicate_diagnosis(pid, provider, pathway_id,
+                                  _required(f, "outcome", "Say what the patient was told"),
+                                  on=_date(f.get("on"), "on", today))
+    elif action == "contact":
+        app.log_contact(pid, _new_id("c"), _required(f, "channel", "Choose how"),
+                        _required(f, "summary", "Summarise the contact"), who,
+                        on=_date(f.get("on"), "on", today))
+    elif action == "check-in":
+        app.record_check_in_outcome(pid, provider, pathway_id,
+                                    _required(f, "outcome", "Choose the outcome"), who,
+                                    note=f.get("note", ""),
+                                    stop_reason=f.get("stop_reason") or None,
+                                    on=_date(f.get("on"), "on", today))
+    elif action == "deterioration-flagged":
+        app.flag_deterioration(pid, _new_id("f"),
+                               _required(f, "summary", "Describe what has got worse"),
+                               "gp" if principal.role == "gp" else "coordinator",
+                               provider, pathway_id, on=_date(f.get("on"), "on", today))
+    elif action == "deterioration-reviewed":
+        app.review_deterioration(pid, _required(f, "flag_id", "Choose the flag"),
+                                 _required(f, "outcome", "Choose the review outcome"),
+                                 on=_date(f.get("on"), "on", today))
+    elif action == "support":
+        app.offer_support(pid, _new_id("s"), _required(f, "kind", "Choose the support"),
+                          f.get("note", ""), on=today)
+    elif action == "message":
+        body = _required(f, "body", "Write the message")
+        if principal.role == "gp":
+            app.receive_message(pid, provider, pathway_id, _new_id("m"), "gp", body, who)
+        else:
+            party = _required(f, "party", "Choose who the message is for")
+            if party not in MESSAGE_PARTIES:
+                raise DomainError(f"Unknown recipient {party!r}", field="party")
+            app.send_message(pid, provider, pathway_id, _new_id("m"), party, body, who,
+                             in_reply_to=f.get("in_reply_to") or None)
+    elif action == "assign":
+        email = _required(f, "coordinator", "Enter the coordinator's e-mail")
+        target = users.find_user(app.engine, email)
+        if target is None or target.role != "coordinator":
+            raise DomainError("No care coordinator has that e-mail address",
+                              field="coordinator")
+        app.assign_coordinator(pid, provider, pathway_id, target.email)
+    elif action == "clock-stop":
+        app.stop_clock(pid, provider, pathway_id,
+                       _required(f, "reason_code", "Choose why the clock stops"),
+                       on=_date(f.get("on"), "on", today))
+    elif action == "close":
+        app.close_pathway(pid, provider, pathway_id,
+                          _required(f, "reason", "Choose why the pathway is closed"),
+                          on=_date(f.get("on"), "on", today))
+    else:  # pragma: no cover - filtered by ACTIONS
+        raise HTTPException(status_code=404, detail="Not Found")
+
+
+GP_ACTIONS = frozenset({"workup-done", "message", "deterioration-flagged"})
+PATIENT_ACTIONS = frozenset({"contact", "support", "deterioration-reviewed"})
+ACTIONS = frozenset({"workup-required", "workup-done", "diagnostic-ordered",
+                     "diagnostic-resulted", "diagnosis-communicated", "contact", "check-in",
+                     "deterioration-flagged", "deterioration-reviewed", "support", "message",
+                     "assign", "clock-stop", "close"})
+
+
+@router.post("/patients/{patient_ref}/actions/{action}")
+async def patient_action(request: Request, principal: access.PatientReader, patient_ref: str,
+                         action: str) -> Response:
+    if action not in ACTIONS or (principal.role == "gp" and action not in GP_ACTIONS):
+        raise HTTPException(status_code=404, detail="Not Found")
+    raw = await request.form()
+    form = {k: v.strip() if isinstance(v, str) else "" for k, v in raw.items()}
+    patient, visible = load_visible_patient(request, principal, patient_ref)
+    key = None
+    if action not in PATIENT_ACTIONS or form.get("pathway"):
+        provider, _, pathway_id = form.get("pathway", "").partition("|")
+        key = (provider, pathway_id)
+        if key not in visible:
+            access.deny_patient(request, principal, patient.id.hex, f"{action} on {key}")
+    form_key = f"{action}:{form.get('pathway', '')}"
+    errors: dict[str, str] = {}
+    app = guardian_of(request)
+    if str(patient.version) != form.get("version"):
+        errors["form"] = ("This patient's record changed since you opened it (someone else "
+                          "recorded something). Check the page below, then submit again: "
+                          "what you typed is still in the form.")
+    else:
+        try:
+            _act(app, principal, action, patient.id, key, form, app.today())
+        except ConcurrentChange as e:
+            errors["form"] = str(e)
+        except DomainError as e:
+            errors[e.field or "form"] = e.message
+    if errors:
+        fresh, visible = load_visible_patient(request, principal, patient_ref)
+        context = patient_context(request, principal, fresh, visible,
+                                  errors={form_key: errors}, values={form_key: form})
+        return render(request, "patient.html", context,
+                      status_code=409 if "changed since" in errors.get("form", "") else 422)
+    access.record_access(request, principal, action.replace("-", " "),
+                         patient_id=patient.id.hex, provider=key[0] if key else None,
+                         pathway_id=key[1] if key else None)
+    catch_up(request)
+    anchor = f"#pathway-{key[0]}-{key[1]}" if key else ""
+    return RedirectResponse(f"/patients/{patient.id.hex}?done={action}{anchor}",
+                            status_code=303)
+
+
+# ---------------------------------------------------------------------------- GP view
+
+
+@router.get("/gp")
+def gp_home(request: Request, principal: GP, nhs_number: str | None = None) -> Response:
+    app = guardian_of(request)
+    today = app.today()
+    error = None
+    if nhs_number is not None:
+        try:
+            digits = normalise_nhs_number(nhs_number)
+        except DomainError as e:
+            error = e.message
+        else:
+            pid = app.patient_id(digits)
+            try:
+                patient = app.get_patient(pid)
+            except PatientNotFound:
+                patient = None
+            if patient is not None and any(p.practice_code == principal.practice
+                                           for p in patient.pathways.values()):
+                access.record_access(request, principal, "find-patient", patient_id=pid.hex)
+                return RedirectResponse(f"/patients/{pid.hex}", status_code=303)
+            access.record_access(request, principal, "find-patient-none",
+                                 detail="no referral at this practice")
+            error = ("No referral for this NHS number is registered at your practice. "
+                     "Check the number, or the patient may be registered elsewhere.")
+    w = wl.worklist
+    with app.engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(
+            select(w).where(w.c.practice_code == principal.practice)
+            .order_by(w.c.deadline_sort, w.c.provider, w.c.pathway_id))]
+        practice_name = conn.execute(
+            select(organisations.c.practice_name)
+            .where(organisations.c.practice_code == principal.practice)).scalar()
+    shown = [present_row(r, today) for r in rows]
+    summary = {
+        "waiting": len(shown),
+        "breached": sum(1 for r in shown if r["deadline_state"] == "breached"),
+        "at_risk": sum(1 for r in shown if r["deadline_state"] == "at-risk"),
+        "workup": sum(1 for r in shown if r["workup_outstanding"]),
+        "over_18_weeks": sum(1 for r in shown if r["waited_days"] > 126),
+    }
+    access.record_access(request, principal, "view-practice-overview",
+                         detail=f"practice {principal.practice}")
+    return render(request, "gp.html", {
+        "rows": shown, "summary": summary, "practice_name": practice_name or "",
+        "error": error, "nhs_number": nhs_number or "",
+        "workup_rows": [r for r in shown if r["workup_outstanding"]],
+    }, status_code=422 if error else 200)
