@@ -57,7 +57,10 @@ class Projection(Protocol):
         """Its tables (with `suffix` for a rebuild aside); each is created when missing."""
 
     def apply(self, conn: Connection, app: Any, batch: Sequence[Notice], suffix: str) -> None:
-        """Bring its rows up to date with these notifications (same transaction as the position)."""
+        """Bring its rows up to date with these notifications (same transaction as the position).
+
+        Aggregates from `app.load_patients` may be shared with the other read models brought
+        up to date with the same batch: read them, never change them."""
 
     def swap(self, conn: Connection, suffix: str) -> None:
         """Replace its live tables with the ones built aside."""
@@ -114,10 +117,35 @@ class ProjectionRunner:
 
     # ------------------------------------------------------------------ running
     def run_once(self, stop: threading.Event | None = None) -> int:
-        """Bring every projection up to the current head; return notifications processed.
+        """Bring every projection up to the current head; return notifications processed
+        (summed over the projections).
 
-        With `stop`, returns early (between batches) once it is set."""
-        return sum(self._catch_up(p, p.name, "", stop) for p in self.projections)
+        The projections furthest behind go first; those at the same position share each
+        batch: it is read once, each of its patients loaded once, and their rows and
+        positions are written in one transaction. With `stop`, returns early (between
+        batches) once it is set."""
+        for p in self.projections:
+            self._ensure(p.name)
+        processed = 0
+        while stop is None or not stop.is_set():
+            positions = {p.name: self.position(p.name) for p in self.projections}
+            low = min(positions.values(), default=0)
+            group = [p for p in self.projections if positions[p.name] == low]
+            batch = self._notices(low)
+            if not batch:
+                return processed
+            shared = _SharedLoads(self.app)
+            try:
+                with self.app.engine.begin() as conn:
+                    for p in group:
+                        p.apply(conn, shared, batch, "")
+                    for p in group:
+                        self._advance(conn, p.name, low, batch[-1].id)
+            except PositionTaken as taken:
+                log.info("%s: another runner took position %s; reading on", taken, low)
+                continue
+            processed += len(batch) * len(group)
+        return processed
 
     def follow(
         self,
@@ -300,6 +328,26 @@ class ProjectionRunner:
 _STOP_CHECK = 0.5  # longest wait between looks at `stop`
 _RECONNECT_MIN, _RECONNECT_MAX = 0.5, 30.0  # LISTEN reconnection back-off (s)
 _ERROR_MAX = 5.0  # longest wait before retrying a failed batch (s)
+
+
+class _SharedLoads:
+    """The application, with each patient loaded once for all the read models of a batch."""
+
+    def __init__(self, app: Any):
+        self._app = app
+        self._patients: dict[UUID, Any] = {}
+        self._loaded: set[UUID] = set()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._app, name)
+
+    def load_patients(self, patient_ids: Iterable[UUID]) -> dict[UUID, Any]:
+        wanted = list(patient_ids)
+        missing = [i for i in wanted if i not in self._loaded]
+        if missing:
+            self._patients.update(self._app.load_patients(missing))
+            self._loaded.update(missing)
+        return {i: self._patients[i] for i in wanted if i in self._patients}
 
 
 class _Listener:
