@@ -21,7 +21,11 @@ from typing import Annotated
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, FastAPI, Form, Request
-from fastapi.exception_handlers import http_exception_handler
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+)
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -237,6 +241,18 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return await http_exception_handler(request, exc)
 
 
+async def _invalid_request(request: Request, exc: Exception) -> Response:
+    """A page address with a bad query value: a 400 page naming it (the API keeps 422)."""
+    assert isinstance(exc, RequestValidationError)
+    if is_api(request) or request.method != "GET":
+        return await request_validation_exception_handler(request, exc)
+    problems = [
+        f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'value'}: {e.get('msg', '')}"
+        for e in exc.errors()
+    ]
+    return render(request, "bad_request.html", {"problems": problems}, status_code=400)
+
+
 def install(app: FastAPI) -> None:
     """Add sign-in/out, the admin pages and the access exception handlers to the app."""
     from guardian.web import admin
@@ -248,3 +264,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(NotSignedIn, _not_signed_in)
     app.add_exception_handler(CsrfRejected, _csrf_rejected)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)

@@ -87,3 +87,10 @@ def test_filtering_with_htmx_swaps_only_the_results(client, htmx):
     assert r.status_code == 200 and 'id="audit-results"' in r.text
     assert ("<html" in r.text) is (not htmx)
     assert ("<h1>Audit log</h1>" in r.text) is (not htmx)
+
+
+def test_a_bad_query_value_on_a_page_is_a_400_page_not_json(client):
+    sign_in(client, "admin")
+    r = client.get("/admin/audit", params={"before": "yesterday"})
+    assert r.status_code == 400 and "that address is not valid" in r.text
+    assert "before" in r.text and "Traceback" not in r.text
