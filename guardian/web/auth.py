@@ -28,6 +28,7 @@ from fastapi.exception_handlers import (
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from guardian import users
 from guardian.web import access
@@ -70,8 +71,10 @@ def safe_next(value: str | None) -> str | None:
 
 def home_for(request: Request, principal: Principal) -> str:
     path = HOME_BY_ROLE.get(principal.role, "/")
-    paths = {getattr(r, "path", None) for r in request.app.routes}
-    return path if path in paths else "/"
+    # Ask the router (FastAPI 0.16x wraps included routers, so their routes carry no .path).
+    probe = {"type": "http", "path": path, "method": "GET", "root_path": ""}
+    found = any(r.matches(probe)[0] == Match.FULL for r in request.app.router.routes)
+    return path if found else "/"
 
 
 def set_session_cookie(request: Request, response: Response, session_id: str) -> None:
