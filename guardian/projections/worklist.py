@@ -343,13 +343,17 @@ def counts(
     pcn: str | None,
     on: dt.date,
     attrs: dict[str, Any] | None = None,
+    filters: Sequence[str] = (),
 ) -> dict[str, int]:
-    """How many rows each filter would give (with the attribute filters applied), and the
-    total, in one query: the numbers beside each filter."""
+    """How many rows each filter would give (with the attribute filters applied), the
+    total, and how many match all of `filters` ("matching"), in one query: the numbers
+    beside each filter and above the table."""
     where = _scoped(scope, pcn)
     if where is None:
-        return {"all": 0, **{f: 0 for f in FILTERS}}
-    columns = [func.count().label("all")] + [
+        return {"all": 0, "matching": 0, **{f: 0 for f in FILTERS}}
+    matching = and_(true(), *[_filter(f, on, scope) for f in filters])
+    columns = [func.count().label("all"),
+               func.coalesce(func.sum(case((matching, 1), else_=0)), 0).label("matching")] + [
         func.coalesce(func.sum(case((_filter(f, on, scope), 1), else_=0)), 0).label(f)
         for f in FILTERS
     ]

@@ -177,7 +177,7 @@ def worklist_page(
     today = app.today()
     with app.engine.connect() as conn:
         rows = wl.page(conn, scope, pcn, today, filters, sort, cursor, PAGE_SIZE + 1, attrs)
-        counts = wl.counts(conn, scope, pcn, today, attrs)
+        counts = wl.counts(conn, scope, pcn, today, attrs, filters)
         facets = cached_facets(conn, scope, pcn)
         pcn_names = dict(conn.execute(
             select(organisations.c.pcn_code, organisations.c.pcn_name).distinct()
