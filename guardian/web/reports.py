@@ -1,0 +1,675 @@
+"""Place-lead reports: the bottleneck dashboard and CSV downloads of every table.
+
+Routes (not in the OpenAPI schema; the JSON form is `GET /api/v1/reports/bottlenecks`):
+
+- `GET /reports` — the dashboard of one place on an as-of date. Query parameters (every one
+  optional, so a link with them can be shared):
+  `place` (admins choose; a place lead's is their own), `as_of` (YYYY-MM-DD, default today),
+  `window` (weeks of completed steps and breaches: 4, 13, 26, 52; default 26), `weeks`
+  (weeks of trend: 8, 12, 26, 52; default 12), `by` and `stage` (stage durations: grouped by
+  treatment function, provider or PCN; which stage), `qby` and `growing` (queues growing:
+  grouping, and how many whole weeks in a row inflow must have beaten outflow).
+  An htmx request answers the fragment of the section it targets (the `HX-Target` header:
+  `stages-results`, `queues-results`, `trend-results`; anything else gets the `report`
+  block), and the page pushes the request URL into the address bar (`hx-push-url`).
+  Bad values: a 400 page whose error summary says what to change, keeping what was typed.
+- `GET /reports/{table}.csv` — one table, with the same query parameters, exactly as the
+  page shows it (the page and the download render the same rows); `GET /reports/rtt.csv`
+  — the place's RTT waiting-list export (CONTRACT.md "RTT export layout"), suppressed.
+
+Decisions:
+
+- Who: place leads (their own place; another place answers 404 as if it did not exist) and
+  admins (any place, picked with `?place=`). Coordinators and GPs get 404 (the contract's
+  roles table gives aggregate reports to place leads; `access.may_see_place` says so).
+  No session: the sign-in page, then back here.
+- Everything shown or downloaded goes through the contract's small-number rule
+  (`projections/suppression.py`, via `projections/bottlenecks.py` and `projections/rtt.py`)
+  — for admins too, so a table forwarded from any account is safe to forward. Rankings
+  never order suppressed values by their hidden size.
+- No patient-level data: every table is a group (place, PCN, provider, treatment function,
+  standard, age band, week) with counts and statistics; nothing here reads a name, NHS
+  number, patient or pathway id into a response.
+- Each view (page or fragment) is audited as "view-report", each download as
+  "download-report", with the place, date and table in the detail and no patient id.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import Response
+from markupsafe import Markup
+from sqlalchemy import Connection, select
+
+from guardian import orgs
+from guardian.domain.codes import PRIORITIES, TREATMENT_FUNCTIONS
+from guardian.domain.standards import week_band, within_18_weeks
+from guardian.projections import bottlenecks as bn
+from guardian.projections import rtt
+from guardian.projections.suppression import (
+    SMALLEST_GROUP_FOR_STATISTICS,
+    SUPPRESSED,
+    suppress_count,
+    suppress_statistic,
+)
+from guardian.store import organisations
+from guardian.web import svg
+from guardian.web.access import Principal, record_access, require_role
+from guardian.web.templating import is_htmx, render
+
+router = APIRouter(include_in_schema=False)
+ReportReader = Annotated[Principal, Depends(require_role("place-lead", "admin"))]
+
+# ----------------------------------------------------------------------------- choices
+
+WINDOWS = {4: "4 weeks", 13: "13 weeks (3 months)", 26: "26 weeks (6 months)",
+           52: "52 weeks (1 year)"}
+TREND_WEEKS = {8: "8 weeks", 12: "12 weeks", 26: "26 weeks", 52: "52 weeks"}
+GROUPINGS = {"treatment_function": "Treatment function", "provider": "Provider",
+             "pcn_code": "Primary care network (PCN)"}
+STAGES = {kind: bn.KIND_LABELS[kind] for kind in bn.KINDS}
+SHORT_STEPS = {"workup": "Workup", "diagnostic": "Test", "first-seen": "First seen",
+               "treatment": "Treatment"}
+GROWING = {n: f"{n} weeks in a row" for n in (2, 3, 4, 6, 8, 12)}
+QUEUE_WEEKS = 13  # weeks of flow looked at for queues growing: 12 whole weeks + this one
+EARLIEST = dt.date(2000, 1, 1)
+DEFAULTS = {"window": 26, "weeks": 12, "by": "treatment_function", "stage": "first-seen",
+            "qby": "treatment_function", "growing": 4}
+# RTT week-band groups: (label, first band index, last band index) of RTT_BAND_COLUMNS.
+BAND_GROUPS = (("Up to 18 weeks", 0, 17), ("18 to 52 weeks", 18, 51),
+               ("52 to 65 weeks", 52, 64), ("65 to 78 weeks", 65, 77),
+               ("78 to 104 weeks", 78, 103), ("Over 104 weeks", 104, 104))
+# The htmx targets of the page and the template block each one gets.
+FRAGMENTS = {"stages-results": "stages", "queues-results": "queues",
+             "trend-results": "trend", "report": "report"}
+SETTING_LABELS = {"by": "Group stage durations by", "stage": "Stage",
+                  "qby": "Group growing queues by", "growing": "Queues growing for at least",
+                  "weeks": "Weeks of trend shown"}
+SUPPRESSION_RULE = "* = fewer than 8; counts rounded to the nearest 5"
+
+
+@dataclass(frozen=True)
+class Params:
+    """What one report shows: validated query parameters."""
+
+    place: str
+    as_of: dt.date
+    window: int = DEFAULTS["window"]
+    weeks: int = DEFAULTS["weeks"]
+    by: str = DEFAULTS["by"]
+    stage: str = DEFAULTS["stage"]
+    qby: str = DEFAULTS["qby"]
+    growing: int = DEFAULTS["growing"]
+
+    @property
+    def scope(self) -> bn.ReportScope:
+        return bn.ReportScope(place=self.place)
+
+    @property
+    def window_days(self) -> int:
+        return self.window * 7
+
+    def query(self) -> str:
+        return urlencode({"place": self.place, "as_of": self.as_of.isoformat(),
+                          "window": self.window, "weeks": self.weeks, "by": self.by,
+                          "stage": self.stage, "qby": self.qby, "growing": self.growing},
+                         quote_via=quote)
+
+
+# ----------------------------------------------------------------------------- parsing
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+FIELD_ORDER = ("place", "as_of", "window", "weeks", "by", "stage", "qby", "growing")
+
+
+def parse_as_of(raw: str, today: dt.date) -> tuple[dt.date | None, str | None]:
+    """The as-of date, or an error message that says what to enter."""
+    if not _ISO_DATE.match(raw):
+        return None, "Enter the date as year-month-day, for example 2026-03-31"
+    try:
+        day = dt.date.fromisoformat(raw)
+    except ValueError:
+        return None, "Enter a real date, for example 2026-03-31"
+    if day > today:
+        return None, f"The date must be today ({today.isoformat()}) or earlier"
+    if day < EARLIEST:
+        return None, "The date must be 1 January 2000 or later"
+    return day, None
+
+
+def parse(query: Mapping[str, str], today: dt.date) -> tuple[dict[str, Any], dict[str, str]]:
+    """Validated values (defaults filled in) and error messages, field by field."""
+    values: dict[str, Any] = dict(DEFAULTS)
+    errors: dict[str, str] = {}
+    raw_date = (query.get("as_of") or "").strip()
+    if raw_date:
+        values["as_of"], message = parse_as_of(raw_date, today)
+        if message:
+            errors["as_of"] = message
+    else:
+        values["as_of"] = today
+
+    def choose(name: str, options: Mapping[Any, str], message: str, number: bool) -> None:
+        raw = (query.get(name) or "").strip()
+        if not raw:
+            return
+        value: Any = raw
+        if number:
+            value = int(raw) if raw.isdigit() and len(raw) < 4 else None
+        if value not in options:
+            errors[name] = message
+        else:
+            values[name] = value
+
+    choose("window", WINDOWS, "Choose a time window from the list", True)
+    choose("weeks", TREND_WEEKS, "Choose how many weeks of trend to show from the list", True)
+    choose("by", GROUPINGS, "Choose how to group stage durations from the list", False)
+    choose("stage", STAGES, "Choose a stage from the list", False)
+    choose("qby", GROUPINGS, "Choose how to group growing queues from the list", False)
+    choose("growing", GROWING, "Choose how many weeks of growth from the list", True)
+    return values, errors
+
+
+# ----------------------------------------------------------------------------- tables
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    header: str
+    numeric: bool = True
+
+
+@dataclass
+class ReportTable:
+    """One table as the page shows it and the CSV download writes it (the same rows)."""
+
+    slug: str
+    caption: str
+    columns: list[Column]
+    rows: list[dict[str, Any]]
+    empty: str = "Nothing to show for this place and date."
+    chart: Markup | None = None
+    charts: list[Markup] = field(default_factory=list)
+    csv_url: str = ""
+
+    def csv_text(self) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow([c.header for c in self.columns])
+        for row in self.rows:
+            writer.writerow([_csv_cell(row.get(c.key)) for c in self.columns])
+        return out.getvalue()
+
+
+def _csv_cell(value: Any) -> Any:
+    """Cells as text; a text cell that a spreadsheet would run as a formula is quoted."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def _weeks(days: Any) -> Any:
+    """A statistic in days (a string from the suppression rule, or "*") in weeks."""
+    if days is None or days == SUPPRESSED:
+        return SUPPRESSED if days == SUPPRESSED else None
+    return f"{float(days) / 7:.1f}"
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return None if value in (None, SUPPRESSED) else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _short(label: str, width: int = 26) -> str:
+    """A chart label that fits beside its bar (the table beside it has the full name)."""
+    label = label.removesuffix(" PCN")
+    return label if len(label) <= width else label[: width - 1].rstrip() + "…"
+
+
+def _shown_first(rows: list[dict[str, Any]], key: str, name: str) -> list[dict[str, Any]]:
+    """Largest shown value first; suppressed values last in name order (so that the order
+    never says what suppression hides)."""
+    def order(r: dict[str, Any]) -> tuple:
+        n = _number(r[key])
+        return (1, 0.0, str(r[name])) if n is None else (0, -n, str(r[name]))
+
+    return sorted(rows, key=order)
+
+
+class Labels:
+    """Plain-language names of the groups reports show."""
+
+    def __init__(self, conn: Connection) -> None:
+        q = select(organisations.c.pcn_code, organisations.c.pcn_name).distinct()
+        self.pcn_names = {code: name for code, name in conn.execute(q)}
+
+    def group(self, by: str | None, value: Any) -> str:
+        if value is None:
+            return "Not known"
+        if by == "treatment_function":
+            name = TREATMENT_FUNCTIONS.get(value)
+            return f"{name} ({value})" if name else f"Treatment function {value}"
+        if by == "pcn_code":
+            name = self.pcn_names.get(value)
+            return f"{name} ({value})" if name else str(value)
+        if by == "priority":
+            return PRIORITIES.get(value, str(value)).capitalize()
+        return str(value)
+
+
+Builder = Callable[[Connection, Params, Labels], ReportTable]
+TABLES: dict[str, Builder] = {}
+TITLES: dict[str, str] = {}
+
+
+def table(slug: str, title: str) -> Callable[[Builder], Builder]:
+    def register(fn: Builder) -> Builder:
+        TABLES[slug] = fn
+        TITLES[slug] = title
+        return fn
+
+    return register
+
+
+@table("stage-durations", "How long one stage takes")
+def stage_durations(conn: Connection, p: Params, labels: Labels) -> ReportTable:
+    rows = [
+        {"group": labels.group(p.by, r["group"]), "completed": r["completed"],
+         "median_weeks": _weeks(r["median_days"]), "p90_weeks": _weeks(r["p90_days"]),
+         "in_progress": r["in_progress"],
+         "in_progress_median_weeks": _weeks(r["in_progress_median_days"])}
+        for r in bn.stage_durations(conn, p.scope, p.stage, p.as_of, by=p.by,
+                                    window_days=p.window_days)
+    ]
+    t = ReportTable(
+        "stage-durations",
+        f"{STAGES[p.stage]}: weeks by {GROUPINGS[p.by].lower()}",
+        [Column("group", GROUPINGS[p.by], False),
+         Column("completed", f"Completed in the last {p.window} weeks"),
+         Column("median_weeks", "Median (weeks)"),
+         Column("p90_weeks", "9 in 10 within (weeks)"),
+         Column("in_progress", "Still in this stage"),
+         Column("in_progress_median_weeks", "Median so far (weeks)")],
+        rows, empty="No pathway went through this stage in the window.",
+    )
+    t.chart = Markup(svg.bar_chart(
+        f"Median weeks, {STAGES[p.stage]}, by {GROUPINGS[p.by].lower()}",
+        [(_short(r["group"]), r["median_weeks"]) for r in rows], unit=" weeks"))
+    return t
+
+
+@table("stage-overview", "Median weeks in each stage")
+def stage_overview(conn: Connection, p: Params, labels: Labels) -> ReportTable:
+    medians: dict[Any, dict[str, Any]] = defaultdict(dict)
+    for kind in bn.STEP_KINDS:
+        for r in bn.stage_durations(conn, p.scope, kind, p.as_of, by=p.by,
+                                    window_days=p.window_days):
+            medians[r["group"]][kind] = _weeks(r["median_days"])
+    rows = []
+    for group, by_kind in medians.items():
+        row: dict[str, Any] = {"group": labels.group(p.by, group)}
+        for kind in bn.STEP_KINDS:
+            row[kind] = by_kind.get(kind, SUPPRESSED)
+        shown = [(_number(row[k]), k) for k in bn.STEP_KINDS if _number(row[k]) is not None]
+        row["longest"] = (bn.KIND_LABELS[max(shown)[1]] if shown
+                          else "Not enough pathways to say")
+        rows.append(row)
+    rows.sort(key=lambda r: r["group"])
+    return ReportTable(
+        "stage-overview",
+        f"Median weeks in each stage, by {GROUPINGS[p.by].lower()} (steps completed in the "
+        f"last {p.window} weeks)",
+        [Column("group", GROUPINGS[p.by], False),
+         *[Column(kind, bn.KIND_LABELS[kind]) for kind in bn.STEP_KINDS],
+         Column("longest", "Longest stage", False)],
+        rows, empty="No pathway completed a stage in the window.",
+    )
+
+
+@table("top-bottlenecks", "Where most pathways are stuck")
+def top_bottlenecks(conn: Connection, p: Params, labels: Labels) -> ReportTable:
+    rows = [
+        {"step": r["step_label"], "_short": SHORT_STEPS[r["step"]], "_tf": r["treatment_function"],
+         "provider": r["provider"],
+         "treatment_function": labels.group("treatment_function", r["treatment_function"]),
+         "target_days": r["target_days"], "in_step": r["in_step"],
+         "over_target": r["over_target"], "median_days": r["median_days_in_step"]}
+        for r in bn.top_bottlenecks(conn, p.scope, p.as_of)
+    ]
+    t = ReportTable(
+        "top-bottlenecks", f"Stages with most pathways over their target on "
+        f"{p.as_of:%-d %B %Y}",
+        [Column("step", "Stage", False), Column("provider", "Provider", False),
+         Column("treatment_function", "Treatment function", False),
+         Column("target_days", "Target (days)"), Column("in_step", "In this stage"),
+         Column("over_target", "Over the target"),
+         Column("median_days", "Median time in stage so far (days)")],
+        rows, empty="No stage has 8 or more pathways over its target on this date.",
+    )
+    t.chart = Markup(svg.bar_chart(
+        "Pathways over the stage's target",
+        [(f"{r['_short']} · {r['provider']} · {r['_tf']}", r["over_target"]) for r in rows]))
+    return t
+
+
+@table("queues-growing", "Queues growing")
+def queues_growing(conn: Connection, p: Params, labels: Labels) -> ReportTable:
+    found = bn.queues_growing(conn, p.scope, p.as_of, by=p.qby, min_weeks=p.growing,
+                              weeks=QUEUE_WEEKS)
+    rows = [{"group": labels.group(p.qby, r["group"]), "weeks_growing": r["weeks_growing"],
+             "inflow": r["inflow"], "outflow": r["outflow"], "net": r["net"],
+             "waiting": r["waiting"]} for r in found]
+    # Longest run first, then the growth as shown (never by a hidden number).
+    rows.sort(key=lambda r: (-r["weeks_growing"], *_shown_key(r["net"]), r["group"]))
+    t = ReportTable(
+        "queues-growing",
+        f"Queues where more arrived than left, {p.growing} or more weeks in a row, by "
+        f"{GROUPINGS[p.qby].lower()}",
+        [Column("group", GROUPINGS[p.qby], False),
+         Column("weeks_growing", "Weeks in a row growing"),
+         Column("inflow", "Referrals received in those weeks"),
+         Column("outflow", "Came off the list in those weeks"),
+         Column("net", "Growth in those weeks"),
+         Column("waiting", "Waiting now")],
+        rows, empty=f"No queue grew for {p.growing} weeks in a row up to this date.",
+    )
+    t.chart = Markup(svg.bar_chart("Weeks in a row growing",
+                                   [(_short(r["group"]), r["weeks_growing"]) for r in rows],
+                                   unit=" weeks"))
+    return t
+
+
+def _shown_key(value: Any) -> tuple:
+    n = _number(value)
+    return (1, 0.0) if n is None else (0, -n)
+
+
+@table("breaches", "Breaches by standard")
+def breaches(conn: Connection, p: Params, labels: Labels) -> ReportTable:
+    rows = [{"standard": r["standard_label"], "breaches": r["breaches"]}
+            for r in bn.breaches_by_standard(conn, p.scope, p.as_of,
+                                             window_days=p.window_days)]
+    rows = _shown_first(rows, "breaches", "standard")
+    t = ReportTable(
+        "breaches", f"Breaches recorded in the {p.window} weeks up to {p.as_of:%-d %B %Y}",
+        [Column("standard", "Standard", False), Column("breaches", "Breaches")],
+        rows, empty="No breaches were recorded in the window.",
+    )
+    t.chart = Markup(svg.bar_chart("Breaches by standard",
+                                   [(_short(r["standard"]), r["breaches"]) for r in rows]))
+    return t
+
+
+@table("rtt-bands", "How long patients have waited (RTT)")
+def rtt_bands(conn: Connection, p: Params, labels: Labels) -> ReportTable:
+    """The place's RTT waiting list (the export's pathways) in week-band groups."""
+    waits: dict[str, list[int]] = defaultdict(list)
+    for _provider, tf, days in rtt.waiting_days(conn, p.as_of, p.place):
+        waits[tf].append(days)
+    every = sorted(d for days in waits.values() for d in days)
+    rows = [_band_row(labels.group("treatment_function", tf), sorted(days))
+            for tf, days in sorted(waits.items())]
+    if every:
+        rows.append({**_band_row("All treatment functions", every), "_total": True})
+    t = ReportTable(
+        "rtt-bands", f"Patients waiting on {p.as_of:%-d %B %Y}, by weeks waited since their "
+        "RTT clock started",
+        [Column("group", "Treatment function", False),
+         *[Column(f"band{n}", label) for n, (label, _, _) in enumerate(BAND_GROUPS)],
+         Column("total", "Total waiting"), Column("pct18", "% within 18 weeks"),
+         Column("median", "Median wait (weeks)"),
+         Column("p92", "92nd percentile wait (weeks)")],
+        rows, empty="Nobody was waiting on an RTT pathway on this date.",
+    )
+    if every:
+        t.chart = Markup(svg.bar_chart(
+            "Patients waiting, by weeks waited",
+            [(label, rows[-1][f"band{n}"]) for n, (label, _, _) in enumerate(BAND_GROUPS)]))
+    return t
+
+
+def _band_row(label: str, days: list[int]) -> dict[str, Any]:
+    counts = [0] * len(BAND_GROUPS)
+    for d in days:
+        band = week_band(d)
+        for n, (_, first, last) in enumerate(BAND_GROUPS):
+            if first <= band <= last:
+                counts[n] += 1
+    total = len(days)
+    within = sum(1 for d in days if within_18_weeks(d))
+    row: dict[str, Any] = {"group": label}
+    for n, count in enumerate(counts):
+        row[f"band{n}"] = suppress_count(count)
+    row["total"] = suppress_count(total)
+    row["pct18"] = suppress_statistic(100 * within / total, total)
+    row["median"] = suppress_statistic(rtt.percentile(days, 0.5) / 7, total)
+    row["p92"] = suppress_statistic(rtt.percentile(days, 0.92) / 7, total)
+    return row
+
+
+EQUITY_COLUMNS = [Column("waiting", "Waiting"), Column("median_weeks", "Median wait (weeks)"),
+                  Column("p92_weeks", "92nd percentile wait (weeks)"),
+                  Column("pct_within_18_weeks", "% within 18 weeks"),
+                  Column("over_52_weeks", "Waiting over 52 weeks")]
+
+
+def _equity(conn: Connection, p: Params, labels: Labels, by: str, slug: str,
+            heading: str, column: str) -> ReportTable:
+    rows = [{**r, "group": labels.group(by, r["group"])}
+            for r in bn.equity(conn, p.scope, p.as_of, by)]
+    t = ReportTable(slug, f"RTT waits on {p.as_of:%-d %B %Y} by {heading}",
+                    [Column("group", column, False), *EQUITY_COLUMNS], rows,
+                    empty="Nobody was waiting on an RTT pathway on this date.")
+    t.chart = Markup(svg.bar_chart(f"Median wait by {heading}",
+                                   [(_short(r["group"]), r["median_weeks"]) for r in rows],
+                                   unit=" weeks"))
+    return t
+
+
+@table("equity-age", "Waits by age band")
+def equity_age(conn: Connection, p: Params, labels: Labels) -> ReportTable:
+    return _equity(conn, p, labels, "age_band", "equity-age", "age band", "Age band")
+
+
+@table("equity-pcn", "Waits by PCN")
+def equity_pcn(conn: Connection, p: Params, labels: Labels) -> ReportTable:
+    return _equity(conn, p, labels, "pcn_code", "equity-pcn", "PCN", "PCN")
+
+
+@table("equity-pcn-age", "Median wait by PCN and age band")
+def equity_pcn_age(conn: Connection, p: Params, labels: Labels) -> ReportTable:
+    place = {r["group"]: r["median_weeks"]
+             for r in bn.equity(conn, p.scope, p.as_of, "age_band")}
+    pcns = [r["group"] for r in bn.equity(conn, p.scope, p.as_of, "pcn_code")]
+    rows = []
+    for pcn in pcns:
+        if pcn is None:
+            continue
+        scope = bn.ReportScope(place=p.place, pcns=frozenset({pcn}))
+        found = {r["group"]: r["median_weeks"]
+                 for r in bn.equity(conn, scope, p.as_of, "age_band")}
+        rows.append({"group": labels.group("pcn_code", pcn),
+                     **{band: found.get(band, SUPPRESSED) for band in bn.AGE_BANDS}})
+    if rows:
+        rows.append({"group": "Whole place", "_total": True,
+                     **{band: place.get(band, SUPPRESSED) for band in bn.AGE_BANDS}})
+    return ReportTable(
+        "equity-pcn-age", f"Median RTT wait in weeks on {p.as_of:%-d %B %Y}, by PCN and age "
+        "band",
+        [Column("group", "PCN", False),
+         *[Column(band, f"Aged {band}") for band in bn.AGE_BANDS]],
+        rows, empty="Nobody was waiting on an RTT pathway on this date.",
+    )
+
+
+@table("trend", "Trend over weeks")
+def trend(conn: Connection, p: Params, labels: Labels) -> ReportTable:
+    rows = [{"week": r["week"].isoformat(), "inflow": r["inflow"], "outflow": r["outflow"],
+             "waiting": r["waiting"], "breaches": r["breaches"]}
+            for r in bn.trend(conn, p.scope, p.as_of, weeks=p.weeks)]
+    t = ReportTable(
+        "trend", f"Each week (Monday to Sunday), the {p.weeks} weeks up to "
+        f"{p.as_of:%-d %B %Y}",
+        [Column("week", "Week beginning", False),
+         Column("inflow", "Referrals received"), Column("outflow", "Came off the list"),
+         Column("waiting", "Waiting at the end of the week"),
+         Column("breaches", "Breaches")],
+        rows,
+    )
+    x = [dt.date.fromisoformat(r["week"]).strftime("%-d %b") for r in rows]
+    t.charts = [
+        Markup(svg.line_chart(
+            "Referrals received, pathways off the list and breaches each week", x,
+            [("Received", "in", [r["inflow"] for r in rows]),
+             ("Off the list", "out", [r["outflow"] for r in rows]),
+             ("Breaches", "breaches", [r["breaches"] for r in rows])])),
+        Markup(svg.line_chart("Pathways waiting at the end of each week", x,
+                              [("Waiting", "waiting", [r["waiting"] for r in rows])])),
+    ]
+    return t
+
+
+# Each section of the page and the tables it shows (a fragment computes only its own).
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "stages": ("stage-overview", "stage-durations"),
+    "bottlenecks": ("top-bottlenecks",),
+    "queues": ("queues-growing",),
+    "breaches": ("breaches",),
+    "rtt": ("rtt-bands",),
+    "equity": ("equity-pcn-age", "equity-pcn", "equity-age"),
+    "trend": ("trend",),
+}
+
+
+def build(conn: Connection, p: Params, slugs: tuple[str, ...]) -> dict[str, ReportTable]:
+    labels = Labels(conn)
+    out = {}
+    for slug in slugs:
+        t = TABLES[slug](conn, p, labels)
+        t.csv_url = f"/reports/{slug}.csv?{p.query()}"
+        out[slug] = t
+    return out
+
+
+# ----------------------------------------------------------------------------- routes
+
+
+def _known_places(request: Request) -> list[str]:
+    return orgs.places(request.app.state.guardian.engine)
+
+
+def _resolve_place(request: Request, principal: Principal, wanted: str) -> str | None:
+    """The place this request may report on: a place lead's own (another → 404); for an
+    admin the one asked for (None: not chosen yet; unknown → 404)."""
+    if principal.role == "place-lead":
+        own = principal.place
+        if own is None or (wanted and wanted != own):
+            raise HTTPException(status_code=404, detail="Not Found")
+        return own
+    if not wanted:
+        return None
+    if wanted not in _known_places(request):
+        raise HTTPException(status_code=404, detail="Not Found")
+    return wanted
+
+
+def _bring_up_to_date(request: Request) -> None:
+    runner = getattr(request.app.state, "runner", None)
+    if runner is not None:
+        runner.run_once()
+
+
+def _detail(p: Params, **extra: Any) -> str:
+    parts = {"place": p.place, "as_of": p.as_of.isoformat(), **extra}
+    return " ".join(f"{k}={v}" for k, v in parts.items() if v is not None)
+
+
+@router.get("/reports")
+def reports_page(request: Request, principal: ReportReader) -> Response:
+    query = request.query_params
+    guardian = request.app.state.guardian
+    today = guardian.today()
+    place = _resolve_place(request, principal, (query.get("place") or "").strip())
+    values, errors = parse(query, today)
+    raw = {name: (query.get(name) or "").strip() for name in FIELD_ORDER}
+    fields = {**{k: str(v) for k, v in DEFAULTS.items()}, "as_of": today.isoformat(),
+              "place": place or "", **{k: v for k, v in raw.items() if v}}
+    context: dict[str, Any] = {
+        "place": place,
+        "place_options": {p: p for p in _known_places(request)} if principal.is_admin else {},
+        "fields": fields, "errors": errors, "setting_labels": SETTING_LABELS, "today": today,
+        "tables": {}, "params": None, "oob_status": False,
+        "choices": {"window": WINDOWS, "weeks": TREND_WEEKS, "by": GROUPINGS,
+                    "stage": STAGES, "qby": GROUPINGS, "growing": GROWING},
+        "rule": SUPPRESSION_RULE, "smallest": SMALLEST_GROUP_FOR_STATISTICS,
+        "targets": bn.step_targets(),
+    }
+    fragment = (FRAGMENTS.get(request.headers.get("hx-target", ""), "report")
+                if is_htmx(request) else None)
+    headers = {"Vary": "HX-Request, HX-Target", "Cache-Control": "no-store"}
+    if errors:
+        if fragment is not None:  # htmx would not swap a 400: show the page with its errors
+            headers["HX-Redirect"] = f"/reports?{request.url.query}"
+        return render(request, "reports.html", context, status_code=400, headers=headers)
+    if place is None:  # an admin who has not chosen a place yet
+        return render(request, "reports.html", context, headers=headers)
+    p = Params(place=place, **values)
+    slugs = (tuple(s for sec in SECTIONS.values() for s in sec) if fragment in (None, "report")
+             else SECTIONS[fragment])
+    _bring_up_to_date(request)
+    with guardian.engine.connect() as conn:
+        tables = build(conn, p, slugs)
+    context.update(params=p, tables=tables, query=p.query(),
+                   oob_status=fragment in ("stages", "queues", "trend"),
+                   rtt_url=f"/reports/rtt.csv?{p.query()}")
+    record_access(request, principal, "view-report",
+                  detail=_detail(p, section=fragment or "page", window=p.window))
+    return render(request, "reports.html", context, block=fragment, headers=headers)
+
+
+@router.get("/reports/{table}.csv")
+def report_csv(request: Request, principal: ReportReader, table: str) -> Response:
+    if table != "rtt" and table not in TABLES:
+        raise HTTPException(status_code=404, detail="Not Found")
+    query = request.query_params
+    guardian = request.app.state.guardian
+    place = _resolve_place(request, principal, (query.get("place") or "").strip())
+    if place is None:
+        return Response("Choose a place: add ?place=… to the address.\n", status_code=400,
+                        media_type="text/plain")
+    values, errors = parse(query, guardian.today())
+    if errors:
+        text = "".join(f"{name}: {message}\n" for name, message in errors.items())
+        return Response(text, status_code=400, media_type="text/plain")
+    p = Params(place=place, **values)
+    _bring_up_to_date(request)
+    with guardian.engine.connect() as conn:
+        if table == "rtt":
+            out = io.StringIO()
+            rtt.write_rtt(conn, out, p.as_of, place=p.place, suppress=True)
+            body = out.getvalue()
+        else:
+            body = build(conn, p, (table,))[table].csv_text()
+    record_access(request, principal, "download-report", detail=_detail(p, table=table))
+    name = re.sub(r"[^a-z0-9]+", "-", p.place.lower()).strip("-")
+    filename = f"guardian-{name}-{table}-{p.as_of.isoformat()}.csv"
+    return Response(body, media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "Cache-Control": "no-store",
+    })
+
