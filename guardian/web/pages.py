@@ -90,17 +90,24 @@ def decode_cursor(value: str) -> tuple[dt.date, str, str]:
                             "go back to the first page of the worklist") from None
 
 
-_facet_cache: dict[tuple, tuple[float, dict[str, list[Any]]]] = {}
+_cache: dict[tuple, tuple[float, Any]] = {}
+
+
+def cached(key: tuple, compute):
+    """Reference values the worklist shows on every request (drop-down choices, PCN names,
+    coordinators), reused for FACET_TTL seconds: they change rarely, and a new value shows
+    within a minute."""
+    hit = _cache.get(key)
+    if hit and time.monotonic() - hit[0] < FACET_TTL:
+        return hit[1]
+    found = compute()
+    _cache[key] = (time.monotonic(), found)
+    return found
 
 
 def cached_facets(conn, scope: wl.Scope, pcn: str | None) -> dict[str, list[Any]]:
-    key = (scope.pcns, pcn, id(conn.engine))
-    hit = _facet_cache.get(key)
-    if hit and time.monotonic() - hit[0] < FACET_TTL:
-        return hit[1]
-    found = wl.facets(conn, scope, pcn)
-    _facet_cache[key] = (time.monotonic(), found)
-    return found
+    return cached(("facets", scope.pcns, pcn, id(conn.engine)),
+                  lambda: wl.facets(conn, scope, pcn))
 
 
 def present_row(row: dict[str, Any], today: dt.date) -> dict[str, Any]:
@@ -179,11 +186,11 @@ def worklist_page(
         rows = wl.page(conn, scope, pcn, today, filters, sort, cursor, PAGE_SIZE + 1, attrs)
         counts = wl.counts(conn, scope, pcn, today, attrs, filters)
         facets = cached_facets(conn, scope, pcn)
-        pcn_names = dict(conn.execute(
+        pcn_names = cached(("pcn-names", id(app.engine)), lambda: dict(conn.execute(
             select(organisations.c.pcn_code, organisations.c.pcn_name).distinct()
-        ).all())
-        coordinators = [u.email for u in users.list_users(app.engine)
-                        if u.role == "coordinator"]
+        ).all()))
+        coordinators = cached(("coordinators", id(app.engine)), lambda: [
+            u.email for u in users.list_users(app.engine) if u.role == "coordinator"])
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     state = {"pcn": pcn or "", "filter": filters, "sort": sort,

@@ -1,0 +1,297 @@
+"""Benchmark: the web app under load (issue 6), on PostgreSQL with the 200,000-patient demo.
+
+    .venv/bin/python bench/web_load.py [--patients 200000] [--users 50] [--seconds 60]
+                                       [--clients 20] [--workers 4] [--url postgresql+…]
+
+One run: builds the demo store on a fresh PostgreSQL database (or uses --url, already
+loaded and projected), starts `guardian serve --workers 4`, signs in the simulated users,
+then runs the load generator in a separate process held to one core (`taskset -c 1`):
+
+(a) open loop: `--users` simulated coordinators, each thinking 1–3 s between requests for
+    `--seconds`, doing filter / sort / next page / open a patient — reports errors and
+    p50/p95 per page kind (targets: no errors, worklist p95 < 150 ms, patient p95 < 100 ms);
+(b) closed loop: `--clients` concurrent clients requesting worklist pages back to back for
+    30 s — reports requests/s and p95 (target ≥ 100 requests/s).
+
+Baseline, same run: the same worklist query (wl.page + wl.counts, as the page issues them)
+sent straight to PostgreSQL from one process, p50/p95 — the ratio shows what the web layer
+(HTTP, session, audit, templates) costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+FILTERS = ["", "breached", "at-risk", "deterioration", "workup-incomplete", "assigned-to-me",
+           "unanswered-messages"]
+SORTS = ["next-deadline", "days-waiting"]
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p * (len(ordered) - 1))))]
+
+
+def summary(values: list[float]) -> dict:
+    return {"n": len(values), "p50_ms": round(pct(values, 0.5), 1),
+            "p95_ms": round(pct(values, 0.95), 1), "max_ms": round(max(values or [0]), 1)}
+
+
+# ---------------------------------------------------------------------------- generator
+
+
+async def sign_in(client, email: str, password: str) -> None:
+    page = await client.get("/sign-in")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    r = await client.post("/sign-in", data={"email": email, "password": password,
+                                             "csrf_token": token})
+    if r.status_code not in (200, 303):
+        raise SystemExit(f"sign-in failed for {email}: {r.status_code}")
+
+
+async def coordinator(base: str, cookies: dict, until: float, out: dict, rng: random.Random):
+    import httpx
+
+    async with httpx.AsyncClient(base_url=base, cookies=cookies, timeout=30,
+                                 follow_redirects=False) as client:
+        next_url, patients = None, []
+        while time.monotonic() < until:
+            roll = rng.random()
+            if roll < 0.3 and patients:
+                kind, url = "patient", rng.choice(patients)
+            elif roll < 0.45 and next_url:
+                kind, url = "worklist", next_url
+            else:
+                f = rng.choice(FILTERS)
+                kind = "worklist"
+                url = f"/worklist?sort={rng.choice(SORTS)}" + (f"&filter={f}" if f else "")
+            headers = {"HX-Request": "true"} if kind == "worklist" and rng.random() < 0.7 else {}
+            t = time.perf_counter()
+            try:
+                r = await client.get(url, headers=headers)
+                ok = r.status_code == 200
+            except httpx.HTTPError:
+                ok, r = False, None
+            out[kind].append((time.perf_counter() - t) * 1000)
+            if not ok:
+                out["errors"].append(f"{url}: {r.status_code if r is not None else 'failed'}")
+            elif kind == "worklist":
+                found = re.findall(r'href="(/patients/[0-9a-f]{32})"', r.text)
+                patients = found[:10] or patients
+                more = re.search(r'href="(/worklist\?[^"]*after=[^"]+)"', r.text)
+                next_url = more.group(1).replace("&amp;", "&") if more else None
+            await asyncio.sleep(rng.uniform(1.0, 3.0))
+
+
+async def closed_loop(base: str, cookies: dict, until: float, out: list, errors: list,
+                      rng: random.Random):
+    import httpx
+
+    async with httpx.AsyncClient(base_url=base, cookies=cookies, timeout=30) as client:
+        while time.monotonic() < until:
+            f = rng.choice(FILTERS)
+            url = f"/worklist?sort={rng.choice(SORTS)}" + (f"&filter={f}" if f else "")
+            t = time.perf_counter()
+            r = await client.get(url, headers={"HX-Request": "true"})
+            out.append((time.perf_counter() - t) * 1000)
+            if r.status_code != 200:
+                errors.append(f"{url}: {r.status_code}")
+
+
+async def generate(base: str, email: str, password: str, users: int, seconds: float,
+                   clients: int) -> dict:
+    import httpx
+
+    sessions = []
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        for _ in range(max(users, clients)):
+            client.cookies.clear()
+            await sign_in(client, email, password)
+            sessions.append(dict(client.cookies))
+    rng = random.Random(7)
+    out: dict = {"worklist": [], "patient": [], "errors": []}
+    until = time.monotonic() + seconds
+    await asyncio.gather(*[coordinator(base, sessions[i], until, out, random.Random(i))
+                           for i in range(users)])
+    closed: list[float] = []
+    closed_errors: list[str] = []
+    started = time.monotonic()
+    until = started + 30
+    await asyncio.gather(*[closed_loop(base, sessions[i], until, closed, closed_errors, rng)
+                           for i in range(clients)])
+    elapsed = time.monotonic() - started
+    return {
+        "open_loop": {"users": users, "seconds": seconds, "errors": len(out["errors"]),
+                      "error_examples": out["errors"][:5],
+                      "worklist": summary(out["worklist"]), "patient": summary(out["patient"])},
+        "closed_loop": {"clients": clients, "requests": len(closed),
+                        "requests_per_s": round(len(closed) / elapsed, 1),
+                        "errors": len(closed_errors), **summary(closed)},
+    }
+
+
+# ---------------------------------------------------------------------------- driver
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def baseline(url: str, pcns: frozenset[str], user: str, n: int = 200) -> dict:
+    """The worklist page's own queries, straight to the database (no HTTP, no templates)."""
+    import datetime as dt
+
+    from guardian.bootstrap import build_app
+    from guardian.config import Settings
+    from guardian.projections import worklist as wl
+
+    app = build_app(Settings(database_url=url))
+    scope = wl.Scope(pcns, user)
+    today = dt.date.today()
+    rng = random.Random(3)
+    samples = []
+    with app.engine.connect() as conn:
+        for _ in range(n):
+            f = rng.choice(FILTERS)
+            filters = [f] if f else []
+            t = time.perf_counter()
+            wl.page(conn, scope, None, today, filters, rng.choice(SORTS), limit=51)
+            wl.counts(conn, scope, None, today, {}, filters)
+            samples.append((time.perf_counter() - t) * 1000)
+    app.close()
+    return summary(samples)
+
+
+def build_store(patients: int, env: dict) -> tuple[str, object]:
+    from import_ptl import fresh_postgres
+
+    from guardian import users
+    from guardian.bootstrap import build_app, init_database
+    from guardian.config import Settings
+    from guardian.demo import load_demo
+    from guardian.projections.registry import runner_for
+
+    url, _dsn, drop = fresh_postgres()
+    app = build_app(Settings(database_url=url, var_dir=Path(env["GUARDIAN_VAR_DIR"])))
+    init_database(app)
+    t = time.perf_counter()
+    load_demo(app, patients=patients, seed=20221)
+    users.ensure_demo_users(app.engine, Path(env["GUARDIAN_VAR_DIR"]))
+    runner_for(app).run_once()
+    app.refresh_statistics()
+    print(json.dumps({"store_built_s": round(time.perf_counter() - t, 1)}), flush=True)
+    app.close()
+    return url, drop
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=200_000)
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--url", help="an existing, loaded PostgreSQL store")
+    parser.add_argument("--generate", help=argparse.SUPPRESS)  # the pinned child's mode
+    args = parser.parse_args()
+    if args.generate:
+        spec = json.loads(args.generate)
+        print(json.dumps(asyncio.run(generate(**spec))), flush=True)
+        return
+
+    var = Path(tempfile.mkdtemp(prefix="guardian-webload-"))
+    env = {**os.environ, "GUARDIAN_VAR_DIR": str(var), "GUARDIAN_SECRET_KEY": "bench-key"}
+    drop = None
+    if args.url:
+        url = args.url
+        from guardian import users
+        from guardian.bootstrap import build_app
+        from guardian.config import Settings
+
+        app = build_app(Settings(database_url=url))
+        users.ensure_demo_users(app.engine, var)
+        app.close()
+    else:
+        url, drop = build_store(args.patients, env)
+    env["GUARDIAN_DATABASE_URL"] = url
+    logins = (var / "demo-logins.txt").read_text()
+    password = re.search(r"password: (\S+)", logins).group(1)
+    port = free_port()
+    guardian = shutil.which("guardian", path=str(ROOT / ".venv" / "bin")) or "guardian"
+    server = subprocess.Popen([guardian, "serve", "--host", "127.0.0.1", "--port", str(port),
+                               "--workers", str(args.workers)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    try:
+        import httpx
+
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit("guardian serve did not start")
+            time.sleep(0.5)
+        from guardian import users as users_mod
+        from guardian.bootstrap import build_app
+        from guardian.config import Settings
+
+        app = build_app(Settings(database_url=url))
+        coordinator = users_mod.find_user(app.engine, "coordinator@demo.invalid")
+        app.close()
+        base_line = baseline(url, frozenset(coordinator.orgs), coordinator.email)
+        spec = {"base": f"http://127.0.0.1:{port}", "email": "coordinator@demo.invalid",
+                "password": password, "users": args.users, "seconds": args.seconds,
+                "clients": args.clients}
+        cmd = [sys.executable, __file__, "--generate", json.dumps(spec)]
+        if shutil.which("taskset"):
+            cmd = ["taskset", "-c", "1", *cmd]
+        child = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+        if child.returncode != 0:
+            raise SystemExit(child.stderr[-3000:])
+        load = json.loads(child.stdout.strip().splitlines()[-1])
+        result = {
+            "patients": args.patients if not args.url else None, "workers": args.workers,
+            "generator": "taskset -c 1" if shutil.which("taskset") else "unpinned",
+            "baseline_direct_query": base_line, **load,
+            "closed_loop_p50_vs_direct_p50": round(
+                load["closed_loop"]["p50_ms"] / base_line["p50_ms"], 1),
+        }
+        print(json.dumps(result, indent=2))
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+        if drop:
+            drop()
+        shutil.rmtree(var, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
