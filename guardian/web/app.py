@@ -18,7 +18,7 @@ from guardian.bootstrap import build_app
 from guardian.config import Settings
 from guardian.projections.registry import runner_for
 from guardian.store import organisations, pathway_index
-from guardian.web import auth, docs, pages
+from guardian.web import api, auth, docs, pages, reports
 from guardian.web.templating import make_templates
 
 HERE = Path(__file__).parent
@@ -103,6 +103,8 @@ def create_app(settings: Settings | None = None, follow_events: bool = True) -> 
     auth.install(app)  # sign-in/out, admin pages, 401/403/404 answers (guardian/web/access.py)
     app.include_router(docs.router)
     app.include_router(pages.router)  # worklist, patient page and actions, GP view
+    app.include_router(api.router)  # the JSON API under /api/v1 (guardian/web/api.py)
+    app.include_router(reports.router)  # place-lead reports and CSVs (guardian/web/reports.py)
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception):
