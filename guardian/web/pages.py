@@ -106,7 +106,7 @@ def cached(key: tuple, compute):
 
 
 def cached_facets(conn, scope: wl.Scope, pcn: str | None) -> dict[str, list[Any]]:
-    return cached(("facets", scope.pcns, pcn, id(conn.engine)),
+    return cached(("facets", scope.pcns, pcn, str(conn.engine.url)),
                   lambda: wl.facets(conn, scope, pcn))
 
 
@@ -186,10 +186,10 @@ def worklist_page(
         rows = wl.page(conn, scope, pcn, today, filters, sort, cursor, PAGE_SIZE + 1, attrs)
         counts = wl.counts(conn, scope, pcn, today, attrs, filters)
         facets = cached_facets(conn, scope, pcn)
-        pcn_names = cached(("pcn-names", id(app.engine)), lambda: dict(conn.execute(
+        pcn_names = cached(("pcn-names", str(app.engine.url)), lambda: dict(conn.execute(
             select(organisations.c.pcn_code, organisations.c.pcn_name).distinct()
         ).all()))
-        coordinators = cached(("coordinators", id(app.engine)), lambda: [
+        coordinators = cached(("coordinators", str(app.engine.url)), lambda: [
             u.email for u in users.list_users(app.engine) if u.role == "coordinator"])
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
