@@ -77,6 +77,7 @@ def _define(name: str, md: MetaData) -> Table:
         Column("coordinator", Text),
         Column("unanswered_messages", Integer, nullable=False),
         Column("oldest_unanswered_on", Date),
+        Column("awaiting_reply_since", Date),  # Guardian wrote last, no answer yet
         Column("left_list_on", Date),
         # Waiting Well (issue 5): the open check-in's due date, for the "check-in-due" filter.
         Column("check_in_due", Date),
@@ -201,6 +202,7 @@ def rows_for(
                 "coordinator": p.coordinator,
                 "unanswered_messages": len(unanswered),
                 "oldest_unanswered_on": min((m.on for m in unanswered), default=None),
+                "awaiting_reply_since": _awaiting_reply(p),
                 "left_list_on": p.left_list_on,
                 "check_in_due": p.check_in.due_on if p.check_in else None,
                 "validated_on": p.validated_on,
@@ -211,6 +213,16 @@ def rows_for(
             }
         )
     return rows
+
+
+def _awaiting_reply(p) -> dt.date | None:
+    """The day Guardian wrote to the GP or hospital, when its message is the pathway's
+    latest to or from them (no answer has come back since)."""
+    talk = [m for m in p.messages.values() if m.party in ("gp", "hospital")]
+    if not talk:
+        return None
+    last = max(talk, key=lambda m: m.at)
+    return last.on if last.direction == "out" else None
 
 
 class WorklistProjection:

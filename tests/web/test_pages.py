@@ -285,3 +285,25 @@ def test_gp_actions_are_limited(client, demo):
 def test_gp_view_is_for_gps(client, demo, role):
     sign_in(client, role)
     assert client.get("/gp").status_code == 404
+
+
+def test_message_sent_shows_awaiting_reply_on_the_worklist(client, demo):
+    sign_in(client, "coordinator")
+    row = [r_ for r_ in mine(demo) if r_.awaiting_reply_since is None][0]
+    r = post(client, f"/patients/{row.patient_id}/actions/message",
+             {"pathway": f"{row.provider}|{row.pathway_id}",
+              "version": version_of(demo, row.patient_id), "party": "hospital",
+              "body": "Please consider clinical re-prioritisation"})
+    assert r.status_code == 303
+    [after] = rows_where(demo, wl.worklist.c.provider == row.provider,
+                         wl.worklist.c.pathway_id == row.pathway_id)
+    assert after.awaiting_reply_since == demo.today()
+    page = client.get(f"/worklist?pcn={row.pcn_code}&sort=days-waiting")
+    if f'id="row-{row.provider}-{row.pathway_id}"' in page.text:
+        assert "Message sent, awaiting reply (0 days)" in page.text
+    demo.receive_message(uuid.UUID(row.patient_id), row.provider, row.pathway_id, "m-reply",
+                         "hospital", "Re-prioritised to urgent", "hospital team")
+    client.app.state.runner.run_once()
+    [answered] = rows_where(demo, wl.worklist.c.provider == row.provider,
+                            wl.worklist.c.pathway_id == row.pathway_id)
+    assert answered.awaiting_reply_since is None
