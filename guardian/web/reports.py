@@ -185,9 +185,17 @@ def parse(query: Mapping[str, str], today: dt.date) -> tuple[dict[str, Any], dic
 
 @dataclass(frozen=True)
 class Column:
+    """A table column. `kind`: "count" (suppressed: 0, * or a multiple of 5), "statistic"
+    (a median, percentile or percentage: * for groups under 8), "number" (not a count of
+    pathways: a target, a run of weeks) or "label"."""
+
     key: str
     header: str
-    numeric: bool = True
+    kind: str = "count"
+
+    @property
+    def numeric(self) -> bool:
+        return self.kind != "label"
 
 
 @dataclass
@@ -299,12 +307,12 @@ def stage_durations(conn: Connection, p: Params, labels: Labels) -> ReportTable:
     t = ReportTable(
         "stage-durations",
         f"{STAGES[p.stage]}: weeks by {GROUPINGS[p.by].lower()}",
-        [Column("group", GROUPINGS[p.by], False),
+        [Column("group", GROUPINGS[p.by], "label"),
          Column("completed", f"Completed in the last {p.window} weeks"),
-         Column("median_weeks", "Median (weeks)"),
-         Column("p90_weeks", "9 in 10 within (weeks)"),
+         Column("median_weeks", "Median (weeks)", "statistic"),
+         Column("p90_weeks", "9 in 10 within (weeks)", "statistic"),
          Column("in_progress", "Still in this stage"),
-         Column("in_progress_median_weeks", "Median so far (weeks)")],
+         Column("in_progress_median_weeks", "Median so far (weeks)", "statistic")],
         rows, empty="No pathway went through this stage in the window.",
     )
     t.chart = Markup(svg.bar_chart(
@@ -334,9 +342,9 @@ def stage_overview(conn: Connection, p: Params, labels: Labels) -> ReportTable:
         "stage-overview",
         f"Median weeks in each stage, by {GROUPINGS[p.by].lower()} (steps completed in the "
         f"last {p.window} weeks)",
-        [Column("group", GROUPINGS[p.by], False),
-         *[Column(kind, bn.KIND_LABELS[kind]) for kind in bn.STEP_KINDS],
-         Column("longest", "Longest stage", False)],
+        [Column("group", GROUPINGS[p.by], "label"),
+         *[Column(kind, bn.KIND_LABELS[kind], "statistic") for kind in bn.STEP_KINDS],
+         Column("longest", "Longest stage", "label")],
         rows, empty="No pathway completed a stage in the window.",
     )
 
@@ -354,11 +362,11 @@ def top_bottlenecks(conn: Connection, p: Params, labels: Labels) -> ReportTable:
     t = ReportTable(
         "top-bottlenecks", f"Stages with most pathways over their target on "
         f"{p.as_of:%-d %B %Y}",
-        [Column("step", "Stage", False), Column("provider", "Provider", False),
-         Column("treatment_function", "Treatment function", False),
-         Column("target_days", "Target (days)"), Column("in_step", "In this stage"),
+        [Column("step", "Stage", "label"), Column("provider", "Provider", "label"),
+         Column("treatment_function", "Treatment function", "label"),
+         Column("target_days", "Target (days)", "number"), Column("in_step", "In this stage"),
          Column("over_target", "Over the target"),
-         Column("median_days", "Median time in stage so far (days)")],
+         Column("median_days", "Median time in stage so far (days)", "statistic")],
         rows, empty="No stage has 8 or more pathways over its target on this date.",
     )
     t.chart = Markup(svg.bar_chart(
@@ -380,8 +388,8 @@ def queues_growing(conn: Connection, p: Params, labels: Labels) -> ReportTable:
         "queues-growing",
         f"Queues where more arrived than left, {p.growing} or more weeks in a row, by "
         f"{GROUPINGS[p.qby].lower()}",
-        [Column("group", GROUPINGS[p.qby], False),
-         Column("weeks_growing", "Weeks in a row growing"),
+        [Column("group", GROUPINGS[p.qby], "label"),
+         Column("weeks_growing", "Weeks in a row growing", "number"),
          Column("inflow", "Referrals received in those weeks"),
          Column("outflow", "Came off the list in those weeks"),
          Column("net", "Growth in those weeks"),
@@ -407,7 +415,7 @@ def breaches(conn: Connection, p: Params, labels: Labels) -> ReportTable:
     rows = _shown_first(rows, "breaches", "standard")
     t = ReportTable(
         "breaches", f"Breaches recorded in the {p.window} weeks up to {p.as_of:%-d %B %Y}",
-        [Column("standard", "Standard", False), Column("breaches", "Breaches")],
+        [Column("standard", "Standard", "label"), Column("breaches", "Breaches")],
         rows, empty="No breaches were recorded in the window.",
     )
     t.chart = Markup(svg.bar_chart("Breaches by standard",
@@ -429,11 +437,11 @@ def rtt_bands(conn: Connection, p: Params, labels: Labels) -> ReportTable:
     t = ReportTable(
         "rtt-bands", f"Patients waiting on {p.as_of:%-d %B %Y}, by weeks waited since their "
         "RTT clock started",
-        [Column("group", "Treatment function", False),
+        [Column("group", "Treatment function", "label"),
          *[Column(f"band{n}", label) for n, (label, _, _) in enumerate(BAND_GROUPS)],
-         Column("total", "Total waiting"), Column("pct18", "% within 18 weeks"),
-         Column("median", "Median wait (weeks)"),
-         Column("p92", "92nd percentile wait (weeks)")],
+         Column("total", "Total waiting"), Column("pct18", "% within 18 weeks", "statistic"),
+         Column("median", "Median wait (weeks)", "statistic"),
+         Column("p92", "92nd percentile wait (weeks)", "statistic")],
         rows, empty="Nobody was waiting on an RTT pathway on this date.",
     )
     if every:
@@ -462,9 +470,10 @@ def _band_row(label: str, days: list[int]) -> dict[str, Any]:
     return row
 
 
-EQUITY_COLUMNS = [Column("waiting", "Waiting"), Column("median_weeks", "Median wait (weeks)"),
-                  Column("p92_weeks", "92nd percentile wait (weeks)"),
-                  Column("pct_within_18_weeks", "% within 18 weeks"),
+EQUITY_COLUMNS = [Column("waiting", "Waiting"),
+                  Column("median_weeks", "Median wait (weeks)", "statistic"),
+                  Column("p92_weeks", "92nd percentile wait (weeks)", "statistic"),
+                  Column("pct_within_18_weeks", "% within 18 weeks", "statistic"),
                   Column("over_52_weeks", "Waiting over 52 weeks")]
 
 
@@ -473,7 +482,7 @@ def _equity(conn: Connection, p: Params, labels: Labels, by: str, slug: str,
     rows = [{**r, "group": labels.group(by, r["group"])}
             for r in bn.equity(conn, p.scope, p.as_of, by)]
     t = ReportTable(slug, f"RTT waits on {p.as_of:%-d %B %Y} by {heading}",
-                    [Column("group", column, False), *EQUITY_COLUMNS], rows,
+                    [Column("group", column, "label"), *EQUITY_COLUMNS], rows,
                     empty="Nobody was waiting on an RTT pathway on this date.")
     t.chart = Markup(svg.bar_chart(f"Median wait by {heading}",
                                    [(_short(r["group"]), r["median_weeks"]) for r in rows],
@@ -511,8 +520,8 @@ def equity_pcn_age(conn: Connection, p: Params, labels: Labels) -> ReportTable:
     return ReportTable(
         "equity-pcn-age", f"Median RTT wait in weeks on {p.as_of:%-d %B %Y}, by PCN and age "
         "band",
-        [Column("group", "PCN", False),
-         *[Column(band, f"Aged {band}") for band in bn.AGE_BANDS]],
+        [Column("group", "PCN", "label"),
+         *[Column(band, f"Aged {band}", "statistic") for band in bn.AGE_BANDS]],
         rows, empty="Nobody was waiting on an RTT pathway on this date.",
     )
 
@@ -525,7 +534,7 @@ def trend(conn: Connection, p: Params, labels: Labels) -> ReportTable:
     t = ReportTable(
         "trend", f"Each week (Monday to Sunday), the {p.weeks} weeks up to "
         f"{p.as_of:%-d %B %Y}",
-        [Column("week", "Week beginning", False),
+        [Column("week", "Week beginning", "label"),
          Column("inflow", "Referrals received"), Column("outflow", "Came off the list"),
          Column("waiting", "Waiting at the end of the week"),
          Column("breaches", "Breaches")],
