@@ -33,6 +33,7 @@ import binascii
 import datetime as dt
 import json
 import logging
+import unicodedata
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -242,6 +243,16 @@ def _registered_elsewhere(app, record: Mapping[str, Any], allowed: frozenset[str
     return pathway.practice_code not in allowed
 
 
+def _unreadable(record: Mapping[str, Any]) -> list[str]:
+    """Fields holding control characters or lone surrogates: no column may (PostgreSQL
+    cannot even store a NUL), so they are refused before anything is written."""
+    return sorted(
+        name for name, value in record.items()
+        if isinstance(value, str)
+        and any(unicodedata.category(c) in ("Cc", "Cs") for c in value)
+    )
+
+
 CoordinatorOrAdmin = Annotated[Principal, Depends(require_role("coordinator", "admin"))]
 
 
@@ -273,6 +284,12 @@ def create_referral(
     so a `GET` of `href` straight after shows the write."""
     app = _guardian(request)
     record = row.model_dump(exclude_none=True)
+    unreadable = _unreadable(record)
+    if unreadable:
+        raise RequestValidationError([
+            {"loc": ("body", name), "msg": "contains a control character",
+             "type": "value_error"} for name in unreadable
+        ])
     allowed = practices_of(request, principal)
     if not principal.is_admin and _registered_elsewhere(app, record, allowed):
         record_access(request, principal, "denied-patient",
@@ -447,8 +464,8 @@ def get_referral(
     your scope is 404, as is one that does not exist; a place lead always gets 404."""
     app = _guardian(request)
     pathway_id = pathway_id.strip()
-    if not pathway_id or len(pathway_id) > 64:
-        raise _not_found()
+    if not pathway_id or len(pathway_id) > 64 or not pathway_id.isprintable():
+        raise _not_found()  # no pathway id is like that (the importer's rule)
     code = None
     if provider is not None and provider.strip():
         try:
@@ -584,7 +601,7 @@ def decode_cursor(sort: str, cursor: str) -> tuple[dt.date, str, str]:
     except (binascii.Error, ValueError):
         raise problem from None
     if not (isinstance(value, list) and len(value) == 4
-            and all(isinstance(v, str) for v in value)):
+            and all(isinstance(v, str) and v.isprintable() for v in value)):
         raise problem
     cursor_sort, key, provider, pathway_id = value
     if cursor_sort != sort:
@@ -664,7 +681,8 @@ def get_worklist(
     between pages while nothing changes."""
     app = _guardian(request)
     pcn = pcn_code.strip().upper()
-    if not may_see_pcn(principal, pcn) or not _pcn_known(app, pcn):
+    if (len(pcn) > 8 or not pcn.isprintable() or not may_see_pcn(principal, pcn)
+            or not _pcn_known(app, pcn)):
         raise _not_found()
     attrs = _attributes(practice, provider, treatment_function, priority, stage)
     cursor = decode_cursor(sort, after) if after else None

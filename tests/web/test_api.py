@@ -9,6 +9,7 @@ when each route is asked by each role, then each gets exactly its scope: out of 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from uuid import UUID
 
 import pytest
@@ -70,7 +71,9 @@ def tokens(engine):
 
 
 def post(client, headers, body, expect: int | None = None):
-    r = client.post("/api/v1/referrals", json=body, headers=headers)
+    # json.dumps escapes what is not ASCII, so even a lone surrogate can be sent
+    r = client.post("/api/v1/referrals", content=json.dumps(body),
+                    headers={**headers, "Content-Type": "application/json"})
     if expect is not None:
         assert r.status_code == expect, r.text
     return r
@@ -170,6 +173,10 @@ BAD_VALUES = [
     ({"priority_type_code": 1}, "priority_type_code"),  # a number, not a string
     ({"referral_to_treatment_period_start_date": ""},
      "referral_to_treatment_period_start_date"),
+    # a NUL would poison the read models on PostgreSQL; a lone surrogate cannot be stored
+    ({"patient_given_name": "A\u0000B"}, "patient_given_name"),
+    ({"local_patient_identifier": "L1\ud800"}, "local_patient_identifier"),
+    ({"patient_phone": "0123\n456"}, "patient_phone"),
 ]
 
 
@@ -283,7 +290,7 @@ def test_referral_scope(seeded, engine, tokens):
 
 
 def test_an_unknown_pathway_is_404(seeded, tokens):
-    for path in ("NOPE", "API-1?provider=RQW", "x" * 80):
+    for path in ("NOPE", "API-1?provider=RQW", "x" * 80, "%00", "API%00-1"):
         assert seeded.get(f"/api/v1/referrals/{path}", headers=tokens["admin"]).status_code \
             == 404
 
@@ -402,6 +409,8 @@ BAD_PARAMETERS = [
     ({"after": "W10="}, ["query", "after"]),  # base64 of "[]"
     ({"after": "WyJuZXh0LWRlYWRsaW5lIiwiMjAyNi0wMi0zMCIsIlJBSiIsIngiXQ=="},
      ["query", "after"]),  # ["next-deadline","2026-02-30","RAJ","x"]
+    ({"after": "WyJuZXh0LWRlYWRsaW5lIiwiMjAyNi0wMi0yOCIsIlJcdTAwMDAiLCJ4Il0="},
+     ["query", "after"]),  # a NUL in the provider
 ]
 
 
@@ -428,6 +437,7 @@ WORKLIST_SCOPE = [
     ("gp", "U90001", 404),  # a GP's view is their practice, not the PCN worklist
     ("place-lead", "U90024", 404),
     ("admin", "U90024", 200), ("admin", "U99999", 404),  # no such PCN
+    ("admin", "U9%000", 404), ("admin", "U900011111", 404),
 ]
 
 
