@@ -38,7 +38,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
@@ -73,6 +73,7 @@ log = logging.getLogger("guardian.web.api")
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 
+NO_STORE = "no-store"  # patient-identifiable answers are never cached
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
 
@@ -454,6 +455,7 @@ def _orgs_of(app, practices: set[str]) -> dict[str, tuple[str, str]]:
 )
 def get_referral(
     request: Request,
+    response: Response,
     principal: PatientReader,
     pathway_id: Annotated[str, Path(description="The provider's pathway id")],
     provider: Annotated[str | None, Query(
@@ -505,6 +507,7 @@ def get_referral(
         status = referral_status(patient, p.provider, p.pathway_id, on, events, conn)
     record_access(request, principal, "view-referral", patient_id=patient.id.hex,
                   provider=p.provider, pathway_id=p.pathway_id)
+    response.headers["Cache-Control"] = NO_STORE
     return ReferralView(
         as_of=on,
         patient=PatientDetails(patient_id=patient.id.hex, nhs_number=patient.nhs_number,
@@ -662,6 +665,7 @@ def _row_out(row: dict[str, Any], on: dt.date) -> WorklistRow:
 )
 def get_worklist(
     request: Request,
+    response: Response,
     principal: PatientReader,
     pcn_code: Annotated[str, Path(description="The PCN's ODS code, e.g. U90001")],
     filters: Annotated[list[FilterName], Query(  # type: ignore[valid-type]
@@ -698,6 +702,7 @@ def get_worklist(
                   detail=" ".join([f"pcn={pcn}", *(f"filter={f}" for f in chosen),
                                    *(f"{k}={v}" for k, v in attrs.items()),
                                    f"rows={len(rows)}"]))
+    response.headers["Cache-Control"] = NO_STORE
     return WorklistPage(
         pcn_code=pcn, as_of=on, filters=chosen, sort=sort, attributes=attrs, limit=limit,
         rows=[_row_out(r, on) for r in rows], counts=counts,

@@ -117,6 +117,7 @@ def test_a_coordinator_posts_a_referral_and_reads_its_own_write(client, engine, 
     assert created.headers["location"] == href
     status = client.get(href, headers=coordinator)
     assert status.status_code == 200, status.text
+    assert status.headers["cache-control"] == "no-store"
     view = status.json()
     assert view["stage"] == "awaiting-first-appointment" and view["waited_days"] == 30
     assert view["patient"]["nhs_number"] == NHS[10]
@@ -343,6 +344,7 @@ def test_a_coordinator_reads_a_pcn_worklist_with_counts(worklist, engine, tokens
     assert r.status_code == 200, r.text
     page = r.json()
     assert page["pcn_code"] == "U90001" and page["sort"] == "next-deadline"
+    assert r.headers["cache-control"] == "no-store"
     assert page["as_of"] == today().isoformat() and page["next"] is None
     assert sorted(x["pathway_id"] for x in page["rows"]) == [f"WL-{n}" for n in range(7)]
     assert page["counts"]["all"] == 7 and set(FILTERS) <= set(page["counts"])
