@@ -111,6 +111,9 @@ def test_form_with_a_missing_answer_keeps_what_was_typed(signed_in, shoot):
     expect(summary).to_be_visible()
     expect(summary).to_contain_text("There is a problem")
     expect(summary).to_contain_text("Choose how")
+    expect(summary).to_be_focused()  # and so scrolled into view: the form is far down
+    expect(summary).to_be_in_viewport()
+    expect(page).to_have_title(re.compile(r"^Error: "))
     log = page.locator("details#contact-")
     expect(log).to_have_attribute("open", "")
     expect(log.locator(".nhsuk-form-group--error .nhsuk-error-message")).to_contain_text(
