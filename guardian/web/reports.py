@@ -30,6 +30,9 @@ Decisions:
 - No patient-level data: every table is a group (place, PCN, provider, treatment function,
   standard, age band, week) with counts and statistics; nothing here reads a name, NHS
   number, patient or pathway id into a response.
+- Speed: each table is built from the read models once per event-store head and parameters
+  (`TableCache`, per app, at most 5 minutes): a second look, a shared link or a download of
+  a table just seen costs no analytics. A fragment builds only its own section's tables.
 - Each view (page or fragment) is audited as "view-report", each download as
   "download-report", with the place, date and table in the detail and no patient id.
 """
@@ -40,7 +43,9 @@ import csv
 import datetime as dt
 import io
 import re
-from collections import defaultdict
+import threading
+import time
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -49,7 +54,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
 from markupsafe import Markup
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, or_, select, text
 
 from guardian import orgs
 from guardian.domain.codes import PRIORITIES, TREATMENT_FUNCTIONS
@@ -95,6 +100,7 @@ FRAGMENTS = {"stages-results": "stages", "queues-results": "queues",
 SETTING_LABELS = {"by": "Group stage durations by", "stage": "Stage",
                   "qby": "Group growing queues by", "growing": "Queues growing for at least",
                   "weeks": "Weeks of trend shown"}
+WHOLE_PLACE = object()  # the key of the whole place's groups in equity_pcn_age
 SUPPRESSION_RULE = "* = fewer than 8; counts rounded to the nearest 5"
 
 
@@ -502,21 +508,31 @@ def equity_pcn(conn: Connection, p: Params, labels: Labels) -> ReportTable:
 
 @table("equity-pcn-age", "Median wait by PCN and age band")
 def equity_pcn_age(conn: Connection, p: Params, labels: Labels) -> ReportTable:
-    place = {r["group"]: r["median_weeks"]
-             for r in bn.equity(conn, p.scope, p.as_of, "age_band")}
-    pcns = [r["group"] for r in bn.equity(conn, p.scope, p.as_of, "pcn_code")]
-    rows = []
-    for pcn in pcns:
-        if pcn is None:
-            continue
-        scope = bn.ReportScope(place=p.place, pcns=frozenset({pcn}))
-        found = {r["group"]: r["median_weeks"]
-                 for r in bn.equity(conn, scope, p.as_of, "age_band")}
-        rows.append({"group": labels.group("pcn_code", pcn),
-                     **{band: found.get(band, SUPPRESSED) for band in bn.AGE_BANDS}})
+    """`bn.equity`'s medians for each PCN × age band and for the whole place, from one
+    query (RTT periods in progress on the date, age at clock start)."""
+    t = bn.intervals
+    q = select(t.c.pcn_code, t.c.age_band, t.c.started_on).where(
+        t.c.kind == "rtt", *p.scope.where(t), t.c.started_on <= p.as_of,
+        or_(t.c.ended_on.is_(None), t.c.ended_on > p.as_of),
+    )
+    waits: dict[tuple[Any, str], list[int]] = defaultdict(list)
+    for pcn, band, start in conn.execute(q):
+        days = (p.as_of - start).days
+        waits[(pcn, band)].append(days)
+        waits[(WHOLE_PLACE, band)].append(days)
+
+    def median(key: tuple[Any, str]) -> str:
+        days = sorted(waits.get(key, ()))
+        value = bn.percentile(days, 0.5)
+        return suppress_statistic(None if value is None else value / 7, len(days))
+
+    pcns = sorted({pcn for pcn, _ in waits if pcn not in (None, WHOLE_PLACE)})
+    rows: list[dict[str, Any]] = [
+        {"group": labels.group("pcn_code", pcn),
+         **{band: median((pcn, band)) for band in bn.AGE_BANDS}} for pcn in pcns]
     if rows:
         rows.append({"group": "Whole place", "_total": True,
-                     **{band: place.get(band, SUPPRESSED) for band in bn.AGE_BANDS}})
+                     **{band: median((WHOLE_PLACE, band)) for band in bn.AGE_BANDS}})
     return ReportTable(
         "equity-pcn-age", f"Median RTT wait in weeks on {p.as_of:%-d %B %Y}, by PCN and age "
         "band",
@@ -565,14 +581,62 @@ SECTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-def build(conn: Connection, p: Params, slugs: tuple[str, ...]) -> dict[str, ReportTable]:
-    labels = Labels(conn)
+def build(conn: Connection, p: Params, slugs: tuple[str, ...],
+          cache: TableCache | None = None, head: int | None = None) -> dict[str, ReportTable]:
+    """The tables; with a `cache`, those built at the same event-store `head` are reused
+    (read the head before bringing the read models up to date, so that a table is never
+    filed under a newer head than the events it was built from)."""
+    labels: Labels | None = None
     out = {}
     for slug in slugs:
-        t = TABLES[slug](conn, p, labels)
-        t.csv_url = f"/reports/{slug}.csv?{p.query()}"
+        t = cache.get(slug, p, head) if cache is not None else None
+        if t is None:
+            labels = labels or Labels(conn)
+            t = TABLES[slug](conn, p, labels)
+            t.csv_url = f"/reports/{slug}.csv?{p.query()}"
+            if cache is not None:
+                cache.put(slug, p, head, t)
         out[slug] = t
     return out
+
+
+class TableCache:
+    """Built tables of one app, kept while the event store's head is unchanged (a report is
+    a function of the events and its parameters) and for at most `seconds` (so that a
+    changed organisation reference shows within minutes). Tables are not changed once
+    built. Bounded: the least recently used go first."""
+
+    def __init__(self, size: int = 256, seconds: float = 300.0) -> None:
+        self.size, self.seconds = size, seconds
+        self._tables: OrderedDict[tuple, tuple[float, ReportTable]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def head(conn: Connection) -> int:
+        return int(conn.execute(text("SELECT max(id) FROM guardian_events")).scalar() or 0)
+
+    def get(self, slug: str, p: Params, head: int | None) -> ReportTable | None:
+        with self._lock:
+            found = self._tables.get((slug, p, head))
+            if found is None or time.monotonic() - found[0] > self.seconds:
+                return None
+            self._tables.move_to_end((slug, p, head))
+            return found[1]
+
+    def put(self, slug: str, p: Params, head: int | None, t: ReportTable) -> None:
+        with self._lock:
+            self._tables[(slug, p, head)] = (time.monotonic(), t)
+            self._tables.move_to_end((slug, p, head))
+            while len(self._tables) > self.size:
+                self._tables.popitem(last=False)
+
+
+def cache_of(request: Request) -> TableCache:
+    state = request.app.state
+    found = getattr(state, "report_tables", None)
+    if found is None:
+        found = state.report_tables = TableCache()
+    return found
 
 
 # ----------------------------------------------------------------------------- routes
@@ -597,10 +661,14 @@ def _resolve_place(request: Request, principal: Principal, wanted: str) -> str |
     return wanted
 
 
-def _bring_up_to_date(request: Request) -> None:
+def _bring_up_to_date(request: Request) -> int:
+    """The event store's head, then the read models brought up to it (or beyond)."""
+    with request.app.state.guardian.engine.connect() as conn:
+        head = TableCache.head(conn)
     runner = getattr(request.app.state, "runner", None)
     if runner is not None:
         runner.run_once()
+    return head
 
 
 def _detail(p: Params, **extra: Any) -> str:
@@ -640,9 +708,9 @@ def reports_page(request: Request, principal: ReportReader) -> Response:
     p = Params(place=place, **values)
     slugs = (tuple(s for sec in SECTIONS.values() for s in sec) if fragment in (None, "report")
              else SECTIONS[fragment])
-    _bring_up_to_date(request)
+    head = _bring_up_to_date(request)
     with guardian.engine.connect() as conn:
-        tables = build(conn, p, slugs)
+        tables = build(conn, p, slugs, cache_of(request), head)
     context.update(params=p, tables=tables, query=p.query(),
                    oob_status=fragment in ("stages", "queues", "trend"),
                    rtt_url=f"/reports/rtt.csv?{p.query()}")
@@ -666,14 +734,14 @@ def report_csv(request: Request, principal: ReportReader, table: str) -> Respons
         text = "".join(f"{name}: {message}\n" for name, message in errors.items())
         return Response(text, status_code=400, media_type="text/plain")
     p = Params(place=place, **values)
-    _bring_up_to_date(request)
+    head = _bring_up_to_date(request)
     with guardian.engine.connect() as conn:
         if table == "rtt":
             out = io.StringIO()
             rtt.write_rtt(conn, out, p.as_of, place=p.place, suppress=True)
             body = out.getvalue()
         else:
-            body = build(conn, p, (table,))[table].csv_text()
+            body = build(conn, p, (table,), cache_of(request), head)[table].csv_text()
     record_access(request, principal, "download-report", detail=_detail(p, table=table))
     name = re.sub(r"[^a-z0-9]+", "-", p.place.lower()).strip("-")
     filename = f"guardian-{name}-{table}-{p.as_of.isoformat()}.csv"

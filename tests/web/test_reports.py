@@ -578,3 +578,52 @@ def test_reports_on_each_database(database_url, tmp_path):
         assert_no_patient_data(export.text, secrets)
         signed_in(client, "admin")
         assert client.get(report_url(place=OTHER_PLACE.replace(" ", "+"))).status_code == 200
+
+
+# ------------------------------------------------------------------------------ internals
+
+
+def test_median_by_pcn_and_age_band_agrees_with_the_equity_view(demo):
+    """One query for the PCN × age band table; the same figures as `bn.equity` per PCN."""
+    engine = demo.app.state.guardian.engine
+    p = reports.Params(place=PLACE, as_of=AS_OF)
+    with engine.connect() as conn:
+        t = reports.build(conn, p, ("equity-pcn-age",))["equity-pcn-age"]
+        labels = reports.Labels(conn)
+        expected = []
+        for row in bn.equity(conn, p.scope, p.as_of, "pcn_code"):
+            scope = bn.ReportScope(place=PLACE, pcns=frozenset({row["group"]}))
+            medians = {r["group"]: r["median_weeks"]
+                       for r in bn.equity(conn, scope, p.as_of, "age_band")}
+            expected.append([labels.group("pcn_code", row["group"]),
+                             *[medians.get(b, "*") for b in bn.AGE_BANDS]])
+        whole = {r["group"]: r["median_weeks"]
+                 for r in bn.equity(conn, p.scope, p.as_of, "age_band")}
+    expected.append(["Whole place", *[whole.get(b, "*") for b in bn.AGE_BANDS]])
+    got = [[r["group"], *[r[b] for b in bn.AGE_BANDS]] for r in t.rows]
+    assert sorted(got[:-1]) == sorted(expected[:-1]) and got[-1] == expected[-1]
+    assert any(v != "*" for row in got for v in row[1:])
+
+
+def test_built_tables_are_reused_until_the_store_moves_on(demo, monkeypatch):
+    engine = demo.app.state.guardian.engine
+    cache = reports.TableCache(size=2)
+    p = reports.Params(place=PLACE, as_of=AS_OF)
+    with engine.connect() as conn:
+        head = reports.TableCache.head(conn)
+        first = reports.build(conn, p, ("breaches",), cache, head)["breaches"]
+        assert reports.build(conn, p, ("breaches",), cache, head)["breaches"] is first
+        later = reports.build(conn, p, ("breaches",), cache, head + 1)["breaches"]
+        assert later is not first and later.rows == first.rows  # a new event: built again
+        other = reports.build(conn, reports.Params(place=PLACE, as_of=AS_OF, window=4),
+                              ("breaches",), cache, head)["breaches"]
+        assert other.caption != first.caption
+        # bounded: the least recently used went
+        assert cache.get("breaches", p, head) is None
+        # and no older than `seconds`
+        clock = [1000.0]
+        monkeypatch.setattr(reports.time, "monotonic", lambda: clock[0])
+        cache.put("trend", p, head, first)
+        assert cache.get("trend", p, head) is first
+        clock[0] += cache.seconds + 1
+        assert cache.get("trend", p, head) is None
