@@ -38,7 +38,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-quic", "--disable-dev-shm-usage", "--lang=en-GB"]
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 VIEWPORT = {"width": 1280, "height": 900}
-PATIENTS = 600
+# A bigger store gives fuller reports in the screenshots (slower start-up): e.g.
+# GUARDIAN_BROWSER_PATIENTS=4000 .venv/bin/pytest -q tests/browser
+PATIENTS = int(os.environ.get("GUARDIAN_BROWSER_PATIENTS", "600"))
 SEED = 3
 START_TIMEOUT = 90.0  # seconds for the server, its start-up sweeps and the read models
 HOMES = {"coordinator": "/worklist", "gp": "/gp", "place-lead": "/reports",
