@@ -14,8 +14,9 @@ Routes (not in the OpenAPI schema; the JSON form is `GET /api/v1/reports/bottlen
   block), and the page pushes the request URL into the address bar (`hx-push-url`).
   Bad values: a 400 page whose error summary says what to change, keeping what was typed.
 - `GET /reports/{table}.csv` — one table, with the same query parameters, exactly as the
-  page shows it (the page and the download render the same rows); `GET /reports/rtt.csv`
-  — the place's RTT waiting-list export (CONTRACT.md "RTT export layout"), suppressed.
+  page shows it (the page and the download render the same rows), UTF-8 with a byte-order
+  mark for spreadsheet programs; `GET /reports/rtt.csv` — the place's RTT waiting-list
+  export (CONTRACT.md "RTT export layout", as `guardian export rtt --suppress` writes it).
 
 Decisions:
 
@@ -741,7 +742,8 @@ def report_csv(request: Request, principal: ReportReader, table: str) -> Respons
             rtt.write_rtt(conn, out, p.as_of, place=p.place, suppress=True)
             body = out.getvalue()
         else:
-            body = build(conn, p, (table,), cache_of(request), head)[table].csv_text()
+            # A byte-order mark: spreadsheet programs then read the "→" and "–" as UTF-8.
+            body = "\ufeff" + build(conn, p, (table,), cache_of(request), head)[table].csv_text()
     record_access(request, principal, "download-report", detail=_detail(p, table=table))
     name = re.sub(r"[^a-z0-9]+", "-", p.place.lower()).strip("-")
     filename = f"guardian-{name}-{table}-{p.as_of.isoformat()}.csv"
