@@ -150,3 +150,20 @@ def test_bulk_assign_two_unassigned_pathways(signed_in, live):
     page.goto("/worklist?filter=assigned-to-me")
     for row_id in chosen:
         expect(page.locator(f'[id="{row_id}"]')).to_contain_text(live.emails["coordinator"])
+
+
+def test_next_page_swaps_in_the_following_rows(signed_in):
+    page = signed_in("admin")  # every PCN: more than one page of pathways
+    page.goto("/worklist")
+    rows = page.locator("#worklist-results tr.guardian-row")
+    expect(rows.first).to_be_visible()
+    assert total_of(page) > 50 and rows.count() == 50
+    first_page = row_ids(page)
+    page.evaluate("window.__guardianNoReload = true")
+    with page.expect_response(lambda r: "after=" in r.url):
+        page.get_by_role("link", name="Next page").click()
+    expect(page).to_have_url(re.compile(r"[?&]after="))
+    expect(page.get_by_role("link", name="First page")).to_be_visible()
+    second_page = row_ids(page)
+    assert second_page and not set(first_page) & set(second_page)
+    assert page.evaluate("window.__guardianNoReload") is True
