@@ -76,12 +76,26 @@ class Live:
             conn.close()
 
 
-def _guardian(*args: str, env: dict[str, str], cwd: Path) -> str:
-    done = subprocess.run([sys.executable, "-m", "guardian.cli", *args], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=120)
+# Runs several `guardian` commands in one interpreter (one start-up, not one per command).
+_COMMANDS = """
+import sys
+from guardian.cli import app
+for args in ARGS:
+    try:
+        app(args, prog_name="guardian")
+    except SystemExit as e:
+        if e.code:
+            sys.exit(f"guardian {' '.join(args)} exited with {e.code}")
+"""
+
+
+def _guardian(*commands: list[str], env: dict[str, str], cwd: Path) -> str:
+    code = _COMMANDS.replace("ARGS", repr([list(c) for c in commands]))
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=cwd,
+                          capture_output=True, text=True, timeout=180)
     if done.returncode != 0:
-        pytest.fail(f"guardian {' '.join(args)} failed ({done.returncode}):\n"
-                    f"{done.stdout}\n{done.stderr}", pytrace=False)
+        pytest.fail(f"{' ; '.join(' '.join(c) for c in commands)} failed "
+                    f"({done.returncode}):\n{done.stdout}\n{done.stderr}", pytrace=False)
     return done.stdout
 
 
@@ -133,8 +147,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
            "GUARDIAN_SECRET_KEY": "browser-tests-" + os.urandom(16).hex(),
            "PYTHONUNBUFFERED": "1"}
     env.pop("GUARDIAN_STANDARDS_FILE", None)
-    _guardian("db", "init", env=env, cwd=root)
-    _guardian("demo", "--patients", str(PATIENTS), "--seed", str(SEED), env=env, cwd=root)
+    _guardian(["db", "init"], ["demo", "--patients", str(PATIENTS), "--seed", str(SEED)],
+              env=env, cwd=root)
     password, emails, orgs = _parse_logins((root / "var" / "demo-logins.txt").read_text())
 
     port = _free_port()
