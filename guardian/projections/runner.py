@@ -156,14 +156,15 @@ class ProjectionRunner:
     ) -> None:
         """Keep following new events until `stop` is set.
 
-        On PostgreSQL (unless `listen` is False) it waits for the NOTIFY that every write
-        transaction sends at commit, and catches up at least every `fallback` seconds too (a
-        notification missed while its connection was down). Otherwise it polls every `poll`
-        seconds, backing off to 2 s when idle. A failed batch is logged and retried; a lost
-        LISTEN connection is re-opened with back-off, polling meanwhile.
+        On PostgreSQL with psycopg2 (unless `listen` is False) it waits for the NOTIFY that
+        every write transaction sends at commit, and catches up at least every `fallback`
+        seconds too (a notification missed while its connection was down). Otherwise it polls
+        every `poll` seconds, backing off to 2 s when idle. A failed batch is logged and
+        retried; a lost LISTEN connection is re-opened with back-off, polling meanwhile.
         """
         if listen is None:
-            listen = self.app.engine.dialect.name == "postgresql"
+            dialect = self.app.engine.dialect
+            listen = dialect.name == "postgresql" and dialect.driver == "psycopg2"
         if listen:
             self._follow_notified(stop, fallback)
         else:
