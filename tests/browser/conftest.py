@@ -237,12 +237,16 @@ def signed_in(new_context, live) -> Callable:
 
 
 @pytest.fixture(scope="session")
-def shoot() -> Callable:
-    """shoot(page, "02-worklist"): a full-page PNG under tests/browser/screenshots/."""
-    SCREENSHOTS.mkdir(exist_ok=True)
+def shoot(tmp_path_factory) -> Callable:
+    """shoot(page, "02-worklist"): a full-page PNG. Into tests/browser/screenshots/ (the
+    README's) with GUARDIAN_SCREENSHOTS=1, else into a temporary directory, so that a test
+    run leaves the checked-in images alone."""
+    folder = SCREENSHOTS if os.environ.get("GUARDIAN_SCREENSHOTS") == "1" else \
+        tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(exist_ok=True)
 
     def save(page, name: str) -> Path:
-        path = SCREENSHOTS / f"{name}.png"
+        path = folder / f"{name}.png"
         page.screenshot(path=str(path), full_page=True, animations="disabled")
         return path
 
