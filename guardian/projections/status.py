@@ -386,6 +386,21 @@ def _summary(p: Pathway, stage: str, waited: int, on: dt.date) -> str:
     return " ".join(lines)
 
 
+def _plain(status: standards.DeadlineStatus) -> str:
+    """A deadline in a sentence for GPs and patients: "18 weeks from referral to
+    treatment: by 22 Jun 2026, 40 days left" (or "missed on …", "today is the last day")."""
+    d = status.deadline
+    if status.state == "breached":
+        return f"{d.standard.label}: missed (recorded {_fmt(d.breach_on)})"
+    if status.days_left == 0:
+        return f"{d.standard.label}: today is the last day"
+    if status.days_left < 0:
+        return f"{d.standard.label}: was due by {_fmt(d.last_day_within)}"
+    plural = "" if status.days_left == 1 else "s"
+    return (f"{d.standard.label}: by {_fmt(d.last_day_within)}, "
+            f"{status.days_left} day{plural} left")
+
+
 def referral_status(
     patient: Patient,
     provider: str,
@@ -408,12 +423,12 @@ def referral_status(
          "subject": s.deadline.subject,
          "last_day_within": s.deadline.last_day_within.isoformat(),
          "breach_on": s.deadline.breach_on.isoformat(), "state": s.state,
-         "days_left": s.days_left, "text": s.describe()}
+         "days_left": s.days_left, "text": s.describe(), "plain": _plain(s)}
         for s in standards.assess(p, on, flags, bank_holidays=bank_holidays)
     ] if p.is_open else []
     labels = {s.code: s.label for s in standards.STANDARDS}
     breaches = [{"standard": std, "label": labels.get(std, std), "subject": subject,
-                 "breach_on": day.isoformat()}
+                 "breach_on": day.isoformat(), "breach_on_text": _fmt(day)}
                 for (std, subject), day in sorted(p.breaches.items(), key=lambda kv: kv[1])]
     actions = []
     if p.coordinator:

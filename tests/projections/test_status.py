@@ -116,6 +116,10 @@ def test_status_outstanding_owners_and_timeline(app):
     d = status.as_dict()
     assert d["stage_label"] and d["expected_wait"]["known"] is False
     assert {x["standard"] for x in d["deadlines"]} >= {"rtt-18", "workup-14", "diagnostic-6w"}
+    plain = {x["standard"]: x["plain"] for x in d["deadlines"]}
+    # 2 Mar + 126 days = 6 Jul 2026, 97 days after 31 Mar; workup breached on 17 Mar
+    assert plain["rtt-18"] == "18 weeks from referral to treatment: by 6 Jul 2026, 97 days left"
+    assert plain["workup-14"].endswith("missed (recorded 17 Mar 2026)")
     # once the practice has done the workup, it no longer owns anything
     app.complete_workup_item(pid, "RQW", "S1", "bloods", by="gp", on=AS_OF)
     after = referral_status(app.get_patient(pid), "RQW", "S1", AS_OF,
