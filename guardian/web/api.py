@@ -347,6 +347,7 @@ class Deadline(BaseModel):
     state: str
     days_left: int | None
     text: str
+    plain: str | None = Field(None, description="The deadline in a sentence for GPs")
 
 
 class Breach(BaseModel):
