@@ -288,8 +288,13 @@ def _pathway_id(value: str) -> str:
     return v
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
 def _text(value: str, limit: int) -> str:
     v = value.strip()
+    if _CONTROL.search(v):  # a NUL cannot be stored as PostgreSQL text; none belong here
+        raise InvalidValue("contains a control character (such as NUL); remove it")
     if len(v) > limit:
         raise InvalidValue(f"{v[:20]!r}… is longer than {limit} characters")
     return v

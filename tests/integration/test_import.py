@@ -341,3 +341,17 @@ def test_post_referrals_use_case_shares_the_importers_rules(app):
     assert "Modulus 11" in bad.errors["nhs_number"]
     missing = submit_referral(app, {"nhs_number": "9995260182"}, scope, AS_OF)
     assert "person_birth_date" in missing.errors and missing.status_code == 422
+
+
+def test_a_control_character_in_a_name_rejects_the_row(app, tmp_path):
+    path = tmp_path / "nul.csv"
+    path.write_text(
+        HEADER + ",PATIENT_GIVEN_NAME\n"
+        "9995260182,1958-03-14,P1,RAJ,Z90001,2025-11-03,2025-11-03,,110,1,Ann\x1be\n"
+        "9991590838,1990-07-01,P2,RAJ,Z90001,2025-11-02,2025-11-02,,330,2,Bob\n",
+        encoding="utf-8",
+    )
+    result = import_extract(app, path, AS_OF)
+    assert (result.accepted, result.rejected) == (1, 1)
+    [error] = errors_of(result.errors_file)
+    assert error["column"] == "PATIENT_GIVEN_NAME" and "control character" in error["reason"]
