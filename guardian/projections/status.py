@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -338,13 +338,14 @@ class ReferralStatus:
         }
 
 
-def outstanding(patient: Patient, p: Pathway, on: dt.date, bank_holidays=None) -> list[Outstanding]:
+def outstanding(patient: Patient, p: Pathway, on: dt.date, bank_holidays=None,
+                table: Sequence[standards.Standard] = standards.STANDARDS) -> list[Outstanding]:
     """What is still to be done on this pathway, who owns it, and whether it is overdue
-    against its standard on `on`."""
+    against its standard (of the deployment's `table`) on `on`."""
     due = {(d.standard.applies_to, d.subject): d for d in
            standards.deadlines(p, [f for f in patient.flags.values() if f.reviewed_on is None
                                    and (f.pathway is None or f.pathway == p.key)],
-                               bank_holidays=bank_holidays)}
+                               table, bank_holidays=bank_holidays)}
 
     def overdue(kind: str, subject: str = "") -> bool:
         d = due.get((kind, subject))
@@ -409,8 +410,10 @@ def referral_status(
     events: Iterable[Any] = (),
     conn: Connection | None = None,
     bank_holidays=None,
+    table: Sequence[standards.Standard] = standards.STANDARDS,
 ) -> ReferralStatus:
-    """Everything a GP or patient needs to know about one referral on `on`."""
+    """Everything a GP or patient needs to know about one referral on `on`, against the
+    deployment's standards `table` (Settings.standards)."""
     p = patient.pathway(provider, pathway_id)
     stage = standards.stage(p)
     start = p.clock_start or p.received_on
@@ -424,9 +427,9 @@ def referral_status(
          "last_day_within": s.deadline.last_day_within.isoformat(),
          "breach_on": s.deadline.breach_on.isoformat(), "state": s.state,
          "days_left": s.days_left, "text": s.describe(), "plain": _plain(s)}
-        for s in standards.assess(p, on, flags, bank_holidays=bank_holidays)
+        for s in standards.assess(p, on, flags, table, bank_holidays=bank_holidays)
     ] if p.is_open else []
-    labels = {s.code: s.label for s in standards.STANDARDS}
+    labels = {s.code: s.label for s in table}
     breaches = [{"standard": std, "label": labels.get(std, std), "subject": subject,
                  "breach_on": day.isoformat(), "breach_on_text": _fmt(day)}
                 for (std, subject), day in sorted(p.breaches.items(), key=lambda kv: kv[1])]
@@ -451,7 +454,7 @@ def referral_status(
         stage_label=standards.STAGE_LABELS[stage], summary=_summary(p, stage, waited, on),
         received_on=p.received_on, clock_start=p.clock_start, waited_days=waited,
         deadlines=deadlines, breaches=breaches,
-        outstanding=outstanding(patient, p, on, bank_holidays) if p.is_open else [],
+        outstanding=outstanding(patient, p, on, bank_holidays, table) if p.is_open else [],
         guardian_actions=actions, expected_wait=expected,
         timeline=timeline(events, patient, provider, pathway_id),
     )

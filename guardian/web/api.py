@@ -505,7 +505,8 @@ def get_referral(
     on = app.today()
     events = list(app.events.get(patient.id))
     with app.engine.connect() as conn:
-        status = referral_status(patient, p.provider, p.pathway_id, on, events, conn)
+        status = referral_status(patient, p.provider, p.pathway_id, on, events, conn,
+                                 table=app.settings.standards)
     record_access(request, principal, "view-referral", patient_id=patient.id.hex,
                   provider=p.provider, pathway_id=p.pathway_id)
     response.headers["Cache-Control"] = NO_STORE

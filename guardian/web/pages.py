@@ -303,7 +303,8 @@ def patient_context(request: Request, principal: Principal, patient, visible,
     events = list(app.events.get(patient.id))
     with app.engine.connect() as conn:
         statuses = [status_model.referral_status(patient, provider, pathway_id, today,
-                                                 events, conn)
+                                                 events, conn,
+                                                 table=app.settings.standards)
                     for provider, pathway_id in visible]
     statuses.sort(key=lambda s: (s.stage in ("clock-stopped", "closed"), s.received_on))
     flags = sorted(patient.flags.values(), key=lambda f: f.raised_on)
