@@ -160,7 +160,7 @@ def test_an_event_this_version_cannot_read_is_skipped_with_a_warning(app, caplog
         [StoredEvent(pid, version + 1, "guardian.Patient.FromTheFuture", b"{}")]
     )
     with caplog.at_level("WARNING"):
-        assert runner.run_once() == 1
+        assert runner.run_once() == len(runner.projections)  # one event, each read model
     assert "FromTheFuture" in caplog.text
     assert runner.lag()["worklist"]["events_behind"] == 0
 
