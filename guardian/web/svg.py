@@ -42,7 +42,7 @@ def bar_chart(title: str, rows: Sequence[tuple[str, Any]], unit: str = "",
     top = max([n for n in numbers if n is not None] or [1.0]) or 1.0
     plot_w = width - label_w - value_w
     parts = [
-        f'<svg class="chart chart--bar" role="img" aria-labelledby="t d" '
+        f'<svg class="chart chart--bar" role="img" '
         f'viewBox="0 0 {width} {height}" width="100%" preserveAspectRatio="xMinYMin meet" '
         f'xmlns="http://www.w3.org/2000/svg">',
         f"<title>{escape(title)}</title>",
