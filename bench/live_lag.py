@@ -164,6 +164,7 @@ def edits(url: str, dsn: str, work: Path, n: int) -> list[float]:
 
 
 def run_mode(mode: str, csv_path: Path, work: Path, n_edits: int) -> dict:
+    load = round(os.getloadavg()[0], 1)  # other work on the machine skews every figure
     url, dsn, drop = fresh_postgres()
     follower = None
     try:
@@ -241,11 +242,17 @@ def run_mode(mode: str, csv_path: Path, work: Path, n_edits: int) -> dict:
         if i < len(positions):
             delays.append(max(0.0, sample_times[i] - t_commit))
     result = json.loads(imported.stdout.strip().splitlines()[-1])
+    during = max((p for t, _, p in sampler.samples if t <= ended), default=0)
     return {
         "mode": mode,
         "rows": result.get("rows"),
         "events": head,
         "import_s": round(ended - started, 1),
+        "import_events_per_s": round(head / (ended - started)),
+        "projected_during_import": during,
+        "follower_events_per_s_during_import": round(during / (ended - started)),
+        "follower_events_per_s_after": round((head - during) / max(caught_up - ended, 1e-9)),
+        "load_average_at_start": load,
         "samples": len(lags),
         "lag_p50_s": round(statistics.median(lags), 2) if lags else None,
         "lag_p95_s": round(pct(lags, 0.95), 2),
