@@ -404,19 +404,40 @@ def weekly_flow(
         return [{"week": first + dt.timedelta(weeks=n), "inflow": 0, "outflow": 0,
                  "waiting": 0} for n in range(weeks)]
 
+    # Waiting at each week's end by a difference array: a pathway counts from the first week
+    # ending on or after its start until the week before the first ending on or after its
+    # end (O(rows), not rows × weeks).
+    deltas: dict[Any, list[int]] = {}
+
+    def week_index(day: dt.date) -> int:
+        """The first week whose end is on or after `day` (weeks: if none)."""
+        if day <= week_ends[0]:
+            return 0
+        if day > week_ends[-1]:  # the last week ends on as_of, maybe before its Sunday
+            return weeks
+        days = (day - week_ends[0]).days
+        return days // 7 + (days % 7 > 0)
+
     for row in conn.execute(q):
         group = row[2] if key is not None else "all"
         s = series.get(group)
         if s is None:
             s = series[group] = fresh()
+            deltas[group] = [0] * (weeks + 1)
         start, end = row.started_on, row.ended_on
         if start >= first:
             s[(start - first).days // 7]["inflow"] += 1
         if end is not None and first <= end <= as_of:
             s[(end - first).days // 7]["outflow"] += 1
-        for n, week_end in enumerate(week_ends):
-            if start <= week_end and (end is None or end > week_end):
-                s[n]["waiting"] += 1
+        d = deltas[group]
+        d[week_index(start)] += 1
+        if end is not None:
+            d[week_index(end)] -= 1
+    for group, s in series.items():
+        running = 0
+        for n in range(weeks):
+            running += deltas[group][n]
+            s[n]["waiting"] = running
     return series
 
 
