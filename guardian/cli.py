@@ -423,6 +423,13 @@ def serve(
         settings = Settings()
         guardian = _app()
         guardian.namespace  # noqa: B018 - refuse to start on an uninitialised database
+        # The contract: serve first brings the read models up to date (then, on SQLite the
+        # in-process follower, on PostgreSQL `guardian project --follow`, keeps them so).
+        from guardian.projections.registry import runner_for
+
+        caught_up = runner_for(guardian).run_once()
+        if caught_up:
+            typer.echo(f"read models brought up to date ({caught_up} notifications)")
         guardian.close()
         if settings.is_sqlite:  # one process shows the whole system (ARCHITECTURE.md)
             from guardian.scheduler import start_in_thread
