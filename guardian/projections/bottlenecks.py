@@ -48,7 +48,8 @@ from sqlalchemy import (
 )
 
 from guardian.domain import standards
-from guardian.domain.codes import NON_RTT_LIST_TYPES
+from guardian.domain.checkins import REMOVING
+from guardian.domain.codes import NON_RTT_LIST_TYPES, RTT_STATUS
 from guardian.domain.patient import Patient
 from guardian.orgs import all_practices
 from guardian.projections.runner import Notice
@@ -154,8 +155,15 @@ def _pathway_end(p) -> tuple[dt.date | None, str | None]:
     """When and why the pathway came off the waiting list (None while it is on it)."""
     ends = []
     if p.clock_end is not None:
-        ends.append((p.clock_end, f"clock stopped: {p.stop_reason}" if p.stop_reason
-                     else "clock stopped"))
+        outcome = p.last_check_in_outcome
+        if outcome is not None and outcome[0] in REMOVING and outcome[1] == p.clock_end:
+            # a Waiting Well check-in validated the patient off the list (issue 5)
+            reason = f"validated off the list: {outcome[0].replace('-', ' ')}"
+        elif p.stop_reason in RTT_STATUS:
+            reason = f"clock stopped: {RTT_STATUS[p.stop_reason]}"
+        else:
+            reason = f"clock stopped: {p.stop_reason}" if p.stop_reason else "clock stopped"
+        ends.append((p.clock_end, reason))
     if p.closed_on is not None:
         ends.append((p.closed_on, f"closed: {p.close_reason}" if p.close_reason else "closed"))
     if p.left_list_on is not None:

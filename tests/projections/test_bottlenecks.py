@@ -126,7 +126,8 @@ def test_diagnostic_first_seen_and_treatment_intervals(app):
         then = bn.stage_durations(conn, EVERYWHERE, "diagnostic", d(3, 10), suppress=False)
         assert (then[0]["in_progress"], then[0]["in_progress_median_days"]) == (1, 9.0)
         removed = bn.removals(conn, EVERYWHERE, AS_OF, suppress=False)
-        assert removed == [{"group": "110", "reason": "clock stopped: 30", "pathways": 1}]
+        assert removed == [{"group": "110", "reason": "clock stopped: first definitive treatment",
+                            "pathways": 1}]
 
 
 def test_weekly_flow_and_growing_queues(app):
@@ -255,3 +256,21 @@ def test_waiting_at_week_ends_matches_counting_each_week(app):
                     and not (r.pathway_id in ends and ends[r.pathway_id] <= min(week_end, AS_OF))
                 )
                 assert week["waiting"] == expected, (as_of, week)
+
+
+def test_validation_removals_are_counted_per_specialty(app):
+    """Issue 5: a check-in outcome that validates a patient off the list shows in the
+    removals report as a validation, per treatment function."""
+    ids = add(app, report("V1", d(1, 5)), report("V2", d(1, 6), treatment_function="330"),
+              report("V3", d(1, 7)))
+    app.record_check_in_outcome(ids[0], "RQW", "V1", "no-longer-needed", "sam", on=d(3, 20))
+    app.record_check_in_outcome(ids[1], "RQW", "V2", "treated-elsewhere", "sam", on=d(3, 21))
+    app.stop_clock(ids[2], "RQW", "V3", "30", on=d(3, 22))
+    project(app)
+    with app.engine.connect() as conn:
+        rows = bn.removals(conn, EVERYWHERE, AS_OF, suppress=False)
+    assert rows == [
+        {"group": "110", "reason": "clock stopped: first definitive treatment", "pathways": 1},
+        {"group": "110", "reason": "validated off the list: no longer needed", "pathways": 1},
+        {"group": "330", "reason": "validated off the list: treated elsewhere", "pathways": 1},
+    ]
