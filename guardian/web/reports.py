@@ -430,6 +430,24 @@ def breaches(conn: Connection, p: Params, labels: Labels) -> ReportTable:
     return t
 
 
+@table("removals", "Off the waiting list, and why")
+def removals(conn: Connection, p: Params, labels: Labels) -> ReportTable:
+    """Pathways that came off the list in the window, per treatment function and reason:
+    validation removals from Waiting Well check-ins show as "validated off the list"."""
+    rows = [{"group": labels.group("treatment_function", r["group"]),
+             "reason": r["reason"], "pathways": r["pathways"]}
+            for r in bn.removals(conn, p.scope, p.as_of, window_days=p.window_days)]
+    rows.sort(key=lambda r: (r["group"], _shown_key(r["pathways"]), r["reason"]))
+    return ReportTable(
+        "removals",
+        f"Pathways off the list in the {p.window} weeks up to {p.as_of:%-d %B %Y}, by "
+        "treatment function and reason",
+        [Column("group", "Treatment function", "label"), Column("reason", "Reason", "label"),
+         Column("pathways", "Pathways")],
+        rows, empty="No pathway came off the list in the window.",
+    )
+
+
 @table("rtt-bands", "How long patients have waited (RTT)")
 def rtt_bands(conn: Connection, p: Params, labels: Labels) -> ReportTable:
     """The place's RTT waiting list (the export's pathways) in week-band groups."""
@@ -575,7 +593,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "stages": ("stage-overview", "stage-durations"),
     "bottlenecks": ("top-bottlenecks",),
     "queues": ("queues-growing",),
-    "breaches": ("breaches",),
+    "breaches": ("breaches", "removals"),
     "rtt": ("rtt-bands",),
     "equity": ("equity-pcn-age", "equity-pcn", "equity-age"),
     "trend": ("trend",),
