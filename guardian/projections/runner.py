@@ -116,6 +116,21 @@ class ProjectionRunner:
         return out
 
     # ------------------------------------------------------------------ running
+    def catch_up_within(self, seconds: float = 2.0) -> bool:
+        """Read-your-writes for a web request: bring the read models up to date, but spend
+        at most about `seconds` on it (between batches), so that a request never carries a
+        bulk import's backlog. True when nothing is left behind."""
+        stop = threading.Event()
+        timer = threading.Timer(seconds, stop.set)
+        timer.daemon = True
+        timer.start()
+        try:
+            self.run_once(stop)
+        finally:
+            timer.cancel()
+        return not stop.is_set() or all(
+            self.position(p.name) >= self.head() for p in self.projections)
+
     def run_once(self, stop: threading.Event | None = None) -> int:
         """Bring every projection up to the current head; return notifications processed
         (summed over the projections).

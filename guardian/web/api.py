@@ -136,7 +136,7 @@ def _catch_up(request: Request) -> None:
     """Bring the read models up to date after a write, so the caller reads its own write.
     The write is committed already: a failure here is logged, not reported."""
     try:
-        request.app.state.runner.run_once()
+        request.app.state.runner.catch_up_within(2.0)
     except Exception:  # the follower (or the next request) catches up instead
         log.exception("read models not brought up to date after an API write")
 

@@ -686,7 +686,7 @@ def _bring_up_to_date(request: Request) -> int:
         head = TableCache.head(conn)
     runner = getattr(request.app.state, "runner", None)
     if runner is not None:
-        runner.run_once()
+        runner.catch_up_within(2.0)
     return head
 
 

@@ -248,3 +248,23 @@ def test_sqlite_follower_stops_promptly(sqlite_url, tmp_path):
             f.stop.set()
             f.thread.join(timeout=5)
             assert time.monotonic() - started < 1.0
+
+
+def test_catch_up_within_a_time_budget(database_url, tmp_path):
+    """A web request's read-your-writes never carries a whole backlog: it stops between
+    batches when its time is up, and says whether it got to the head."""
+    from guardian.bootstrap import build_app, init_database
+    from guardian.config import Settings
+    from guardian.demo import load_demo
+    from guardian.projections.registry import runner_for
+
+    app = build_app(Settings(database_url=database_url, var_dir=tmp_path))
+    init_database(app)
+    load_demo(app, patients=200, seed=4)
+    runner = runner_for(app, batch_size=50)
+    assert runner.catch_up_within(0.0) is False  # out of time: at most a batch done
+    behind = runner.head() - runner.position("worklist")
+    assert 0 < behind <= runner.head()
+    assert runner.catch_up_within(60.0) is True
+    assert runner.position("worklist") == runner.head()
+    app.close()
