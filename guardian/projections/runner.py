@@ -139,23 +139,29 @@ class ProjectionRunner:
         batch: it is read once, each of its patients loaded once, and their rows and
         positions are written in one transaction. With `stop`, returns early (between
         batches) once it is set."""
-        for p in self.projections:
-            self._ensure(p.name)
+        return self._together({p.name: p for p in self.projections}, "", stop)
+
+    def _together(self, named: dict[str, Projection], suffix: str,
+                  stop: threading.Event | None = None) -> int:
+        """Advance the tracking positions `named` (position name → projection, writing
+        tables with `suffix`) to the head, sharing each batch among those at one position."""
+        for name in named:
+            self._ensure(name)
         processed = 0
         while stop is None or not stop.is_set():
-            positions = {p.name: self.position(p.name) for p in self.projections}
+            positions = {name: self.position(name) for name in named}
             low = min(positions.values(), default=0)
-            group = [p for p in self.projections if positions[p.name] == low]
+            group = [name for name in named if positions[name] == low]
             batch = self._notices(low)
             if not batch:
                 return processed
             shared = _SharedLoads(self.app)
             try:
                 with self.app.engine.begin() as conn:
-                    for p in group:
-                        p.apply(conn, shared, batch, "")
-                    for p in group:
-                        self._advance(conn, p.name, low, batch[-1].id)
+                    for name in group:
+                        named[name].apply(conn, shared, batch, suffix)
+                    for name in group:
+                        self._advance(conn, name, low, batch[-1].id)
             except PositionTaken as taken:
                 log.info("%s: another runner took position %s; reading on", taken, low)
                 continue
@@ -252,45 +258,27 @@ class ProjectionRunner:
                 listener.close()
 
     def rebuild(self) -> int:
-        """Rebuild every projection aside from the whole log, then swap it in."""
-        total = 0
-        for p in self.projections:
-            name, suffix = f"{p.name}@rebuild", "_rebuild"
-            with self.app.engine.begin() as conn:
+        """Rebuild every projection aside from the whole log (sharing each batch, as
+        run_once does), then swap each in, in one transaction, and catch up what arrived
+        meanwhile."""
+        suffix = "_rebuild"
+        aside = {f"{p.name}@rebuild": p for p in self.projections}
+        with self.app.engine.begin() as conn:
+            for name, p in aside.items():
                 for table in p.tables(suffix):
                     table.drop(conn, checkfirst=True)
                     table.create(conn)
                 conn.execute(tracking.delete().where(tracking.c.name == name))
-            total += self._catch_up(p, name, suffix)
-            with self.app.engine.begin() as conn:
+        total = self._together(aside, suffix)
+        with self.app.engine.begin() as conn:
+            for name, p in aside.items():
                 position = conn.execute(
                     select(tracking.c.position).where(tracking.c.name == name)
                 ).scalar() or 0
                 p.swap(conn, suffix)
                 conn.execute(tracking.delete().where(tracking.c.name == name))
                 self._set(conn, p.name, position)
-            total += self._catch_up(p, p.name, "")  # whatever arrived during the swap
-        return total
-
-    def _catch_up(
-        self, projection: Projection, name: str, suffix: str, stop: threading.Event | None = None
-    ) -> int:
-        self._ensure(name)
-        processed = 0
-        while stop is None or not stop.is_set():
-            position = self.position(name)
-            batch = self._notices(position)
-            if not batch:
-                return processed
-            try:
-                with self.app.engine.begin() as conn:
-                    projection.apply(conn, self.app, batch, suffix)
-                    self._advance(conn, name, position, batch[-1].id)
-            except PositionTaken:
-                log.info("%s: another runner took position %s; reading on", name, position)
-                continue
-            processed += len(batch)
-        return processed
+        return total + self.run_once()  # whatever arrived during the swap
 
     def _notices(self, after: int) -> list[Notice]:
         """The next batch of notifications: ids, aggregates and topics only (no ORM, no state)."""
