@@ -324,8 +324,18 @@ def page(
     """One page of a PCN's worklist (or of every PCN in scope when `pcn` is None),
     keyset-paged on (sort key, provider, pathway id).
 
-    Out of scope, the answer is an empty page: callers turn that into a 404.
+    Out of scope, the answer is an empty page: callers turn that into a 404. For several
+    PCNs, each PCN's page is read along its own (PCN, sort key) index and the pages merged:
+    one ordered scan per PCN instead of sorting every row of them all.
     """
+    if pcn is None and scope.pcns is not None and 1 < len(scope.pcns) <= 8:
+        if sort not in SORTS:
+            raise ValueError(f"unknown sort {sort!r}; one of {', '.join(SORTS)}")
+        key = "deadline_sort" if sort == "next-deadline" else "wait_from"
+        rows = [row for code in sorted(scope.pcns)
+                for row in page(conn, scope, code, on, filters, sort, after, limit, attrs)]
+        rows.sort(key=lambda r: (r[key], r["provider"], r["pathway_id"]))
+        return rows[:limit]
     where = _scoped(scope, pcn)
     if where is None:
         return []

@@ -32,6 +32,7 @@ from guardian.domain.errors import DomainError
 from guardian.domain.identifiers import format_nhs_number, normalise_nhs_number
 from guardian.projections import status as status_model
 from guardian.projections import worklist as wl
+from guardian.projections.runner import tracking
 from guardian.store import organisations
 from guardian.web import access
 from guardian.web.access import Principal, require_role
@@ -101,6 +102,8 @@ def cached(key: tuple, compute):
     hit = _cache.get(key)
     if hit and time.monotonic() - hit[0] < FACET_TTL:
         return hit[1]
+    if len(_cache) > 10_000:  # entries for old positions are never asked for again
+        _cache.clear()
     found = compute()
     _cache[key] = (time.monotonic(), found)
     return found
@@ -185,7 +188,14 @@ def worklist_page(
     today = app.today()
     with app.engine.connect() as conn:
         rows = wl.page(conn, scope, pcn, today, filters, sort, cursor, PAGE_SIZE + 1, attrs)
-        counts = wl.counts(conn, scope, pcn, today, attrs, filters)
+        # The counts scan every row in scope: reuse them until the worklist changes (its
+        # tracking position moves with every projected event) or the day does.
+        position = conn.execute(select(tracking.c.position)
+                                .where(tracking.c.name == wl.NAME)).scalar()
+        counts = cached(("counts", str(app.engine.url), scope.pcns, scope.user, pcn,
+                         tuple(sorted((k, str(v)) for k, v in attrs.items())),
+                         tuple(filters), today, position),
+                        lambda: wl.counts(conn, scope, pcn, today, attrs, filters))
         facets = cached_facets(conn, scope, pcn)
         pcn_names = cached(("pcn-names", str(app.engine.url)), lambda: dict(conn.execute(
             select(organisations.c.pcn_code, organisations.c.pcn_name).distinct()

@@ -218,3 +218,29 @@ def test_a_killed_projector_process_resumes_without_gaps_or_duplicates(database_
     runner.rebuild()
     assert rows(app) == resumed
     app.close()
+
+
+@pytest.mark.parametrize("sort", wl.SORTS)
+def test_several_pcns_page_as_one_list(app, sort):
+    """Pages over several PCNs (read per PCN, merged) equal one ordered list of them all."""
+    runner_for(app).run_once()
+    with app.engine.connect() as conn:
+        pcns = sorted({r.pcn_code for r in conn.execute(select(wl.worklist.c.pcn_code))
+                       if r.pcn_code})[:3]
+        scope = wl.Scope(frozenset(pcns))
+        key = "deadline_sort" if sort == "next-deadline" else "wait_from"
+        everything = sorted(
+            (dict(r._mapping) for r in conn.execute(
+                select(wl.worklist).where(wl.worklist.c.pcn_code.in_(pcns)))),
+            key=lambda r: (r[key], r["provider"], r["pathway_id"]))
+        seen, after = [], None
+        while True:
+            rows = wl.page(conn, scope, None, AS_OF, (), sort, after, limit=7)
+            if not rows:
+                break
+            seen += rows
+            last = rows[-1]
+            after = (last[key], last["provider"], last["pathway_id"])
+    assert len(pcns) > 1
+    assert [(r["provider"], r["pathway_id"]) for r in seen] == [
+        (r["provider"], r["pathway_id"]) for r in everything]
