@@ -34,6 +34,7 @@ from guardian.domain.identifiers import (
     normalise_ubrn,
 )
 from guardian.domain.report import REPORTED_FACTS, ReferralReport, fingerprint
+from guardian.projections.pacing import LIVE_BATCH_SIZE, Pacer
 
 REQUIRED = (
     "NHS_NUMBER",
@@ -738,6 +739,8 @@ class _BatchImporter:
             cols["PATIENT_PATHWAY_IDENTIFIER"],
         )
         self.pending: list[tuple[int, list[str]]] = []
+        # Smaller transactions while a live follower keeps the worklists current (pacing.py)
+        self.batch_size = LIVE_BATCH_SIZE if self.pipeline.pacer.live() else BATCH_SIZE
         self.analyzed_at = 0  # accepted rows when statistics were last refreshed
 
     def add(self, line: int, values: list[str]) -> None:
@@ -757,8 +760,9 @@ class _BatchImporter:
             )
             return
         self.pending.append((line, values))
-        if len(self.pending) >= BATCH_SIZE:
+        if len(self.pending) >= self.batch_size:
             self._flush()
+            self.batch_size = LIVE_BATCH_SIZE if self.pipeline.pacer.live() else BATCH_SIZE
 
     def finish(self) -> None:
         if self.pending:
@@ -823,6 +827,7 @@ class _Pipeline:
     def __init__(self, app) -> None:
         self.app = app
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ptl-writer")
+        self.pacer = Pacer(app)
         self.pending: Future | None = None
         self.pending_reports: list[ReferralReport] = []
         self.in_flight: dict = {}
@@ -831,10 +836,14 @@ class _Pipeline:
         prepared = self.app.prepare_reports(reports, recent=self.in_flight, index=index)
         if not self._settle():
             prepared = self.app.prepare_reports(reports)
-        self.pending = self.writer.submit(self.app.write, prepared.staged)
+        self.pending = self.writer.submit(self._paced_write, prepared.staged)
         self.pending_reports = reports
         self.in_flight = prepared.patients
         return prepared.outcomes
+
+    def _paced_write(self, staged) -> None:
+        self.pacer.wait()  # a live follower first projects what is committed
+        self.app.write(staged)
 
     def settle(self) -> None:
         self._settle()

@@ -35,6 +35,7 @@ from sqlalchemy import (
     update,
 )
 
+from guardian.projections.pacing import announce_follower
 from guardian.store import dialect_insert, metadata
 
 log = logging.getLogger("guardian.projections")
@@ -182,14 +183,17 @@ class ProjectionRunner:
         seconds too (a notification missed while its connection was down). Otherwise it polls
         every `poll` seconds, backing off to 2 s when idle. A failed batch is logged and
         retried; a lost LISTEN connection is re-opened with back-off, polling meanwhile.
+        While it follows, it announces itself, and bulk imports keep pace with it.
         """
         if listen is None:
             dialect = self.app.engine.dialect
             listen = dialect.name == "postgresql" and dialect.driver == "psycopg2"
-        if listen:
-            self._follow_notified(stop, fallback)
-        else:
-            self._follow_polling(stop, poll)
+        # Present while following: a bulk import paces itself to this follower (pacing.py).
+        with announce_follower(self.app.engine):
+            if listen:
+                self._follow_notified(stop, fallback)
+            else:
+                self._follow_polling(stop, poll)
 
     def _follow_polling(self, stop: threading.Event, poll: float) -> None:
         idle = poll
