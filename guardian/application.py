@@ -161,6 +161,7 @@ class GuardianApp(Application[UUID]):
                 "PERSISTENCE_MODULE": "guardian.store:GuardianFactory",
                 "SQLALCHEMY_URL": settings.database_url,
                 "CREATE_TABLE": "no",
+                "GUARDIAN_POOL_SIZE": str(settings.web_threads),
             }
         )
         prepare_engine(self.engine)

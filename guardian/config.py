@@ -23,6 +23,11 @@ class Settings(BaseSettings):
     standards_file: Path | None = None
     # `guardian scheduler`: run every job every N seconds instead of at its cron times.
     scheduler_interval: float | None = None
+    # Web requests handled at once per `guardian serve` worker; each holds at most one
+    # database connection, and the pool (PostgreSQL) keeps that many, so a request waits
+    # for a thread in the event loop, never for a connection. 4 workers x 8 stay well under
+    # PostgreSQL's default 100 connections.
+    web_threads: int = 8
     _standards: Any = PrivateAttr(default=None)
     _check_in_schedule: Any = PrivateAttr(default=None)
 

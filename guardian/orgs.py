@@ -6,7 +6,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from guardian.domain.errors import InvalidValue
 from guardian.domain.identifiers import normalise_pcn_code, normalise_practice_code
@@ -97,10 +97,13 @@ def load_orgs(engine: Engine, practices: list[Practice]) -> int:
     return len(rows)
 
 
-def all_practices(engine: Engine) -> dict[str, Practice]:
-    with engine.connect() as conn:
-        rows = conn.execute(select(organisations))
+def all_practices(bind: Engine | Connection) -> dict[str, Practice]:
+    """Every practice by code (on the caller's connection when given one)."""
+    if isinstance(bind, Connection):
+        rows = bind.execute(select(organisations))
         return {r.practice_code: Practice(**r._mapping) for r in rows}
+    with bind.connect() as conn:
+        return all_practices(conn)
 
 
 def places(engine: Engine) -> list[str]:

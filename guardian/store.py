@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.utils import strtobool
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
 from sqlalchemy import (
@@ -237,6 +238,22 @@ def _raise_integrity(error: Exception) -> None:
 
 class GuardianFactory(SQLAlchemyFactory):
     application_recorder_class = GuardianRecorder
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        # On PostgreSQL, a pool as large as the threads that may each hold one connection
+        # (GUARDIAN_WEB_THREADS), with a few spare for the process's own work; the library's
+        # engine has SQLAlchemy's default 5 + 10. Engines connect lazily: nothing is opened
+        # by the one replaced here.
+        engine = self.datastore.engine
+        size = self.env.get("GUARDIAN_POOL_SIZE")
+        if size and isinstance(engine, Engine) and engine.dialect.name == "postgresql":
+            engine.dispose()
+            self.datastore = self.datastore_class(
+                url=engine.url.render_as_string(hide_password=False),
+                autoflush=strtobool(self.env.get(self.SQLALCHEMY_AUTOFLUSH) or "True"),
+                pool_size=int(size), max_overflow=4, pool_timeout=30,
+            )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

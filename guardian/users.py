@@ -286,9 +286,13 @@ def user_by_id(engine_or_conn: Engine | Connection, user_id: int) -> User | None
     return _user(row) if row is not None else None
 
 
-def list_users(engine: Engine) -> list[User]:
-    with engine.connect() as conn:
-        return [_user(r) for r in conn.execute(select(users).order_by(users.c.email))]
+def list_users(bind: Engine | Connection) -> list[User]:
+    """Every user (on the caller's connection when given one: never a second at once)."""
+    query = select(users).order_by(users.c.email)
+    if isinstance(bind, Connection):
+        return [_user(r) for r in bind.execute(query)]
+    with bind.connect() as conn:
+        return [_user(r) for r in conn.execute(query)]
 
 
 def _one(bind: Engine | Connection, query: Any) -> Any:
@@ -348,10 +352,10 @@ def authenticate(
 
     user = _user(row)
     locked_until = aware(row.locked_until)
+    if locked_until is not None and locked_until > now:
+        log("sign-in-locked", user.role)
+        return SignIn("locked")
     with engine.begin() as conn:
-        if locked_until is not None and locked_until > now:
-            log("sign-in-locked", user.role)
-            return SignIn("locked")
         if locked_until is not None:  # the lock has expired: the count starts again
             conn.execute(
                 update(users).where(users.c.id == user.id)

@@ -241,7 +241,7 @@ class BottleneckProjection:
         if not patient_ids:
             return
         patients = app.load_patients(patient_ids)
-        orgs = all_practices(app.engine)
+        orgs = all_practices(conn)
         loaded = [patients[pid] for pid in patient_ids if pid in patients]
         hexes = [p.id.hex for p in loaded]
         for t in (table, breaches):

@@ -157,6 +157,10 @@ class ProjectionRunner:
             if not batch:
                 return processed
             shared = _SharedLoads(self.app)
+            # The batch's patients are read before the write transaction opens: a runner
+            # (or a web request catching up) never holds two pooled connections at once.
+            shared.load_patients(dict.fromkeys(
+                n.originator_id for n in batch if n.topic.startswith("guardian.")))
             try:
                 with self.app.engine.begin() as conn:
                     for name in group:

@@ -8,6 +8,7 @@ import uuid
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -68,6 +69,9 @@ def create_app(settings: Settings | None = None, follow_events: bool = True) -> 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        # Route handlers run on the thread pool: as many at once as the database pool has
+        # connections (config.py, web_threads); more wait their turn in the event loop.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.web_threads
         guardian = build_app(settings)
         app.state.guardian = guardian
         app.state.runner = runner_for(guardian)

@@ -201,7 +201,7 @@ def worklist_page(
             select(organisations.c.pcn_code, organisations.c.pcn_name).distinct()
         ).all()))
         coordinators = cached(("coordinators", str(app.engine.url)), lambda: [
-            u.email for u in users.list_users(app.engine) if u.role == "coordinator"])
+            u.email for u in users.list_users(conn) if u.role == "coordinator"])
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     state = {"pcn": pcn or "", "filter": filters, "sort": sort,

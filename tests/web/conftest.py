@@ -3,11 +3,15 @@ one user per role with a known password (web_helpers.ACCOUNTS)."""
 
 from __future__ import annotations
 
+import threading
+import traceback
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 from web_helpers import ACCOUNTS, PASSWORD
 
 from guardian import users
@@ -48,8 +52,34 @@ def app(settings):
 
 @pytest.fixture
 def client(app):
-    with TestClient(app) as c:
+    with TestClient(app) as c, one_connection_per_thread(c.app.state.guardian.engine):
         yield c
+
+
+@contextmanager
+def one_connection_per_thread(engine):
+    """Fails the test if any thread checks out a second pooled connection while it holds
+    one. Under load every thread holding one and waiting for another exhausts the pool
+    (each request thread may count on exactly one: config.py, web_threads)."""
+    held = threading.local()
+    nested: list[str] = []
+
+    def checkout(dbapi_conn, record, proxy):
+        held.n = getattr(held, "n", 0) + 1
+        if held.n > 1:
+            nested.append("".join(traceback.format_stack(limit=14)))
+
+    def checkin(dbapi_conn, record):
+        held.n = max(0, getattr(held, "n", 0) - 1)
+
+    event.listen(engine, "checkout", checkout)
+    event.listen(engine, "checkin", checkin)
+    try:
+        yield
+    finally:
+        event.remove(engine, "checkout", checkout)
+        event.remove(engine, "checkin", checkin)
+    assert not nested, f"a second connection taken while holding one:\n{nested[0]}"
 
 
 @pytest.fixture
