@@ -26,6 +26,7 @@ import json
 import os
 import random
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -231,17 +232,22 @@ def main() -> None:
 
         app = build_app(Settings(database_url=url))
         users.ensure_demo_users(app.engine, var)
+        # The demo users may have been made earlier (their logins file elsewhere): the
+        # simulated coordinator signs in with a password set for this run.
+        password = secrets.token_urlsafe(12)
+        users.set_password(app.engine, "coordinator@demo.invalid", password)
         app.close()
     else:
         url, drop = build_store(args.patients, env)
+        logins = (var / "demo-logins.txt").read_text()
+        password = re.search(r"password: (\S+)", logins).group(1)
     env["GUARDIAN_DATABASE_URL"] = url
-    logins = (var / "demo-logins.txt").read_text()
-    password = re.search(r"password: (\S+)", logins).group(1)
     port = free_port()
     guardian = shutil.which("guardian", path=str(ROOT / ".venv" / "bin")) or "guardian"
+    server_log = open(var / "serve.log", "w+b")  # noqa: SIM115 - closed in finally
     server = subprocess.Popen([guardian, "serve", "--host", "127.0.0.1", "--port", str(port),
                                "--workers", str(args.workers)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              stdout=server_log, stderr=subprocess.STDOUT,
                               start_new_session=True)
     try:
         import httpx
@@ -274,7 +280,12 @@ def main() -> None:
         if child.returncode != 0:
             raise SystemExit(child.stderr[-3000:])
         load = json.loads(child.stdout.strip().splitlines()[-1])
+        server_log.flush()
+        logged = (var / "serve.log").read_text(errors="replace").splitlines()
+        problems = [line for line in logged
+                    if "ERROR" in line or "Traceback" in line or "Error:" in line]
         result = {
+            "server_log_problems": len(problems), "server_log_first_problems": problems[:5],
             "patients": args.patients if not args.url else None, "workers": args.workers,
             "generator": "taskset -c 1" if shutil.which("taskset") else "unpinned",
             "baseline_direct_query": base_line, **load,
@@ -288,6 +299,7 @@ def main() -> None:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
+        server_log.close()
         if drop:
             drop()
         shutil.rmtree(var, ignore_errors=True)
