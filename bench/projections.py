@@ -33,7 +33,7 @@ from guardian.config import Settings  # noqa: E402
 from guardian.demo import load_demo  # noqa: E402
 from guardian.projections import worklist as wl  # noqa: E402
 from guardian.projections.registry import runner_for  # noqa: E402
-from guardian.projections.runner import Notice, tracking  # noqa: E402
+from guardian.projections.runner import Notice, apply, tracking  # noqa: E402
 
 AS_OF = dt.date(2026, 3, 31)
 FILTERS = ([], ["breached"], ["at-risk"], ["deterioration"], ["workup-incomplete"],
@@ -52,8 +52,8 @@ def baseline(app, n: int = 2000) -> float:
     started = time.perf_counter()
     for position, note in enumerate(notes, start=1):
         with app.engine.begin() as conn:
-            projection.apply(conn, app, [Notice(note.id, note.originator_id, note.topic)],
-                             "_baseline")
+            apply(projection, conn, app, [Notice(note.id, note.originator_id, note.topic)],
+                  "_baseline")
             conn.execute(tracking.delete().where(tracking.c.name == "baseline"))
             conn.execute(tracking.insert().values(name="baseline", position=position,
                                                   updated_at=dt.datetime.now(dt.UTC)))

@@ -42,7 +42,6 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
-    delete,
     or_,
     select,
 )
@@ -51,14 +50,13 @@ from guardian.domain import standards
 from guardian.domain.checkins import REMOVING
 from guardian.domain.codes import NON_RTT_LIST_TYPES, RTT_STATUS
 from guardian.domain.patient import Patient
-from guardian.orgs import all_practices
-from guardian.projections.runner import Notice
+from guardian.projections.runner import Changes, Notice, batch_patients
 from guardian.projections.suppression import (
     SMALLEST_GROUP_FOR_STATISTICS as SMALL_GROUP,
 )
 from guardian.projections.suppression import suppress_count, suppress_statistic
 from guardian.projections.tables import swap_tables
-from guardian.store import bulk_insert, metadata
+from guardian.store import metadata
 
 NAME = "bottlenecks"
 KINDS = ("workup", "diagnostic", "first-seen", "treatment", "rtt", "pathway")
@@ -235,26 +233,15 @@ class BottleneckProjection:
         aside = MetaData()
         return [define(live.name + suffix, aside) for live, define in _DEFINERS]
 
-    def apply(self, conn: Connection, app: Any, batch: Sequence[Notice], suffix: str) -> None:
-        table, breaches = self.tables(suffix)
-        patient_ids = sorted({n.originator_id for n in batch if n.topic.startswith("guardian.")})
-        if not patient_ids:
-            return
-        patients = app.load_patients(patient_ids)
-        orgs = all_practices(conn)
-        loaded = [patients[pid] for pid in patient_ids if pid in patients]
-        hexes = [p.id.hex for p in loaded]
-        for t in (table, breaches):
-            for start in range(0, len(hexes), 500):
-                conn.execute(delete(t).where(t.c.patient_id.in_(hexes[start : start + 500])))
+    def prepare(self, app: Any, batch: Sequence[Notice], orgs: dict[str, Any]) -> Changes:
+        loaded = batch_patients(app, batch)
         all_intervals: list[dict] = []
         all_breaches: list[dict] = []
         for patient in loaded:
             i, b = rows_for(patient, orgs)
             all_intervals += i
             all_breaches += b
-        bulk_insert(conn, table, all_intervals)
-        bulk_insert(conn, breaches, all_breaches)
+        return Changes([p.id.hex for p in loaded], [all_intervals, all_breaches])
 
     def swap(self, conn: Connection, suffix: str) -> None:
         swap_tables(conn, [live for live, _ in _DEFINERS], suffix)

@@ -20,7 +20,9 @@ import select as _select
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -31,12 +33,14 @@ from sqlalchemy import (
     DateTime,
     String,
     Table,
+    delete,
     select,
     update,
 )
 
+from guardian.orgs import all_practices
 from guardian.projections.pacing import announce_follower
-from guardian.store import dialect_insert, metadata
+from guardian.store import bulk_insert, dialect_insert, metadata
 
 log = logging.getLogger("guardian.projections")
 
@@ -55,13 +59,15 @@ class Projection(Protocol):
     name: str
 
     def tables(self, suffix: str = "") -> list[Table]:
-        """Its tables (with `suffix` for a rebuild aside); each is created when missing."""
+        """Its tables (with `suffix` for a rebuild aside); each is created when missing.
+        Every table has a `patient_id` column: a patient's rows are replaced whole."""
 
-    def apply(self, conn: Connection, app: Any, batch: Sequence[Notice], suffix: str) -> None:
-        """Bring its rows up to date with these notifications (same transaction as the position).
+    def prepare(self, app: Any, batch: Sequence[Notice], orgs: dict[str, Any]) -> Changes:
+        """Every row, in each of its tables, of the patients these notifications touch.
 
-        Aggregates from `app.load_patients` may be shared with the other read models brought
-        up to date with the same batch: read them, never change them."""
+        Reads only (no transaction is open): aggregates from `app.load_patients` may be
+        shared with the other read models brought up to date with the same batch: read
+        them, never change them."""
 
     def swap(self, conn: Connection, suffix: str) -> None:
         """Replace its live tables with the ones built aside."""
@@ -74,6 +80,41 @@ class Notice:
     id: int
     originator_id: UUID
     topic: str
+
+
+@dataclass
+class Changes:
+    """What a batch does to a read model: every row of these patients (hex ids), per table
+    in the order of `tables()`, replacing the rows they had."""
+
+    patients: list[str]
+    rows: list[list[dict[str, Any]]]
+
+
+def batch_patients(app: Any, batch: Sequence[Notice]) -> list[Any]:
+    """The patients a batch touches, in id order (loaded once for all the read models)."""
+    ids = sorted({n.originator_id for n in batch if n.topic.startswith("guardian.")})
+    if not ids:
+        return []
+    patients = app.load_patients(ids)
+    return [patients[i] for i in ids if i in patients]
+
+
+def replace_rows(conn: Connection, tables: Sequence[Table], changes: Changes) -> None:
+    """Write a read model's changes in the caller's transaction."""
+    for table in tables:
+        for start in range(0, len(changes.patients), 500):
+            chunk = changes.patients[start : start + 500]
+            conn.execute(delete(table).where(table.c.patient_id.in_(chunk)))
+    for table, rows in zip(tables, changes.rows, strict=True):
+        bulk_insert(conn, table, rows)
+
+
+def apply(projection: Projection, conn: Connection, app: Any, batch: Sequence[Notice],
+          suffix: str = "") -> None:
+    """One read model, one batch, in the caller's transaction."""
+    changes = projection.prepare(app, batch, all_practices(conn))
+    replace_rows(conn, projection.tables(suffix), changes)
 
 
 class PositionTaken(Exception):
@@ -125,8 +166,8 @@ class ProjectionRunner:
         timer = threading.Timer(seconds, stop.set)
         timer.daemon = True
         timer.start()
-        try:
-            self.run_once(stop)
+        try:  # on this thread only: a request thread holds one connection at a time
+            self._together({p.name: p for p in self.projections}, "", stop, pipelined=False)
         finally:
             timer.cancel()
         return not stop.is_set() or all(
@@ -143,35 +184,78 @@ class ProjectionRunner:
         return self._together({p.name: p for p in self.projections}, "", stop)
 
     def _together(self, named: dict[str, Projection], suffix: str,
-                  stop: threading.Event | None = None) -> int:
+                  stop: threading.Event | None = None, pipelined: bool = True) -> int:
         """Advance the tracking positions `named` (position name → projection, writing
-        tables with `suffix`) to the head, sharing each batch among those at one position."""
+        tables with `suffix`) to the head, sharing each batch among those at one position.
+
+        Pipelined: batch N is written (rows and positions, one transaction) on a writer
+        thread while this thread reads and prepares batch N+1, so the database works while
+        Python loads patients and builds rows. If batch N loses its positions to another
+        runner, the prepared batch N+1 is dropped and the positions are read again."""
         for name in named:
             self._ensure(name)
         processed = 0
-        while stop is None or not stop.is_set():
-            positions = {name: self.position(name) for name in named}
-            low = min(positions.values(), default=0)
-            group = [name for name in named if positions[name] == low]
-            batch = self._notices(low)
-            if not batch:
-                return processed
-            shared = _SharedLoads(self.app)
-            # The batch's patients are read before the write transaction opens: a runner
-            # (or a web request catching up) never holds two pooled connections at once.
-            shared.load_patients(dict.fromkeys(
-                n.originator_id for n in batch if n.topic.startswith("guardian.")))
+        expected: dict[str, int] | None = None  # positions once the write in flight commits
+        pending: tuple[Future, int] | None = None  # that write, and what it counts for
+        writer = ThreadPoolExecutor(1, thread_name_prefix="projection-writer") if pipelined \
+            else None
+
+        def settle() -> bool:
+            """Wait for the write in flight; False if another runner took its position."""
+            nonlocal pending, processed
+            if pending is None:
+                return True
+            future, count = pending
+            pending = None
             try:
-                with self.app.engine.begin() as conn:
-                    for name in group:
-                        named[name].apply(conn, shared, batch, suffix)
-                    for name in group:
-                        self._advance(conn, name, low, batch[-1].id)
+                future.result()
             except PositionTaken as taken:
-                log.info("%s: another runner took position %s; reading on", taken, low)
-                continue
-            processed += len(batch) * len(group)
+                log.info("%s: another runner advanced it first; reading on", taken)
+                return False
+            processed += count
+            return True
+
+        try:
+            while stop is None or not stop.is_set():
+                positions = expected or {name: self.position(name) for name in named}
+                low = min(positions.values(), default=0)
+                group = [name for name in named if positions[name] == low]
+                batch = self._notices(low)
+                if not batch:
+                    break
+                shared = _SharedLoads(self.app)
+                # Read before the write transaction opens: a runner (or a web request
+                # catching up) never holds two pooled connections on one thread.
+                orgs = all_practices(self.app.engine)
+                changes = [named[name].prepare(shared, batch, orgs) for name in group]
+                if not settle():
+                    expected = None  # prepared from positions another runner moved
+                    continue
+                job = partial(self._write, named, group, suffix, changes, low, batch[-1].id)
+                if writer is None:
+                    try:
+                        job()
+                    except PositionTaken as taken:
+                        log.info("%s: another runner took position %s; reading on", taken, low)
+                        expected = None
+                        continue
+                    processed += len(batch) * len(group)
+                else:
+                    pending = (writer.submit(job), len(batch) * len(group))
+                expected = {**positions, **{name: batch[-1].id for name in group}}
+            settle()
+        finally:
+            if writer is not None:
+                writer.shutdown(wait=True)
         return processed
+
+    def _write(self, named: dict[str, Projection], group: list[str], suffix: str,
+               changes: list[Changes], old: int, new: int) -> None:
+        with self.app.engine.begin() as conn:
+            for name, change in zip(group, changes, strict=True):
+                replace_rows(conn, named[name].tables(suffix), change)
+            for name in group:
+                self._advance(conn, name, old, new)
 
     def follow(
         self,

@@ -26,7 +26,6 @@ from sqlalchemy import (
     Text,
     and_,
     case,
-    delete,
     func,
     or_,
     select,
@@ -35,10 +34,9 @@ from sqlalchemy import (
 
 from guardian.domain import checkins, standards
 from guardian.domain.patient import Patient
-from guardian.orgs import all_practices
-from guardian.projections.runner import Notice
+from guardian.projections.runner import Changes, Notice, batch_patients
 from guardian.projections.tables import swap_tables
-from guardian.store import bulk_insert, metadata
+from guardian.store import metadata
 
 NAME = "worklist"
 
@@ -234,24 +232,14 @@ class WorklistProjection:
         aside = MetaData()
         return [define(live.name + suffix, aside) for live, define in _DEFINERS]
 
-    def apply(self, conn: Connection, app: Any, batch: Sequence[Notice], suffix: str) -> None:
-        table, periods = self.tables(suffix)
-        patient_ids = sorted({n.originator_id for n in batch if n.topic.startswith("guardian.")})
-        if not patient_ids:
-            return
-        patients = app.load_patients(patient_ids)
-        orgs = all_practices(conn)
-        loaded = [patients[pid] for pid in patient_ids if pid in patients]
-        hexes = [p.id.hex for p in loaded]
-        for t in (table, periods):
-            for start in range(0, len(hexes), 500):
-                conn.execute(delete(t).where(t.c.patient_id.in_(hexes[start : start + 500])))
+    def prepare(self, app: Any, batch: Sequence[Notice], orgs: dict[str, Any]) -> Changes:
+        loaded = batch_patients(app, batch)
         settings = app.settings
-        bulk_insert(conn, table, [
-            row for p in loaded
-            for row in rows_for(p, orgs, None, settings.standards, settings.check_in_schedule)
+        return Changes([p.id.hex for p in loaded], [
+            [row for p in loaded
+             for row in rows_for(p, orgs, None, settings.standards, settings.check_in_schedule)],
+            [row for p in loaded for row in periods_for(p)],
         ])
-        bulk_insert(conn, periods, [row for p in loaded for row in periods_for(p)])
 
     def swap(self, conn: Connection, suffix: str) -> None:
         swap_tables(conn, [live for live, _ in _DEFINERS], suffix)

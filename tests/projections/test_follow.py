@@ -213,7 +213,7 @@ def test_follower_retries_a_failed_batch(pg_store, monkeypatch, caplog):
     with Follower(reader, fallback=FALLBACK) as f:
         f.wait_for(f.runner.head(), timeout=30)
         projection = f.runner.projections[0]
-        real, calls = projection.apply, []
+        real, calls = projection.prepare, []
 
         def flaky(*args, **kwargs):
             calls.append(1)
@@ -221,7 +221,7 @@ def test_follower_retries_a_failed_batch(pg_store, monkeypatch, caplog):
                 raise RuntimeError("database hiccup")
             return real(*args, **kwargs)
 
-        monkeypatch.setattr(projection, "apply", flaky)
+        monkeypatch.setattr(projection, "prepare", flaky)
         with caplog.at_level(logging.ERROR, logger="guardian.projections"):
             f.wait_for(write(), timeout=10)  # failed once, retried after a short back-off
         assert len(calls) == 2

@@ -16,6 +16,7 @@ from sqlalchemy import select, text
 from guardian.bootstrap import build_app, init_database
 from guardian.config import Settings
 from guardian.demo import load_demo
+from guardian.projections import runner as runner_module
 from guardian.projections import worklist as wl
 from guardian.projections.registry import runner_for
 from guardian.projections.runner import PositionTaken, tracking
@@ -79,21 +80,21 @@ def test_a_new_event_updates_the_patients_rows(app):
 
 def test_rows_and_position_commit_together(app, monkeypatch):
     runner = runner_for(app, batch_size=100)
-    projection = runner.projections[0]
-    real_apply = projection.apply
+    real_replace = runner_module.replace_rows
     calls = {"n": 0}
 
-    def failing_apply(conn, app_, batch, suffix):
-        calls["n"] += 1
-        real_apply(conn, app_, batch, suffix)  # rows written in the transaction …
-        if calls["n"] == 3:
-            raise RuntimeError("crash after writing rows")  # … then it fails
+    def failing_replace(conn, tables, changes):
+        real_replace(conn, tables, changes)  # rows written in the transaction …
+        if tables[0].name == wl.worklist.name:
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise RuntimeError("crash after writing rows")  # … then it fails
 
-    monkeypatch.setattr(projection, "apply", failing_apply)
+    monkeypatch.setattr(runner_module, "replace_rows", failing_replace)
     with pytest.raises(RuntimeError):
         runner.run_once()
     assert runner.position("worklist") == _id_after(app, 200)
-    monkeypatch.setattr(projection, "apply", real_apply)
+    monkeypatch.setattr(runner_module, "replace_rows", real_replace)
     runner.run_once()
     resumed = rows(app)
     assert len(resumed) == open_pathways(app)
