@@ -109,6 +109,9 @@ def bulk_insert(
     if not rows:
         return
     columns = list(rows[0])
+    if conn.dialect.name == "postgresql" and not suffix:
+        copy_rows(conn, table, columns, rows)
+        return
     values = [tuple(r[c] for c in columns) for r in rows]
     into = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES"
     cur = conn.connection.driver_connection.cursor()
@@ -120,6 +123,35 @@ def bulk_insert(
         else:
             marks = ", ".join("?" for _ in columns)
             cur.executemany(f"{into} ({marks}) {suffix}", values)
+    finally:
+        cur.close()
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value: Any) -> str:
+    """One value in COPY's text format: NULL as \\N, strings escaped, the rest by str()
+    (int, float, Decimal, ISO dates and timestamps)."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    return str(value)
+
+
+def copy_rows(conn: Any, table: Table, columns: Sequence[str],
+              rows: Sequence[dict[str, Any]]) -> None:
+    """COPY rows into a PostgreSQL table in the caller's transaction: the read models'
+    bulk path (the server parses COPY's text far faster than a multi-row INSERT, and no
+    SQL text is built)."""
+    data = "".join(["\t".join([_copy_text(r[c]) for c in columns]) + "\n" for r in rows])
+    cur = conn.connection.driver_connection.cursor()
+    try:  # one read of the whole buffer (see _copy_events)
+        cur.copy_expert(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN",
+                        io.StringIO(data), size=len(data) + 1)
     finally:
         cur.close()
 
