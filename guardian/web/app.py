@@ -114,12 +114,16 @@ def create_app(settings: Settings | None = None, follow_events: bool = True) -> 
     async def server_error(request: Request, exc: Exception):
         ref = uuid.uuid4().hex[:12]
         log.exception("unhandled error %s on %s %s", ref, request.method, request.url.path)
+        # Starlette answers an unhandled error outside the middleware stack: the security
+        # headers are set here too.
         if request.url.path.startswith(("/api/", "/healthz")):
             return JSONResponse(
-                {"detail": "internal error", "reference": ref}, status_code=500
+                {"detail": "internal error", "reference": ref}, status_code=500,
+                headers=SECURITY_HEADERS,
             )
         return templates.TemplateResponse(
-            request, "error.html", {"reference": ref}, status_code=500
+            request, "error.html", {"reference": ref}, status_code=500,
+            headers=SECURITY_HEADERS,
         )
 
     @app.get("/healthz", tags=["operations"])

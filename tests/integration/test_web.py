@@ -77,3 +77,5 @@ def test_an_unexpected_error_shows_a_reference_not_a_traceback(settings, monkeyp
     assert r.status_code == 500
     assert "reference" in r.text and "secret internals" not in r.text
     assert "Traceback" not in r.text
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    assert r.headers["x-frame-options"] == "DENY"
