@@ -12,8 +12,8 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
-    Text,
     Table,
+    Text,
     create_engine,
     select,
 )
