@@ -24,6 +24,7 @@ from __future__ import annotations
 import bisect
 import csv
 import datetime as dt
+import functools
 import itertools
 import json
 import os
@@ -164,6 +165,7 @@ COORDINATORS = (
 )
 GP_USER = "gp@demo.invalid"
 COORDINATOR_USER = "coordinator@demo.invalid"
+COLLEAGUE_USER = "robin.coordinator@demo.invalid"  # a demo user too (guardian.users)
 
 # Agreed referral workup by treatment function: (description, requested from).
 WORKUP: dict[str, tuple[tuple[str, str], ...]] = {
@@ -556,8 +558,13 @@ class _Care:
         return dt.datetime.combine(on, dt.time(hour, minute), tzinfo=self.zone)
 
     def coordinator(self) -> str:
-        pcn = int(self.demo.practice.pcn_code[1:])
-        return COORDINATORS[(pcn + self.rng.randint(0, 1)) % len(COORDINATORS)]
+        """One of two colleagues per PCN; in the demo coordinator's PCNs, the two demo
+        coordinator users, so "assigned to me" has pathways when they sign in."""
+        code = self.demo.practice.pcn_code
+        k = self.rng.randint(0, 1)
+        if code in _demo_user_pcns():
+            return (COORDINATOR_USER, COLLEAGUE_USER)[k]
+        return COORDINATORS[(int(code[1:]) + k) % len(COORDINATORS)]
 
     def pathway(self, r: ReferralReport) -> Pathway:
         return self.patient.pathways[(r.provider, r.pathway_id)]
@@ -571,6 +578,14 @@ def _waiting_rtt(r: ReferralReport, as_of: dt.date) -> bool:
     """Open on the latest extract and counted in RTT (so on the RTT worklists)."""
     return (r.clock_end is None and r.clock_start is not None and r.as_of == as_of
             and r.waiting_list_type not in codes.NON_RTT_LIST_TYPES)
+
+
+@functools.cache
+def _demo_user_pcns() -> frozenset[str]:
+    """The PCNs of the demo coordinator (`guardian.users.demo_orgs`, for the demo's orgs)."""
+    from guardian.users import demo_orgs_of
+
+    return frozenset(demo_orgs_of(read_org_file(ORGS_FILE))["coordinator"])
 
 
 def record_care_history(

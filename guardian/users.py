@@ -19,7 +19,7 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,7 @@ TOKEN_PREFIX = "gdn_"
 
 DEMO_USERS = (
     ("coordinator", "coordinator@demo.invalid"),
+    ("coordinator", "robin.coordinator@demo.invalid"),  # a colleague on the same PCNs
     ("gp", "gp@demo.invalid"),
     ("place-lead", "place-lead@demo.invalid"),
     ("admin", "admin@demo.invalid"),
@@ -525,14 +526,20 @@ def revoke_tokens(engine: Engine, email: str) -> int:
 
 
 def demo_orgs(engine: Engine) -> dict[str, list[str]]:
-    """Orgs for the demo users: a coordinator covering two PCNs of one place, a GP in the
-    first of them, the place lead of that place (the first place with two PCNs, by code)."""
+    """Orgs for the demo users, from the organisation table (`demo_orgs_of`)."""
     with engine.connect() as conn:
         rows = conn.execute(
             select(organisations.c.practice_code, organisations.c.pcn_code,
                    organisations.c.place)
-            .order_by(organisations.c.pcn_code, organisations.c.practice_code)
         ).all()
+    return demo_orgs_of(rows)
+
+
+def demo_orgs_of(practices: Iterable[Any]) -> dict[str, list[str]]:
+    """Orgs for the demo users: a coordinator covering two PCNs of one place, a GP in the
+    first of them, the place lead of that place (the first place with two PCNs, by code).
+    `practices`: anything with practice_code, pcn_code and place."""
+    rows = sorted(practices, key=lambda r: (r.pcn_code, r.practice_code))
     pcns_by_place: dict[str, list[str]] = {}
     for r in rows:
         pcns = pcns_by_place.setdefault(r.place, [])
@@ -586,7 +593,7 @@ def _write_logins(path: Path, password: str, orgs: dict[str, list[str]]) -> None
         "admin": "everything",
     }
     for role, email in DEMO_USERS:
-        lines.append(f"{role:<12} {email:<26} {describe[role]}")
+        lines.append(f"{role:<12} {email:<31} {describe[role]}")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

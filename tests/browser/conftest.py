@@ -113,7 +113,9 @@ def _parse_logins(text: str) -> tuple[str, dict[str, str], dict[str, list[str]]]
     emails, orgs = {}, {}
     for line in text.splitlines():
         parts = line.split()
-        if len(parts) >= 2 and parts[0] in HOMES and "@" in parts[1]:
+        # the first of each role (the demo has a second coordinator, a colleague)
+        if len(parts) >= 2 and parts[0] in HOMES and "@" in parts[1] \
+                and parts[0] not in emails:
             emails[parts[0]] = parts[1]
             orgs[parts[0]] = re.findall(r"\b[A-Z]\d{5}\b", " ".join(parts[2:]))
     return found.group(1), emails, orgs

@@ -154,8 +154,8 @@ def test_demo_users_are_created_once_and_their_log_ins_written(database_url, tmp
                     if line.startswith("password:"))
     assert f"password: {password}" in first.stdout  # printed once, on creation
     assert oct(logins.stat().st_mode & 0o777) == "0o600"
-    for email in ("coordinator@demo.invalid", "gp@demo.invalid", "place-lead@demo.invalid",
-                  "admin@demo.invalid"):
+    for email in ("coordinator@demo.invalid", "robin.coordinator@demo.invalid",
+                  "gp@demo.invalid", "place-lead@demo.invalid", "admin@demo.invalid"):
         assert email in text
 
     second = run(database_url, "demo", "--patients", "20", "--json", cwd=tmp_path)
@@ -170,9 +170,10 @@ def test_demo_users_are_created_once_and_their_log_ins_written(database_url, tmp
     guardian = build_app(Settings(database_url=database_url, var_dir=tmp_path / "var"))
     try:
         found = {u.email: u for u in list_users(guardian.engine)}
-        assert len(found) == 4
+        assert len(found) == 5
         coordinator = found["coordinator@demo.invalid"]
         assert len(coordinator.orgs) == 2
+        assert found["robin.coordinator@demo.invalid"].orgs == coordinator.orgs
         from guardian.orgs import all_practices
 
         practices = all_practices(guardian.engine).values()
