@@ -312,6 +312,12 @@ def create_schema(engine: Engine, recorder: SQLAlchemyApplicationRecorder) -> uu
     """Create every table (idempotent) and the deployment's id namespace; return it."""
     recorder.create_table()
     metadata.create_all(engine)
+    # CREATE TABLE never touches a table that exists: indexes added by a newer version
+    # are created here (read models: a missing column resets them, bootstrap.py).
+    with engine.begin() as conn:
+        for table in metadata.sorted_tables:
+            for index in table.indexes:
+                index.create(conn, checkfirst=True)
     with engine.begin() as conn:
         if engine.dialect.name == "sqlite":
             conn.exec_driver_sql("PRAGMA journal_mode=WAL")
