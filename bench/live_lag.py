@@ -16,12 +16,17 @@ taken while the import runs. Also: the delay from each commit to the moment ever
 model's position passed it (p50 / p95 / max), and how long the follower took to catch up
 after the import ended. Positions are sampled every 100 ms, so each figure carries up to
 0.1 s of sampling error. Target: live lag p95 < 1 s.
+
+Then, with the follower still running, the weekly case: the same list a week on with 5 % of
+its rows changed (an appointment booked), imported over the first — its import time, lag
+while it runs, and when the read models had it.
 """
 
 from __future__ import annotations
 
 import argparse
 import bisect
+import datetime as dt
 import json
 import os
 import random
@@ -163,6 +168,63 @@ def edits(url: str, dsn: str, work: Path, n: int) -> list[float]:
     return delays
 
 
+def next_week(csv_path: Path, out: Path, every: int = 20) -> int:
+    """The extract a week on: every `every`-th row has had an outpatient appointment booked
+    (a new or changed fact, 5 % by default); the rest are unchanged. Returns rows changed."""
+    import csv
+
+    booked = (AS_OF + dt.timedelta(days=40)).isoformat()
+    changed = 0
+    with open(csv_path, newline="", encoding="utf-8") as f, \
+            open(out, "w", newline="", encoding="utf-8") as g:
+        reader, writer = csv.reader(f), csv.writer(g)
+        header = next(reader)
+        writer.writerow(header)
+        column = header.index("OUTPATIENT_FUTURE_APPOINTMENT_DATE")
+        for i, row in enumerate(reader):
+            if i % every == 0 and row[column] != booked:
+                row[column] = booked
+                changed += 1
+            writer.writerow(row)
+    return changed
+
+
+def weekly_reimport(dsn: str, csv_path: Path, work: Path, env: dict) -> dict:
+    """The weekly case, with the follower still running: the same list a week on, 5 % of
+    its rows changed. Import time, lag while it runs, and when the read models had it."""
+    path = work / "ptl-next-week.csv"
+    changed = next_week(csv_path, path)
+    sampler = Sampler(dsn)
+    sampler.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    imported = subprocess.run(
+        guardian("import-ptl", str(path), "--as-of", (AS_OF + dt.timedelta(days=7)).isoformat(),
+                 "--json"),
+        env=env, cwd=ROOT, capture_output=True, text=True,
+    )
+    ended = time.monotonic()
+    if imported.returncode not in (0, 3):
+        raise SystemExit(f"weekly import failed ({imported.returncode}):\n{imported.stderr}")
+    time.sleep(2 * TICK)
+    head = sampler.samples[-1][1]
+    deadline = time.monotonic() + 600
+    while sampler.samples[-1][2] < head and time.monotonic() < deadline:
+        time.sleep(TICK)
+    caught_up = sampler.samples[-1][0]
+    sampler.close()
+    lags = [(t - sampler.committed_at(position + 1)) if position < h else 0.0
+            for t, h, position in sampler.samples if started <= t <= ended]
+    result = json.loads(imported.stdout.strip().splitlines()[-1])
+    return {
+        "weekly_rows": result.get("rows"), "weekly_rows_changed": changed,
+        "weekly_accepted": result.get("accepted"), "weekly_import_s": round(ended - started, 1),
+        "weekly_lag_p95_s": round(pct(lags, 0.95), 2),
+        "weekly_lag_max_s": round(max(lags, default=0.0), 2),
+        "weekly_caught_up_after_import_s": round(max(0.0, caught_up - ended), 1),
+    }
+
+
 def run_mode(mode: str, csv_path: Path, work: Path, n_edits: int) -> dict:
     load = round(os.getloadavg()[0], 1)  # other work on the machine skews every figure
     url, dsn, drop = fresh_postgres()
@@ -209,6 +271,7 @@ def run_mode(mode: str, csv_path: Path, work: Path, n_edits: int) -> dict:
         if sampler.error is not None:
             raise sampler.error
         edit_delays = edits(url, dsn, work, n_edits) if caught_up is not None else []
+        weekly = weekly_reimport(dsn, csv_path, work, env) if caught_up is not None else {}
     finally:
         if follower is not None and follower.poll() is None:
             follower.send_signal(signal.SIGTERM)
@@ -268,6 +331,7 @@ def run_mode(mode: str, csv_path: Path, work: Path, n_edits: int) -> dict:
         "edit_p50_s": round(statistics.median(edit_delays), 3) if edit_delays else None,
         "edit_p95_s": round(pct(edit_delays, 0.95), 3),
         "edit_max_s": round(max(edit_delays, default=0.0), 3),
+        **weekly,
     }
 
 
