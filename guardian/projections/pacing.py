@@ -26,7 +26,6 @@ import logging
 import os
 import time
 import zlib
-from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import Engine
@@ -61,24 +60,62 @@ def _presence_path(engine: Engine) -> str | None:
     return database + ".followers"
 
 
-@contextlib.contextmanager
-def announce_follower(engine: Engine) -> Iterator[None]:
-    """Announce a live follower for the duration of the block (best effort: a follower that
-    cannot announce itself still follows; imports then simply do not wait for it)."""
-    release = None
-    try:
-        release = _announce(engine)
-    except Exception as e:  # the database is unreachable right now
-        log.warning("cannot announce the follower (%s); imports will not pace themselves", e)
-    try:
-        yield
-    finally:
-        if release is not None:
-            with contextlib.suppress(Exception):
-                release()
+class Presence:
+    """A follower's announcement, renewed if it was lost (PostgreSQL dropped its connection,
+    say): best effort, a follower that cannot announce itself still follows; imports then
+    simply do not wait for it."""
+
+    RECHECK_SECONDS = 5.0
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._release: Any = None
+        self._alive: Any = None
+        self._checked = 0.0
+
+    def __enter__(self) -> Presence:
+        self._open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._close()
+
+    def renew(self) -> None:
+        """Re-announce if the announcement was lost; looks at most every RECHECK_SECONDS."""
+        now = time.monotonic()
+        if now - self._checked < self.RECHECK_SECONDS:
+            return
+        self._checked = now
+        if self._alive is not None and self._alive():
+            return
+        self._close()
+        self._open()
+        if self._alive is not None:
+            log.info("follower announced again")
+
+    def _open(self) -> None:
+        self._checked = time.monotonic()
+        try:
+            self._release, self._alive = _announce(self.engine)
+        except Exception as e:  # the database is unreachable right now
+            log.warning("cannot announce the follower (%s); imports will not pace themselves "
+                        "until it can", _first_line(e))
+
+    def _close(self) -> None:
+        if self._release is not None:
+            with contextlib.suppress(Exception):  # already gone
+                self._release()
+        self._release = self._alive = None
 
 
-def _announce(engine: Engine):
+def announce_follower(engine: Engine) -> Presence:
+    """Announce a live follower for the duration of a `with` block (renew() to keep it)."""
+    return Presence(engine)
+
+
+def _announce(engine: Engine) -> tuple[Any, Any]:
+    """(release, alive) for a new announcement; (None, None) where there is nothing to
+    announce on (an in-memory database)."""
     if engine.dialect.name == "postgresql":
         cargs, cparams = engine.dialect.create_connect_args(engine.url)
         conn = engine.dialect.loaded_dbapi.connect(*cargs, **cparams)
@@ -95,13 +132,26 @@ def _announce(engine: Engine):
             finally:
                 conn.close()
 
-        return release
+        def alive() -> bool:
+            try:
+                with conn.cursor() as cur:
+                    cur.execute("SELECT 1")
+                return True
+            except Exception:
+                return False
+
+        return release, alive
     path = _presence_path(engine)
     if path is None:
-        return None
+        return None, None
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     fcntl.flock(fd, fcntl.LOCK_SH)  # waits out an importer's momentary look
-    return lambda: os.close(fd)
+    return (lambda: os.close(fd)), (lambda: True)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return (text.splitlines() or [type(error).__name__])[0]
 
 
 def follower_present(engine: Engine) -> bool:

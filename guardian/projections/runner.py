@@ -39,7 +39,7 @@ from sqlalchemy import (
 )
 
 from guardian.orgs import all_practices
-from guardian.projections.pacing import announce_follower
+from guardian.projections.pacing import Presence, announce_follower
 from guardian.store import bulk_insert, dialect_insert, metadata
 
 log = logging.getLogger("guardian.projections")
@@ -277,15 +277,16 @@ class ProjectionRunner:
             dialect = self.app.engine.dialect
             listen = dialect.name == "postgresql" and dialect.driver == "psycopg2"
         # Present while following: a bulk import paces itself to this follower (pacing.py).
-        with announce_follower(self.app.engine):
+        with announce_follower(self.app.engine) as presence:
             if listen:
-                self._follow_notified(stop, fallback)
+                self._follow_notified(stop, fallback, presence)
             else:
-                self._follow_polling(stop, poll)
+                self._follow_polling(stop, poll, presence)
 
-    def _follow_polling(self, stop: threading.Event, poll: float) -> None:
+    def _follow_polling(self, stop: threading.Event, poll: float, presence: Presence) -> None:
         idle = poll
         while not stop.is_set():
+            presence.renew()
             try:
                 done = self.run_once(stop)
             except Exception:  # keep following: log, wait, retry
@@ -294,7 +295,8 @@ class ProjectionRunner:
             idle = poll if done else min(idle * 2, 2.0)
             stop.wait(0 if done else idle)
 
-    def _follow_notified(self, stop: threading.Event, fallback: float) -> None:
+    def _follow_notified(self, stop: threading.Event, fallback: float,
+                         presence: Presence) -> None:
         channel = self.app.recorder.channel_name
         listener: _Listener | None = None
         connected_at = 0.0
@@ -303,6 +305,7 @@ class ProjectionRunner:
         error_delay = _RECONNECT_MIN
         try:
             while not stop.is_set():
+                presence.renew()
                 if listener is None and time.monotonic() >= reconnect_at:
                     try:
                         listener = _Listener(self.app.engine, channel)

@@ -136,3 +136,52 @@ def test_an_import_alongside_a_live_follower_keeps_the_read_models_close(app, se
     # plus the one being written while the projector catches up with the last.
     assert 0 < worst[0] <= 2 * pacing.LIVE_BATCH_SIZE * (head / rows), (worst[0], head)
     assert worst[0] < head / 2
+
+
+@pytest.mark.postgres
+def test_a_follower_announces_itself_again_after_losing_its_connection(pg_url, tmp_path,
+                                                                        monkeypatch):
+    import psycopg2
+    from sqlalchemy.engine import make_url
+
+    monkeypatch.setattr(pacing.Presence, "RECHECK_SECONDS", 0.2)
+    app = build_app(Settings(database_url=pg_url, var_dir=tmp_path))
+    init_database(app)
+    stop = threading.Event()
+    follower = threading.Thread(target=runner_for(app).follow, args=(stop,),
+                                kwargs={"fallback": 0.2}, daemon=True)
+    follower.start()
+    url = make_url(pg_url)
+    admin = psycopg2.connect(host=url.host, port=url.port or 5432, user=url.username,
+                             dbname=url.database)
+    admin.autocommit = True
+
+    def holders() -> list[int]:
+        high, low = pacing._keys[str(app.engine.url)]
+        with admin.cursor() as cur:
+            cur.execute("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = %s "
+                        "AND objid = %s AND objsubid = 1 AND granted", (high, low))
+            return [r[0] for r in cur.fetchall()]
+
+    def wait_for(check, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = check()
+            if found:
+                return found
+            time.sleep(0.05)
+        raise AssertionError("timed out")
+
+    try:
+        wait_for(lambda: pacing.follower_present(app.engine))
+        (old,) = holders()
+        with admin.cursor() as cur:
+            cur.execute("SELECT pg_terminate_backend(%s)", (old,))
+        new = wait_for(lambda: [p for p in holders() if p != old])
+        assert len(new) == 1 and pacing.follower_present(app.engine)
+    finally:
+        stop.set()
+        follower.join(timeout=10)
+        admin.close()
+        app.close()
+    assert not follower.is_alive()
