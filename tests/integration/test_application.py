@@ -17,7 +17,7 @@ from guardian.domain.report import ReferralReport
 from guardian.orgs import OrgFileError, all_practices, load_orgs, read_org_file
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT.parent / "shared" / "examples"
+EXAMPLES = ROOT / "examples"
 REPORT = ReferralReport(
     provider="RAJ", pathway_id="P1", nhs_number="9995260182", birth_date=dt.date(1958, 3, 14),
     practice_code="Z90001", treatment_function="110", priority=1, waiting_list_type="ORTT",

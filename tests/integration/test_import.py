@@ -18,7 +18,7 @@ from guardian.ingest.ptl_csv import MalformedExtract, import_extract
 from guardian.orgs import load_orgs, read_org_file
 from guardian.store import pathway_index
 
-EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 AS_OF = dt.date(2026, 3, 31)
 HEADER = (
     "NHS_NUMBER,PERSON_BIRTH_DATE,PATIENT_PATHWAY_IDENTIFIER,"
@@ -192,23 +192,35 @@ def test_a_known_pathway_with_a_different_nhs_number_is_rejected(app, tmp_path):
     assert "different NHS number" in errors_of(result.errors_file)[0]["reason"]
 
 
+def example_row(pathway_id: str) -> dict[str, str]:
+    """One row of the example extract, by pathway id."""
+    with open(EXAMPLES / "ptl-example.csv", newline="", encoding="utf-8") as f:
+        return next(r for r in csv.DictReader(f) if r["PATIENT_PATHWAY_IDENTIFIER"] == pathway_id)
+
+
 def test_a_full_snapshot_marks_missing_open_pathways_as_left(app, tmp_path):
     import_extract(app, example(tmp_path), AS_OF)
+    first = example_row("PPI-0001")
+    # the same pathway, in HEADER's columns only (no UBRN, status or list type)
     path = write(tmp_path, "snap.csv", HEADER,
-                 "9995260182,1958-03-14,PPI-0001,RAJ,Z90001,2025-11-03,2025-11-03,,110,1")
+                 ",".join(first.get(column, "") for column in HEADER.split(",")))
     result = import_extract(app, path, dt.date(2026, 4, 7), full_snapshot=True)
     # 7 imported; PPI-0005 had stopped (not open); PPI-0001 is listed: 5 left the list
     assert result.left_waiting_list == 5
-    patient = app.get_patient(app.patient_id("9991590838"))
+    second = example_row("PPI-0002")["NHS_NUMBER"]
+    patient = app.get_patient(app.patient_id(second))
     assert patient.pathway("RAJ", "PPI-0002").left_list_on == dt.date(2026, 4, 7)
+    assert app.get_patient(app.patient_id(first["NHS_NUMBER"])).pathway(
+        "RAJ", "PPI-0001").left_list_on is None
     again = import_extract(app, path, dt.date(2026, 4, 7), full_snapshot=True)
     assert again.left_waiting_list == 0
     # listed again, with facts unchanged: the 5 return to the list (not "unchanged");
-    # PPI-0001 gets its UBRN back (the snapshot row had none); PPI-0005 is unchanged
+    # PPI-0001 gets its other facts back (the snapshot row had fewer columns);
+    # PPI-0005 is unchanged
     back = import_extract(app, example(tmp_path), dt.date(2026, 4, 14))
     assert (back.accepted, back.unchanged) == (6, 1)
     assert patient.pathway("RAJ", "PPI-0002").left_list_on is not None  # the old copy
-    patient = app.get_patient(app.patient_id("9991590838"))
+    patient = app.get_patient(app.patient_id(second))
     assert patient.pathway("RAJ", "PPI-0002").left_list_on is None
 
 

@@ -18,7 +18,7 @@ from guardian.orgs import load_orgs, read_org_file
 from guardian.projections import bottlenecks as bn
 from guardian.projections.registry import runner_for
 
-EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 AS_OF = dt.date(2026, 3, 31)  # a Tuesday: its week began on Monday 30 March
 EVERYWHERE = bn.ReportScope()
 MID = bn.ReportScope(place="Mid Essex")

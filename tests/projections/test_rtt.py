@@ -20,7 +20,7 @@ from guardian.orgs import load_orgs, read_org_file
 from guardian.projections.registry import runner_for
 from guardian.projections.rtt import HEADER, write_rtt
 
-EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 AS_OF = dt.date(2026, 3, 31)
 
 
