@@ -36,24 +36,26 @@ help:
 
 # --- Python environment -----------------------------------------------------------
 
-# The interpreter: python3.11, else python3 if it is 3.11, else Debian's python3.11.
-# Debian ships venv's ensurepip separately (python3.11-venv); install it when venv fails.
+# The interpreter: python3.11 if present, else python3 if it is 3.11 or newer, else
+# Debian's python3.11. Debian ships venv's ensurepip separately (python3.X-venv); install
+# it when venv fails.
 $(VPY):
 	@py="$$(command -v python3.11 || true)"; \
 	if [ -z "$$py" ] && command -v python3 >/dev/null && \
-	   python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then \
+	   python3 -c 'import sys; sys.exit(sys.version_info[:2] < (3, 11))'; then \
 	  py="$$(command -v python3)"; \
 	fi; \
 	if [ -z "$$py" ]; then \
-	  echo "python3.11 not found: installing Debian's python3.11" >&2; \
+	  echo "no python3.11 or newer found: installing Debian's python3.11" >&2; \
 	  $(call apt_install,python3.11 python3.11-venv); \
 	  py=/usr/bin/python3.11; \
 	fi; \
 	echo "creating $(VENV) with $$py"; \
 	if ! "$$py" -m venv $(VENV); then \
 	  rm -rf $(VENV); \
-	  echo "venv failed: installing Debian's python3.11-venv" >&2; \
-	  $(call apt_install,python3.11-venv); \
+	  venv_pkg="python$$("$$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')-venv"; \
+	  echo "venv failed: installing Debian's $$venv_pkg" >&2; \
+	  $(call apt_install,$$venv_pkg); \
 	  "$$py" -m venv $(VENV); \
 	fi
 
