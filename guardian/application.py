@@ -292,6 +292,8 @@ class GuardianApp(Application[UUID]):
         for attempt in (1, 2):
             patient = self.get_patient(patient_id)
             command(patient)
+            # a stop or closure leaves its breaches behind at once (docs/rules.md §3)
+            patient.settle_ended_pathways(self.settings.standards)
             try:
                 return self.save_patients([patient])
             except IntegrityError:
@@ -467,6 +469,8 @@ class GuardianApp(Application[UUID]):
                         patient = Patient.register(pid, report)
                 patients[pid] = patient
             patient.reconcile(report)
+        for patient in patients.values():
+            patient.settle_ended_pathways(self.settings.standards)
         return PreparedReports(outcomes, patients, self.stage(patients.values()))
 
     def record_extract_dates(self, as_of_by_provider: dict[str, dt.date]) -> None:

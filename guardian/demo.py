@@ -210,12 +210,8 @@ DETERIORATION = (
     "Cannot work because of the pain",
 )
 FLAG_SOURCES = Weighted([("check-in", 50), ("patient", 25), ("gp", 15), ("coordinator", 10)])
-REVIEW_OUTCOMES = (
-    "Clinical review: priority unchanged, safety-netting advice given",
-    "Hospital team re-prioritised the referral as urgent",
-    "Redirected to same-day urgent care",
-    "Procedure priority reviewed by the consultant",
-)
+# Keys of codes.REVIEW_OUTCOMES.
+REVIEW_OUTCOMES = ("no-change", "reprioritised", "urgent-care", "priority-reviewed")
 CHECK_IN_DAYS = (84, 182, 364)
 CHECK_IN_NOTES = ("no change", "no change", "no change", "slightly worse", "better",
                   "still wants treatment")
@@ -247,11 +243,9 @@ OUTGOING = (
     "Please review the clinical priority: patient reports deterioration",
     "Could you confirm whether this pathway is still needed?",
 )
-CLOSE_OPEN_REASONS = (
-    "Patient moved out of the area", "Duplicate referral",
-    "Patient no longer needs treatment (agreed with the patient and the consultant)",
-)
-CLOSE_STOPPED_REASON = "Treatment complete; Guardian follow-up finished"
+# Keys of codes.CLOSE_REASONS.
+CLOSE_OPEN_REASONS = ("moved-away", "duplicate", "no-longer-needed")
+CLOSE_STOPPED_REASON = "follow-up-finished"
 SUPPORT: dict[str, tuple[str, ...]] = {
     "110": ("community-msk", "weight-management", "physical-activity", "pain-management"),
     "330": ("community-dermatology",), "340": ("smoking-cessation", "physical-activity"),
@@ -746,7 +740,7 @@ def _contacts(care: _Care) -> None:
         return
     first = min(r.received_on for r in care.demo.reports)
     on = _between(rng, first, care.as_of)
-    channel = rng.choice(codes.CONTACT_CHANNELS)
+    channel = rng.choice(tuple(codes.CONTACT_CHANNELS))
     care.patient.log_contact(care.new_id("contact"), on, channel, rng.choice(CONTACT_NOTES),
                              COORDINATOR_USER)
 
@@ -829,6 +823,7 @@ def _load_batch(
                 patient.reconcile(report)
             totals.providers.add(report.provider)
         record_care_history(patient, demo, seed, as_of, app.settings.zone)
+        patient.settle_ended_pathways(app.settings.standards)
         patients.append(patient)
         totals.patients += 1
         totals.pathways += len(demo.reports)

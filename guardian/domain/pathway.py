@@ -108,6 +108,10 @@ class Pathway:
     last_check_in_outcome: tuple[str, dt.date] | None = None  # (outcome, date), for repeats
     reported_as_of: dt.date | None = None
     earlier_periods: list[RttPeriod] = field(default_factory=list)
+    # Guardian saw this pathway waiting in its current RTT period: false only while the
+    # provider's first report of it already carried the clock stop. Breaches are owed only
+    # for a period Guardian watched (docs/rules.md §3).
+    watched: bool = True
 
     @property
     def key(self) -> PathwayKey:

@@ -227,6 +227,7 @@ class Patient(Aggregate):
                     stopped_on=report.clock_end,
                     reason_code=code,
                     reason=codes.RTT_STATUS[code] if code else codes.REPORTED_BY_PROVIDER,
+                    on_first_report=new,
                     **ids,
                 )
             elif self.reported[key].get("clock_end") is not None:
@@ -417,6 +418,7 @@ class Patient(Aggregate):
             reason_code=reason_code,
             reason=codes.RTT_STATUS[reason_code],
             reported_on=None,
+            on_first_report=False,
         )
 
     def close_pathway(self, provider: str, pathway_id: str, on: dt.date, reason: str) -> None:
@@ -472,19 +474,48 @@ class Patient(Aggregate):
         standards: Iterable[Standard] = STANDARDS,
         bank_holidays: BankHolidays | None = None,
     ) -> WaitChanges:
-        """Record what the standards say has happened by `on` (domain reference §14).
+        """Record what the standards say has happened by `on` (docs/rules.md §3, §4).
 
-        For each pathway: withdraws recorded breaches the facts no longer support (any
-        pathway), then, on open pathways only, records each breach due by `on` dated on its
-        breach day, and an at-risk warning for each step inside its window on `on`. Running
-        it again, or for an earlier day, records nothing new.
+        For each pathway: withdraws recorded breaches the facts no longer support, records
+        each breach due by `on` dated on its breach day (on a stopped or closed pathway too,
+        when Guardian watched it waiting on that day), and an at-risk warning for each
+        outstanding step inside its window on `on`. Running it again, or for an earlier
+        day, records nothing new.
         """
+        return self._record_findings(self.pathways.values(), on, standards, bank_holidays)
+
+    def settle_ended_pathways(
+        self,
+        standards: Iterable[Standard] = STANDARDS,
+        bank_holidays: BankHolidays | None = None,
+    ) -> WaitChanges:
+        """Record the breaches a stop or closure leaves behind, whatever the date today.
+
+        docs/rules.md §3: a pathway Guardian watched waiting, whose clock was still running
+        on a breach day, has breached even when its stop (dated on or after that day)
+        arrives before any sweep ran on or after it. The command that brings the stop or
+        closure calls this, so the result never depends on when the sweep ran. Every such
+        breach is due (its day is on or before the stop), and no at-risk warning is owed
+        for a step that is over. Recorded breaches the facts no longer support are
+        withdrawn. Open pathways are left to the sweep.
+        """
+        ended = [p for p in self.pathways.values()
+                 if not p.is_open and (p.watched or p.breaches)]
+        return self._record_findings(ended, dt.date.max, standards, bank_holidays)
+
+    def _record_findings(
+        self,
+        pathways: Iterable[Pathway],
+        on: dt.date,
+        standards: Iterable[Standard],
+        bank_holidays: BankHolidays | None,
+    ) -> WaitChanges:
         standards = tuple(standards)
         flags = tuple(self.flags.values())
         emit = self.trigger_event
         breaches = at_risk = withdrawn = 0
-        for p in list(self.pathways.values()):
-            if not p.breaches and not p.is_open:
+        for p in list(pathways):
+            if not p.is_open and not p.watched and not p.breaches:
                 continue
             ids = {"provider": p.provider, "pathway_id": p.pathway_id}
             for f in wait_findings(p, flags, standards, bank_holidays):
@@ -869,6 +900,7 @@ class Patient(Aggregate):
             p.earlier_periods.append(RttPeriod(p.clock_start, p.clock_end, p.stop_reason))
         p.clock_start, p.clock_end, p.stop_reason = clock_start, None, None
         p.rtt_status = rtt_status
+        p.watched = True
         p.breaches.clear()
         p.at_risk.clear()
         p.check_in, p.last_check_in_due, p.validated_on = None, None, None
@@ -891,10 +923,13 @@ class Patient(Aggregate):
         reason_code: str | None,
         reason: str,
         reported_on: dt.date | None,
+        on_first_report: bool = False,
     ) -> None:
         p = self.pathways[(provider, pathway_id)]
         p.clock_end = stopped_on
         p.stop_reason = reason_code or reason
+        if on_first_report:  # never seen waiting: no breach is owed (docs/rules.md §3)
+            p.watched = False
         if reason_code is None:
             self._note(provider, pathway_id, reported_on, clock_end=stopped_on)
         else:
@@ -909,6 +944,7 @@ class Patient(Aggregate):
     ) -> None:
         p = self.pathways[(provider, pathway_id)]
         p.clock_end, p.stop_reason = None, None
+        p.watched = True
         self._note(provider, pathway_id, reported_on, clock_end=None)
 
     @event("RttStatusReported", **_topic("RttStatusReported"))

@@ -404,8 +404,9 @@ def _compute_deadline(standard: Standard, subject: str, clock_from: dt.date,
 
 
 def _clock_running(p: Pathway) -> bool:
-    # Pathway-level clocks run while the pathway is on the provider's list and not stopped.
-    return p.clock_end is None and p.left_list_on is None
+    # Pathway-level clocks run until the clock stops. Leaving the provider's list is not a
+    # stop: they keep running until a stop, a closure or a validation (docs/rules.md §5).
+    return p.clock_end is None
 
 
 def _procedure_clock_from(p: Pathway) -> dt.date | None:
@@ -439,9 +440,9 @@ def deadlines(
     * Message answered (local): each unanswered incoming GP or hospital message; from the
       day it was received; 2 working days, breach the next working day after.
 
-    A closed pathway has no deadlines. "Left the list" pathways keep only the per-item
-    standards (tests, workup, flags, messages). Sorted by last day within, then standard
-    code, then subject.
+    A closed pathway has no deadlines. A pathway that left the provider's list keeps every
+    standard: leaving the list is not a clock stop (docs/rules.md §5). Sorted by last day
+    within, then standard code, then subject.
     """
     if pathway.closed_on is not None:
         return []
@@ -605,7 +606,7 @@ class TrackedDeadline(NamedTuple):
     current RTT period, done or not, so that a recorded breach can be checked against the
     facts as they are now known. `done_on` is the day the step was done or the pathway
     stopped counting for it (result, review, answer, diagnosis told, clock stop, closure;
-    pathway-level clocks also stop when the pathway leaves the list); None while
+    leaving the provider's list is not one of them, docs/rules.md §5); None while
     outstanding.
     """
 
@@ -642,8 +643,7 @@ def tracked_deadlines(
     `deadlines`.
     """
     p = pathway
-    ended = _earliest(p.clock_end, p.closed_on, p.left_list_on)  # pathway-level clocks
-    items_end = _earliest(p.clock_end, p.closed_on)  # per-item clocks run on the left list
+    ended = _earliest(p.clock_end, p.closed_on)  # every clock ends with a stop or closure
     out: list[TrackedDeadline] = []
 
     def add(s: Standard, subject: str, clock_from: dt.date, done: dt.date | None) -> None:
@@ -662,7 +662,7 @@ def tracked_deadlines(
                 add(s, "", p.received_on, ended)
         elif kind == "diagnostic":
             for test in p.diagnostics.values():
-                add(s, test.test_id, test.ordered_on, _earliest(test.resulted_on, items_end))
+                add(s, test.test_id, test.ordered_on, _earliest(test.resulted_on, ended))
         elif kind == "procedure":
             code = (p.procedure_priority or "").upper()
             start = _procedure_clock_from(p)
@@ -674,15 +674,15 @@ def tracked_deadlines(
                 outstanding = p.outstanding_workup()
                 done = None if outstanding else max(
                     w.completed_on for w in p.workup.values() if w.completed_on)
-                add(s, "", p.received_on, _earliest(done, items_end))
+                add(s, "", p.received_on, _earliest(done, ended))
         elif kind == "deterioration":
             for f in flags:
                 if f.pathway is None or f.pathway == p.key:
-                    add(s, f.flag_id, f.raised_on, _earliest(f.reviewed_on, items_end))
+                    add(s, f.flag_id, f.raised_on, _earliest(f.reviewed_on, ended))
         elif kind == "message":
             for m in p.messages.values():
                 if m.direction == "in" and m.party in ("gp", "hospital"):
-                    add(s, m.message_id, m.on, _earliest(m.answered_on, items_end))
+                    add(s, m.message_id, m.on, _earliest(m.answered_on, ended))
     out.sort(key=lambda t: (t.deadline.last_day_within, t.deadline.standard.code,
                             t.deadline.subject))
     return out
@@ -730,9 +730,11 @@ def wait_findings(
 ) -> list[WaitFinding]:
     """What the sweep still has to record for this pathway, whatever the date.
 
-    Domain reference §14: a breach is recorded once per pathway × standard (× test, flag
-    or message), dated on the breach day, for open pathways only (stopped and closed ones
-    are ignored). A recorded breach stands while the facts as now known still show it: the
+    docs/rules.md §3: a breach is recorded once per pathway × standard (× test, flag or
+    message), dated on the breach day. That holds for a stopped or closed pathway too
+    when Guardian watched it waiting and its step was not done before the breach day (the
+    stop came on or after it); a pathway first reported already stopped owes none. A
+    recorded breach stands while the facts as now known still show it: the
     standard applies, its step was not done before the breach day, and that day is the one
     recorded. Otherwise (e.g. a corrected clock start, a clock stop reported late) it is
     withdrawn; where the breach still happened on another day, it is recorded again with
@@ -755,8 +757,8 @@ def wait_findings(
         if recorded == d.breach_on:
             standing.add(key)
             continue
-        if not p.is_open:
-            continue
+        if not (p.is_open or p.watched):
+            continue  # first reported already stopped: it never waited while watched
         todo.append(WaitFinding("breach", key[0], key[1], d.breach_on, d))
         if (d.at_risk_from is not None and t.done_on is None
                 and p.at_risk.get(key) != d.last_day_within):

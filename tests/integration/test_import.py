@@ -113,7 +113,9 @@ def test_a_changed_row_writes_only_its_changed_facts(app, tmp_path):
                  "9995260182,1958-03-14,P1,RAJ,Z90002,2025-11-03,2025-11-03,2026-04-02,110,1")
     result = import_extract(app, path, dt.date(2026, 4, 7))
     assert (result.accepted, result.unchanged) == (1, 0)
-    assert event_count(app) == before + 2  # PracticeChanged, ClockStopped
+    # PracticeChanged, ClockStopped, and the 18-week breach of day 127 (2026-03-10) that
+    # the stop on day 150 leaves behind (docs/rules.md §3)
+    assert event_count(app) == before + 3
     patient = app.get_patient(app.patient_id("9995260182"))
     assert patient.pathway("RAJ", "P1").practice_code == "Z90002"
     assert patient.pathway("RAJ", "P1").clock_end == dt.date(2026, 4, 2)

@@ -35,6 +35,9 @@ def app(database_url, tmp_path):
 @pytest.fixture
 def demo(app):
     load_demo(app, patients=200, seed=5, as_of=AS_OF)
+    # the demo's stopped pathways left their breaches behind at load (docs/rules.md §3);
+    # what the sweeps record comes after this position
+    app.loaded_head = app.recorder.max_notification_id() or 0
     return app
 
 
@@ -46,10 +49,11 @@ def all_patients(app):
 
 
 def stored(app, topic: str) -> list[dict]:
-    """The stored events of one topic, as (patient, fields) dicts."""
+    """The stored events of one topic written since the demo loaded, as (patient, fields)."""
     with app.engine.connect() as conn:
         rows = conn.execute(text(
-            "SELECT id FROM guardian_events WHERE topic = :t ORDER BY id"), {"t": topic})
+            "SELECT id FROM guardian_events WHERE topic = :t AND id > :after ORDER BY id"),
+            {"t": topic, "after": getattr(app, "loaded_head", 0)})
         ids = [i for (i,) in rows]
     out = []
     for i in ids:
@@ -220,12 +224,47 @@ def test_a_corrected_clock_start_withdraws_the_breach_it_made_untrue(one_patient
 def test_a_late_clock_stop_withdraws_a_breach_on_a_pathway_off_the_worklist(one_patient):
     app = one_patient
     check_waits(app, AS_OF)
-    # treated on day 125, reported after the sweep had recorded the day-127 breach
+    # treated on day 125, reported after the sweep had recorded the day-127 breach: the
+    # import that brings the stop withdraws it (docs/rules.md §3)
     app.apply_reports([report(clock_end=AS_OF - 5 * ONE, rtt_status="30", as_of=AS_OF + ONE)])
     runner_for(app).run_once()
     assert worklist_row(app) is None  # stopped: not on the worklist
-    assert check_waits(app, AS_OF + ONE).withdrawn == 1
+    [withdrawn] = stored(app, "guardian.Patient.BreachWithdrawn")
+    assert withdrawn["standard"] == "rtt-18"
+    assert check_waits(app, AS_OF + ONE).withdrawn == 0
     assert check_waits(app, AS_OF + 2 * ONE).withdrawn == 0
+
+
+def test_a_stop_reported_before_any_sweep_ran_still_leaves_its_breach(one_patient):
+    # day 130 today, never swept; the next extract says treated on day 128 (after day 127)
+    app = one_patient
+    app.apply_reports([report(clock_end=AS_OF - 2 * ONE, rtt_status="30", as_of=AS_OF + ONE)])
+    [breach] = stored(app, "guardian.Patient.WaitBreached")
+    assert (breach["standard"], breach["breach_on"]) == ("rtt-18", AS_OF - 3 * ONE)  # day 127
+    result = check_waits(app, AS_OF + ONE)
+    assert (result.breaches_recorded, result.withdrawn) == (0, 0)
+    assert len(stored(app, "guardian.Patient.WaitBreached")) == 1
+
+
+def test_a_stop_dated_before_the_breach_day_or_first_seen_stopped_leaves_none(app):
+    load_orgs(app.engine, read_org_file(ORGS_FILE))
+    app.apply_reports([report()])
+    app.apply_reports([report(clock_end=AS_OF - 4 * ONE, rtt_status="30", as_of=AS_OF + ONE)])
+    # a pathway Guardian first hears of already stopped on day 200 never waited while watched
+    app.apply_reports([report(pathway_id="PPI-10", clock_end=AS_OF + 70 * ONE,
+                              received_on=AS_OF - 200 * ONE,
+                              clock_start=AS_OF - 200 * ONE, rtt_status="30",
+                              as_of=AS_OF + 80 * ONE)])
+    check_waits(app, AS_OF + 80 * ONE)
+    assert stored(app, "guardian.Patient.WaitBreached") == []
+
+
+def test_the_clinic_closes_a_pathway_after_its_breach_day_the_breach_is_recorded(one_patient):
+    app = one_patient
+    pid = app.patient_id("9995260182")
+    app.close_pathway(pid, "RAJ", "PPI-9", "treated-elsewhere", on=AS_OF)
+    [breach] = stored(app, "guardian.Patient.WaitBreached")
+    assert (breach["standard"], breach["breach_on"]) == ("rtt-18", AS_OF - 3 * ONE)
 
 
 # ------------------------------------------------------------------ check-ins

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -360,12 +361,22 @@ def test_52_week_wait_spanning_february_29() -> None:
     assert state_on(dl, D(2024, 12, 31)) == "breached"
 
 
-def test_no_rtt_deadlines_once_stopped_left_or_not_rtt() -> None:
+def test_no_rtt_deadlines_once_stopped_or_not_rtt() -> None:
     for p in (given_pathway(clock_end=D(2026, 2, 1)),
-              given_pathway(left_list_on=D(2026, 2, 1)),
               given_pathway(waiting_list_type="ONON"),
               given_pathway(clock_start=None)):
         assert not [d for d in S.deadlines(p) if d.standard.applies_to == "rtt"]
+
+
+def test_leaving_the_list_is_not_a_clock_stop_every_standard_keeps_running() -> None:
+    # docs/rules.md §5: a full-snapshot removal keeps every standard on the pathway
+    waiting = given_pathway(priority=3, procedure_priority="P2",
+                            priority_reviewed_on=D(2026, 1, 5))
+    left = dataclasses.replace(waiting, left_list_on=D(2026, 2, 1))
+    assert S.deadlines(left) == S.deadlines(waiting)
+    assert {d.standard.code for d in S.deadlines(left)} >= {
+        "rtt-18", "rtt-52", "cancer-fds-28", "cancer-62", "procedure-p2"}
+    assert S.is_rtt_waiting_on(left, D(2026, 3, 1))
 
 
 def test_cancer_faster_diagnosis_boundaries() -> None:

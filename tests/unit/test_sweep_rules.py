@@ -221,18 +221,20 @@ def test_stopped_and_closed_pathways_are_ignored():
                                              as_of=D(2026, 3, 2)))
     assert sweep(stopped, D(2027, 6, 1)) == []
     closed, _, _ = _rtt()
-    closed.close_pathway(*PW, D(2026, 3, 1), "duplicate referral")
+    closed.close_pathway(*PW, D(2026, 3, 1), "duplicate")
     closed.collect_events()
     assert sweep(closed, D(2027, 6, 1)) == []
 
 
-def test_left_list_pathways_keep_per_item_standards_only():
+def test_left_list_pathways_keep_every_standard():
+    # docs/rules.md §5: leaving the provider's list is not a clock stop
     patient, subject, ordered = _diagnostic()
     patient.reconcile(report(clock_start=START, waiting_list_type="ORTT", as_of=START + ONE))
     patient.leave_waiting_list(*PW, START + 2 * ONE)
     patient.collect_events()
-    codes = {e[1] for e in sweep(patient, D(2027, 6, 1))}
-    assert codes == {"diagnostic-6w"}
+    breaches = {e[1]: e[3] for e in sweep(patient, D(2027, 6, 1)) if e[0] == "WaitBreached"}
+    assert breaches == {"diagnostic-6w": ordered + 42 * ONE, "rtt-18": START + 127 * ONE,
+                        "rtt-52": START + 365 * ONE, "rtt-65": START + 456 * ONE}
 
 
 # ------------------------------------------------------------------ withdrawals
