@@ -312,3 +312,34 @@ def test_db_init_resets_a_read_model_stored_without_a_newer_column(one_patient):
     assert row is not None and "validated_on" in row
     init_database(app)  # idempotent: nothing changed, nothing reset
     assert runner_for(app).position("worklist") > 0
+
+
+def net_breaches(app) -> set[tuple]:
+    """Recorded breaches not withdrawn since, as (pathway, standard, subject, day)."""
+    patients = all_patients(app)
+    return {(p.pathway_id, std, subject, on) for patient in patients.values()
+            for p in patient.pathways.values() for (std, subject), on in p.breaches.items()}
+
+
+@pytest.mark.parametrize("sweep_days", [range(0, 21), range(0, 21, 7), [20], []],
+                         ids=["daily", "weekly", "once-at-the-end", "never"])
+def test_same_facts_same_breaches_whatever_days_the_sweep_ran(app, sweep_days):
+    """Three weekly extracts (day 120: open; day 127: still open, priority now urgent
+    suspected cancer; day 134: stopped on day 128), and sweeps on some days: the breaches
+    are those of a sweep every day (docs/rules.md §3)."""
+    load_orgs(app.engine, read_org_file(ORGS_FILE))
+    start = AS_OF - 120 * ONE
+    base = dict(received_on=start, clock_start=start)
+    extracts = {0: report(**base, as_of=start + 120 * ONE),
+                7: report(**base, priority=3, as_of=start + 127 * ONE),
+                14: report(**base, priority=3, clock_end=start + 128 * ONE, rtt_status="30",
+                           as_of=start + 134 * ONE)}
+    for n in range(21):
+        if n in extracts:
+            app.apply_reports([extracts[n]])
+        if n in sweep_days:
+            check_waits(app, start + (120 + n) * ONE)
+    check_waits(app, start + 141 * ONE)  # the scheduler catches up in the end
+    assert net_breaches(app) == {("PPI-9", "rtt-18", "", start + 127 * ONE),
+                                 ("PPI-9", "cancer-fds-28", "", start + 29 * ONE),
+                                 ("PPI-9", "cancer-62", "", start + 63 * ONE)}
