@@ -6,7 +6,7 @@ For each backend, in one run: a raw baseline (the same rows as JSON into a bare 
 executemany on SQLite, COPY on PostgreSQL), the first import into an empty store, and a
 re-import of the unchanged file. Each import runs in its own process so its peak RSS is its
 own. Prints rows/s, peak RSS and the ratio to the baseline; `--json FILE` saves the figures.
-Targets (issue 3): ≥ 10,000 rows/s on both backends, peak RSS < 400 MB, re-import ≥ 50,000
+Targets: ≥ 10,000 rows/s on both backends, peak RSS < 400 MB, re-import ≥ 50,000
 rows/s.
 """
 

@@ -1,4 +1,4 @@
-"""Benchmark: read models on the store of `guardian demo --patients 200000` (issue 4).
+"""Benchmark: read models on the store of `guardian demo --patients 200000`.
 
     .venv/bin/python bench/projections.py [--patients 200000] [--backends sqlite,postgresql]
 

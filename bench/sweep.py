@@ -1,5 +1,5 @@
 """Benchmark: the wait-time sweep and the check-in job on the store of `guardian demo
---patients 200000` (issue 5).
+--patients 200000`.
 
     .venv/bin/python bench/sweep.py [--patients 200000] [--backends sqlite,postgresql]
 

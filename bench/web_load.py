@@ -1,4 +1,4 @@
-"""Benchmark: the web app under load (issue 6), on PostgreSQL with the 200,000-patient demo.
+"""Benchmark: the web app under load, on PostgreSQL with the 200,000-patient demo.
 
     .venv/bin/python bench/web_load.py [--patients 200000] [--users 50] [--seconds 60]
                                        [--clients 20] [--workers 4] [--url postgresql+…]

@@ -49,7 +49,7 @@ def system_clock() -> dt.datetime:
 
 
 class DateAsISO(Transcoding):
-    """Dates are stored as ISO dates, not timestamps (stack notes: date transcoding)."""
+    """Dates are stored as ISO dates, not timestamps (the event store has no date type)."""
 
     type = dt.date
     name = "date_iso"
@@ -610,7 +610,7 @@ class GuardianApp(Application[UUID]):
                                 outcome: str, by: str, note: str = "",
                                 stop_reason: str | None = None,
                                 on: dt.date | None = None) -> int | None:
-        """A Waiting Well check-in's outcome (issue 5; `guardian.domain.checkins`)."""
+        """A Waiting Well check-in's outcome (docs/rules.md §8; `guardian.domain.checkins`)."""
         day = on or self.today()
         return self.update_patient(patient_id, lambda p: p.record_check_in_outcome(
             provider, pathway_id, outcome, day, by, note, stop_reason))

@@ -29,7 +29,7 @@ def reset_changed_read_models(app: GuardianApp) -> list[str]:
     """Drop each read model whose stored tables lack a column its definition has (a newer
     version added it), with its tracking position, so that it is rebuilt from the events.
 
-    Read models are disposable (ARCHITECTURE.md); `CREATE TABLE` never alters a table, so an
+    Read models are disposable (rebuilt from the events); `CREATE TABLE` never alters a table, so an
     existing database would otherwise keep the old columns. Returns the models reset.
     """
     from sqlalchemy import inspect

@@ -1,4 +1,4 @@
-"""The `guardian` command line (CONTRACT.md "Command line").
+"""The `guardian` command line (docs/cli.md).
 
 Exit codes: 0 success; 1 failure (message on stderr, nothing half-written); 2 usage error;
 3 completed but some input rows were rejected.
@@ -327,7 +327,7 @@ def export_rtt(
     place: Annotated[str | None, typer.Option("--place", help="a place name")] = None,
     suppress: Annotated[bool, typer.Option("--suppress", help="small numbers")] = False,
 ) -> None:
-    """RTT waiting list CSV on stdout (CONTRACT.md layout), for today or any past date."""
+    """RTT waiting list CSV on stdout (docs/formats.md), for today or any past date."""
     day = _parse_day(as_of, "--as-of")
 
     def body() -> None:
@@ -423,7 +423,7 @@ def serve(
         settings = Settings()
         guardian = _app()
         guardian.namespace  # noqa: B018 - refuse to start on an uninitialised database
-        # The contract: serve first brings the read models up to date (then, on SQLite the
+        # serve first brings the read models up to date, docs/cli.md (then, on SQLite the
         # in-process follower, on PostgreSQL `guardian project --follow`, keeps them so).
         from guardian.projections.registry import runner_for
 
@@ -431,7 +431,7 @@ def serve(
         if caught_up:
             typer.echo(f"read models brought up to date ({caught_up} notifications)")
         guardian.close()
-        if settings.is_sqlite:  # one process shows the whole system (ARCHITECTURE.md)
+        if settings.is_sqlite:  # one process shows the whole system (docs/deployment.md)
             from guardian.scheduler import start_in_thread
 
             start_in_thread(settings)

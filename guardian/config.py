@@ -1,4 +1,4 @@
-"""Settings from the environment (CONTRACT.md "Configuration"). Read once, when asked."""
+"""Settings from the environment (docs/cli.md "Configuration"). Read once, when asked."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _load_standards(self) -> Settings:
-        """A misconfigured standard stops start-up with a clear message (issue 5)."""
+        """A misconfigured standard stops start-up with a clear message (docs/rules.md §2)."""
         from guardian.domain.checkins import load_check_in_schedule
         from guardian.domain.errors import DomainError
         from guardian.domain.standards import load_standards
@@ -69,7 +69,7 @@ class Settings(BaseSettings):
 
     @property
     def standards(self):
-        """The standards table with this deployment's overrides (domain reference §14)."""
+        """The standards table with this deployment's overrides (docs/rules.md §2)."""
         return self._standards
 
     @property

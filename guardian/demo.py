@@ -510,7 +510,7 @@ def _cell(value: object) -> str:
 def write_extract(
     path: Path | str, n_patients: int, seed: int, as_of: dt.date, practices: Sequence[Practice]
 ) -> int:
-    """Write the demo cohort as a PTL CSV (contract column names); return the rows written.
+    """Write the demo cohort as a PTL CSV (docs/formats.md column names); return the rows written.
 
     Streams to a temporary file beside `path` and renames it into place, so a reader never
     sees half a file.

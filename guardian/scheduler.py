@@ -79,7 +79,7 @@ def runner_name() -> str:
 
 
 class PostgresLock:
-    """A session-level advisory lock on a dedicated connection kept open (stack notes §6)."""
+    """A session-level advisory lock on a dedicated connection kept open."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

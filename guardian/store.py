@@ -297,7 +297,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def prepare_engine(engine: Engine) -> None:
-    """Per-connection settings: WAL and a busy timeout on SQLite (stack notes)."""
+    """Per-connection settings: WAL and a busy timeout on SQLite."""
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
 

@@ -3,7 +3,7 @@
 #
 # Fetches pinned versions of nhsuk-frontend, htmx.org and swagger-ui-dist from the npm
 # registry into a temporary directory, compiles the NHS.UK CSS from its Sass sources WITHOUT
-# the external Frutiger web fonts (stack notes: they would be a request to another host and
+# the external Frutiger web fonts (they would be a request to another host and
 # a CSP violation), and copies what the pages use. The result is checked in with a VERSIONS
 # file; nothing is fetched at run time. Needs node and npm (Debian: apt-get install npm).
 set -euo pipefail

@@ -1,6 +1,6 @@
 """Identifier shapes: NHS number (Modulus 11), UBRN, ODS codes, and the patient id.
 
-Domain reference §3 (NHS number), §9 (UBRN), §2 (ODS code formats).
+docs/rules.md §10 (NHS number, UBRN, ODS code shapes).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ _UBRN = re.compile(r"^[0-9]{12}$")
 def nhs_check_digit(first_nine: str) -> int | None:
     """The Modulus 11 check digit for nine digits, or None when no valid digit exists.
 
-    Domain reference §3: weights 10..2, r = sum mod 11, check = 11 - r; 11 → 0; 10 → invalid.
+    docs/rules.md §10: weights 10..2, r = sum mod 11, check = 11 - r; 11 → 0; 10 → invalid.
     """
     total = sum(int(d) * w for d, w in zip(first_nine, _WEIGHTS, strict=True))
     check = 11 - total % 11
@@ -100,6 +100,6 @@ def patient_id(namespace: UUID, nhs_number: str) -> UUID:
     """The Patient aggregate id: uuid5 of the NHS number under the deployment's namespace.
 
     The namespace is generated once per deployment and kept in its database, so an id
-    cannot be derived from an NHS number outside the system (ARCHITECTURE.md).
+    cannot be derived from an NHS number outside the system.
     """
     return uuid5(namespace, nhs_number)

@@ -1,4 +1,4 @@
-"""The waiting-list extract (PTL CSV) importer, exactly as CONTRACT.md describes it.
+"""The waiting-list extract (PTL CSV) importer, exactly as docs/formats.md describes it.
 
 Two passes over the file, streaming: the first checks the file is a well-formed extract
 (UTF-8 text, a header with every required column) and finds pathway ids that appear twice;

@@ -1,6 +1,6 @@
 """One referral in the PTL row shape (`POST /api/v1/referrals`), through the importer's rules.
 
-JSON keys are the CSV column names in lower case and values are strings (CONTRACT.md). The
+JSON keys are the CSV column names in lower case and values are strings (docs/api.md). The
 same parser and the same use case as the PTL import decide what is valid and what changes;
 only the transport differs. The HTTP route and its scope check come with sign-in.
 """

@@ -155,7 +155,7 @@ def _pathway_end(p) -> tuple[dt.date | None, str | None]:
     if p.clock_end is not None:
         outcome = p.last_check_in_outcome
         if outcome is not None and outcome[0] in REMOVING and outcome[1] == p.clock_end:
-            # a Waiting Well check-in validated the patient off the list (issue 5)
+            # a Waiting Well check-in validated the patient off the list (docs/rules.md §8)
             reason = f"validated off the list: {outcome[0].replace('-', ' ')}"
         elif p.stop_reason in RTT_STATUS:
             reason = f"clock stopped: {RTT_STATUS[p.stop_reason]}"
@@ -476,9 +476,10 @@ def queues_growing(
 
 
 def step_targets(table: Sequence[standards.Standard] = standards.STANDARDS) -> dict[str, int]:
-    """The day by which each step should be over, from the standards table (§14): workup by
-    the local workup standard, a test by DM01's six weeks, first seen and treatment within
-    the RTT 18 weeks (each step is a part of that wait, so it is a generous bar)."""
+    """The day by which each step should be over, from the standards table (docs/rules.md
+    §2): workup by the local workup standard, a test by DM01's six weeks, first seen and
+    treatment within the RTT 18 weeks (each step is a part of that wait, so it is a
+    generous bar)."""
     days = {s.code: s.last_day_within for s in table}
     rtt = days.get("rtt-18", 126)
     return {"workup": days.get("workup-14", 14), "diagnostic": days.get("diagnostic-6w", 41),

@@ -8,7 +8,7 @@ database. Both vanish with the process, however it ends.
 While a follower is present, the import writes smaller batches and, before each, waits until
 every read model has projected what is already committed. The worklists coordinators are
 working from then stay within about a second of the log while an extract of any size goes in
-(issue 4's live-lag target), and a coordinator's own edit never queues behind a whole
+(the live-lag target of bench/README.md), and a coordinator's own edit never queues behind a whole
 extract. The price is that the import runs at the projector's pace. Finishing the import
 first and then catching up takes about as long overall, but the worklists would be stale for
 that whole time. With no follower present, nothing waits: a first load of a store, or

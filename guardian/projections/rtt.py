@@ -1,8 +1,8 @@
-"""The RTT waiting-list export (`guardian export rtt`), layout and as-of rule of CONTRACT.md.
+"""The RTT waiting-list export (`guardian export rtt`), layout of docs/formats.md.
 
 Counted on an as-of date: RTT pathways (not ONON/INON) with an RTT period whose clock
 started on or before that date and had not stopped on or before it; waiting days =
-as-of − clock start; week bands of domain reference §4/§14. One row per provider ×
+as-of − clock start; week bands of docs/rules.md §6. One row per provider ×
 treatment function with at least one waiting pathway, then a `C_999` total row per
 provider. Percent and weeks come from exact days, one decimal; the median and the 92nd
 percentile interpolate linearly between the ordered waits (the median of an even count is

@@ -1,6 +1,6 @@
 """Small-number suppression for every aggregate a place lead sees or downloads.
 
-CONTRACT.md "Small-number suppression" (domain reference §11, NHS Digital practice): counts
+docs/suppression.md (after NHS Digital's practice for hospital statistics): counts
 1–7 become `*`; every other count, totals included, is rounded to the nearest 5;
 percentages, medians and percentiles are computed from the exact data and withheld (`*`)
 when their group has fewer than 8 pathways. Reports call these functions and nothing else,

@@ -78,7 +78,7 @@ def create_app(settings: Settings | None = None, follow_events: bool = True) -> 
         stop = threading.Event()
         follower = None
         if settings.is_sqlite and follow_events:
-            # One process shows the whole system on SQLite (ARCHITECTURE.md); on PostgreSQL
+            # One process shows the whole system on SQLite (docs/deployment.md); on PostgreSQL
             # `guardian project --follow` runs as its own process.
             follower = threading.Thread(
                 target=app.state.runner.follow, args=(stop,), name="projector", daemon=True
@@ -140,7 +140,7 @@ def create_app(settings: Settings | None = None, follow_events: bool = True) -> 
                 {"status": "unavailable", "detail": "the database does not answer"},
                 status_code=503,
             )
-        try:  # the scheduler's last runs and projection-lag watch (issue 5)
+        try:  # the scheduler's last runs and projection-lag watch (docs/api.md)
             from guardian.scheduler import status as scheduler_status
 
             scheduler = scheduler_status(guardian.engine)

@@ -16,15 +16,15 @@ Routes (not in the OpenAPI schema; the JSON form is `GET /api/v1/reports/bottlen
 - `GET /reports/{table}.csv` — one table, with the same query parameters, exactly as the
   page shows it (the page and the download render the same rows), UTF-8 with a byte-order
   mark for spreadsheet programs; `GET /reports/rtt.csv` — the place's RTT waiting-list
-  export (CONTRACT.md "RTT export layout", as `guardian export rtt --suppress` writes it).
+  export (docs/formats.md "RTT export", as `guardian export rtt --suppress` writes it).
 
 Decisions:
 
 - Who: place leads (their own place; another place answers 404 as if it did not exist) and
-  admins (any place, picked with `?place=`). Coordinators and GPs get 404 (the contract's
-  roles table gives aggregate reports to place leads; `access.may_see_place` says so).
+  admins (any place, picked with `?place=`). Coordinators and GPs get 404 (docs/access.md:
+  aggregate reports are for place leads; `access.may_see_place` says so).
   No session: the sign-in page, then back here.
-- Everything shown or downloaded goes through the contract's small-number rule
+- Everything shown or downloaded goes through the small-number rule of docs/suppression.md
   (`projections/suppression.py`, via `projections/bottlenecks.py` and `projections/rtt.py`)
   — for admins too, so a table forwarded from any account is safe to forward. Rankings
   never order suppressed values by their hidden size.

@@ -1,4 +1,4 @@
-"""Journey 1 (USER-JOURNEYS.md): a care coordinator's morning, in a real browser.
+"""docs/journeys.md, "The care coordinator": a care coordinator's morning, in a real browser.
 
 Sign in → the worklist with its counts → a filter swaps only the table (htmx) and keeps
 its state in the URL → open a patient → ask for workup and mark it done → the row leaves

@@ -1,4 +1,4 @@
-"""Journey 2 (USER-JOURNEYS.md): a GP practice finds a patient by NHS number, reads the
+"""docs/journeys.md, "The GP practice": a GP practice finds a patient by NHS number, reads the
 referral's status in plain English and sends Guardian a message, which the coordinator's
 worklist then shows (in another browser context, signed in as the coordinator)."""
 

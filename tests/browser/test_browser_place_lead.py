@@ -1,4 +1,4 @@
-"""Journey 5 (USER-JOURNEYS.md): the place lead's bottleneck report in a real browser:
+"""docs/journeys.md, "The place lead": the place lead's bottleneck report in a real browser:
 server-rendered SVG charts with their tables, CSV downloads, and never an NHS number."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""Things that must not happen (USER-JOURNEYS.md §6): a coordinator opening a patient of
-another PCN gets the "Page not found" page (and the attempt is audited), while the admin
-sees that the patient exists."""
+"""Things that must not happen (docs/journeys.md, docs/access.md): a coordinator opening
+a patient of another PCN gets the "Page not found" page (and the attempt is audited),
+while the admin sees that the patient exists."""
 
 from __future__ import annotations
 

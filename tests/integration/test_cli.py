@@ -23,7 +23,7 @@ def run(url: str, *args: str, cwd: Path, stdin: str | None = None):
     )
 
 
-def test_the_contract_workflow(database_url, tmp_path):
+def test_the_documented_workflow(database_url, tmp_path):
     assert run(database_url, "db", "init", cwd=tmp_path).returncode == 0
     assert run(database_url, "db", "init", "--json", cwd=tmp_path).stdout.strip() == (
         '{"status": "ok"}'

@@ -155,7 +155,7 @@ def test_load_demo_writes_a_realistic_cohort_once(
     pathways = [p for patient in patients for p in patient.pathways.values()]
     assert len(pathways) == summary["pathways"]
 
-    # Every stage of the contract appears.
+    # Every stage of docs/rules.md §9 appears.
     stages = Counter(standards.stage(p) for p in pathways)
     assert set(stages) == set(standards.STAGES), stages
 

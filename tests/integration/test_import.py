@@ -1,4 +1,4 @@
-"""PTL import on real SQLite and PostgreSQL: the contract's rules, bad input, restarts."""
+"""PTL import on real SQLite and PostgreSQL: docs/formats.md's rules, bad input, restarts."""
 
 from __future__ import annotations
 

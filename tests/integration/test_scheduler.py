@@ -221,7 +221,7 @@ def cli(url: str, *args: str, tmp_path: Path, **env: str):
                           timeout=120)
 
 
-def test_check_waits_and_check_ins_print_the_contract_json(sqlite_url, tmp_path):
+def test_check_waits_and_check_ins_print_the_documented_json(sqlite_url, tmp_path):
     # (the sweep itself runs on both backends in test_waits.py)
     app = prepared(sqlite_url, tmp_path)
     first = cli(sqlite_url, "check-waits", "--json", tmp_path=tmp_path)

@@ -259,7 +259,7 @@ def test_waiting_at_week_ends_matches_counting_each_week(app):
 
 
 def test_validation_removals_are_counted_per_specialty(app):
-    """Issue 5: a check-in outcome that validates a patient off the list shows in the
+    """A check-in outcome that validates a patient off the list shows in the
     removals report as a validation, per treatment function."""
     ids = add(app, report("V1", d(1, 5)), report("V2", d(1, 6), treatment_function="330"),
               report("V3", d(1, 7)))

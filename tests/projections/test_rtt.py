@@ -1,4 +1,5 @@
-"""The RTT export against hand-computed expectations (CONTRACT.md "RTT export layout")."""
+"""The RTT export against hand-computed expectations (docs/formats.md "RTT export",
+docs/rules.md §6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Waiting Well check-ins (domain reference §12, §14): when they fall due, and their outcomes."""
+"""Waiting Well check-ins (docs/rules.md §8): when they fall due, and their outcomes."""
 
 from __future__ import annotations
 

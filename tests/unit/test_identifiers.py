@@ -20,7 +20,7 @@ from guardian.domain.identifiers import (
 
 
 def test_the_published_worked_example_is_valid():
-    # domain reference §3: 943 476 5919, sum 299, 299 mod 11 = 2, check 9
+    # docs/rules.md §10: 943 476 5919, sum 299, 299 mod 11 = 2, check 9
     assert nhs_check_digit("943476591") == 9
     assert normalise_nhs_number("943 476 5919") == "9434765919"
 

@@ -1,4 +1,4 @@
-"""Wait-time standards (domain reference §4 and §14): boundaries of every rule in the table."""
+"""Wait-time standards (docs/rules.md §1–§7): boundaries of every rule in the table."""
 
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ def assert_calendar_boundaries(dl: S.Deadline, last_day: int, window: int | None
 
 
 def test_the_table_holds_every_row_of_section_14_with_its_defaults() -> None:
-    # Given the default table / Then each row has the §14 numbers
+    # Given the default table / Then each row has the docs/rules.md §2 numbers
     rows = {s.code: (s.applies_to, s.procedure_priority, s.last_day_within, s.working_days,
                      s.at_risk_days) for s in S.STANDARDS}
     assert rows == {
@@ -319,7 +319,7 @@ def test_non_rtt_lists_and_closed_pathways_are_not_rtt_waiting() -> None:
     assert not S.is_rtt_waiting_on(closed, D(2026, 2, 1))
 
 
-# ------------------------------------------------------------------------------ §14 boundaries
+# ----------------------------------------------------------------- docs/rules.md §2 boundaries
 
 
 @pytest.mark.parametrize(
@@ -332,7 +332,7 @@ def test_rtt_and_long_wait_boundaries(code: str, last_day: int, window: int) -> 
     p = given_pathway()
     # When its deadlines are worked out
     dl = only(S.deadlines(p), code)
-    # Then the §14 boundaries hold
+    # Then the docs/rules.md §2 boundaries hold
     assert dl.clock_from == D(2026, 1, 5) and dl.subject == ""
     assert_calendar_boundaries(dl, last_day, window)
 
@@ -639,7 +639,7 @@ def test_deadline_describe_is_plain_english() -> None:
          "awaiting-first-appointment"),
     ],
 )
-def test_stage_is_exactly_one_of_the_contract_stages(changes: dict, expected: str) -> None:
+def test_stage_is_exactly_one_of_the_documented_stages(changes: dict, expected: str) -> None:
     assert S.stage(given_pathway(**changes)) == expected
 
 

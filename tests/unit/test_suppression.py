@@ -1,4 +1,4 @@
-"""Small-number suppression at its boundaries (CONTRACT.md)."""
+"""Small-number suppression at its boundaries (docs/suppression.md)."""
 
 import pytest
 from hypothesis import given

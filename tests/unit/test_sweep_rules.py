@@ -1,4 +1,4 @@
-"""The wait-time sweep as the Patient aggregate decides it (domain reference §14).
+"""The wait-time sweep as the Patient aggregate decides it (docs/rules.md §3, §4).
 
 For every standard in the table: nothing on the last day within, the breach recorded on the
 breach day (and dated on it when the sweep runs later), once; the at-risk warning from the

@@ -229,7 +229,7 @@ def test_another_place_is_not_found_for_a_place_lead(demo):
 @pytest.mark.parametrize("role", ["coordinator", "gp"])
 def test_coordinators_and_gps_get_not_found(demo, role):
     """Decision: aggregate reports are the place lead's (and admins'); other roles get 404,
-    as for any page outside their role (CONTRACT.md "Roles")."""
+    as for any page outside their role (docs/access.md)."""
     signed_in(demo, role)
     for url in (report_url(), report_url(place=PLACE), f"/reports/trend.csv?place={PLACE}",
                 f"/reports/rtt.csv?place={PLACE}"):
