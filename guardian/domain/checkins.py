@@ -1,9 +1,9 @@
 """Waiting Well check-ins: when one falls due, and what the coordinator can record.
 
-Domain reference §12 (validation at 12, 26 and 52 weeks, re-checking anyone not validated
-in the previous 12 weeks) and §14 (normative): "Check-ins (Waiting Well): due at 84, 182
-and 364 days of RTT wait (12, 26, 52 weeks), and again every 84 days for anyone not
-validated in the last 84 days." Both numbers are configuration (`CheckInSchedule`).
+docs/rules.md §8: check-ins fall due at 12, 26 and 52 weeks of RTT wait (days 84, 182 and
+364), and again every 84 days for anyone not validated in the last 84 days (NHS England's
+validation programme asks for the same). Both numbers are configuration
+(`CheckInSchedule`).
 
 How Guardian reads the rule:
 
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from guardian.domain.errors import InvalidValue
 from guardian.domain.pathway import Pathway
 
-#: What a coordinator can record after a check-in (domain reference §12).
+#: What a coordinator can record after a check-in (docs/rules.md §8).
 OUTCOMES: dict[str, str] = {
     "no-change": "Still waiting, no change: still needs the appointment",
     "worse": "Worse: deterioration flagged for clinical review",
@@ -49,7 +49,7 @@ DEFAULT_REMOVAL_REASON = "34"
 
 @dataclass(frozen=True)
 class CheckInSchedule:
-    """When check-ins fall due (domain reference §14; configurable per deployment)."""
+    """When check-ins fall due (docs/rules.md §8; configurable per deployment)."""
 
     milestone_days: tuple[int, ...] = (84, 182, 364)
     every_days: int = 84  # 0: no re-checks between or after the milestones

@@ -476,10 +476,10 @@ def queues_growing(
 
 
 def step_targets(table: Sequence[standards.Standard] = standards.STANDARDS) -> dict[str, int]:
-    """The day by which each step should be over, from the standards table (docs/rules.md
-    §2): workup by the local workup standard, a test by DM01's six weeks, first seen and
-    treatment within the RTT 18 weeks (each step is a part of that wait, so it is a
-    generous bar)."""
+    """The day by which each step should be over, from the standards table
+    (docs/rules.md §2): workup by the local workup standard, a test by DM01's six weeks,
+    first seen and treatment within the RTT 18 weeks (each step is a part of that wait, so
+    it is a generous bar)."""
     days = {s.code: s.last_day_within for s in table}
     rtt = days.get("rtt-18", 126)
     return {"workup": days.get("workup-14", 14), "diagnostic": days.get("diagnostic-6w", 41),
