@@ -28,15 +28,8 @@ from dataclasses import dataclass
 from guardian.domain.errors import InvalidValue
 from guardian.domain.pathway import Pathway
 
-#: What a coordinator can record after a check-in (docs/rules.md §8).
-OUTCOMES: dict[str, str] = {
-    "no-change": "Still waiting, no change: still needs the appointment",
-    "worse": "Worse: deterioration flagged for clinical review",
-    "no-longer-needed": "No longer needs the appointment: validated off the list",
-    "treated-elsewhere": "Treated elsewhere: validated off the list",
-    "no-response": "No response",
-}
-#: Outcomes that confirm the patient still needs care (the pathway is validated).
+#: The outcomes (codes.CHECK_IN_OUTCOMES) that confirm the patient still needs care (the
+#: pathway is validated).
 VALIDATING = frozenset({"no-change", "worse"})
 #: Outcomes that take the pathway off the waiting list (a clock stop with a reason).
 REMOVING = frozenset({"no-longer-needed", "treated-elsewhere"})

@@ -1,6 +1,16 @@
-"""National codes Guardian reads and shows (domain reference §5, §7, §8, §10)."""
+"""The codes Guardian reads, records and shows: the national ones (docs/rules.md §10) and
+the vocabularies of what Guardian's users record.
+
+Each vocabulary is an ordered mapping, code → the words people read. It is the one home of
+its values: a form offers exactly these choices (value = code, text = label, in this order),
+the domain's commands accept exactly these codes, events store the code, and pages show the
+label (`label`). Labels may be reworded at any time; codes never change, since events
+already hold them.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from guardian.domain.errors import InvalidValue
 
@@ -25,7 +35,12 @@ RTT_STATUS: dict[str, str] = {
     "99": "not yet known",
 }
 CLOCK_START_STATUSES = frozenset({"10", "11", "12"})
-CLOCK_STOP_STATUSES = frozenset({"30", "31", "32", "33", "34", "35", "36"})
+#: Why an RTT clock stops: the national stop statuses (the reasons a coordinator can give).
+CLOCK_STOP_REASONS: dict[str, str] = {
+    code: RTT_STATUS[code][:1].upper() + RTT_STATUS[code][1:]
+    for code in ("30", "31", "32", "33", "34", "35", "36")
+}
+CLOCK_STOP_STATUSES = frozenset(CLOCK_STOP_REASONS)
 FIRST_APPOINTMENT_DNA = "33"
 REPORTED_BY_PROVIDER = "reported by provider"
 
@@ -66,22 +81,94 @@ DIAGNOSTIC_TESTS: dict[str, str] = {
 
 # Tier II, community and lifestyle support (strategy §5.1.1; domain reference §12).
 SUPPORT_KINDS: dict[str, str] = {
-    "smoking-cessation": "Stop smoking service",
-    "weight-management": "Weight management",
     "physical-activity": "Physical activity programme",
+    "weight-management": "Weight management",
+    "smoking-cessation": "Stop smoking service",
     "alcohol": "Alcohol support",
     "mental-health": "Mental health and wellbeing support",
     "social-prescribing": "Social prescribing link worker",
-    "financial-help": "Social and financial help",
-    "falls-service": "Community falls service",
+    "financial-help": "Financial, housing and social help",
+    "falls-service": "Falls prevention (community falls service)",
+    "pain-management": "Pain management",
     "community-msk": "Community MSK (tier II)",
     "community-dermatology": "Community dermatology (tier II)",
-    "pain-management": "Pain management",
+    "other": "Other support (say which in the note)",
 }
 
-MESSAGE_PARTIES = ("gp", "hospital", "patient")
-CONTACT_CHANNELS = ("phone", "letter", "email", "sms", "in-person", "video")
+# How Guardian was in touch with the patient.
+CONTACT_CHANNELS: dict[str, str] = {
+    "phone": "Phone", "sms": "Text message", "letter": "Letter", "email": "Email",
+    "in-person": "In person", "video": "Video call",
+}
 
+# Who a message comes from or goes to (labels read inside a sentence: "from the GP practice").
+MESSAGE_PARTIES: dict[str, str] = {
+    "hospital": "the hospital team", "gp": "the GP practice", "patient": "the patient",
+}
+
+# Who is asked for an item of workup, and who owns what is outstanding.
+WORKUP_OWNERS: dict[str, str] = {
+    "practice": "the GP practice", "patient": "the patient", "hospital": "the hospital",
+    "guardian": "the Guardian team",
+}
+
+# What an urgent suspected cancer patient was told (stops the Faster Diagnosis clock, §6).
+DIAGNOSIS_OUTCOMES: dict[str, str] = {
+    "cancer-diagnosed": "Cancer diagnosed",
+    "cancer-ruled-out": "Cancer ruled out",
+}
+
+# What a coordinator records after a Waiting Well check-in (docs/rules.md §8).
+CHECK_IN_OUTCOMES: dict[str, str] = {
+    "no-change": "Still waiting, no change: still needs the appointment",
+    "worse": "Worse: deterioration flagged for clinical review",
+    "no-longer-needed": "No longer needs the appointment: validated off the list",
+    "treated-elsewhere": "Treated elsewhere: validated off the list",
+    "no-response": "No response",
+}
+
+# Who reported that a patient got worse (labels read inside a sentence: "via the patient").
+DETERIORATION_SOURCES: dict[str, str] = {
+    "patient": "the patient", "gp": "the GP practice",
+    "coordinator": "a Guardian care coordinator", "check-in": "a Waiting Well check-in",
+}
+
+# The outcome of the clinical review of a reported deterioration.
+REVIEW_OUTCOMES: dict[str, str] = {
+    "no-change": "No change to priority; safety-netting advice given",
+    "reprioritised": "Re-prioritised by the hospital",
+    "urgent-care": "Redirected to urgent care",
+    "monitor": "Patient advised; monitor",
+    "priority-reviewed": "Procedure priority reviewed by the consultant",
+}
+
+# Why Guardian closed a pathway.
+CLOSE_REASONS: dict[str, str] = {
+    "treated-elsewhere": "Treated elsewhere",
+    "declined": "Patient declined further care",
+    "withdrawn": "Referral withdrawn",
+    "duplicate": "Duplicate referral",
+    "moved-away": "Patient moved away",
+    "died": "Patient died",
+    "no-longer-needed": "No longer needs treatment (agreed with the patient and the consultant)",
+    "follow-up-finished": "Treatment complete; Guardian follow-up finished",
+}
+
+
+def label(vocabulary: Mapping[str, str], code: str | None) -> str:
+    """The words people read for a stored code. A value recorded before its vocabulary had
+    codes (free text, e.g. an early close reason) reads as it was written."""
+    if code is None:
+        return ""
+    return vocabulary.get(code, code)
+
+
+def check_code(vocabulary: Mapping[str, str], code: str, field: str, what: str) -> str:
+    """`code` if it is one of the vocabulary's codes; else InvalidValue naming the choices."""
+    if code not in vocabulary:
+        raise InvalidValue(f"{code!r} is not {what}; one of {', '.join(vocabulary)}",
+                           field=field)
+    return code
 
 def parse_priority(value: str) -> int:
     v = value.strip()

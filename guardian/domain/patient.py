@@ -289,7 +289,7 @@ class Patient(Aggregate):
         self._open_pathway(provider, pathway_id)
         if not description.strip():
             raise InvalidValue("describe the workup item", field="description")
-        if requested_from not in ("practice", "patient", "hospital", "guardian"):
+        if requested_from not in codes.WORKUP_OWNERS:
             raise InvalidValue(
                 f"workup can be requested from the practice, the patient, the hospital or "
                 f"Guardian, not {requested_from!r}",
@@ -379,10 +379,7 @@ class Patient(Aggregate):
     ) -> None:
         """Diagnosis (or all-clear) told to the patient: stops the 28-day FDS clock (§6)."""
         p = self.pathway(provider, pathway_id)
-        if outcome not in ("cancer-diagnosed", "cancer-ruled-out"):
-            raise InvalidValue(
-                "outcome must be 'cancer-diagnosed' or 'cancer-ruled-out'", field="outcome"
-            )
+        codes.check_code(codes.DIAGNOSIS_OUTCOMES, outcome, "outcome", "what the patient was told")
         if p.diagnosis_communicated_on is not None:
             if p.diagnosis_communicated_on == on and p.diagnosis_outcome == outcome:
                 return
@@ -425,8 +422,7 @@ class Patient(Aggregate):
         p = self.pathway(provider, pathway_id)
         if p.closed_on is not None:
             return
-        if not reason.strip():
-            raise InvalidValue("give a reason for closing the pathway", field="reason")
+        codes.check_code(codes.CLOSE_REASONS, reason, "reason", "a reason for closing a pathway")
         self._pathway_closed(provider=provider, pathway_id=pathway_id, on=on, reason=reason)
 
     def assign_coordinator(self, provider: str, pathway_id: str, coordinator: str) -> None:
@@ -574,11 +570,7 @@ class Patient(Aggregate):
         check-in; the second closes it unanswered. The same outcome again on the same day
         is a no-op.
         """
-        if outcome not in checkins.OUTCOMES:
-            raise InvalidValue(
-                f"{outcome!r} is not a check-in outcome; one of {', '.join(checkins.OUTCOMES)}",
-                field="outcome",
-            )
+        codes.check_code(codes.CHECK_IN_OUTCOMES, outcome, "outcome", "a check-in outcome")
         p = self.pathway(provider, pathway_id)
         if p.last_check_in_outcome == (outcome, on):
             return
@@ -642,6 +634,7 @@ class Patient(Aggregate):
             self.pathway(provider, pathway_id)
         if not summary.strip():
             raise InvalidValue("say what has got worse", field="summary")
+        codes.check_code(codes.DETERIORATION_SOURCES, source, "source", "who reported it")
         existing = self.flags.get(flag_id)
         if existing is not None:
             if existing.summary == summary.strip():
@@ -664,9 +657,8 @@ class Patient(Aggregate):
             return
         if on < flag.raised_on:
             raise InvalidValue("a review cannot come before the flag was raised", field="on")
-        if not outcome.strip():
-            raise InvalidValue("record the outcome of the review", field="outcome")
-        self._deterioration_reviewed(flag_id=flag_id, reviewed_on=on, outcome=outcome.strip())
+        codes.check_code(codes.REVIEW_OUTCOMES, outcome, "outcome", "a review outcome")
+        self._deterioration_reviewed(flag_id=flag_id, reviewed_on=on, outcome=outcome)
 
     # ------------------------------------------------------------------ contact and support
     def log_contact(

@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from guardian.domain import standards
+from guardian.domain import codes, standards
 from guardian.domain.codes import DIAGNOSTIC_TESTS, PRIORITIES, RTT_STATUS, TREATMENT_FUNCTIONS
 from guardian.domain.pathway import Pathway
 from guardian.domain.patient import Patient
@@ -35,8 +35,6 @@ from guardian.projections.bottlenecks import intervals, percentile
 from guardian.projections.suppression import SMALLEST_GROUP_FOR_STATISTICS
 
 EXPECTED_WAIT_WEEKS = 26
-OWNERS = {"practice": "the GP practice", "patient": "the patient", "hospital": "the hospital",
-          "guardian": "the Guardian team"}
 
 
 def _fmt(day: dt.date | None) -> str:
@@ -45,6 +43,16 @@ def _fmt(day: dt.date | None) -> str:
 
 def tf_name(code: str) -> str:
     return TREATMENT_FUNCTIONS.get(code, code)
+
+
+def _channel(code: str) -> str:
+    """A contact channel inside a sentence: "(text message)"."""
+    return codes.label(codes.CONTACT_CHANNELS, code).lower()
+
+
+def _party(code: str) -> str:
+    """A message party inside a sentence: "from the GP practice"."""
+    return codes.label(codes.MESSAGE_PARTIES, code)
 
 
 # ------------------------------------------------------------------------ expected wait
@@ -195,7 +203,7 @@ def _describe(event: Any, pathways: dict[tuple[str, str], Pathway]) -> tuple[dt.
         case "PathwayReturnedToWaitingList":
             return reported, "Back on the hospital's waiting list"
         case "WorkupItemRequired":
-            owner = OWNERS.get(e["requested_from"], e["requested_from"])
+            owner = codes.label(codes.WORKUP_OWNERS, e["requested_from"])
             return e["required_on"], f"Workup needed from {owner}: {e['description']}"
         case "WorkupItemCompleted":
             return e["completed_on"], f"Workup done: {workup_name(e['item_id'])}"
@@ -206,9 +214,10 @@ def _describe(event: Any, pathways: dict[tuple[str, str], Pathway]) -> tuple[dt.
         case "DiagnosticResulted":
             return e["resulted_on"], f"Test result received: {test_name(e['test_id'])}"
         case "DiagnosisCommunicated":
-            return e["communicated_on"], "Diagnosis or all-clear told to the patient"
+            told = codes.label(codes.DIAGNOSIS_OUTCOMES, e["outcome"])
+            return e["communicated_on"], f"Diagnosis or all-clear told to the patient: {told}"
         case "PathwayClosed":
-            return e["on"], f"Closed by Guardian: {e['reason']}"
+            return e["on"], f"Closed by Guardian: {codes.label(codes.CLOSE_REASONS, e['reason'])}"
         case "CoordinatorAssigned":
             return None, "A Guardian care coordinator was assigned"
         case "WaitBreached":
@@ -218,17 +227,23 @@ def _describe(event: Any, pathways: dict[tuple[str, str], Pathway]) -> tuple[dt.
         case "BreachWithdrawn":
             return None, f"A missed standard was withdrawn ({e['reason']})"
         case "DeteriorationFlagged":
-            return e["raised_on"], f"Reported getting worse (via {e['source']}): {e['summary']}"
+            source = codes.label(codes.DETERIORATION_SOURCES, e["source"])
+            return e["raised_on"], f"Reported getting worse (via {source}): {e['summary']}"
         case "DeteriorationReviewed":
-            return e["reviewed_on"], f"Deterioration reviewed: {e['outcome']}"
+            outcome = codes.label(codes.REVIEW_OUTCOMES, e["outcome"])
+            return e["reviewed_on"], f"Deterioration reviewed: {outcome}"
         case "ContactLogged":
-            return e["on"], f"Guardian was in touch with the patient ({e['channel']})"
+            return e["on"], f"Guardian was in touch with the patient ({_channel(e['channel'])})"
         case "SupportOffered":
-            return e["on"], f"Support offered while waiting: {e['kind']}"
+            kind = codes.label(codes.SUPPORT_KINDS, e["kind"])
+            return e["on"], f"Support offered while waiting: {kind}"
+        case "CheckInOutcomeRecorded":
+            outcome = codes.label(codes.CHECK_IN_OUTCOMES, e["outcome"])
+            return e["on"], f"Waiting Well check-in: {outcome}"
         case "MessageReceived":
-            return e["on"], f"Message to Guardian from the {e['party']}"
+            return e["on"], f"Message to Guardian from {_party(e['party'])}"
         case "MessageSent":
-            return e["on"], f"Guardian wrote to the {e['party']}"
+            return e["on"], f"Guardian wrote to {_party(e['party'])}"
     for k in ("on", "due_on", "recorded_on", "reported_on"):
         if isinstance(e.get(k), dt.date):
             return e[k], _humanise(name)
@@ -295,7 +310,8 @@ class Outstanding:
     overdue: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {"what": self.what, "owner": self.owner, "owner_label": OWNERS[self.owner],
+        return {"what": self.what, "owner": self.owner,
+                "owner_label": codes.label(codes.WORKUP_OWNERS, self.owner),
                 "since": self.since.isoformat(), "overdue": self.overdue}
 
 
@@ -356,7 +372,7 @@ def outstanding(patient: Patient, p: Pathway, on: dt.date, bank_holidays=None,
     items += [Outstanding(f"Test result: {DIAGNOSTIC_TESTS.get(t.test, t.test)}", "hospital",
                           t.ordered_on, overdue("diagnostic", t.test_id))
               for t in p.outstanding_diagnostics()]
-    items += [Outstanding(f"Answer the {m.party}'s message", "guardian", m.on,
+    items += [Outstanding(f"Answer {_party(m.party)}'s message", "guardian", m.on,
                           overdue("message", m.message_id)) for m in p.unanswered_messages()]
     items += [Outstanding(f"Review reported deterioration: {f.summary}", "guardian",
                           f.raised_on, overdue("deterioration", f.flag_id))
@@ -439,9 +455,10 @@ def referral_status(
     contacts = sorted(patient.contacts.values(), key=lambda c: c.on)
     if contacts:
         actions.append(f"Last in touch with the patient on {_fmt(contacts[-1].on)} "
-                       f"({contacts[-1].channel}).")
+                       f"({_channel(contacts[-1].channel)}).")
     for offer in sorted(patient.support.values(), key=lambda s: s.on):
-        actions.append(f"Support offered on {_fmt(offer.on)}: {offer.kind}.")
+        actions.append(f"Support offered on {_fmt(offer.on)}: "
+                       f"{codes.label(codes.SUPPORT_KINDS, offer.kind)}.")
     if p.diagnostics:
         actions.append(f"{len(p.diagnostics)} test(s) organised, "
                        f"{len(p.outstanding_diagnostics())} awaiting a result.")

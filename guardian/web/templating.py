@@ -19,7 +19,7 @@ from fastapi.responses import Response
 from jinja2_fragments.fastapi import Jinja2Blocks
 from markupsafe import Markup, escape
 
-from guardian.domain.codes import DIAGNOSTIC_TESTS
+from guardian.domain import codes
 from guardian.web import access
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -71,9 +71,10 @@ def make_templates() -> Jinja2Blocks:
     templates = Jinja2Blocks(directory=str(TEMPLATES), context_processors=[_principal_context])
     templates.env.globals["role_names"] = ROLE_NAMES
     env = templates.env
-    env.filters["pair"] = lambda value: (value, value)  # an option whose value is its text
+    env.filters["label"] = lambda code, vocabulary: codes.label(vocabulary, code)
+    env.filters["sentence"] = lambda text: str(text)[:1].upper() + str(text)[1:]
     env.filters["zip"] = lambda left, right: list(zip(left, right, strict=False))
-    env.filters["test_name"] = lambda code: DIAGNOSTIC_TESTS.get(code, code)
+    env.filters["test_name"] = lambda code: codes.label(codes.DIAGNOSTIC_TESTS, code)
     return templates
 
 

@@ -258,7 +258,7 @@ def test_deterioration_flag_and_review():
     patient = given_patient(report())
     patient.flag_deterioration("f1", D(2026, 3, 2), "pain worse, two falls", "check-in",
                                "RAJ", "PPI-0001")
-    patient.review_deterioration("f1", D(2026, 3, 3), "re-prioritisation requested")
+    patient.review_deterioration("f1", D(2026, 3, 3), "reprioritised")
     patient.review_deterioration("f1", D(2026, 3, 4), "again")
     assert event_names(patient) == ["DeteriorationFlagged", "DeteriorationReviewed"]
     assert patient.flags["f1"].reviewed_on == D(2026, 3, 3)
@@ -302,3 +302,27 @@ def test_every_event_has_an_explicit_stable_topic():
     patient.order_diagnostic("RAJ", "PPI-0001", "t1", "mri", D(2026, 1, 5))
     for e in patient.collect_events():
         assert f"guardian.Patient.{type(e).__name__}" == type(e).TOPIC
+
+
+@pytest.mark.parametrize("command", [
+    lambda p: p.close_pathway("RAJ", "PPI-0001", D(2026, 3, 1), "fed up"),
+    lambda p: p.flag_deterioration("f9", D(2026, 3, 2), "worse", "a neighbour"),
+    lambda p: p.communicate_diagnosis("RAJ", "PPI-0001", D(2026, 3, 2), "cancer diagnosed"),
+    lambda p: p.log_contact("c9", D(2026, 3, 2), "text message", "called", "sam"),
+    lambda p: p.record_check_in_outcome("RAJ", "PPI-0001", "fine", D(2026, 3, 2), "sam"),
+], ids=["close reason", "deterioration source", "diagnosis outcome", "contact channel",
+        "check-in outcome"])
+def test_coded_values_outside_their_vocabulary_are_refused(command):
+    patient = given_patient(report())
+    with pytest.raises(InvalidValue):
+        command(patient)
+    assert event_names(patient) == []
+
+
+def test_a_review_outcome_must_be_one_of_the_review_outcomes():
+    patient = given_patient(report())
+    patient.flag_deterioration("f1", D(2026, 3, 2), "pain worse", "gp", "RAJ", "PPI-0001")
+    with pytest.raises(InvalidValue, match="reprioritised"):
+        patient.review_deterioration("f1", D(2026, 3, 3), "re-prioritised by the hospital")
+    patient.review_deterioration("f1", D(2026, 3, 3), "reprioritised")
+    assert patient.flags["f1"].review_outcome == "reprioritised"
