@@ -1,4 +1,4 @@
-"""The wait-time sweep (`guardian check-waits`) and the Waiting Well check-in job (issue 5).
+"""The wait-time sweep (`guardian check-waits`) and the Waiting Well check-in job.
 
 Both are use cases over many patients, run by the scheduler and from the command line:
 
@@ -19,7 +19,7 @@ Both are use cases over many patients, run by the scheduler and from the command
   `sweep_runs`; a sweep for an earlier date records nothing.
 * Events are written in batches with the import's bulk path (`save_patients`), and a batch
   that meets a concurrent writer is reloaded and redone.
-* Commands that read read models bring them up to date first (contract); the sweep also
+* Commands that read read models bring them up to date first (docs/cli.md); the sweep also
   projects its own events before it returns, so the next sweep starts from current rows.
 """
 
@@ -77,7 +77,7 @@ class SweepResult:
     seconds: float = 0.0
 
     def as_json(self) -> dict[str, int]:
-        """The contract's `--json` object for this job."""
+        """The `--json` object of this job (docs/cli.md)."""
         if self.job == WAITS:
             return {"checked": self.checked, "breaches_recorded": self.breaches_recorded,
                     "at_risk": self.at_risk}
@@ -110,7 +110,7 @@ class SweepResult:
 
 
 def check_waits(app: Any, as_of: dt.date, batch: int = BATCH) -> SweepResult:
-    """The wait-time sweep on `as_of` (domain reference §14; contract `check-waits`)."""
+    """The wait-time sweep on `as_of` (docs/rules.md §3, §4; docs/cli.md `check-waits`)."""
     standards = app.settings.standards
 
     def act(patient: Any, result: SweepResult) -> None:
@@ -123,7 +123,7 @@ def check_waits(app: Any, as_of: dt.date, batch: int = BATCH) -> SweepResult:
 
 
 def check_ins(app: Any, as_of: dt.date, batch: int = BATCH) -> SweepResult:
-    """Record the Waiting Well check-ins due by `as_of` (domain reference §12, §14)."""
+    """Record the Waiting Well check-ins due by `as_of` (docs/rules.md §8)."""
     schedule = app.settings.check_in_schedule
 
     def act(patient: Any, result: SweepResult) -> None:

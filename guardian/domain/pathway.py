@@ -59,7 +59,7 @@ class RttPeriod:
 
 @dataclass
 class CheckIn:
-    """An open Waiting Well check-in (domain reference §12, §14): due, not yet answered."""
+    """An open Waiting Well check-in (docs/rules.md §8): due, not yet answered."""
 
     due_on: dt.date
     reason: str

@@ -1,10 +1,10 @@
 """Wait-time standards as Guardian applies them: one table of rules, pure functions over it.
 
-Domain reference §14 ("Rules as Guardian applies them", normative) is the source of every
+docs/rules.md §2 (the standards table) is the source of every
 number here. The numbers live in one table, `STANDARDS`; a deployment changes them with
 `load_standards(overrides)`, never by editing code.
 
-Conventions (domain reference §4 and §14):
+Conventions (docs/rules.md §1, §3 and §4):
 
 * All counting is in whole days on local dates; the clock's start date is day 0.
 * "Last day within" is the last date on which the standard is still met; the breach is
@@ -45,7 +45,7 @@ KINDS = ("rtt", "cancer-fds", "cancer-62", "diagnostic", "procedure", "workup",
 
 @dataclass(frozen=True)
 class Standard:
-    """One row of the standards table (domain reference §14).
+    """One row of the standards table (docs/rules.md §2).
 
     `last_day_within` counts calendar days from the clock's start (day 0), or working days
     when `working_days` is true. `at_risk_days` is the length of the at-risk window that
@@ -64,14 +64,14 @@ class Standard:
     def breach_day(self) -> int | None:
         """Day number on which a breach is recorded (calendar standards only).
 
-        Domain reference §14: the breach is recorded on the day after the last day within,
+        docs/rules.md §2: the breach is recorded on the day after the last day within,
         e.g. RTT 18 weeks: last day within = day 126, breach recorded day 127. For
         working-day standards the breach day is a date, not a fixed day number: None.
         """
         return None if self.working_days else self.last_day_within + 1
 
     def describe(self) -> str:
-        """Plain-English statement of the rule (domain reference §14)."""
+        """Plain-English statement of the rule (docs/rules.md §2)."""
         if self.working_days:
             rule = (f"within {self.last_day_within} working days; breach recorded on the "
                     f"next working day after")
@@ -85,27 +85,28 @@ class Standard:
 
 
 STANDARDS: tuple[Standard, ...] = (
-    # Domain reference §14: RTT 18 weeks and long waits, RTT pathways with the clock running,
+    # docs/rules.md §2: RTT 18 weeks and long waits, RTT pathways with the clock running,
     # clock from the RTT period start.
     Standard("rtt-18", "18 weeks from referral to treatment", "rtt", None, 126, False, 14),
     Standard("rtt-52", "52-week wait", "rtt", None, 364, False, 28),
     Standard("rtt-65", "65-week wait", "rtt", None, 455, False, 28),
     Standard("rtt-78", "78-week wait", "rtt", None, 546, False, 28),
     Standard("rtt-104", "104-week wait", "rtt", None, 728, False, 28),
-    # Cancer (§6, §14): clock from the referral received date.
+    # Cancer (docs/rules.md §2): clock from the referral received date.
     Standard("cancer-fds-28", "Cancer diagnosis or all-clear told within 28 days",
              "cancer-fds", None, 28, False, 7),
     Standard("cancer-62", "Cancer treatment started within 62 days", "cancer-62", None,
              62, False, 14),
-    # DM01 (§7, §14): each ordered test, clock from the order date; "6 weeks or more" = day 42.
+    # DM01 (docs/rules.md §2): each ordered test, clock from the order date; "6 weeks or
+    # more" = day 42.
     Standard("diagnostic-6w", "Diagnostic test done within 6 weeks", "diagnostic", None,
              41, False, 7),
-    # Procedure priority (§8, §14): clock from the last priority review.
+    # Procedure priority (docs/rules.md §2): clock from the last priority review.
     Standard("procedure-p2", "Procedure priority P2 (within 4 weeks)", "procedure", "P2",
              28, False, 7),
     Standard("procedure-p3", "Procedure priority P3 (within 3 months)", "procedure", "P3",
              90, False, 14),
-    # Local standards (§14).
+    # Local standards (docs/rules.md §2).
     Standard("workup-14", "Agreed referral workup done within 14 days", "workup", None,
              14, False, 3),
     Standard("deterioration-review", "Reported deterioration reviewed within 2 working days",
@@ -114,14 +115,14 @@ STANDARDS: tuple[Standard, ...] = (
              "message", None, 2, True, None),
 )
 
-# Procedure priorities that are not waiting-list deadlines (domain reference §14).
+# Procedure priorities that are not waiting-list deadlines (docs/rules.md §2).
 UNTRACKED_PROCEDURE_PRIORITIES = ("P1a", "P1b", "P4", "P5", "P6")
 OVERRIDABLE_FIELDS = ("last_day_within", "at_risk_days")
 _INTEGER_TEXT = re.compile(r"[+-]?\d+")
 
 
 def get_standard(code: str, standards: Iterable[Standard] = STANDARDS) -> Standard:
-    """The row of the standards table with this code (domain reference §14).
+    """The row of the standards table with this code (docs/rules.md §2).
 
     Raises InvalidValue for a code that is not in the table.
     """
@@ -168,7 +169,7 @@ def _unknown_code(code: str, standards: tuple[Standard, ...]) -> InvalidValue:
                 f"({', '.join(PROCEDURE_PRIORITIES)})", field="standard")
         return InvalidValue(
             f"{code!r}: procedure priority {prio} is not tracked as a waiting-list deadline "
-            f"(only P2 and P3 are; domain reference §14)", field="standard")
+            f"(only P2 and P3 are; docs/rules.md §2)", field="standard")
     return InvalidValue(f"{code!r} is not a known standard; known: {_known_codes(standards)}",
                         field="standard")
 
@@ -179,8 +180,8 @@ def load_standards(
 ) -> tuple[Standard, ...]:
     """The standards table with a deployment's overrides applied.
 
-    Domain reference §14: "Targets and windows are configuration (one table), not
-    constants scattered in code." `overrides` maps a standard code (e.g. "rtt-18") to
+    docs/rules.md §2: a deployment sets its targets and windows in one table of
+    configuration, never in code. `overrides` maps a standard code (e.g. "rtt-18") to
     new values for `last_day_within` and/or `at_risk_days` (None or 0 switches the
     at-risk state off). Whole numbers may be given as int or as decimal text.
 
@@ -219,8 +220,8 @@ def load_standards(
 RTT_18_WEEKS_LAST_DAY = 126
 LONGEST_BAND_LAST_DAY = 728
 
-#: The RTT week-band column names, in order (domain reference §11, contract "RTT export
-#: layout"): "Gt 00 To 01 Weeks SUM 1" … "Gt 103 To 104 Weeks SUM 1", "Gt 104 Weeks SUM 1".
+#: The RTT week-band column names, in order (docs/rules.md §6, docs/formats.md "RTT
+#: export"): "Gt 00 To 01 Weeks SUM 1" … "Gt 103 To 104 Weeks SUM 1", "Gt 104 Weeks SUM 1".
 #: `RTT_BAND_COLUMNS[week_band(d)]` is the column of a wait of d days.
 RTT_BAND_COLUMNS: tuple[str, ...] = tuple(
     f"Gt {k:02d} To {k + 1:02d} Weeks SUM 1" for k in range(104)
@@ -231,7 +232,7 @@ OVER_104_WEEKS_BAND = len(RTT_BAND_COLUMNS) - 1  # 104
 def waiting_days(start: dt.date, on: dt.date) -> int:
     """Days waited on `on` for a clock that started on `start`.
 
-    Domain reference §14: whole days on local dates; the start date is day 0. Negative
+    docs/rules.md §1: whole days on local dates; the start date is day 0. Negative
     when `on` is before `start` (callers decide whether the clock had started).
     """
     return (on - start).days
@@ -240,7 +241,7 @@ def waiting_days(start: dt.date, on: dt.date) -> int:
 def week_band(days: int) -> int:
     """Index of the RTT week band (and of its column in `RTT_BAND_COLUMNS`) for a wait.
 
-    Domain reference §4/§14: band "0–1" (index 0) for d ≤ 7, else band k = ceil(d/7) − 1
+    docs/rules.md §6: band "0–1" (index 0) for d ≤ 7, else band k = ceil(d/7) − 1
     ("Gt k To k+1 Weeks"), so 126 days is band 17 ("17–18", within 18 weeks) and 728 days
     band 103; d > 728 is "Gt 104 Weeks" (index 104). Raises InvalidValue for d < 0.
     """
@@ -252,7 +253,7 @@ def week_band(days: int) -> int:
 
 
 def within_18_weeks(days: int) -> bool:
-    """Domain reference §14: within 18 weeks means d ≤ 126 (126 days is band "17–18")."""
+    """docs/rules.md §6: within 18 weeks means d ≤ 126 (126 days is band "17–18")."""
     return days <= RTT_18_WEEKS_LAST_DAY
 
 
@@ -266,7 +267,7 @@ BankHolidays = Container[dt.date]
 def england_and_wales_bank_holidays(years: Iterable[int]) -> frozenset[dt.date]:
     """England and Wales bank holidays in the given years (substitute days included).
 
-    Domain reference §14: working days exclude weekends and England and Wales bank
+    docs/rules.md §7: working days exclude weekends and England and Wales bank
     holidays. From `holidays.country_holidays("GB", subdiv="ENG")` (England and Wales
     share their bank holidays); loaded lazily and cached per year.
     """
@@ -290,7 +291,7 @@ def _holiday_test(bank_holidays: BankHolidays | None) -> Callable[[dt.date], boo
 
 
 def is_working_day(d: dt.date, bank_holidays: BankHolidays | None = None) -> bool:
-    """Domain reference §14: a working day is Monday–Friday and not an England and Wales
+    """docs/rules.md §7: a working day is Monday–Friday and not an England and Wales
     bank holiday. `bank_holidays` None: the holidays for `d`'s year, computed lazily."""
     return d.weekday() < 5 and not _holiday_test(bank_holidays)(d)
 
@@ -299,7 +300,7 @@ def add_working_days(start: dt.date, n: int,
                      bank_holidays: BankHolidays | None = None) -> dt.date:
     """The nth working day after `start` (n < 0: the |n|th working day before; n = 0: start).
 
-    Domain reference §14: deterioration reviews and message answers are due within 2
+    docs/rules.md §2, §7: deterioration reviews and message answers are due within 2
     working days, i.e. last day within = `add_working_days(raised_on, 2)`, and the breach
     is recorded on `add_working_days(last_day_within, 1)`. `start` itself never counts.
     """
@@ -321,7 +322,7 @@ def add_working_days(start: dt.date, n: int,
 def is_rtt_waiting_on(pathway: Pathway, on: dt.date) -> bool:
     """Whether an RTT pathway counts as waiting (an incomplete pathway) on `on`.
 
-    Domain reference §14 and the contract's RTT export: an RTT pathway (not ONON/INON)
+    docs/rules.md §5, §6 and the RTT export (docs/formats.md): an RTT pathway (not ONON/INON)
     whose clock started on or before `on` and had not stopped on or before it ("a clock
     stops on its end date", so a pathway is not waiting on its end date — this includes
     first-appointment DNA, status 33), and which was not closed on or before `on`.
@@ -342,7 +343,7 @@ def is_rtt_waiting_on(pathway: Pathway, on: dt.date) -> bool:
 class Deadline:
     """One standard applied to one pathway (and one test, flag or message, if per item).
 
-    Domain reference §14. `subject` is "" for pathway-level standards, else the test_id,
+    docs/rules.md §2. `subject` is "" for pathway-level standards, else the test_id,
     flag_id or message_id. `breach_on` is the day the breach is recorded: the day after
     `last_day_within` (working-day standards: the next working day after). `at_risk_from`
     is the first day of the at-risk window (see the module docstring), or None.
@@ -419,7 +420,7 @@ def deadlines(
     standards: Iterable[Standard] = STANDARDS,
     bank_holidays: BankHolidays | None = None,
 ) -> list[Deadline]:
-    """Every standard that applies to this pathway now (domain reference §14).
+    """Every standard that applies to this pathway now (docs/rules.md §2).
 
     * RTT 18 weeks and long waits ("rtt" rows): an RTT pathway with its clock running
       (clock started, not stopped, not closed, not left the list); clock from the RTT
@@ -493,7 +494,7 @@ STATES = ("breached", "at-risk", "within")
 
 @dataclass(frozen=True)
 class DeadlineStatus:
-    """A deadline as it stands on one date (domain reference §14).
+    """A deadline as it stands on one date (docs/rules.md §3, §4).
 
     `state`: "breached" from `breach_on` onwards; "at-risk" from `at_risk_from` until the
     breach day; otherwise "within". `days_left`: calendar days from that date to the last
@@ -522,7 +523,7 @@ class DeadlineStatus:
 
 
 def status_on(deadline: Deadline, on: dt.date) -> DeadlineStatus:
-    """Where a deadline stands on `on` (domain reference §14).
+    """Where a deadline stands on `on` (docs/rules.md §3, §4).
 
     Breached when `on` ≥ the breach day (e.g. RTT 18: day 127 onwards); at risk when
     `at_risk_from` ≤ `on` < breach day (calendar standards: the last N days up to the last
@@ -546,7 +547,7 @@ def assess(
 ) -> list[DeadlineStatus]:
     """Each of the pathway's current deadlines (see `deadlines`) as it stands on `on`.
 
-    Domain reference §14: breached from the breach day, at risk inside the at-risk window,
+    docs/rules.md §3, §4: breached from the breach day, at risk inside the at-risk window,
     otherwise within. Same order as `deadlines`.
     """
     return [status_on(d, on) for d in deadlines(pathway, flags, standards, bank_holidays)]
@@ -559,7 +560,7 @@ def breached(
     standards: Iterable[Standard] = STANDARDS,
     bank_holidays: BankHolidays | None = None,
 ) -> list[DeadlineStatus]:
-    """The deadlines breached on `on` (domain reference §14: on or after the breach day)."""
+    """The deadlines breached on `on` (docs/rules.md §3: on or after the breach day)."""
     return [s for s in assess(pathway, on, flags, standards, bank_holidays)
             if s.state == "breached"]
 
@@ -571,7 +572,7 @@ def at_risk(
     standards: Iterable[Standard] = STANDARDS,
     bank_holidays: BankHolidays | None = None,
 ) -> list[DeadlineStatus]:
-    """The deadlines at risk on `on` (domain reference §14 at-risk windows, e.g. RTT 18:
+    """The deadlines at risk on `on` (docs/rules.md §4 at-risk windows, e.g. RTT 18:
     14 days, days 113–126)."""
     return [s for s in assess(pathway, on, flags, standards, bank_holidays)
             if s.state == "at-risk"]
@@ -586,7 +587,7 @@ def next_deadline(
 ) -> Deadline | None:
     """The earliest deadline (by last day within) not yet breached on `on`, or None.
 
-    Domain reference §14: a deadline is breached from its breach day onwards.
+    docs/rules.md §3: a deadline is breached from its breach day onwards.
     """
     for d in deadlines(pathway, flags, standards, bank_holidays):
         if on < d.breach_on:
@@ -600,7 +601,7 @@ def next_deadline(
 
 
 class TrackedDeadline(NamedTuple):
-    """A deadline with when its step was done (domain reference §14).
+    """A deadline with when its step was done (docs/rules.md §3).
 
     Unlike `deadlines`, this covers every standard that has applied to the pathway in its
     current RTT period, done or not, so that a recorded breach can be checked against the
@@ -636,7 +637,7 @@ def tracked_deadlines(
 ) -> list[TrackedDeadline]:
     """Every standard that applies or has applied to this pathway, with when it was done.
 
-    The same rules as `deadlines` (domain reference §14); for an open pathway, the
+    The same rules as `deadlines` (docs/rules.md §2); for an open pathway, the
     deadlines still outstanding (`done_on` None) are exactly `deadlines(pathway, flags)`.
     `flags` may hold reviewed and other pathways' flags: only unreviewed-or-reviewed flags
     of this pathway or of the patient as a whole (flag.pathway None) count. Same order as
@@ -694,7 +695,7 @@ AT_ONCE = dt.date.min
 
 
 class WaitFinding(NamedTuple):
-    """Something the wait-time sweep has to record for a pathway (domain reference §14).
+    """Something the wait-time sweep has to record for a pathway (docs/rules.md §3, §4).
 
     * "breach": record `WaitBreached` dated `due_on` (the breach day) once that day has
       come; once per pathway × standard × subject.
@@ -819,7 +820,7 @@ STAGE_LABELS: dict[str, str] = {
 
 
 def stage(pathway: Pathway) -> str:
-    """The pathway's one stage (contract "Stages"), checked in this order.
+    """The pathway's one stage (docs/rules.md §9), checked in this order.
 
     closed → "closed"; clock stopped (includes first-appointment DNA, status 33) →
     "clock-stopped"; left the list → "left-waiting-list"; workup items outstanding →
