@@ -475,6 +475,8 @@ class GuardianApp(Application[UUID]):
 
     def record_extract_dates(self, as_of_by_provider: dict[str, dt.date]) -> None:
         rows = [{"provider": p, "last_as_of": d} for p, d in as_of_by_provider.items()]
+        if not rows:  # an extract with no rows names no provider
+            return
         with self.engine.begin() as conn:
             stmt = dialect_insert(conn, provider_extracts)
             conn.execute(

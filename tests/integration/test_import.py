@@ -142,6 +142,14 @@ def test_a_malformed_file_is_refused_whole_before_anything_is_written(
     assert event_count(app) == 0
 
 
+def test_a_header_and_no_rows_is_a_valid_empty_extract(app, tmp_path):
+    result = import_extract(app, write(tmp_path, "empty.csv", HEADER), AS_OF,
+                            full_snapshot=True)
+    assert (result.rows, result.accepted, result.rejected, result.errors_file) == (
+        0, 0, 0, None)
+    assert event_count(app) == 0
+
+
 def test_a_missing_file_is_named(app, tmp_path):
     with pytest.raises(MalformedExtract, match="no such file"):
         import_extract(app, tmp_path / "nope.csv", AS_OF)
