@@ -112,7 +112,7 @@ WORKUP_OWNERS: dict[str, str] = {
     "guardian": "the Guardian team",
 }
 
-# What an urgent suspected cancer patient was told (stops the Faster Diagnosis clock, §6).
+# What an urgent suspected cancer patient was told (it stops the 28-day Faster Diagnosis clock).
 DIAGNOSIS_OUTCOMES: dict[str, str] = {
     "cancer-diagnosed": "Cancer diagnosed",
     "cancer-ruled-out": "Cancer ruled out",

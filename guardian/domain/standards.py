@@ -491,6 +491,44 @@ def deadlines(
 
 STATES = ("breached", "at-risk", "within")
 
+# The rule of docs/rules.md §3 and §4, written once. A deadline is breached on `on` from its
+# breach day onwards; at risk from the first day of its window (`at_risk_from`) until the
+# day before the breach day; otherwise within. No deadline (breach_on None) is neither, and
+# a standard without a window (at_risk_from None) is never at risk.
+#
+# `breached_when` and `at_risk_when` use nothing but comparison and `&`, so each serves both
+# for dates (giving a bool) and for SQL columns of dates (giving a condition: NULL compares
+# as unknown, so a row without a deadline or a window matches neither). The domain imports
+# nothing from SQL: the columns bring their own operators.
+
+
+def breached_when(breach_on, on):
+    """Breached on `on`: `breach_on` ≤ `on` (e.g. RTT 18: from day 127). Dates or SQL
+    columns; a None breach day (no deadline) is never breached."""
+    if breach_on is None:
+        return False
+    return breach_on <= on
+
+
+def at_risk_when(at_risk_from, breach_on, on):
+    """At risk on `on`: `at_risk_from` ≤ `on` < `breach_on` (e.g. RTT 18 with a 14-day
+    window: days 113–126). Dates or SQL columns; never at risk without a window or a
+    deadline (None)."""
+    if at_risk_from is None or breach_on is None:
+        return False
+    return (at_risk_from <= on) & (breach_on > on)
+
+
+def deadline_state(breach_on: dt.date | None, at_risk_from: dt.date | None,
+                   on: dt.date) -> str:
+    """Where a deadline stands on `on`: "breached", "at-risk" or "within" (one of
+    `STATES`), by `breached_when` and `at_risk_when`. Dates only (it chooses in Python)."""
+    if breached_when(breach_on, on):
+        return "breached"
+    if at_risk_when(at_risk_from, breach_on, on):
+        return "at-risk"
+    return "within"
+
 
 @dataclass(frozen=True)
 class DeadlineStatus:
@@ -529,12 +567,7 @@ def status_on(deadline: Deadline, on: dt.date) -> DeadlineStatus:
     `at_risk_from` ≤ `on` < breach day (calendar standards: the last N days up to the last
     day within, e.g. RTT 18 with 14 days: days 113–126); otherwise within.
     """
-    if on >= deadline.breach_on:
-        state = "breached"
-    elif deadline.at_risk_from is not None and on >= deadline.at_risk_from:
-        state = "at-risk"
-    else:
-        state = "within"
+    state = deadline_state(deadline.breach_on, deadline.at_risk_from, on)
     return DeadlineStatus(deadline, state, (deadline.last_day_within - on).days)
 
 
@@ -590,7 +623,7 @@ def next_deadline(
     docs/rules.md §3: a deadline is breached from its breach day onwards.
     """
     for d in deadlines(pathway, flags, standards, bank_holidays):
-        if on < d.breach_on:
+        if not breached_when(d.breach_on, on):
             return d
     return None
 

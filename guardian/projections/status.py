@@ -365,7 +365,7 @@ def outstanding(patient: Patient, p: Pathway, on: dt.date, bank_holidays=None,
 
     def overdue(kind: str, subject: str = "") -> bool:
         d = due.get((kind, subject))
-        return d is not None and d.breach_on <= on
+        return d is not None and standards.breached_when(d.breach_on, on)
 
     items = [Outstanding(f"Workup: {w.description}", w.requested_from, w.required_on,
                          overdue("workup")) for w in p.outstanding_workup()]

@@ -403,8 +403,9 @@ def _filter(name: str, on: dt.date, scope: Scope):
         raise ValueError(f"unknown filter {name!r}; one of {', '.join(FILTERS)}")
     w = worklist
     return {
-        "breached": w.c.next_breach_on <= on,
-        "at-risk": and_(w.c.next_at_risk_from <= on, w.c.next_breach_on > on),
+        # the rule of standards.deadline_state, as SQL conditions
+        "breached": standards.breached_when(w.c.next_breach_on, on),
+        "at-risk": standards.at_risk_when(w.c.next_at_risk_from, w.c.next_breach_on, on),
         "deterioration": w.c.deterioration_since.is_not(None),
         "workup-incomplete": w.c.workup_outstanding > 0,
         "diagnostics-overdue": w.c.oldest_diagnostic_on

@@ -654,8 +654,8 @@ def _row_out(row: dict[str, Any], on: dt.date) -> WorklistRow:
     return WorklistRow(
         **row,
         days_waiting=(on - row["wait_from"]).days,
-        breached=breach is not None and breach <= on,
-        at_risk=breach is not None and risk is not None and risk <= on < breach,
+        breached=standards.breached_when(breach, on),
+        at_risk=standards.at_risk_when(risk, breach, on),
     )
 
 

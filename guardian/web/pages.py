@@ -113,11 +113,7 @@ def cached_facets(conn, scope: wl.Scope, pcn: str | None) -> dict[str, list[Any]
 
 def present_row(row: dict[str, Any], today: dt.date) -> dict[str, Any]:
     """A worklist row as the table shows it: state words, waits in weeks, ages in days."""
-    state = "within"
-    if row["next_breach_on"] and row["next_breach_on"] <= today:
-        state = "breached"
-    elif row["next_at_risk_from"] and row["next_at_risk_from"] <= today:
-        state = "at-risk"
+    state = standards.deadline_state(row["next_breach_on"], row["next_at_risk_from"], today)
     label = None
     if row["next_standard"]:
         known = {s.code: s.label for s in standards.STANDARDS}
