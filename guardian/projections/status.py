@@ -132,11 +132,20 @@ def expected_wait(conn: Connection, provider: str, tf: str, priority: int, as_of
 # ------------------------------------------------------------------------------ timeline
 
 
+# Who an entry came from, as people read it (a workup item's completer is an e-mail address).
+ACTORS = {**codes.DETERIORATION_SOURCES, **codes.MESSAGE_PARTIES, "hospital": "the hospital",
+          "guardian": "Guardian", "system": "Guardian's wait-time checks"}
+
+
 @dataclass(frozen=True)
 class TimelineEntry:
     on: dt.date
     text: str
     by: str  # "hospital" (from the provider's extract), "guardian", "gp", "patient", "system"
+
+    @property
+    def by_label(self) -> str:
+        return codes.label(ACTORS, self.by)
 
     def as_dict(self) -> dict[str, str]:
         return {"on": self.on.isoformat(), "text": self.text, "by": self.by}

@@ -268,6 +268,11 @@ def submit_every_option(client, guardian, expected_actions: set[str]) -> int:
                 sent += 1
     problems = [p for p in problems if p]
     assert not problems, f"{len(problems)} of {sent} choices failed:\n" + "\n".join(problems)
+    # who did what, in words: the timeline names no one by a code
+    page = client.get(f"/patients/{pid.hex}").text
+    said_by = set(re.findall(r'class="guardian-muted">\(([^)<]*)\)</span>', page))
+    assert said_by and not said_by & {"gp", "check-in", "coordinator", "patient", "hospital",
+                                      "guardian", "system"}, said_by
     return sent
 
 
