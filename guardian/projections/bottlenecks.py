@@ -48,7 +48,7 @@ from sqlalchemy import (
 
 from guardian.domain import standards
 from guardian.domain.checkins import REMOVING
-from guardian.domain.codes import NON_RTT_LIST_TYPES, RTT_STATUS
+from guardian.domain.codes import CLOSE_REASONS, NON_RTT_LIST_TYPES, RTT_STATUS, label
 from guardian.domain.patient import Patient
 from guardian.projections.runner import Changes, Notice, batch_patients
 from guardian.projections.suppression import (
@@ -163,7 +163,8 @@ def _pathway_end(p) -> tuple[dt.date | None, str | None]:
             reason = f"clock stopped: {p.stop_reason}" if p.stop_reason else "clock stopped"
         ends.append((p.clock_end, reason))
     if p.closed_on is not None:
-        ends.append((p.closed_on, f"closed: {p.close_reason}" if p.close_reason else "closed"))
+        why = label(CLOSE_REASONS, p.close_reason)
+        ends.append((p.closed_on, f"closed: {why}" if why else "closed"))
     if p.left_list_on is not None:
         ends.append((p.left_list_on, "left the waiting list"))
     if not ends:

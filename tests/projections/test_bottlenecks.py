@@ -274,3 +274,13 @@ def test_validation_removals_are_counted_per_specialty(app):
         {"group": "110", "reason": "validated off the list: no longer needed", "pathways": 1},
         {"group": "330", "reason": "validated off the list: treated elsewhere", "pathways": 1},
     ]
+
+
+def test_closures_show_their_reason_in_words(app):
+    """A closure is counted under its reason's label, never its code."""
+    [pid] = add(app, report("C1", d(1, 5)))
+    app.close_pathway(pid, "RQW", "C1", "duplicate", on=d(3, 20))
+    project(app)
+    with app.engine.connect() as conn:
+        rows = bn.removals(conn, EVERYWHERE, AS_OF, suppress=False)
+    assert rows == [{"group": "110", "reason": "closed: Duplicate referral", "pathways": 1}]
