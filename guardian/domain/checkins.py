@@ -121,10 +121,12 @@ class CheckInDate:
 
 
 def takes_check_ins(pathway: Pathway) -> bool:
-    """RTT pathways with the clock running, on the list, without an open check-in."""
+    """RTT pathways with the clock running, without an open check-in. A pathway that left
+    the provider's list keeps its clock, so its check-ins keep falling due: asking the
+    patient is how the coordinator finds out what happened (docs/rules.md §5, §8)."""
     p = pathway
     return (p.is_rtt and p.clock_start is not None and p.clock_end is None
-            and p.closed_on is None and p.left_list_on is None and p.check_in is None)
+            and p.closed_on is None and p.check_in is None)
 
 
 def _plan(p: Pathway, schedule: CheckInSchedule):

@@ -95,15 +95,20 @@ def test_milestones_and_re_checks_every_84_days_without_validation():
     assert due(patient, day(182)) == [(day(182), "26 weeks of RTT wait", 182)]
 
 
-def test_no_check_ins_for_non_rtt_stopped_closed_or_left_list_pathways():
+def test_no_check_ins_for_non_rtt_or_stopped_pathways():
     non_rtt = given_patient(waiting_list_type="ONON", clock_start=None)
     assert due(non_rtt, day(400)) == []
     stopped = given_patient()
     stopped.stop_clock(*PW, day(50), "30")
     assert due(stopped, day(400)) == []
+
+
+def test_a_pathway_that_left_the_list_keeps_its_check_ins():
+    # docs/rules.md §5: leaving the list is not a clock stop
     left = given_patient()
     left.leave_waiting_list(*PW, day(50))
-    assert due(left, day(400)) == []
+    left.collect_events()
+    assert due(left, day(84)) == [(day(84), "12 weeks of RTT wait", 84)]
 
 
 def test_a_new_rtt_period_starts_the_schedule_again():
