@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 from guardian.domain.errors import InvalidValue
 
-# RTT period status (NHS Data Dictionary), domain reference §5.
+# RTT period status (NHS Data Dictionary), docs/rules.md §10.
 RTT_STATUS: dict[str, str] = {
     "10": "first activity of an RTT period",
     "11": "first activity of a new period after active monitoring ends",
@@ -50,7 +50,7 @@ URGENT_SUSPECTED_CANCER = 3
 PROCEDURE_PRIORITIES = ("P1a", "P1b", "P2", "P3", "P4", "P5", "P6")
 _PROCEDURE_BY_UPPER = {p.upper(): p for p in PROCEDURE_PRIORITIES}
 
-# Waiting list types, domain reference §10 (legacy values mapped as the contract says).
+# Waiting list types, docs/rules.md §10 (legacy values mapped as docs/formats.md says).
 WAITING_LIST_TYPES = {"ORTT": "ORTT", "IRTT": "IRTT", "ONON": "ONON", "INON": "INON",
                       "PTLO": "ORTT", "RTTO": "ORTT", "PTLI": "IRTT", "RTTI": "IRTT"}
 NON_RTT_LIST_TYPES = frozenset({"ONON", "INON"})
@@ -67,7 +67,7 @@ TREATMENT_FUNCTIONS: dict[str, str] = {
     "X06": "Other – Other Services",
 }
 
-# DM01: the 15 diagnostic tests, domain reference §7.
+# DM01: the 15 diagnostic tests, docs/rules.md §10.
 DIAGNOSTIC_TESTS: dict[str, str] = {
     "mri": "MRI", "ct": "CT", "ultrasound": "Non-obstetric ultrasound",
     "barium-enema": "Barium enema", "dexa": "DEXA scan",
@@ -79,7 +79,7 @@ DIAGNOSTIC_TESTS: dict[str, str] = {
     "gastroscopy": "Gastroscopy",
 }
 
-# Tier II, community and lifestyle support (strategy §5.1.1; domain reference §12).
+# Tier II, community and lifestyle support (strategy §5.1.1; docs/rules.md §8).
 SUPPORT_KINDS: dict[str, str] = {
     "physical-activity": "Physical activity programme",
     "weight-management": "Weight management",

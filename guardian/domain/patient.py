@@ -141,8 +141,9 @@ class Patient(Aggregate):
         The hot path of every import: events are triggered by class (the `@event` methods
         below still apply them), which skips the decorator's argument coercion.
 
-        Contract, "How rows become events": a new pathway → ReferralReceived plus the events its
-        other columns imply; a known pathway → one event per changed fact; unchanged → nothing.
+        docs/formats.md, "How rows become events": a new pathway → ReferralReceived plus the
+        events its other columns imply; a known pathway → one event per changed fact;
+        unchanged → nothing.
         """
         if report.nhs_number != self.nhs_number:
             raise InvalidValue(
@@ -377,7 +378,8 @@ class Patient(Aggregate):
     def communicate_diagnosis(
         self, provider: str, pathway_id: str, on: dt.date, outcome: str
     ) -> None:
-        """Diagnosis (or all-clear) told to the patient: stops the 28-day FDS clock (§6)."""
+        """Diagnosis (or all-clear) told to the patient: stops the 28-day FDS clock
+        (docs/rules.md §2)."""
         p = self.pathway(provider, pathway_id)
         codes.check_code(codes.DIAGNOSIS_OUTCOMES, outcome, "outcome", "what the patient was told")
         if p.diagnosis_communicated_on is not None:
@@ -392,7 +394,7 @@ class Patient(Aggregate):
 
     # ------------------------------------------------------------------ clock and closure
     def stop_clock(self, provider: str, pathway_id: str, on: dt.date, reason_code: str) -> None:
-        """Record an RTT clock stop with its national reason (domain reference §4, §5)."""
+        """Record an RTT clock stop with its national reason (docs/rules.md §5, §10)."""
         p = self.pathway(provider, pathway_id)
         if reason_code not in codes.CLOCK_STOP_STATUSES:
             raise InvalidValue(
@@ -437,7 +439,7 @@ class Patient(Aggregate):
     def record_breach(
         self, provider: str, pathway_id: str, standard: str, subject: str, breach_on: dt.date
     ) -> None:
-        """Record a wait breach once per pathway × standard × subject (§14)."""
+        """Record a wait breach once per pathway × standard × subject (docs/rules.md §3)."""
         p = self.pathway(provider, pathway_id)
         if (standard, subject) in p.breaches:
             return
@@ -538,7 +540,7 @@ class Patient(Aggregate):
         self, on: dt.date, schedule: checkins.CheckInSchedule = checkins.DEFAULT_SCHEDULE
     ) -> int:
         """Record a `CheckInDue` on each pathway whose check-in has fallen due by `on`
-        (domain reference §14, dated on the day it fell due); return how many."""
+        (docs/rules.md §8, dated on the day it fell due); return how many."""
         recorded = 0
         for p in list(self.pathways.values()):
             due = checkins.check_in_due(p, on, schedule)
@@ -561,7 +563,7 @@ class Patient(Aggregate):
         note: str = "",
         stop_reason: str | None = None,
     ) -> None:
-        """The coordinator records how a check-in went (domain reference §12).
+        """The coordinator records how a check-in went (docs/rules.md §8).
 
         no-change: validated, still needs care. worse: validated, and a deterioration flag
         is raised for clinical review. no-longer-needed / treated-elsewhere: validated off

@@ -1,8 +1,8 @@
 """Referral status for GPs and patients: where the referral is, in plain English.
 
 `referral_status` puts together, for one pathway of one patient:
-- the stage (contract "Stages") and its plain-language label;
-- how long the patient has waited, and each deadline with where it stands (§14);
+- the stage (docs/rules.md §9) and its plain-language label;
+- how long the patient has waited, and each deadline with where it stands (docs/rules.md §2, §4);
 - what is outstanding and who owns it (the practice, the patient, the hospital, Guardian);
 - what Guardian is doing (coordinator, last contact, support offered, reviews);
 - an expected wait from recent history: the median and 92nd percentile of RTT waits

@@ -84,13 +84,14 @@ def _define(name: str, md: MetaData) -> Table:
         Column("oldest_unanswered_on", Date),
         Column("awaiting_reply_since", Date),  # Guardian wrote last, no answer yet
         Column("left_list_on", Date),
-        # Waiting Well (issue 5): the open check-in's due date, for the "check-in-due" filter.
+        # Waiting Well (docs/rules.md §8): the open check-in's due date, for the
+        # "check-in-due" filter.
         Column("check_in_due", Date),
         Column("validated_on", Date),
-        # What the scheduled jobs look for (issue 5), so they load only the patients with
-        # something to record, never every aggregate: the first day on which the sweep has
-        # a breach, an at-risk warning or a withdrawal to record (0001-01-01: at once), and
-        # the first day a check-in falls due. Null: nothing pending.
+        # What the scheduled jobs look for (docs/rules.md §3, §8), so they load only the
+        # patients with something to record, never every aggregate: the first day on which
+        # the sweep has a breach, an at-risk warning or a withdrawal to record (0001-01-01:
+        # at once), and the first day a check-in falls due. Null: nothing pending.
         Column("sweep_due_on", Date),
         Column("check_in_next_on", Date),
         # Sort keys, never null so that keyset paging works alike on both backends:
@@ -285,7 +286,7 @@ FILTER_LABELS = {
 SORTS = ("next-deadline", "days-waiting")
 # Exact-match attribute filters (the worklist's drop-downs).
 ATTRIBUTES = ("practice_code", "provider", "treatment_function", "priority", "stage")
-DIAGNOSTIC_OVERDUE_DAYS = 42  # DM01 "6 weeks or more" (domain reference §7, §14)
+DIAGNOSTIC_OVERDUE_DAYS = 42  # DM01 "6 weeks or more" (docs/rules.md §2)
 
 
 def _scoped(scope: Scope, pcn: str | None):

@@ -1,4 +1,4 @@
-"""The JSON API under /api/v1 (CONTRACT.md "HTTP"): the same use cases, read models and
+"""The JSON API under /api/v1 (docs/api.md): the same use cases, read models and
 scopes as the pages, for scripts and other systems.
 
 Credentials: `Authorization: Bearer <token>` (from `guardian users token`) or a session
@@ -189,7 +189,7 @@ ReferralRow = create_model(  # type: ignore[call-overload]
     "ReferralRow",
     __base__=_ReferralBase,
     __doc__="One referral in the waiting-list extract's row shape: the CSV columns in lower "
-            "case, every value a string (CONTRACT.md \"Waiting-list extract\").",
+            "case, every value a string (docs/formats.md).",
     **{
         column.lower(): (
             (str, Field(description=_DESCRIPTIONS.get(column, column)))
@@ -414,7 +414,7 @@ class ReferralView(BaseModel):
     priority_label: str
     practice_code: str
     pcn_code: str | None
-    stage: str = Field(description="One of the contract's stages")
+    stage: str = Field(description="One of the stages of docs/rules.md §9")
     stage_label: str
     summary: str
     received_on: dt.date
@@ -716,7 +716,7 @@ def get_worklist(
 
 
 class BottleneckReport(BaseModel):
-    """Always small-number suppressed (CONTRACT.md): counts 1–7 are "*", other counts are
+    """Always small-number suppressed (docs/suppression.md): counts 1–7 are "*", other counts are
     rounded to the nearest 5; statistics of groups under 8 pathways are "*"."""
 
     as_of: dt.date
