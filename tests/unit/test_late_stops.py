@@ -10,34 +10,23 @@ are those of a sweep every day.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import uuid
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from referrals import PW, START, report
 
 from guardian.domain.patient import Patient
 from guardian.domain.report import ReferralReport
 
 D = dt.date
 ONE = dt.timedelta(days=1)
-START = D(2026, 1, 5)  # a Monday; day 127 (RTT 18 breach) is 2026-05-12
-PW = ("RAJ", "PPI-1")
 
 
 def day(n: int) -> dt.date:
     return START + n * ONE
 
-
-def report(**changes) -> ReferralReport:
-    base = ReferralReport(
-        provider="RAJ", pathway_id="PPI-1", nhs_number="9995260182",
-        birth_date=D(1958, 3, 14), practice_code="Z90001", treatment_function="110",
-        priority=1, waiting_list_type="ORTT", received_on=START, clock_start=START,
-        as_of=START,
-    )
-    return dataclasses.replace(base, **changes)
 
 
 def apply(patient: Patient | None, r: ReferralReport) -> Patient:
@@ -50,15 +39,8 @@ def apply(patient: Patient | None, r: ReferralReport) -> Patient:
 
 
 def breaches_of(patient: Patient) -> dict[tuple[str, str], dt.date]:
-    """The net recorded breaches: every WaitBreached not withdrawn since."""
-    out: dict[tuple[str, str], dt.date] = {}
-    for e in patient.collect_events():
-        name = type(e).__name__
-        if name == "WaitBreached":
-            out[(e.standard, e.subject)] = e.breach_on
-        elif name == "BreachWithdrawn":
-            out.pop((e.standard, e.subject), None)
-    return out
+    """The breaches recorded by the patient's new events, less those withdrawn since."""
+    return _net(patient, {})
 
 
 def test_a_stop_reported_after_the_breach_day_records_the_breach_on_that_day():

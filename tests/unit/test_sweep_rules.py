@@ -8,11 +8,11 @@ correction makes a recorded breach untrue.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import uuid
 
 import pytest
+from referrals import PW, START, report
 
 from guardian.domain import standards as S
 from guardian.domain.patient import Patient
@@ -20,18 +20,7 @@ from guardian.domain.report import ReferralReport
 
 D = dt.date
 ONE = dt.timedelta(days=1)
-START = D(2026, 1, 5)  # a Monday
-PW = ("RAJ", "PPI-1")
 
-
-def report(**changes) -> ReferralReport:
-    base = ReferralReport(
-        provider="RAJ", pathway_id="PPI-1", nhs_number="9995260182",
-        birth_date=D(1958, 3, 14), practice_code="Z90001", treatment_function="110",
-        priority=1, waiting_list_type="ORTT", received_on=START, clock_start=START,
-        as_of=START,
-    )
-    return dataclasses.replace(base, **changes)
 
 
 def given_patient(*reports: ReferralReport) -> Patient:
