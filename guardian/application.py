@@ -118,6 +118,10 @@ class PatientNotFound(DomainError):
     pass
 
 
+class OutsideScope(InvalidValue):
+    """A report about a pathway registered outside the submitting user's scope."""
+
+
 @dataclass(frozen=True)
 class ReportOutcome:
     result: str  # "created", "updated", "unchanged" or "rejected"
@@ -403,14 +407,18 @@ class GuardianApp(Application[UUID]):
         with self.engine.connect() as conn:
             return dict(conn.execute(select(provider_extracts)).tuples().all())
 
-    def apply_reports(self, reports: Sequence[ReferralReport]) -> list[ReportOutcome]:
+    def apply_reports(
+        self, reports: Sequence[ReferralReport], scope: frozenset[str] | None = None
+    ) -> list[ReportOutcome]:
         """Reconcile many provider reports and save them in one transaction.
 
         Shared by the PTL import and `POST /api/v1/referrals`. Unchanged reports (same
-        fingerprint as last time) cost one index lookup and write nothing.
+        fingerprint as last time) cost one index lookup and write nothing. `scope`: the
+        practices the submitting user may act for (None: the provider's extract or an
+        admin); see `prepare_reports`.
         """
         for attempt in (1, 2):
-            batch = self.prepare_reports(reports)
+            batch = self.prepare_reports(reports, scope=scope)
             try:
                 self.write(batch.staged)
                 return batch.outcomes
@@ -426,11 +434,18 @@ class GuardianApp(Application[UUID]):
         reports: Sequence[ReferralReport],
         recent: dict[UUID, Patient] | None = None,
         index: dict[tuple[str, str], IndexEntry] | None = None,
+        scope: frozenset[str] | None = None,
     ) -> PreparedReports:
         """Decide what each report changes and stage the events, without writing.
 
         `recent` holds patients whose events are staged but possibly not yet committed (the
         importer writes one batch while it prepares the next); they are used as they are.
+
+        `scope` (docs/access.md, "By pathway"): the practices a user submitting the reports
+        may act for; None for the provider's extract and admins. A known pathway registered
+        at a practice outside it is refused (`OutsideScope`); and the patient's own details
+        change only when the scope takes in every open pathway of the patient, otherwise
+        they are kept with the report's pathway.
         """
         self.namespace  # noqa: B018 - a clear error on an uninitialised database
         if index is None:
@@ -458,7 +473,7 @@ class GuardianApp(Application[UUID]):
         recent = recent or {}
         known = self.known_patients(pid for _, _, pid in todo if pid not in recent)
         patients: dict[UUID, Patient] = {}
-        for _, report, pid in todo:
+        for i, report, pid in todo:
             patient = patients.get(pid)
             if patient is None:
                 patient = recent.get(pid)
@@ -468,7 +483,19 @@ class GuardianApp(Application[UUID]):
                     else:
                         patient = Patient.register(pid, report)
                 patients[pid] = patient
-            patient.reconcile(report)
+            if scope is None:
+                patient.reconcile(report)
+                continue
+            existing = patient.pathways.get((report.provider, report.pathway_id))
+            if existing is not None and existing.practice_code not in scope:
+                outcomes[i] = ReportOutcome("rejected", OutsideScope(
+                    f"pathway {report.pathway_id} at {report.provider} is registered at a "
+                    "practice outside the practices you may record referrals for",
+                    field="PATIENT_PATHWAY_IDENTIFIER"))
+                continue
+            whole = all(p.practice_code in scope for p in patient.open_pathways()
+                        if p.key != (report.provider, report.pathway_id))
+            patient.reconcile(report, patient_details=whole)
         for patient in patients.values():
             patient.settle_ended_pathways(self.settings.standards)
         return PreparedReports(outcomes, patients, self.stage(patients.values()))
@@ -502,14 +529,22 @@ class GuardianApp(Application[UUID]):
         by_patient: dict[UUID, list[str]] = {}
         for pathway_id, pid in pathways:
             by_patient.setdefault(pid, []).append(pathway_id)
-        patients = []
-        for pid, ids in by_patient.items():
-            patient = self.get_patient(pid)
-            for pathway_id in ids:
-                patient.leave_waiting_list(provider, pathway_id, on)
-            patients.append(patient)
-        self.save_patients(patients)
-        return len(pathways)
+        for attempt in (1, 2, 3):
+            patients = []
+            for pid, ids in by_patient.items():
+                patient = self.get_patient(pid)
+                for pathway_id in ids:
+                    patient.leave_waiting_list(provider, pathway_id, on)
+                patients.append(patient)
+            try:
+                self.save_patients(patients)
+                return len(pathways)
+            except IntegrityError:  # a user or the API changed one of them meanwhile: reload
+                if attempt == 3:
+                    raise ConcurrentChange(
+                        "patients of this snapshot kept being changed by other writers; "
+                        "import the file again") from None
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # ------------------------------------------------------------------ care commands
     def require_workup_item(self, patient_id: UUID, provider: str, pathway_id: str,
@@ -580,16 +615,18 @@ class GuardianApp(Application[UUID]):
             flag_id, day, outcome))
 
     def log_contact(self, patient_id: UUID, contact_id: str, channel: str, summary: str,
-                    by: str, on: dt.date | None = None) -> int | None:
+                    by: str, on: dt.date | None = None, provider: str | None = None,
+                    pathway_id: str | None = None) -> int | None:
         day = on or self.today()
         return self.update_patient(patient_id, lambda p: p.log_contact(
-            contact_id, day, channel, summary, by))
+            contact_id, day, channel, summary, by, provider, pathway_id))
 
     def offer_support(self, patient_id: UUID, offer_id: str, kind: str, note: str = "",
-                      on: dt.date | None = None) -> int | None:
+                      on: dt.date | None = None, provider: str | None = None,
+                      pathway_id: str | None = None) -> int | None:
         day = on or self.today()
         return self.update_patient(patient_id, lambda p: p.offer_support(
-            offer_id, kind, day, note))
+            offer_id, kind, day, note, provider, pathway_id))
 
     def receive_message(self, patient_id: UUID, provider: str, pathway_id: str,
                         message_id: str, party: str, body: str, sender: str,

@@ -707,7 +707,8 @@ def _check_ins(care: _Care, r: ReferralReport) -> None:
         if on > care.as_of:
             break
         note = f"{day // 7}-week check-in: {rng.choice(CHECK_IN_NOTES)}"
-        care.patient.log_contact(care.new_id("contact"), on, channel, note, COORDINATOR_USER)
+        care.patient.log_contact(care.new_id("contact"), on, channel, note, COORDINATOR_USER,
+                                 r.provider, r.pathway_id)
 
 
 def _first_waiting(care: _Care) -> ReferralReport | None:
@@ -731,18 +732,19 @@ def _deterioration(care: _Care) -> None:
     if reviewed <= care.as_of and rng.random() < chance:
         care.patient.review_deterioration(flag_id, reviewed, rng.choice(REVIEW_OUTCOMES))
         care.patient.log_contact(care.new_id("contact"), reviewed, "phone",
-                                 "Called about the reported deterioration", COORDINATOR_USER)
+                                 "Called about the reported deterioration", COORDINATOR_USER,
+                                 r.provider, r.pathway_id)
 
 
 def _contacts(care: _Care) -> None:
     rng = care.rng
     if rng.random() >= 0.06:
         return
-    first = min(r.received_on for r in care.demo.reports)
-    on = _between(rng, first, care.as_of)
+    first = min(care.demo.reports, key=lambda r: r.received_on)
+    on = _between(rng, first.received_on, care.as_of)
     channel = rng.choice(tuple(codes.CONTACT_CHANNELS))
     care.patient.log_contact(care.new_id("contact"), on, channel, rng.choice(CONTACT_NOTES),
-                             COORDINATOR_USER)
+                             COORDINATOR_USER, first.provider, first.pathway_id)
 
 
 def _support(care: _Care) -> None:
@@ -756,7 +758,7 @@ def _support(care: _Care) -> None:
     on = _between(rng, r.received_on, care.as_of)
     label = codes.treatment_function_label(r.treatment_function)
     care.patient.offer_support(care.new_id("support"), rng.choice(kinds), on,
-                               f"Offered while waiting for {label}")
+                               f"Offered while waiting for {label}", r.provider, r.pathway_id)
 
 
 def _closures(care: _Care) -> None:

@@ -167,6 +167,8 @@ class Contact:
     channel: str
     summary: str
     by: str
+    pathway: PathwayKey | None = None  # the referral it was about (None: recorded before
+    # contacts carried one; seen only by users who see the whole patient, docs/access.md)
 
 
 @dataclass
@@ -175,3 +177,4 @@ class SupportOffer:
     kind: str
     on: dt.date
     note: str
+    pathway: PathwayKey | None = None  # as Contact.pathway

@@ -135,8 +135,14 @@ class Patient(Aggregate):
         return p
 
     # ------------------------------------------------------------------ provider reports
-    def reconcile(self, report: ReferralReport) -> None:
+    def reconcile(self, report: ReferralReport, patient_details: bool = True) -> None:
         """Apply a provider's report of one pathway: one event per fact that changed.
+
+        `patient_details`: whether the report's source may change the patient's own details
+        (date of birth, names, phone, e-mail): the provider's extract, an admin, or a user
+        whose scope covers every open pathway of the patient (docs/access.md). Otherwise the
+        details it carries are kept on its pathway (`ReferralDetailsReported`), for the
+        coordinators to reconcile, and never written over the patient.
 
         The hot path of every import: events are triggered by class (the `@event` methods
         below still apply them), which skips the decorator's argument coercion.
@@ -182,6 +188,14 @@ class Patient(Aggregate):
         def changed(*facts: str) -> bool:
             return not diff.isdisjoint(facts)
 
+        if not patient_details and changed("birth_date", *CONTACT_FACTS):
+            emit(
+                Patient.ReferralDetailsReported,
+                birth_date=report.birth_date,
+                **{f: getattr(report, f) for f in CONTACT_FACTS},
+                **ids,
+            )
+            diff -= {"birth_date", *CONTACT_FACTS}
         if changed("birth_date"):
             emit(Patient.BirthDateCorrected, birth_date=report.birth_date, **ids)
         if changed(*CONTACT_FACTS):
@@ -664,8 +678,13 @@ class Patient(Aggregate):
 
     # ------------------------------------------------------------------ contact and support
     def log_contact(
-        self, contact_id: str, on: dt.date, channel: str, summary: str, by: str
+        self, contact_id: str, on: dt.date, channel: str, summary: str, by: str,
+        provider: str | None = None, pathway_id: str | None = None,
     ) -> None:
+        """A contact with the patient about one referral (`provider`, `pathway_id`): only
+        those who may see that referral see it (docs/access.md)."""
+        if provider is not None and pathway_id is not None:
+            self.pathway(provider, pathway_id)
         if channel not in codes.CONTACT_CHANNELS:
             raise InvalidValue(
                 f"channel must be one of {', '.join(codes.CONTACT_CHANNELS)}", field="channel"
@@ -675,15 +694,21 @@ class Patient(Aggregate):
         if contact_id in self.contacts:
             return
         self._contact_logged(
-            contact_id=contact_id, on=on, channel=channel, summary=summary.strip(), by=by
+            contact_id=contact_id, on=on, channel=channel, summary=summary.strip(), by=by,
+            provider=provider, pathway_id=pathway_id,
         )
 
-    def offer_support(self, offer_id: str, kind: str, on: dt.date, note: str = "") -> None:
+    def offer_support(self, offer_id: str, kind: str, on: dt.date, note: str = "",
+                      provider: str | None = None, pathway_id: str | None = None) -> None:
+        """Tier II, community or lifestyle support offered while waiting for one referral."""
+        if provider is not None and pathway_id is not None:
+            self.pathway(provider, pathway_id)
         if kind not in codes.SUPPORT_KINDS:
             raise InvalidValue(f"{kind!r} is not a support service Guardian offers", field="kind")
         if offer_id in self.support:
             return
-        self._support_offered(offer_id=offer_id, kind=kind, on=on, note=note.strip())
+        self._support_offered(offer_id=offer_id, kind=kind, on=on, note=note.strip(),
+                              provider=provider, pathway_id=pathway_id)
 
     # ------------------------------------------------------------------ messages
     def receive_message(
@@ -814,6 +839,23 @@ class Patient(Aggregate):
         key = (provider, pathway_id)
         self.reported[key].update(facts)
         self.pathways[key].reported_as_of = reported_on
+
+    @event("ReferralDetailsReported", **_topic("ReferralDetailsReported"))
+    def _referral_details_reported(
+        self,
+        provider: str,
+        pathway_id: str,
+        birth_date: dt.date,
+        given_name: str | None,
+        family_name: str | None,
+        phone: str | None,
+        email: str | None,
+        reported_on: dt.date | None,
+    ) -> None:
+        """Patient details that came with a referral from a source without authority over
+        the patient's own details: kept with that pathway only."""
+        self._note(provider, pathway_id, reported_on, birth_date=birth_date,
+                   given_name=given_name, family_name=family_name, phone=phone, email=email)
 
     @event("BirthDateCorrected", **_topic("BirthDateCorrected"))
     def _birth_date_corrected(
@@ -1158,13 +1200,17 @@ class Patient(Aggregate):
 
     @event("ContactLogged", **_topic("ContactLogged"))
     def _contact_logged(
-        self, contact_id: str, on: dt.date, channel: str, summary: str, by: str
+        self, contact_id: str, on: dt.date, channel: str, summary: str, by: str,
+        provider: str | None = None, pathway_id: str | None = None,
     ) -> None:
-        self.contacts[contact_id] = Contact(contact_id, on, channel, summary, by)
+        key = (provider, pathway_id) if provider is not None and pathway_id is not None else None
+        self.contacts[contact_id] = Contact(contact_id, on, channel, summary, by, key)
 
     @event("SupportOffered", **_topic("SupportOffered"))
-    def _support_offered(self, offer_id: str, kind: str, on: dt.date, note: str) -> None:
-        self.support[offer_id] = SupportOffer(offer_id, kind, on, note)
+    def _support_offered(self, offer_id: str, kind: str, on: dt.date, note: str,
+                         provider: str | None = None, pathway_id: str | None = None) -> None:
+        key = (provider, pathway_id) if provider is not None and pathway_id is not None else None
+        self.support[offer_id] = SupportOffer(offer_id, kind, on, note, key)
 
     @event("MessageReceived", **_topic("MessageReceived"))
     def _message_received(

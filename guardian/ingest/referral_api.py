@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from guardian.application import OutsideScope
 from guardian.ingest.ptl_csv import COLUMNS, RecordParser
 
 
@@ -20,6 +21,7 @@ class ReferralSubmission:
     errors: dict[str, str] = field(default_factory=dict)  # field (lower case) → message
     provider: str | None = None
     pathway_id: str | None = None
+    outside_scope: bool = False  # refused: the pathway is registered outside the scope
 
     @property
     def status_code(self) -> int:
@@ -32,11 +34,15 @@ def submit_referral(
     record: Mapping[str, object],
     allowed_practices: frozenset[str] | set[str],
     as_of: dt.date | None = None,
+    scope: frozenset[str] | None = None,
 ) -> ReferralSubmission:
     """Validate and apply one referral, as of today unless told otherwise.
 
     `allowed_practices` is the caller's scope: a practice outside it is a field error (422),
-    exactly like a practice missing from the organisation reference.
+    exactly like a practice missing from the organisation reference. `scope` is what
+    `GuardianApp.apply_reports` checks once the referral is valid (None for an admin): a
+    known pathway registered outside it is refused, and the patient's own details are
+    changed only by a scope that takes in every open pathway of the patient.
     """
     errors: dict[str, str] = {}
     values: dict[str, str] = {}
@@ -67,9 +73,10 @@ def submit_referral(
                 "the practices you may record referrals for"
             },
         )
-    (outcome,) = app.apply_reports([report])
+    (outcome,) = app.apply_reports([report], scope=scope)
     if outcome.result == "rejected":
         field_name = (outcome.error.field or "record").lower() if outcome.error else "record"
         message = outcome.error.message if outcome.error else "rejected"
-        return ReferralSubmission("rejected", {field_name: message})
+        return ReferralSubmission("rejected", {field_name: message},
+                                  outside_scope=isinstance(outcome.error, OutsideScope))
     return ReferralSubmission(outcome.result, {}, report.provider, report.pathway_id)

@@ -31,6 +31,7 @@ from guardian.domain import codes, standards
 from guardian.domain.codes import DIAGNOSTIC_TESTS, PRIORITIES, RTT_STATUS, TREATMENT_FUNCTIONS
 from guardian.domain.pathway import Pathway
 from guardian.domain.patient import Patient
+from guardian.domain.visibility import goes_with
 from guardian.projections.bottlenecks import intervals, percentile
 from guardian.projections.suppression import SMALLEST_GROUP_FOR_STATISTICS
 
@@ -272,12 +273,14 @@ _PATIENT_WIDE = {"ContactLogged", "SupportOffered", "DeteriorationFlagged",
 
 
 def timeline(events: Iterable[Any], patient: Patient, provider: str,
-             pathway_id: str) -> list[TimelineEntry]:
+             pathway_id: str, whole: bool = True) -> list[TimelineEntry]:
     """The pathway's history as dated sentences, oldest first. Events without a date of
-    their own take the date they were recorded on."""
+    their own take the date they were recorded on. `whole`: the reader sees the whole
+    patient, so records made for no particular pathway are part of it (docs/access.md)."""
     entries = []
+    key = (provider, pathway_id)
     flags_here = {f.flag_id for f in patient.flags.values()
-                  if f.pathway is None or f.pathway == (provider, pathway_id)}
+                  if goes_with(f.pathway, {key}, whole)}
     for event in events:
         name = type(event).__name__
         e = event.__dict__
@@ -289,7 +292,7 @@ def timeline(events: Iterable[Any], patient: Patient, provider: str,
         elif name in ("DeteriorationFlagged", "DeteriorationReviewed"):
             if e["flag_id"] not in flags_here:
                 continue
-        elif name not in _PATIENT_WIDE:
+        elif name not in _PATIENT_WIDE or not whole:
             continue
         on, text = _describe(event, patient.pathways)
         if on is None:
@@ -364,9 +367,11 @@ class ReferralStatus:
 
 
 def outstanding(patient: Patient, p: Pathway, on: dt.date, bank_holidays=None,
-                table: Sequence[standards.Standard] = standards.STANDARDS) -> list[Outstanding]:
+                table: Sequence[standards.Standard] = standards.STANDARDS,
+                whole: bool = True) -> list[Outstanding]:
     """What is still to be done on this pathway, who owns it, and whether it is overdue
-    against its standard (of the deployment's `table`) on `on`."""
+    against its standard (of the deployment's `table`) on `on`. `whole` as for
+    `timeline`."""
     due = {(d.standard.applies_to, d.subject): d for d in
            standards.deadlines(p, [f for f in patient.flags.values() if f.reviewed_on is None
                                    and (f.pathway is None or f.pathway == p.key)],
@@ -386,7 +391,7 @@ def outstanding(patient: Patient, p: Pathway, on: dt.date, bank_holidays=None,
     items += [Outstanding(f"Review reported deterioration: {f.summary}", "guardian",
                           f.raised_on, overdue("deterioration", f.flag_id))
               for f in patient.flags.values() if f.reviewed_on is None
-              and (f.pathway is None or f.pathway == p.key)]
+              and goes_with(f.pathway, {p.key}, whole)]
     if p.is_open and p.appointment_on is None and p.first_seen_on is None \
             and not p.outstanding_workup() and p.left_list_on is None:
         items.append(Outstanding("Book a first appointment", "hospital", p.received_on))
@@ -436,9 +441,11 @@ def referral_status(
     conn: Connection | None = None,
     bank_holidays=None,
     table: Sequence[standards.Standard] = standards.STANDARDS,
+    whole: bool = True,
 ) -> ReferralStatus:
     """Everything a GP or patient needs to know about one referral on `on`, against the
-    deployment's standards `table` (Settings.standards)."""
+    deployment's standards `table` (Settings.standards). `whole`: the reader sees the whole
+    patient (docs/access.md); otherwise only what was recorded for this referral."""
     p = patient.pathway(provider, pathway_id)
     stage = standards.stage(p)
     start = p.clock_start or p.received_on
@@ -461,11 +468,14 @@ def referral_status(
     actions = []
     if p.coordinator:
         actions.append("A Guardian care coordinator looks after this referral.")
-    contacts = sorted(patient.contacts.values(), key=lambda c: c.on)
+    mine = {p.key}
+    contacts = sorted((c for c in patient.contacts.values() if goes_with(c.pathway, mine, whole)),
+                      key=lambda c: c.on)
     if contacts:
         actions.append(f"Last in touch with the patient on {_fmt(contacts[-1].on)} "
                        f"({_channel(contacts[-1].channel)}).")
-    for offer in sorted(patient.support.values(), key=lambda s: s.on):
+    for offer in sorted((s for s in patient.support.values()
+                         if goes_with(s.pathway, mine, whole)), key=lambda s: s.on):
         actions.append(f"Support offered on {_fmt(offer.on)}: "
                        f"{codes.label(codes.SUPPORT_KINDS, offer.kind)}.")
     if p.diagnostics:
@@ -480,7 +490,8 @@ def referral_status(
         stage_label=standards.STAGE_LABELS[stage], summary=_summary(p, stage, waited, on),
         received_on=p.received_on, clock_start=p.clock_start, waited_days=waited,
         deadlines=deadlines, breaches=breaches,
-        outstanding=outstanding(patient, p, on, bank_holidays, table) if p.is_open else [],
+        outstanding=outstanding(patient, p, on, bank_holidays, table, whole)
+        if p.is_open else [],
         guardian_actions=actions, expected_wait=expected,
-        timeline=timeline(events, patient, provider, pathway_id),
+        timeline=timeline(events, patient, provider, pathway_id, whole),
     )

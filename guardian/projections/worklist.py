@@ -36,6 +36,7 @@ from sqlalchemy import (
 
 from guardian.domain import checkins, standards
 from guardian.domain.patient import Patient
+from guardian.domain.visibility import goes_with, reported_details
 from guardian.projections.runner import Changes, Notice, batch_patients
 from guardian.projections.tables import swap_tables
 from guardian.store import metadata
@@ -169,11 +170,14 @@ def rows_for(
     """
     all_flags = tuple(patient.flags.values())
     flags = [f for f in all_flags if f.reviewed_on is None]
-    last_contact = max((c.on for c in patient.contacts.values()), default=None)
     rows = []
     for p in patient.pathways.values():
         if not p.is_open:
             continue
+        # a row shows the patient as reported with its own pathway (docs/access.md)
+        details = reported_details(patient, (p.key,))
+        last_contact = max((c.on for c in patient.contacts.values()
+                            if goes_with(c.pathway, {p.key}, True)), default=None)
         pathway_flags = [f for f in flags if f.pathway is None or f.pathway == p.key]
         tracked = standards.tracked_deadlines(p, all_flags, table, bank_holidays)
         # For an open pathway the outstanding tracked deadlines are `standards.deadlines`.
@@ -188,9 +192,9 @@ def rows_for(
                 "pathway_id": p.pathway_id,
                 "patient_id": patient.id.hex,
                 "nhs_number": patient.nhs_number,
-                "given_name": patient.given_name,
-                "family_name": patient.family_name,
-                "birth_date": patient.birth_date,
+                "given_name": details["given_name"],
+                "family_name": details["family_name"],
+                "birth_date": details["birth_date"],
                 "practice_code": p.practice_code,
                 "pcn_code": org.pcn_code if org else None,
                 "place": org.place if org else None,

@@ -196,10 +196,14 @@ CASES: dict[str, Case] = {
         label_shown={"outcome": "deterioration reviewed: {}"}),
     "contact": Case(
         recorded={"channel": lambda pt, p, v: any(
-            c.channel == v for c in pt.contacts.values())},
+            c.channel == v for c in pt.contacts.values()),
+            "referral": lambda pt, p, v: any(  # made for the referral chosen
+                "|".join(c.pathway) == v for c in pt.contacts.values() if c.pathway)},
         label_shown={"channel": "· {} ·"}),
     "support": Case(
-        recorded={"kind": lambda pt, p, v: any(s.kind == v for s in pt.support.values())},
+        recorded={"kind": lambda pt, p, v: any(s.kind == v for s in pt.support.values()),
+                  "referral": lambda pt, p, v: any(
+                      "|".join(s.pathway) == v for s in pt.support.values() if s.pathway)},
         label_shown={"kind": "support offered while waiting: {}"}),
     "message": Case(
         recorded={"party": lambda pt, p, v: any(
