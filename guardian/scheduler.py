@@ -32,20 +32,23 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import json
 import logging
-import os
 import signal
-import socket
 import threading
 import time
-import zlib
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Column, DateTime, Engine, Float, String, Table, Text, select
 
+from guardian.locks import (
+    SCHEDULER_KEY,
+    FileLock,
+    PostgresLock,
+    database_lock,
+    runner_name,
+)
 from guardian.store import dialect_insert, metadata
 
 log = logging.getLogger("guardian.scheduler")
@@ -71,94 +74,14 @@ STANDBY_POLL_SECONDS = 5.0
 LAG_WARNING_SECONDS = 60.0
 
 
-def runner_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
 # ---------------------------------------------------------------------------- the lock
 
 
-class PostgresLock:
-    """A session-level advisory lock on a dedicated connection kept open."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.conn: Any = None
-        self.key: int | None = None
-
-    def _connect(self) -> Any:
-        cargs, cparams = self.engine.dialect.create_connect_args(self.engine.url)
-        conn = self.engine.dialect.loaded_dbapi.connect(*cargs, **cparams)
-        conn.autocommit = True
-        return conn
-
-    def acquire(self) -> bool:
-        try:
-            if self.conn is None:
-                self.conn = self._connect()
-                with self.conn.cursor() as cur:
-                    cur.execute("SELECT current_database(), current_schema()")
-                    database, schema = cur.fetchone()
-                # One key per database and schema: 'gs' in the high bits, a crc below.
-                self.key = (0x6773 << 32) | zlib.crc32(f"{database}/{schema}".encode())
-            with self.conn.cursor() as cur:
-                cur.execute("SELECT pg_try_advisory_lock(%s)", (self.key,))
-                return bool(cur.fetchone()[0])
-        except Exception as e:  # the database is down: stand by and retry
-            log.warning("cannot reach the database for the scheduler lock: %s", e)
-            self.release()
-            return False
-
-    def held(self) -> bool:
-        try:
-            with self.conn.cursor() as cur:
-                cur.execute("SELECT 1")
-            return True
-        except Exception:
-            return False
-
-    def release(self) -> None:
-        if self.conn is not None:
-            with contextlib.suppress(Exception):  # already gone
-                self.conn.close()
-        self.conn = None
-
-
-class FileLock:
-    """`flock` on a file next to the SQLite database; released when the process dies."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.fd: int | None = None
-
-    def acquire(self) -> bool:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{runner_name()}\n".encode())
-        self.fd = fd
-        return True
-
-    def held(self) -> bool:
-        return self.fd is not None
-
-    def release(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
-
-
 def lock_for(engine: Engine) -> PostgresLock | FileLock:
-    if engine.dialect.name == "postgresql":
-        return PostgresLock(engine)
-    database = engine.url.database
-    if not database or database == ":memory:":
+    lock = database_lock(engine, SCHEDULER_KEY, ".scheduler-lock", "scheduler")
+    if lock is None:
         raise RuntimeError("the scheduler needs a database file or PostgreSQL")
-    return FileLock(database + ".scheduler-lock")
+    return lock
 
 
 # ---------------------------------------------------------------------------- run records

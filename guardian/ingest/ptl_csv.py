@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import gc
 import multiprocessing
 import os
 import re
 import resource
+import sys
 import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -34,6 +36,7 @@ from guardian.domain.identifiers import (
     normalise_ubrn,
 )
 from guardian.domain.report import REPORTED_FACTS, ReferralReport, fingerprint
+from guardian.locks import one_import_at_a_time
 from guardian.projections.pacing import LIVE_BATCH_SIZE, Pacer
 
 REQUIRED = (
@@ -520,6 +523,26 @@ def _unchanged(
 PARALLEL_FROM_ROWS = 20_000  # smaller files are imported in one process
 
 
+def _one_at_a_time(import_file: Callable[..., ImportResult]) -> Callable[..., ImportResult]:
+    """One import at a time per database: a second one waits for the first to finish, from
+    reading the file to marking a full snapshot's missing pathways, so both end as if run
+    one after the other (docs/deployment.md). The keyword `say` is told that it waits and
+    when it proceeds (default: standard error)."""
+
+    @functools.wraps(import_file)
+    def locked(app, *args, say: Callable[[str], None] | None = None, **kwargs) -> ImportResult:
+        wait = app.settings.import_wait_seconds
+        with one_import_at_a_time(app.engine, wait, say or _tell):
+            return import_file(app, *args, **kwargs)
+
+    return locked
+
+
+def _tell(message: str) -> None:
+    print(f"guardian: {message}", file=sys.stderr, flush=True)
+
+
+@_one_at_a_time
 def import_extract(
     app,  # GuardianApp (kept untyped here to avoid an import cycle at module load)
     path: Path,
@@ -530,6 +553,7 @@ def import_extract(
     workers: int | None = None,
 ) -> ImportResult:
     """Import a waiting-list extract. Raises MalformedExtract when the file is refused whole.
+    Imports into one database run one at a time (`_one_at_a_time`; keyword `say`).
 
     Large files are split by patient (a hash of the NHS number) across `workers` processes
     (default: 2 on a machine with 2 or more cores), so no two processes ever touch the same
@@ -585,8 +609,9 @@ def import_extract(
                 (pw, pid) for pw, pid in app.open_pathways_of(provider) if pw not in listed
             ]
             for start in range(0, len(missing), BATCH_SIZE):
-                result.left_waiting_list += app.mark_left_waiting_list(
-                    provider, missing[start : start + BATCH_SIZE], as_of
+                result.left_waiting_list += in_halves(
+                    lambda part, p=provider: app.mark_left_waiting_list(p, part, as_of),
+                    missing[start : start + BATCH_SIZE],
                 )
     app.record_extract_dates({p: as_of for p in info.providers if _is_code(p)})
     result.errors_file = _write_errors(result.errors, errors_path)
@@ -856,7 +881,7 @@ class _Pipeline:
             self.pending.result()
             return True
         except IntegrityError:
-            self.app.apply_reports(self.pending_reports)
+            in_halves(self.app.apply_reports, self.pending_reports)
             return False
         finally:
             self.pending = None
@@ -867,6 +892,23 @@ class _Pipeline:
             self._settle()
         finally:
             self.writer.shutdown(wait=True)
+
+
+def in_halves(apply: Callable[[list], object], items: list) -> int:
+    """`apply(items)`; if it keeps losing races with other writers (a coordinator or the API
+    changing the same patients: ConcurrentChange), each half again, down to one item, so
+    that a patient someone keeps changing is retried on its own, not a whole batch with it.
+    Returns the sum of what `apply` returned, where it returned numbers."""
+    from guardian.application import ConcurrentChange
+
+    try:
+        done = apply(items)
+        return done if isinstance(done, int) else 0
+    except ConcurrentChange:
+        if len(items) <= 1:
+            raise
+    half = len(items) // 2
+    return in_halves(apply, items[:half]) + in_halves(apply, items[half:])
 
 
 def _is_code(provider: str) -> bool:
