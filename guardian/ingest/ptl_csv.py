@@ -19,6 +19,7 @@ import re
 import resource
 import sys
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -27,7 +28,7 @@ from pathlib import Path
 
 from eventsourcing.persistence import IntegrityError
 
-from guardian.domain import codes
+from guardian.domain import codes, text
 from guardian.domain.errors import InvalidValue
 from guardian.domain.identifiers import (
     normalise_nhs_number,
@@ -70,7 +71,20 @@ OPTIONAL = (
 COLUMNS = REQUIRED + OPTIONAL
 BATCH_SIZE = 1000
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_MAX_PATHWAY_ID = 64
+# The kind of text each column holds (guardian/domain/text.py: its length limit); every
+# other column holds an identifier, a code or a date.
+COLUMN_KINDS = {
+    "LOCAL_PATIENT_IDENTIFIER": "local-id",
+    "PATIENT_GIVEN_NAME": "name",
+    "PATIENT_FAMILY_NAME": "name",
+    "PATIENT_EMAIL": "email",
+}
+
+
+def field_problem(column: str, value: str) -> str | None:
+    """The one text rule (no control character, no lone surrogate, the kind's length limit)
+    applied to a trimmed value of `column`: shared by the importer and the API's model."""
+    return text.problem(value.strip(), COLUMN_KINDS.get(column, "identifier"))
 
 
 class MalformedExtract(Exception):
@@ -172,9 +186,9 @@ _FIXED_PARSERS: dict[str, Callable[[str], object]] = {
     "priority": codes.parse_priority,
     "ubrn": normalise_ubrn,
     "procedure_priority": codes.parse_procedure_priority,
-    "local_patient_id": lambda v: _text(v, 30),
-    "given_name": lambda v: _text(v, 100),
-    "family_name": lambda v: _text(v, 100),
+    "local_patient_id": str.strip,
+    "given_name": str.strip,
+    "family_name": str.strip,
     "phone": lambda v: _phone(v),
     "email": lambda v: _email(v),
 }
@@ -198,7 +212,8 @@ class RecordParser:
                 parse = factory(column)
             else:
                 parse = _FIXED_PARSERS[attr]
-            self.plan.append((attr, column, parse, required, {} if memo else None))
+            self.plan.append(
+                (attr, column, _checked(column, parse), required, {} if memo else None))
 
     def parse(
         self, get: Callable[[str], str | None]
@@ -282,25 +297,25 @@ def _check_dates(
         )
 
 
+def _checked(column: str, parse: Callable[[str], object]) -> Callable[[str], object]:
+    """`parse`, after the one text rule (docs/formats.md: no control characters)."""
+
+    def run(value: str) -> object:
+        message = field_problem(column, value)
+        if message is not None:
+            v = value.strip()
+            shown = repr(v[:40]) + ("…" if len(v) > 40 else "")
+            raise InvalidValue(f"{column} {shown} {message}", column)
+        return parse(value)
+
+    return run
+
+
 def _pathway_id(value: str) -> str:
-    v = value.strip()
-    if len(v) > _MAX_PATHWAY_ID or not v.isprintable():
-        raise InvalidValue(
-            f"pathway id {value[:80]!r} is longer than {_MAX_PATHWAY_ID} characters or not text",
-            "PATIENT_PATHWAY_IDENTIFIER",
-        )
-    return v
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
-
-
-def _text(value: str, limit: int) -> str:
-    v = value.strip()
-    if _CONTROL.search(v):  # a NUL cannot be stored as PostgreSQL text; none belong here
-        raise InvalidValue("contains a control character (such as NUL); remove it")
-    if len(v) > limit:
-        raise InvalidValue(f"{v[:20]!r}… is longer than {limit} characters")
+    v = value.strip()  # its length and control characters: field_problem
+    if not v.isprintable():
+        raise InvalidValue(f"pathway id {v!r} is not printable text",
+                           "PATIENT_PATHWAY_IDENTIFIER")
     return v
 
 
@@ -404,6 +419,12 @@ def scan(
         if not header or not any(h.strip() for h in header):
             raise MalformedExtract(f"{path}: has no header row")
         names = [h.strip().upper() for h in header]
+        twice = sorted(n for n, k in Counter(names).items() if n and k > 1)
+        if twice:  # which of the two would be meant cannot be known (docs/formats.md)
+            raise MalformedExtract(
+                f"{path}: the header names column(s) more than once (names are matched "
+                f"without regard to case): {', '.join(twice)}; refused whole"
+            )
         missing = [c for c in REQUIRED if c not in names]
         if missing:
             raise MalformedExtract(f"{path}: required column(s) missing: {', '.join(missing)}")
@@ -431,7 +452,7 @@ def scan(
             providers.add(provider)
             if listed is not None:
                 listed.setdefault(provider, set()).add(pathway_id)
-            if triage is not None and len(values) == width:
+            if triage is not None and len(values) == width and _lookable(provider, pathway_id):
                 pending.append((line, (provider, pathway_id), values))
                 if len(pending) >= BATCH_SIZE:
                     triage.submit(pending)
@@ -582,6 +603,7 @@ def import_extract(
                 overlap_lookups=app.engine.dialect.name == "postgresql",
             )
         _refuse_older_extract(app, info, as_of, path)
+        check_errors_path(errors_path or path.with_name(path.name + ".errors.csv"))
         if practices is None:
             practices = frozenset(all_practices(app.engine))
         default_errors = path.with_name(path.name + ".errors.csv")
@@ -805,10 +827,9 @@ class _BatchImporter:
         records = self.pending
         self.pending = []
         known = self.info.known_lines
+        keys = ((line, (v[prov_i].strip().upper(), v[pid_i].strip())) for line, v in records)
         index = self.app.lookup_index(
-            (v[prov_i].strip().upper(), v[pid_i].strip())
-            for line, v in records
-            if known is None or line in known
+            key for line, key in keys if (known is None or line in known) and _lookable(*key)
         )
         reports: list[ReferralReport] = []
         lines: list[int] = []
@@ -911,6 +932,13 @@ def in_halves(apply: Callable[[list], object], items: list) -> int:
     return in_halves(apply, items[:half]) + in_halves(apply, items[half:])
 
 
+def _lookable(provider: str, pathway_id: str) -> bool:
+    """Whether a raw key may be looked up at all: a NUL cannot even be sent to PostgreSQL
+    (the row is rejected when parsed, naming the column)."""
+    return (field_problem("ORGANISATION_IDENTIFIER_CODE_OF_PROVIDER", provider) is None
+            and field_problem("PATIENT_PATHWAY_IDENTIFIER", pathway_id) is None)
+
+
 def _is_code(provider: str) -> bool:
     try:
         normalise_provider_code(provider)
@@ -927,6 +955,24 @@ def _refuse_older_extract(app, info: _Scan, as_of: dt.date, path: Path) -> None:
                 f"{path}: the extract is as of {as_of.isoformat()}, older than the last one "
                 f"applied for provider {provider} ({last[provider].isoformat()}); refused whole"
             )
+
+
+def check_errors_path(path: Path) -> None:
+    """Refuse the import before anything is written when its errors CSV could not be
+    written at the end (docs/cli.md): a directory, a missing folder, no permission."""
+    if path.is_dir():
+        raise MalformedExtract(f"{path}: the errors file is a directory; give a file path "
+                               "with --errors")
+    probe = path.with_name(path.name + ".tmp")  # what _write_errors writes first
+    try:
+        with open(probe, "w", encoding="utf-8"):
+            pass
+        probe.unlink()
+    except OSError as e:
+        raise MalformedExtract(
+            f"{path}: the errors file cannot be written ({e.strerror or e}); give a writable "
+            "path with --errors; nothing was imported"
+        ) from None
 
 
 def _write_errors(errors: list[RowError], path: Path) -> str | None:

@@ -210,7 +210,8 @@ async def check_csrf(request: Request, principal: Principal) -> None:
             value = form.get(CSRF_FIELD)
             sent = value if isinstance(value, str) else None
     expected = principal.csrf_token or ""
-    if not sent or not expected or not hmac.compare_digest(sent, expected):
+    # as bytes: compare_digest refuses str with non-ASCII characters
+    if not sent or not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
         raise CsrfRejected()
 
 

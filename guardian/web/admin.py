@@ -12,6 +12,7 @@ from guardian import audit
 from guardian.domain.errors import InvalidValue
 from guardian.domain.identifiers import normalise_nhs_number
 from guardian.web.access import AdminPrincipal, record_access
+from guardian.web.inputs import LARGEST_INTEGER
 from guardian.web.templating import page_or_fragment
 
 router = APIRouter(include_in_schema=False)
@@ -26,7 +27,7 @@ def audit_page(
     user: Annotated[str, Query(max_length=254)] = "",
     patient: Annotated[str, Query(max_length=64)] = "",
     action: Annotated[str, Query(max_length=64)] = "",
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=LARGEST_INTEGER)] = None,
 ) -> Response:
     """Newest first, 50 a page; filter by user e-mail, patient (NHS number or Guardian
     patient id) and action."""

@@ -33,7 +33,6 @@ import binascii
 import datetime as dt
 import json
 import logging
-import unicodedata
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -41,7 +40,15 @@ from uuid import UUID
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy import select
 
 from guardian.application import ConcurrentChange
@@ -49,7 +56,7 @@ from guardian.domain import standards
 from guardian.domain.codes import DIAGNOSTIC_TESTS
 from guardian.domain.errors import DomainError, InvalidValue
 from guardian.domain.identifiers import normalise_practice_code, normalise_provider_code
-from guardian.ingest.ptl_csv import COLUMNS, REQUIRED
+from guardian.ingest.ptl_csv import COLUMNS, REQUIRED, field_problem
 from guardian.ingest.referral_api import submit_referral
 from guardian.orgs import places as org_places
 from guardian.projections import bottlenecks as bn
@@ -68,6 +75,7 @@ from guardian.web.access import (
     require_role,
     scope_for,
 )
+from guardian.web.reports import as_of_problem
 
 log = logging.getLogger("guardian.web.api")
 
@@ -184,6 +192,17 @@ class _ReferralBase(BaseModel):
             return {str(k).lower(): v for k, v in data.items()}
         return data
 
+    @field_validator("*")
+    @classmethod
+    def _one_text_rule(cls, value: Any, info: ValidationInfo) -> Any:
+        """No control character or lone surrogate, and the column's length limit (the
+        importer's rule, guardian/domain/text.py): refused before anything is looked up."""
+        if isinstance(value, str) and info.field_name:
+            message = field_problem(info.field_name.upper(), value)
+            if message is not None:
+                raise ValueError(message)
+        return value
+
 
 ReferralRow = create_model(  # type: ignore[call-overload]
     "ReferralRow",
@@ -244,16 +263,6 @@ def _registered_elsewhere(app, record: Mapping[str, Any], allowed: frozenset[str
     return pathway.practice_code not in allowed
 
 
-def _unreadable(record: Mapping[str, Any]) -> list[str]:
-    """Fields holding control characters or lone surrogates: no column may (PostgreSQL
-    cannot even store a NUL), so they are refused before anything is written."""
-    return sorted(
-        name for name, value in record.items()
-        if isinstance(value, str)
-        and any(unicodedata.category(c) in ("Cc", "Cs") for c in value)
-    )
-
-
 CoordinatorOrAdmin = Annotated[Principal, Depends(require_role("coordinator", "admin"))]
 
 
@@ -285,12 +294,6 @@ def create_referral(
     so a `GET` of `href` straight after shows the write."""
     app = _guardian(request)
     record = row.model_dump(exclude_none=True)
-    unreadable = _unreadable(record)
-    if unreadable:
-        raise RequestValidationError([
-            {"loc": ("body", name), "msg": "contains a control character",
-             "type": "value_error"} for name in unreadable
-        ])
     allowed = practices_of(request, principal)
     if not principal.is_admin and _registered_elsewhere(app, record, allowed):
         record_access(request, principal, "denied-patient",
@@ -603,7 +606,7 @@ def decode_cursor(sort: str, cursor: str) -> tuple[dt.date, str, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         value = json.loads(raw)
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, RecursionError):  # RecursionError: [[[[…
         raise problem from None
     if not (isinstance(value, list) and len(value) == 4
             and all(isinstance(v, str) and v.isprintable() for v in value)):
@@ -752,6 +755,10 @@ def get_bottlenecks(
     """Place leads (their own place only) and admins; anyone else, another place, or a
     place Guardian does not know, gets 404. No patient-level data, ever."""
     app = _guardian(request)
+    on = as_of or app.today()
+    problem = as_of_problem(on, app.today())  # the report page's range (guardian/web/reports.py)
+    if problem:
+        raise invalid(("query", "as_of"), problem)
     wanted = (place or "").strip()
     if not wanted:
         if principal.role != "place-lead" or not principal.place:
@@ -763,7 +770,6 @@ def get_bottlenecks(
         canonical = {k.casefold(): k for k in known}.get(wanted.casefold())
         if canonical is None or not may_see_place(principal, canonical):
             raise _not_found()
-        on = as_of or app.today()
         data = bn.jsonable(bn.report(conn, bn.ReportScope(place=canonical), on, suppress=True))
     record_access(request, principal, "view-report",
                   detail=f"bottlenecks place={canonical} as_of={on.isoformat()}")

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio.to_thread
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
@@ -20,6 +20,7 @@ from guardian.config import Settings
 from guardian.projections.registry import runner_for
 from guardian.store import organisations, pathway_index
 from guardian.web import api, auth, docs, pages, reports
+from guardian.web.inputs import refuse_bad_text
 from guardian.web.templating import make_templates
 
 HERE = Path(__file__).parent
@@ -100,6 +101,8 @@ def create_app(settings: Settings | None = None, follow_events: bool = True) -> 
         lifespan=lifespan,
         docs_url=None,  # /docs is served from the vendored Swagger UI (guardian/web/docs.py)
         redoc_url=None,
+        # Every path, query and form value goes through the one text rule first (docs/api.md).
+        dependencies=[Depends(refuse_bad_text)],
     )
     app.state.templates = templates
     app.add_middleware(SecurityHeaders)

@@ -20,7 +20,7 @@ import secrets
 from typing import Annotated
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi import APIRouter, FastAPI, Form, Query, Request
 from fastapi.exception_handlers import (
     http_exception_handler,
     request_validation_exception_handler,
@@ -33,6 +33,7 @@ from starlette.routing import Match
 from guardian import users
 from guardian.web import access
 from guardian.web.access import CsrfRejected, CurrentPrincipal, NotSignedIn, Principal
+from guardian.web.inputs import LARGEST_INTEGER, sendable
 from guardian.web.templating import make_templates, render
 
 log = logging.getLogger("guardian.web.auth")
@@ -125,8 +126,12 @@ def _sign_in_page(
 
 
 @router.get(SIGN_IN_PATH)
-def sign_in_form(request: Request, next: str | None = None, ended: int = 0,
-                 signed_out: int = 0) -> Response:
+def sign_in_form(
+    request: Request,
+    next: str | None = None,
+    ended: Annotated[int, Query(ge=0, le=LARGEST_INTEGER)] = 0,
+    signed_out: Annotated[int, Query(ge=0, le=LARGEST_INTEGER)] = 0,
+) -> Response:
     principal = access.peek(request)
     if principal is not None:
         return RedirectResponse(safe_next(next) or home_for(request, principal), 303)
@@ -149,7 +154,8 @@ def sign_in(
     email = email.strip()
     next_path = safe_next(next)
     expected = request.cookies.get(SIGN_IN_COOKIE, "")
-    if not expected or not csrf_token or not hmac.compare_digest(expected, csrf_token):
+    if not expected or not csrf_token or not hmac.compare_digest(
+            expected.encode(), csrf_token.encode()):  # bytes: any text compares
         return _sign_in_page(request, email=email, next_path=next_path,
                              errors={"form": CSRF_MESSAGE}, status_code=403)
     errors: dict[str, str] = {}
@@ -245,15 +251,17 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _invalid_request(request: Request, exc: Exception) -> Response:
-    """A page address with a bad query value: a 400 page naming it (the API keeps 422)."""
+    """A page address or form with a bad value: a 400 page naming it (the API keeps 422)."""
     assert isinstance(exc, RequestValidationError)
-    if is_api(request) or request.method != "GET":
+    if is_api(request):  # an input FastAPI would echo but cannot encode is left out
+        exc = RequestValidationError(sendable(exc.errors()), body=exc.body)
         return await request_validation_exception_handler(request, exc)
     problems = [
         f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'value'}: {e.get('msg', '')}"
         for e in exc.errors()
     ]
-    return render(request, "bad_request.html", {"problems": problems}, status_code=400)
+    return render(request, "bad_request.html",
+                  {"problems": problems, "form": request.method != "GET"}, status_code=400)
 
 
 def install(app: FastAPI) -> None:

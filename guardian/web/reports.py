@@ -147,11 +147,17 @@ def parse_as_of(raw: str, today: dt.date) -> tuple[dt.date | None, str | None]:
         day = dt.date.fromisoformat(raw)
     except ValueError:
         return None, "Enter a real date, for example 2026-03-31"
+    message = as_of_problem(day, today)
+    return (None, message) if message else (day, None)
+
+
+def as_of_problem(day: dt.date, today: dt.date) -> str | None:
+    """Why a report cannot be as of `day` (the page's and the API's one range), or None."""
     if day > today:
-        return None, f"The date must be today ({today.isoformat()}) or earlier"
+        return f"The date must be today ({today.isoformat()}) or earlier"
     if day < EARLIEST:
-        return None, "The date must be 1 January 2000 or later"
-    return day, None
+        return "The date must be 1 January 2000 or later"
+    return None
 
 
 def parse(query: Mapping[str, str], today: dt.date) -> tuple[dict[str, Any], dict[str, str]]:

@@ -21,6 +21,7 @@ from markupsafe import Markup, escape
 
 from guardian.domain import codes
 from guardian.web import access
+from guardian.web.inputs import limit_of
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -70,6 +71,7 @@ def navigation_for(principal: Any, path: str) -> list[dict[str, Any]]:
 def make_templates() -> Jinja2Blocks:
     templates = Jinja2Blocks(directory=str(TEMPLATES), context_processors=[_principal_context])
     templates.env.globals["role_names"] = ROLE_NAMES
+    templates.env.globals["limit_of"] = limit_of  # a field's maxlength (docs/api.md)
     env = templates.env
     env.filters["label"] = lambda code, vocabulary: codes.label(vocabulary, code)
     env.filters["sentence"] = lambda text: str(text)[:1].upper() + str(text)[1:]

@@ -117,3 +117,38 @@ def test_project_and_export_rtt_from_the_command_line(database_url, tmp_path):
     assert unknown.returncode == 1 and "no place 'Narnia'" in unknown.stderr
     missing = run(database_url, "export", "rtt", cwd=tmp_path)
     assert missing.returncode == 2 and "--as-of" in missing.stderr
+
+
+def imported_events(url: str) -> int:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT count(*) FROM guardian_events")).scalar_one()
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("errors", ["a-directory", "no-such-folder/e.csv"])
+def test_an_unwritable_errors_path_exits_1_before_anything_is_imported(
+        sqlite_url, tmp_path, errors):
+    run(sqlite_url, "db", "init", cwd=tmp_path)
+    run(sqlite_url, "orgs", "load", str(EXAMPLES / "orgs-example.csv"), cwd=tmp_path)
+    (tmp_path / "a-directory").mkdir()
+    r = run(sqlite_url, "import-ptl", str(EXAMPLES / "ptl-example.csv"), "--as-of",
+            "2026-03-31", "--errors", str(tmp_path / errors), cwd=tmp_path)
+    assert r.returncode == 1, r.stdout
+    assert "errors file" in r.stderr and "Traceback" not in r.stderr
+    assert imported_events(sqlite_url) == 0
+
+
+def test_a_column_named_twice_exits_1_naming_it(sqlite_url, tmp_path):
+    run(sqlite_url, "db", "init", cwd=tmp_path)
+    lines = (EXAMPLES / "ptl-example.csv").read_text().splitlines()
+    (tmp_path / "twice.csv").write_text(
+        "\n".join([lines[0] + ",Nhs_Number", *(line + "," for line in lines[1:])]) + "\n")
+    r = run(sqlite_url, "import-ptl", "twice.csv", "--as-of", "2026-03-31", cwd=tmp_path)
+    assert r.returncode == 1
+    assert "more than once" in r.stderr and "NHS_NUMBER" in r.stderr
+    assert imported_events(sqlite_url) == 0

@@ -377,3 +377,73 @@ def test_a_control_character_in_a_name_rejects_the_row(app, tmp_path):
     assert (result.accepted, result.rejected) == (1, 1)
     [error] = errors_of(result.errors_file)
     assert error["column"] == "PATIENT_GIVEN_NAME" and "control character" in error["reason"]
+
+
+@pytest.mark.parametrize("header, named", [
+    (HEADER + ",NHS_NUMBER", "NHS_NUMBER"),
+    (HEADER + ",nhs_number ", "NHS_NUMBER"),  # names are matched without regard to case
+    (HEADER + ",PATIENT_GIVEN_NAME,Patient_Given_Name", "PATIENT_GIVEN_NAME"),
+    (HEADER + ",NOTES,notes", "NOTES"),  # a column Guardian ignores, named twice
+])
+def test_a_column_named_twice_refuses_the_file_whole(app, tmp_path, header, named):
+    width = header.count(",") + 1
+    row = "9995260182,1958-03-14,P1,RAJ,Z90001,2025-11-03,2025-11-03,,110,1"
+    path = write(tmp_path, "twice.csv", header, row + "," * (width - 10))
+    with pytest.raises(MalformedExtract, match=f"more than once.*{named}"):
+        import_extract(app, path, AS_OF)
+    assert event_count(app) == 0
+
+
+def test_two_empty_column_names_are_not_a_column_named_twice(app, tmp_path):
+    row = "9995260182,1958-03-14,P1,RAJ,Z90001,2025-11-03,2025-11-03,,110,1,,"
+    result = import_extract(app, write(tmp_path, "trailing.csv", HEADER + ",,", row), AS_OF)
+    assert (result.accepted, result.rejected) == (1, 0)
+
+
+@pytest.mark.parametrize("where", ["directory", "missing-folder", "under-a-file"])
+def test_an_errors_path_that_cannot_be_written_refuses_the_import_before_it_starts(
+        app, tmp_path, where):
+    (tmp_path / "a-file").write_text("x")
+    errors = {"directory": tmp_path, "missing-folder": tmp_path / "nope" / "e.csv",
+              "under-a-file": tmp_path / "a-file" / "e.csv"}[where]
+    with pytest.raises(MalformedExtract, match="errors file"):
+        import_extract(app, example(tmp_path), AS_OF, errors_path=errors)
+    assert event_count(app) == 0
+    assert not list(tmp_path.glob("**/*.tmp"))
+
+
+@pytest.mark.parametrize("column, value", [
+    ("PATIENT_PATHWAY_IDENTIFIER", "P\x851"),  # a C1 control (NEL) inside a value
+    ("NHS_NUMBER", "999526\x010182"),  # (a NUL this early: a binary file, refused)
+    ("PATIENT_FAMILY_NAME", "Smith\tJones"),  # no tab in a one-line value
+    ("PATIENT_FAMILY_NAME", "S" * 101),
+    ("PATIENT_EMAIL", "a@b." + "c" * 251),
+    ("LOCAL_PATIENT_IDENTIFIER", "L" * 31),
+])
+def test_every_field_goes_through_the_one_text_rule(app, tmp_path, column, value):
+    fields = {**RECORD, "PATIENT_FAMILY_NAME": "", "PATIENT_EMAIL": "",
+              "LOCAL_PATIENT_IDENTIFIER": "", column: value}
+    path = tmp_path / "fields.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        out.writerow(fields)
+        out.writerow(fields.values())
+    result = import_extract(app, path, AS_OF)
+    assert (result.accepted, result.rejected) == (0, 1)
+    [error] = errors_of(result.errors_file)
+    assert error["column"] == column
+    assert "control character" in error["reason"] or "at most" in error["reason"]
+    assert event_count(app) == 0
+
+
+def test_a_nul_after_the_start_of_the_file_rejects_its_row(app, tmp_path):
+    numbers = valid_nhs_numbers(60)
+    lines = [f"{n},1958-03-14,P{i},RAJ,Z90001,2025-11-03,2025-11-03,,110,1"
+             for i, n in enumerate(numbers)]
+    lines[-1] = lines[-1].replace(f"P{len(numbers) - 1}", "P\x00X")  # past the first 4 KB
+    path = write(tmp_path, "late-nul.csv", HEADER, *lines)
+    assert path.read_bytes().index(b"\x00") > 4096
+    result = import_extract(app, path, AS_OF)
+    assert (result.accepted, result.rejected) == (59, 1)
+    [error] = errors_of(result.errors_file)
+    assert error["column"] == "PATIENT_PATHWAY_IDENTIFIER" and "U+0000" in error["reason"]

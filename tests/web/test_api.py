@@ -291,9 +291,12 @@ def test_referral_scope(seeded, engine, tokens):
 
 
 def test_an_unknown_pathway_is_404(seeded, tokens):
-    for path in ("NOPE", "API-1?provider=RQW", "x" * 80, "%00", "API%00-1"):
+    for path in ("NOPE", "API-1?provider=RQW", "x" * 80):
         assert seeded.get(f"/api/v1/referrals/{path}", headers=tokens["admin"]).status_code \
             == 404
+    for path in ("%00", "API%00-1", "API%C2%85-1"):  # control characters: bad input, 422
+        assert locs(seeded.get(f"/api/v1/referrals/{path}", headers=tokens["admin"])) == [
+            ["path", "pathway_id"]]
 
 
 def test_a_pathway_id_two_providers_use_is_409_naming_the_ones_in_scope(seeded, tokens):
@@ -439,7 +442,8 @@ WORKLIST_SCOPE = [
     ("gp", "U90001", 404),  # a GP's view is their practice, not the PCN worklist
     ("place-lead", "U90024", 404),
     ("admin", "U90024", 200), ("admin", "U99999", 404),  # no such PCN
-    ("admin", "U9%000", 404), ("admin", "U900011111", 404),
+    ("admin", "U900011111", 404),
+    ("admin", "U9%000", 422),  # a control character: refused as input (docs/api.md)
 ]
 
 
@@ -452,7 +456,9 @@ def test_worklist_scope(worklist, engine, tokens):
             assert {x["pcn_code"] for x in r.json()["rows"]} == {pcn}
             assert len(entries(engine, "view-worklist")) == views + 1
         else:
-            assert r.json() == {"detail": "Not Found"}
+            assert r.json() == ({"detail": "Not Found"} if expected == 404 else {"detail": [
+                {"loc": ["path", "pcn_code"], "type": "value_error",
+                 "msg": "contains a control character (U+0000), which is not allowed"}]})
             assert len(entries(engine, "view-worklist")) == views
 
 

@@ -39,3 +39,22 @@ def csrf_of(client: TestClient) -> str:
     found = re.search(r'<meta name="csrf-token" content="([^"]+)"', page.text)
     assert found, "no CSRF meta tag: not signed in?"
     return found.group(1)
+
+
+def referred_patient(guardian, pathway_id: str = "INPUT-1", nhs_number: str = "9995260182",
+                     practice: str = "Y90001") -> tuple[str, str]:
+    """One open referral at `practice` (by default the GP's, in the coordinator's PCN
+    U90001), waiting 30 days: (the patient id in hex, the pathway as the forms send it)."""
+    import datetime as dt
+
+    from guardian.domain.report import ReferralReport
+
+    today = guardian.today()
+    start = today - dt.timedelta(days=30)
+    report = ReferralReport(
+        provider="RAJ", pathway_id=pathway_id, nhs_number=nhs_number,
+        birth_date=dt.date(1960, 5, 1), practice_code=practice, treatment_function="110",
+        priority=2, waiting_list_type="ORTT", received_on=start, clock_start=start,
+        as_of=today, given_name="Ada", family_name="Example")
+    [outcome] = guardian.apply_reports([report])
+    return outcome.patient_id.hex, f"RAJ|{pathway_id}"
