@@ -235,7 +235,7 @@ def main() -> None:
         # The demo users may have been made earlier (their logins file elsewhere): the
         # simulated coordinator signs in with a password set for this run.
         password = secrets.token_urlsafe(12)
-        users.set_password(app.engine, "coordinator@demo.invalid", password)
+        users.reset_password(app.engine, "coordinator@demo.invalid", password)
         app.close()
     else:
         url, drop = build_store(args.patients, env)

@@ -5,9 +5,10 @@ in Guardian updates or deletes an audit row, and the database refuses it too: tr
 created with the table (`guardian db init`) abort any UPDATE or DELETE on both SQLite and
 PostgreSQL (and TRUNCATE on PostgreSQL).
 
-Actions are short kebab-case verbs: "sign-in", "sign-in-failed", "sign-in-locked",
+Actions are short kebab-case verbs: "sign-in", "sign-in-failed", "sign-in-throttled",
 "sign-out", "view-patient", "view-worklist", "record-workup-done", "view-audit",
-"denied-patient" (an out-of-scope attempt, answered 404) …
+"denied-patient" (an out-of-scope attempt, answered 404), "add-user", "disable-user" …
+A detail is at most DETAIL_LIMIT characters (longer ones are cut, marked TRUNCATED).
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from sqlalchemy import (
     Table,
     Text,
     event,
-    func,
     insert,
     select,
 )
@@ -108,21 +108,39 @@ def record(
     the action it records commit together); with an Engine it commits on its own."""
     values = {
         "at": at or dt.datetime.now(dt.UTC),
-        "user_email": (email or None) and email[:254],
+        "user_email": email or None,
         "role": role,
         "action": action,
         "patient_id": getattr(patient_id, "hex", patient_id),
         "provider": provider,
         "pathway_id": pathway_id,
-        "detail": detail,
-        "client": (client or None) and client[:64],
+        "detail": bounded(detail),
+        "client": client or None,
         "user_agent": (user_agent or None) and user_agent[:512],
     }
+    # Whatever a request sent fits its column: cut to the column's length (PostgreSQL
+    # would refuse a longer value, and the action with it).
+    for name, value in values.items():
+        length = getattr(audit_log.c[name].type, "length", None)
+        if length and isinstance(value, str) and len(value) > length:
+            values[name] = value[:length]
     if isinstance(bind, Connection):
         bind.execute(insert(audit_log).values(**values))
     else:
         with bind.begin() as conn:
             conn.execute(insert(audit_log).values(**values))
+
+
+DETAIL_LIMIT = 1000
+TRUNCATED = " … [truncated]"
+
+
+def bounded(detail: str | None) -> str | None:
+    """A detail of at most DETAIL_LIMIT characters; a longer one is cut, ending in
+    TRUNCATED, so that no request can grow the append-only log without bound."""
+    if detail is None or len(detail) <= DETAIL_LIMIT:
+        return detail
+    return detail[: DETAIL_LIMIT - len(TRUNCATED)] + TRUNCATED
 
 
 def entries(
@@ -152,15 +170,6 @@ def entries(
             values["at"] = values["at"].replace(tzinfo=dt.UTC)
         found.append(Entry(**values))
     return found
-
-
-def failures_of(bind: Engine | Connection, email: str) -> tuple[int, dt.datetime | None]:
-    """How many failed sign-ins an e-mail address has had, and when the last was."""
-    q = select(func.count(), func.max(audit_log.c.at)).where(
-        audit_log.c.user_email == email, audit_log.c.action == "sign-in-failed"
-    )
-    count, last = _rows(bind, q)[0]
-    return int(count or 0), last
 
 
 def _rows(bind: Engine | Connection, q: Any) -> list[Any]:

@@ -23,6 +23,7 @@ def init_database(app: GuardianApp) -> None:
 
     reset_changed_read_models(app)
     create_schema(app.engine, app.recorder)  # type: ignore[arg-type]
+    guardian.users.upgrade(app.engine, app.settings.token_days)  # tokens made before expiry
 
 
 def reset_changed_read_models(app: GuardianApp) -> list[str]:

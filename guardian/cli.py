@@ -148,37 +148,69 @@ users_app = typer.Typer(help="Users, their roles and API tokens.", no_args_is_he
 app.add_typer(users_app, name="users")
 
 
+EmailOpt = Annotated[str, typer.Option("--email", help="the user's e-mail address")]
+PasswordStdinOpt = Annotated[
+    bool, typer.Option("--password-stdin", help="read the password from standard input")
+]
+
+
+def _origin(command: str):
+    """Who changed an account, for the audit log: the command line, the command and the
+    operating-system user who ran it."""
+    import getpass
+
+    from guardian.users import Origin
+
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (some containers)
+        who = f"uid {os.getuid()}"
+    return Origin("cli", f"guardian users {command} (run by {who})")
+
+
+def _password_from_stdin() -> str:
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise Failure("no password on standard input (--password-stdin)")
+    return password
+
+
+def _users_command(work: Callable[[Any], None]) -> None:
+    """Run a `guardian users …` body on an initialised database; a UserError is exit 1."""
+
+    def body() -> None:
+        from guardian.users import UserError
+
+        guardian = _app()
+        guardian.namespace  # noqa: B018 - fails clearly when not initialised
+        try:
+            work(guardian)
+        except UserError as e:
+            raise Failure(str(e)) from None
+
+    _run(body)
+
+
 @users_app.command("add")
 def users_add(
-    email: Annotated[str, typer.Option("--email", help="the user's e-mail address")],
+    email: EmailOpt,
     role: Annotated[str, typer.Option("--role", help="coordinator, gp, place-lead or admin")],
     org: Annotated[
         list[str] | None,
         typer.Option("--org", help="PCN code (coordinator, repeatable), practice code (gp) "
                      "or place name (place-lead); none for admin"),
     ] = None,
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="read the password from standard input")
-    ] = False,
+    password_stdin: PasswordStdinOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Create a user; without --password-stdin a password is generated and printed once."""
 
-    def body() -> None:
-        from guardian.users import UserError, add_user
+    def work(guardian) -> None:
+        from guardian.users import add_user
 
-        password = None
-        if password_stdin:
-            line = sys.stdin.readline()
-            password = line.rstrip("\r\n")
-            if not password:
-                raise Failure("no password on standard input (--password-stdin)")
-        guardian = _app()
-        guardian.namespace  # noqa: B018 - fails clearly when not initialised
-        try:
-            user, generated = add_user(guardian.engine, email, role, org or [], password)
-        except UserError as e:
-            raise Failure(str(e)) from None
+        password = _password_from_stdin() if password_stdin else None
+        user, generated = add_user(guardian.engine, email, role, org or [], password,
+                                   origin=_origin("add"))
         payload: dict[str, Any] = {"email": user.email, "role": user.role,
                                    "orgs": list(user.orgs)}
         text = f"created {user.role} {user.email}" + (
@@ -189,28 +221,132 @@ def users_add(
             text += f"\npassword (shown once): {generated}"
         _emit(as_json, payload, text)
 
-    _run(body)
+    _users_command(work)
 
 
 @users_app.command("token")
-def users_token(
-    email: Annotated[str, typer.Option("--email", help="the user's e-mail address")],
-    as_json: JsonOpt = False,
-) -> None:
-    """Print a new API bearer token for the user (alone on stdout; stored only as a hash)."""
+def users_token(email: EmailOpt, as_json: JsonOpt = False) -> None:
+    """Print a new API bearer token for the user (alone on stdout; stored only as a hash).
+    It expires after GUARDIAN_TOKEN_DAYS days (default 90)."""
 
-    def body() -> None:
-        from guardian.users import UserError, create_token
+    def work(guardian) -> None:
+        from guardian.users import create_token
 
-        guardian = _app()
-        guardian.namespace  # noqa: B018
-        try:
-            token = create_token(guardian.engine, email)
-        except UserError as e:
-            raise Failure(str(e)) from None
+        token = create_token(guardian.engine, email, days=guardian.settings.token_days,
+                             origin=_origin("token"))
         _emit(as_json, {"token": token}, token)
 
-    _run(body)
+    _users_command(work)
+
+
+@users_app.command("list")
+def users_list(as_json: JsonOpt = False) -> None:
+    """Every user: role, orgs, enabled, last sign-in, live tokens and sessions."""
+
+    def work(guardian) -> None:
+        from guardian.users import accounts
+
+        found = accounts(guardian.engine)
+        lines = [f"{'e-mail':<32} {'role':<12} {'enabled':<8} {'last sign-in':<17} "
+                 f"{'tokens':>6} {'sessions':>8}  orgs"]
+        for a in found:
+            seen = a.last_sign_in.strftime("%Y-%m-%d %H:%M") if a.last_sign_in else "never"
+            lines.append(f"{a.user.email:<32} {a.user.role:<12} "
+                         f"{'yes' if a.enabled else 'no':<8} {seen:<17} {a.tokens:>6} "
+                         f"{a.sessions:>8}  {', '.join(a.user.orgs) or '-'}")
+        if not found:
+            lines = ["no users yet: guardian users add --email E --role R"]
+        _emit(as_json, {"users": [a.as_json() for a in found]}, "\n".join(lines))
+
+    _users_command(work)
+
+
+def _change_json(change) -> dict[str, Any]:
+    return {"email": change.email, "changed": change.changed,
+            "sessions_ended": change.sessions_ended, "tokens_revoked": change.tokens_revoked}
+
+
+def _ended(change) -> str:
+    return (f"{change.sessions_ended} session{'s' * (change.sessions_ended != 1)} ended, "
+            f"{change.tokens_revoked} token{'s' * (change.tokens_revoked != 1)} revoked")
+
+
+@users_app.command("disable")
+def users_disable(email: EmailOpt, as_json: JsonOpt = False) -> None:
+    """Disable a user: no sign-in, no token; their sessions and tokens end at once. The
+    last enabled admin cannot be disabled."""
+
+    def work(guardian) -> None:
+        from guardian.users import disable_user
+
+        change = disable_user(guardian.engine, email, origin=_origin("disable"))
+        text = (f"disabled {change.email}: {_ended(change)}" if change.changed
+                else f"{change.email} was already disabled")
+        _emit(as_json, {**_change_json(change), "enabled": False}, text)
+
+    _users_command(work)
+
+
+@users_app.command("enable")
+def users_enable(email: EmailOpt, as_json: JsonOpt = False) -> None:
+    """Let a disabled user sign in again (their old tokens stay revoked)."""
+
+    def work(guardian) -> None:
+        from guardian.users import enable_user
+
+        change = enable_user(guardian.engine, email, origin=_origin("enable"))
+        text = (f"enabled {change.email}" if change.changed
+                else f"{change.email} was already enabled")
+        _emit(as_json, {"email": change.email, "changed": change.changed, "enabled": True},
+              text)
+
+    _users_command(work)
+
+
+@users_app.command("reset-password")
+def users_reset_password(email: EmailOpt, password_stdin: PasswordStdinOpt = False,
+                         as_json: JsonOpt = False) -> None:
+    """Set a new password (generated and printed once without --password-stdin); the
+    user's sessions and tokens end at once."""
+
+    def work(guardian) -> None:
+        from guardian.users import reset_password
+
+        password = _password_from_stdin() if password_stdin else None
+        change = reset_password(guardian.engine, email, password,
+                                origin=_origin("reset-password"))
+        payload = _change_json(change)
+        text = f"new password for {change.email}: {_ended(change)}"
+        if change.password:
+            payload["password"] = change.password
+            text += f"\npassword (shown once): {change.password}"
+        _emit(as_json, payload, text)
+
+    _users_command(work)
+
+
+@users_app.command("revoke-token")
+def users_revoke_token(
+    email: EmailOpt,
+    every: Annotated[bool, typer.Option("--all", help="revoke every token of the user")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Revoke a user's API token: the one given on standard input, else their only live
+    token; --all revokes every one. It stops working at once."""
+    token = None
+    if not every and not sys.stdin.isatty():
+        token = sys.stdin.readline().strip() or None
+
+    def work(guardian) -> None:
+        from guardian.users import revoke_tokens
+
+        change = revoke_tokens(guardian.engine, email, token, every=every,
+                               origin=_origin("revoke-token"))
+        n = change.tokens_revoked
+        _emit(as_json, {"email": change.email, "tokens_revoked": n},
+              f"{n} token{'s' * (n != 1)} of {change.email} revoked")
+
+    _users_command(work)
 
 
 # ---------------------------------------------------------------------------- import
@@ -443,6 +579,9 @@ def serve(
             port=port,
             workers=workers,
             log_level="info",
+            # Proxy headers are believed only from GUARDIAN_TRUSTED_PROXIES, by the app
+            # itself (guardian/web/app.py): uvicorn's own rule would trust 127.0.0.1.
+            proxy_headers=False,
         )
 
     _run(body)

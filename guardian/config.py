@@ -31,6 +31,17 @@ class Settings(BaseSettings):
     # `guardian import-ptl`: seconds a second import waits for the one running into the
     # same database before giving up, having written nothing (docs/deployment.md).
     import_wait_seconds: float = 3600.0
+    # Place-lead reports (guardian/web/report_pool.py, docs/deployment.md): computations at
+    # once per `serve` worker, seconds a request waits for one before "being prepared, try
+    # again", and the statement timeout of each report query.
+    report_workers: int = 2
+    report_wait_seconds: float = 20.0
+    report_timeout_seconds: float = 60.0
+    # Days a new API token stays valid (docs/access.md "API tokens").
+    token_days: int = 90
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed: comma-separated
+    # addresses or CIDR networks; none by default (docs/access.md "Client addresses").
+    trusted_proxies: str = ""
     _standards: Any = PrivateAttr(default=None)
     _check_in_schedule: Any = PrivateAttr(default=None)
 
@@ -51,6 +62,26 @@ class Settings(BaseSettings):
                 "GUARDIAN_DATABASE_URL must be an SQLite (sqlite:///path) or PostgreSQL "
                 f"(postgresql+psycopg2://…) URL, not {value!r}"
             )
+        return value
+
+    @field_validator("token_days")
+    @classmethod
+    def _positive_days(cls, value: int) -> int:
+        if not 1 <= value <= 3650:
+            raise ValueError(f"GUARDIAN_TOKEN_DAYS must be 1 to 3650 days, not {value}")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        proxy_networks(value)  # refuses what is not an address or a network, naming it
+        return value
+
+    @field_validator("report_workers")
+    @classmethod
+    def _report_workers(cls, value: int) -> int:
+        if not 1 <= value <= 4:  # the pool keeps 4 connections beyond GUARDIAN_WEB_THREADS
+            raise ValueError(f"GUARDIAN_REPORT_WORKERS must be 1 to 4, not {value}")
         return value
 
     @model_validator(mode="after")
@@ -82,6 +113,11 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def proxies(self) -> list[str]:
+        """GUARDIAN_TRUSTED_PROXIES as a list (empty: no proxy header is believed)."""
+        return [str(n) for n in proxy_networks(self.trusted_proxies)]
 
     @property
     def is_sqlite(self) -> bool:
@@ -126,3 +162,23 @@ def read_standards_file(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError(f"GUARDIAN_STANDARDS_FILE {path}: expected a table of standards")
     return {str(k).strip().lower(): v for k, v in data.items()}
+
+
+def proxy_networks(value: str) -> list[Any]:
+    """The networks in a comma-separated list of addresses and CIDRs ("10.0.0.5, 10.1.0.0/16").
+
+    A bare address is a one-address network; anything else is refused with its name."""
+    import ipaddress
+
+    networks = []
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ValueError(
+                f"GUARDIAN_TRUSTED_PROXIES: {item!r} is not an IP address or network "
+                "(like 10.0.0.5 or 10.0.0.0/24)"
+            ) from None
+    return networks

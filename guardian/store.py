@@ -312,8 +312,9 @@ def create_schema(engine: Engine, recorder: SQLAlchemyApplicationRecorder) -> uu
     """Create every table (idempotent) and the deployment's id namespace; return it."""
     recorder.create_table()
     metadata.create_all(engine)
-    # CREATE TABLE never touches a table that exists: indexes added by a newer version
-    # are created here (read models: a missing column resets them, bootstrap.py).
+    # CREATE TABLE never touches a table that exists: columns and indexes added by a newer
+    # version are created here (read models: a missing column resets them, bootstrap.py).
+    add_missing_columns(engine)
     with engine.begin() as conn:
         for table in metadata.sorted_tables:
             for index in table.indexes:
@@ -328,6 +329,35 @@ def create_schema(engine: Engine, recorder: SQLAlchemyApplicationRecorder) -> uu
             found = str(uuid.uuid4())
             conn.execute(insert(meta_table).values(key="id_namespace", value=found))
     return uuid.UUID(found)
+
+
+def add_missing_columns(engine: Engine) -> list[str]:
+    """`ALTER TABLE … ADD COLUMN` for each column a newer version added to a table that
+    exists; returns them as "table.column". Such a column must be nullable or have a
+    server default (the rows already there need a value)."""
+    from sqlalchemy import inspect
+    from sqlalchemy.schema import CreateColumn
+
+    inspector = inspect(engine)
+    present = set(inspector.get_table_names())
+    added = []
+    with engine.begin() as conn:
+        for table in metadata.sorted_tables:
+            if table.name not in present:
+                continue
+            have = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in have:
+                    continue
+                if not column.nullable and column.server_default is None:
+                    raise RuntimeError(f"column {table.name}.{column.name} cannot be added "
+                                       "to an existing table: it needs a server default")
+                conn.exec_driver_sql(
+                    f"ALTER TABLE {conn.dialect.identifier_preparer.format_table(table)} "
+                    f"ADD COLUMN {CreateColumn(column).compile(dialect=conn.dialect)}"
+                )
+                added.append(f"{table.name}.{column.name}")
+    return added
 
 
 def read_namespace(engine: Engine) -> uuid.UUID | None:

@@ -1,4 +1,5 @@
-"""User accounts and credentials: users, password sign-in with lock-out, sessions, API tokens.
+"""User accounts and credentials: users, password sign-in, sessions, API tokens, and the
+account life cycle (docs/access.md).
 
 Everything here is storage and rules; the web layer (guardian/web/auth.py) turns it into
 cookies, forms and a Principal, and the CLI (`guardian users …`) into commands.
@@ -7,9 +8,12 @@ cookies, forms and a Principal, and the CLI (`guardian users …`) into commands
   copy of the database gives no working credential.
 - Orgs are checked against the organisation reference: a coordinator has one or more PCN
   codes, a GP one practice code, a place lead one place name, an admin none.
-- Lock-out: the fifth wrong password in a row locks the account for 15 minutes (then the
-  count starts again). An e-mail address that has no account behaves exactly the same (its
-  failures are counted from the audit log), so the answers never reveal who has an account.
+- Wrong passwords slow sign-in down, by account and by client, and never lock anyone out
+  (guardian/throttle.py). An e-mail address that has no account behaves exactly the same,
+  so the answers never reveal who has an account.
+- Disabling a user or setting a new password ends their sessions and revokes their tokens
+  in the same transaction; tokens expire (GUARDIAN_TOKEN_DAYS). Every change to an account
+  is audited in the transaction that makes it.
 """
 
 from __future__ import annotations
@@ -39,22 +43,23 @@ from sqlalchemy import (
     Table,
     Text,
     delete,
+    false,
     func,
     insert,
     select,
     update,
 )
 
-from guardian import audit
+from guardian import audit, throttle
 from guardian.store import metadata, organisations
 
 ROLES = ("coordinator", "gp", "place-lead", "admin")
-MAX_FAILURES = 5
-LOCK_FOR = dt.timedelta(minutes=15)
 SESSION_IDLE = dt.timedelta(hours=8)
 SESSION_ABSOLUTE = dt.timedelta(hours=12)
 MIN_PASSWORD = 8
 TOKEN_PREFIX = "gdn_"
+TOKEN_DAYS = 90  # the default of GUARDIAN_TOKEN_DAYS (guardian/config.py)
+LAST_USED_EVERY = dt.timedelta(minutes=1)  # a token's last use is written at most this often
 
 DEMO_USERS = (
     ("coordinator", "coordinator@demo.invalid"),
@@ -73,9 +78,14 @@ users = Table(
     Column("role", String(16), nullable=False),
     Column("orgs", Text, nullable=False),  # JSON list: PCN codes, a practice code or a place
     Column("password_hash", Text, nullable=False),
+    # Kept for databases made before sign-in throttling (guardian/throttle.py); unused.
     Column("failed_attempts", Integer, nullable=False, default=0),
     Column("locked_until", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Added by a later version: `guardian db init` adds them to an existing table
+    # (store.create_schema), so each is nullable or has a server default.
+    Column("disabled", Boolean, nullable=False, server_default=false()),
+    Column("last_sign_in_at", DateTime(timezone=True)),
 )
 
 api_tokens = Table(
@@ -87,6 +97,7 @@ api_tokens = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("last_used_at", DateTime(timezone=True)),
     Column("revoked", Boolean, nullable=False, default=False),
+    Column("expires_at", DateTime(timezone=True)),  # set for every token (db init fills in)
     Index("api_tokens_user", "user_id"),
 )
 
@@ -117,10 +128,12 @@ class User:
 
 @dataclass(frozen=True)
 class SignIn:
-    """The outcome of a password sign-in: "ok" (with the user), "bad" or "locked"."""
+    """The outcome of a password sign-in: "ok" (with the user), "bad", or "throttled"
+    (with the seconds to wait before trying again)."""
 
     outcome: str
     user: User | None = None
+    wait: int = 0
 
 
 def utcnow() -> dt.datetime:
@@ -237,6 +250,41 @@ def _user(row: Any) -> User:
     return User(row.id, row.email, row.role, tuple(json.loads(row.orgs)))
 
 
+@dataclass(frozen=True)
+class Origin:
+    """Where an account change comes from, for its audit entry: the client column ("cli"
+    for the command line) and the user-agent column (the command, and who ran it)."""
+
+    client: str = "cli"
+    agent: str | None = None
+
+
+COMMAND_LINE = Origin()
+
+
+@dataclass(frozen=True)
+class Change:
+    """What an account change did: `changed` is False when there was nothing to do."""
+
+    email: str
+    changed: bool = True
+    sessions_ended: int = 0
+    tokens_revoked: int = 0
+    password: str | None = None  # a password reset_password generated (shown once)
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise UserError(f"the password must be at least {MIN_PASSWORD} characters")
+
+
+def _audit(conn: Connection, origin: Origin, action: str, row: Any, detail: str,
+           now: dt.datetime) -> None:
+    """An account change's audit entry, in the change's own transaction."""
+    audit.record(conn, action=action, email=row.email, role=row.role, detail=detail,
+                 client=origin.client, user_agent=origin.agent, at=now)
+
+
 def add_user(
     engine: Engine,
     email: str,
@@ -244,14 +292,16 @@ def add_user(
     orgs: Sequence[str] = (),
     password: str | None = None,
     now: dt.datetime | None = None,
+    origin: Origin = COMMAND_LINE,
 ) -> tuple[User, str | None]:
-    """Create a user. Returns the user and the generated password (None if one was given)."""
+    """Create a user (audited: add-user). Returns the user and the generated password
+    (None if one was given)."""
     email = normalise_email(email)
+    now = now or utcnow()
     generated = None
     if password is None:
         password = generated = generate_password()
-    if len(password) < MIN_PASSWORD:
-        raise UserError(f"the password must be at least {MIN_PASSWORD} characters")
+    _check_password(password)
     with engine.begin() as conn:
         resolved = resolve_orgs(conn, role, orgs)
         if conn.execute(select(users.c.id).where(users.c.email == email)).scalar() is not None:
@@ -264,13 +314,16 @@ def add_user(
                 .values(
                     email=email, role=role, orgs=json.dumps(list(resolved)),
                     password_hash=hash_password(password), failed_attempts=0,
-                    created_at=now or utcnow(),
+                    created_at=now, disabled=False,
                 )
                 .returning(users.c.id)
             ).scalar_one()
         except IntegrityError:  # created by someone else in the meantime
             raise UserError(f"a user {email} already exists") from None
-    return User(new_id, email, role, resolved), generated
+        user = User(new_id, email, role, resolved)
+        _audit(conn, origin, "add-user", user,
+               f"orgs: {', '.join(resolved) or 'none'}", now)
+    return user, generated
 
 
 def find_user(engine_or_conn: Engine | Connection, email: str) -> User | None:
@@ -303,17 +356,149 @@ def _one(bind: Engine | Connection, query: Any) -> Any:
         return conn.execute(query).first()
 
 
-def set_password(engine: Engine, email: str, password: str) -> None:
-    if len(password) < MIN_PASSWORD:
-        raise UserError(f"the password must be at least {MIN_PASSWORD} characters")
+# ---------------------------------------------------------------------------- life cycle
+
+
+@dataclass(frozen=True)
+class Account:
+    """A user as `guardian users list` shows them: live tokens are neither revoked nor
+    expired; live sessions have not ended (8 hours idle, 12 hours in all)."""
+
+    user: User
+    enabled: bool
+    created_at: dt.datetime
+    last_sign_in: dt.datetime | None
+    tokens: int
+    sessions: int
+    last_token_use: dt.datetime | None
+
+    def as_json(self) -> dict[str, Any]:
+        def when(value: dt.datetime | None) -> str | None:
+            return value.isoformat() if value is not None else None
+
+        return {"email": self.user.email, "role": self.user.role,
+                "orgs": list(self.user.orgs), "enabled": self.enabled,
+                "created_at": when(self.created_at), "last_sign_in": when(self.last_sign_in),
+                "tokens": self.tokens, "sessions": self.sessions,
+                "last_token_use": when(self.last_token_use)}
+
+
+def _live_token(now: dt.datetime) -> Any:
+    return api_tokens.c.revoked.is_(False) & (api_tokens.c.expires_at > now)
+
+
+def _live_session(now: dt.datetime) -> Any:
+    return (user_sessions.c.last_seen_at > now - SESSION_IDLE) & (
+        user_sessions.c.created_at > now - SESSION_ABSOLUTE)
+
+
+def accounts(engine: Engine, now: dt.datetime | None = None) -> list[Account]:
+    """Every user with their state, live credentials and last uses, by e-mail."""
+    now = now or utcnow()
+    with engine.connect() as conn:
+        rows = conn.execute(select(users).order_by(users.c.email)).all()
+        tokens = dict(conn.execute(
+            select(api_tokens.c.user_id, func.count()).where(_live_token(now))
+            .group_by(api_tokens.c.user_id)).all())
+        used = dict(conn.execute(
+            select(api_tokens.c.user_id, func.max(api_tokens.c.last_used_at))
+            .group_by(api_tokens.c.user_id)).all())
+        sessions = dict(conn.execute(
+            select(user_sessions.c.user_id, func.count()).where(_live_session(now))
+            .group_by(user_sessions.c.user_id)).all())
+    return [
+        Account(_user(r), not r.disabled, aware(r.created_at), aware(r.last_sign_in_at),
+                int(tokens.get(r.id, 0)), int(sessions.get(r.id, 0)), aware(used.get(r.id)))
+        for r in rows
+    ]
+
+
+def _row(conn: Connection, email: str, lock: bool = False) -> Any:
+    query = select(users).where(users.c.email == normalise_email(email))
+    row = conn.execute(query.with_for_update() if lock else query).first()
+    if row is None:
+        raise UserError(f"no user {email.strip()}")
+    return row
+
+
+def _end_credentials(conn: Connection, user_id: int) -> tuple[int, int]:
+    """End every session and revoke every token of a user: (sessions, tokens) ended."""
+    sessions = conn.execute(delete(user_sessions).where(user_sessions.c.user_id == user_id))
+    tokens = conn.execute(
+        update(api_tokens)
+        .where(api_tokens.c.user_id == user_id, api_tokens.c.revoked.is_(False))
+        .values(revoked=True)
+    )
+    return sessions.rowcount, tokens.rowcount
+
+
+def disable_user(engine: Engine, email: str, *, origin: Origin = COMMAND_LINE,
+                 now: dt.datetime | None = None) -> Change:
+    """Disable a user: they cannot sign in or use a token, and their sessions and tokens
+    end in the same transaction (audited: disable-user). The last enabled admin cannot be
+    disabled. Disabling a disabled user changes nothing."""
+    now = now or utcnow()
     with engine.begin() as conn:
-        done = conn.execute(
-            update(users)
-            .where(users.c.email == normalise_email(email))
-            .values(password_hash=hash_password(password), failed_attempts=0, locked_until=None)
-        ).rowcount
-    if not done:
-        raise UserError(f"no user {email}")
+        row = _row(conn, email)
+        if row.role == "admin" and not row.disabled:
+            # Lock every enabled admin, always in id order, before deciding: two admins
+            # disabled at once cannot each leave the other as the last one.
+            admins = conn.execute(
+                select(users.c.id).where(users.c.role == "admin", users.c.disabled.is_(False))
+                .order_by(users.c.id).with_for_update()
+            ).scalars().all()
+            if not set(admins) - {row.id}:
+                raise UserError(
+                    f"{row.email} is the last enabled admin and cannot be disabled: add or "
+                    "enable another admin first"
+                )
+        row = _row(conn, email, lock=True)
+        if row.disabled:
+            return Change(row.email, changed=False)
+        conn.execute(update(users).where(users.c.id == row.id).values(disabled=True))
+        sessions, tokens = _end_credentials(conn, row.id)
+        _audit(conn, origin, "disable-user", row,
+               f"sessions ended: {sessions}; tokens revoked: {tokens}", now)
+    return Change(row.email, sessions_ended=sessions, tokens_revoked=tokens)
+
+
+def enable_user(engine: Engine, email: str, *, origin: Origin = COMMAND_LINE,
+                now: dt.datetime | None = None) -> Change:
+    """Let a disabled user sign in again (audited: enable-user). Their old tokens stay
+    revoked."""
+    now = now or utcnow()
+    with engine.begin() as conn:
+        row = _row(conn, email, lock=True)
+        if not row.disabled:
+            return Change(row.email, changed=False)
+        conn.execute(update(users).where(users.c.id == row.id).values(disabled=False))
+        _audit(conn, origin, "enable-user", row, "enabled", now)
+    return Change(row.email)
+
+
+def reset_password(engine: Engine, email: str, password: str | None = None, *,
+                   origin: Origin = COMMAND_LINE, now: dt.datetime | None = None) -> Change:
+    """Set a new password (generated when none is given: `Change.password`). The user's
+    sessions end and their tokens are revoked in the same transaction, and any sign-in
+    delay on the account is lifted (audited: reset-password)."""
+    now = now or utcnow()
+    generated = None
+    if password is None:
+        password = generated = generate_password()
+    _check_password(password)
+    new_hash = hash_password(password)  # before the transaction: argon2 takes a while
+    with engine.begin() as conn:
+        row = _row(conn, email, lock=True)
+        conn.execute(
+            update(users).where(users.c.id == row.id)
+            .values(password_hash=new_hash, failed_attempts=0, locked_until=None)
+        )
+        sessions, tokens = _end_credentials(conn, row.id)
+        throttle.clear_account(conn, row.email)
+        _audit(conn, origin, "reset-password", row,
+               f"sessions ended: {sessions}; tokens revoked: {tokens}", now)
+    return Change(row.email, sessions_ended=sessions, tokens_revoked=tokens,
+                  password=generated)
 
 
 # ---------------------------------------------------------------------------- sign-in
@@ -328,60 +513,42 @@ def authenticate(
     user_agent: str | None = None,
     now: dt.datetime | None = None,
 ) -> SignIn:
-    """Check an e-mail and password, applying the lock-out, and audit the attempt.
+    """Check an e-mail and password under the sign-in throttle (guardian/throttle.py), and
+    audit the attempt.
 
-    Audited as "sign-in", "sign-in-failed" (a wrong password or unknown e-mail) or
-    "sign-in-locked" (refused while locked; not counted as a failure).
+    Outcomes: "ok" (with the user); "bad" for a wrong password, an unknown e-mail address
+    or a disabled account alike; "throttled" (with `wait` seconds) when the address or the
+    client must wait: then the password is not checked at all. Audited as "sign-in",
+    "sign-in-failed" (the detail says "disabled" for a disabled account) or
+    "sign-in-throttled".
     """
     now = now or utcnow()
     shown = (email or "").strip().lower()[:254]
+    wait = throttle.claim(engine, shown, client, now)
     with engine.connect() as conn:
         row = conn.execute(select(users).where(users.c.email == shown)).first()
+    role = row.role if row is not None else None
+
+    def log(bind: Engine | Connection, action: str, detail: str | None = None) -> None:
+        audit.record(bind, action=action, email=shown, role=role, detail=detail,
+                     client=client, user_agent=user_agent, at=now)
+
+    if wait:
+        log(engine, "sign-in-throttled", f"asked to wait {wait} s")
+        return SignIn("throttled", wait=wait)
+    # Unknown addresses verify a dummy hash and disabled accounts their own: the same time.
     ok = _verify(row.password_hash if row is not None else None, password or "")
-
-    def log(action: str, role: str | None = None) -> None:
-        audit.record(engine, action=action, email=shown, role=role, client=client,
-                     user_agent=user_agent, at=now)
-
-    if row is None:
-        failures, last = audit.failures_of(engine, shown)
-        if failures and failures % MAX_FAILURES == 0 and last and aware(last) + LOCK_FOR > now:
-            log("sign-in-locked")
-            return SignIn("locked")
-        log("sign-in-failed")
-        return SignIn("locked" if (failures + 1) % MAX_FAILURES == 0 else "bad")
-
-    user = _user(row)
-    locked_until = aware(row.locked_until)
-    if locked_until is not None and locked_until > now:
-        log("sign-in-locked", user.role)
-        return SignIn("locked")
+    if row is None or row.disabled or not ok:
+        log(engine, "sign-in-failed", "disabled" if row is not None and row.disabled else None)
+        return SignIn("bad")
     with engine.begin() as conn:
-        if locked_until is not None:  # the lock has expired: the count starts again
-            conn.execute(
-                update(users).where(users.c.id == user.id)
-                .values(failed_attempts=0, locked_until=None)
-            )
-        if ok:
-            values: dict[str, Any] = {"failed_attempts": 0, "locked_until": None}
-            if _hasher.check_needs_rehash(row.password_hash):
-                values["password_hash"] = hash_password(password)
-            conn.execute(update(users).where(users.c.id == user.id).values(**values))
-        else:
-            failures = conn.execute(
-                update(users).where(users.c.id == user.id)
-                .values(failed_attempts=users.c.failed_attempts + 1)
-                .returning(users.c.failed_attempts)
-            ).scalar_one()
-            if failures >= MAX_FAILURES:
-                conn.execute(
-                    update(users).where(users.c.id == user.id)
-                    .values(locked_until=now + LOCK_FOR)
-                )
-    log("sign-in" if ok else "sign-in-failed", user.role)
-    if ok:
-        return SignIn("ok", user)
-    return SignIn("locked" if failures >= MAX_FAILURES else "bad")
+        values: dict[str, Any] = {"last_sign_in_at": now}
+        if _hasher.check_needs_rehash(row.password_hash):
+            values["password_hash"] = hash_password(password)
+        conn.execute(update(users).where(users.c.id == row.id).values(**values))
+        throttle.forgive(conn, shown, client)
+        log(conn, "sign-in")
+    return SignIn("ok", _user(row))
 
 
 # ---------------------------------------------------------------------------- sessions
@@ -422,7 +589,8 @@ def start_session(engine: Engine, user: User, now: dt.datetime | None = None) ->
 def load_session(
     engine: Engine, session_id: str, now: dt.datetime | None = None
 ) -> Session | None:
-    """The live session with this id, or None (unknown, signed out or expired).
+    """The live session with this id, or None (unknown, signed out, expired, or its user
+    disabled).
 
     Expiry: 8 hours without a request, or 12 hours after sign-in, whichever comes first.
     `last_seen_at` is written at most once a minute, to keep page views read-only.
@@ -439,7 +607,7 @@ def load_session(
         return None
     created, seen = aware(row.created_at), aware(row.last_seen_at)
     assert created is not None and seen is not None
-    if seen + SESSION_IDLE <= now or created + SESSION_ABSOLUTE <= now:
+    if seen + SESSION_IDLE <= now or created + SESSION_ABSOLUTE <= now or row.disabled:
         end_session(engine, session_id)
         return None
     if now - seen > dt.timedelta(minutes=1):
@@ -461,36 +629,49 @@ def end_session(engine: Engine, session_id: str) -> None:
 # ---------------------------------------------------------------------------- API tokens
 
 
-def create_token(engine: Engine, email: str, now: dt.datetime | None = None) -> str:
-    """A new bearer token for the user (shown once; only its SHA-256 hash is stored)."""
-    user = find_user(engine, email)
-    if user is None:
-        raise UserError(f"no user {email.strip()}")
+def create_token(engine: Engine, email: str, now: dt.datetime | None = None,
+                 days: int = TOKEN_DAYS, origin: Origin = COMMAND_LINE) -> str:
+    """A new bearer token for the user, valid for `days` (shown once; only its SHA-256
+    hash is stored; audited: create-token). A disabled user gets none."""
+    now = now or utcnow()
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    expires = now + dt.timedelta(days=days)
     with engine.begin() as conn:
+        row = _row(conn, email)
+        if row.disabled:
+            raise UserError(f"{row.email} is disabled: enable them first "
+                            "(guardian users enable)")
         conn.execute(
             insert(api_tokens).values(
-                token_hash=digest(token), user_id=user.id, created_at=now or utcnow(),
-                revoked=False,
+                token_hash=digest(token), user_id=row.id, created_at=now, revoked=False,
+                expires_at=expires,
             )
         )
+        _audit(conn, origin, "create-token", row, f"expires {expires:%Y-%m-%d %H:%M} UTC",
+               now)
     return token
 
 
 def user_for_token(engine: Engine, token: str, now: dt.datetime | None = None) -> User | None:
-    """The user a live (not revoked) token belongs to, or None. Notes when it was last used."""
+    """The user a live token belongs to (not revoked, not expired, its user enabled), or
+    None. Notes when it was last used, writing at most once a minute per token so that the
+    requests of a busy script stay read-only."""
     now = now or utcnow()
     key = digest(token)
     with engine.connect() as conn:
         row = conn.execute(
-            select(users, api_tokens.c.last_used_at)
+            select(users, api_tokens.c.last_used_at, api_tokens.c.expires_at)
             .join(api_tokens, api_tokens.c.user_id == users.c.id)
-            .where(api_tokens.c.token_hash == key, api_tokens.c.revoked.is_(False))
+            .where(api_tokens.c.token_hash == key, api_tokens.c.revoked.is_(False),
+                   users.c.disabled.is_(False))
         ).first()
     if row is None:
         return None
+    expires = aware(row.expires_at)
+    if expires is None or expires <= now:
+        return None
     last = aware(row.last_used_at)
-    if last is None or now - last > dt.timedelta(minutes=1):
+    if last is None or now - last >= LAST_USED_EVERY:
         with engine.begin() as conn:
             conn.execute(
                 update(api_tokens).where(api_tokens.c.token_hash == key)
@@ -499,27 +680,76 @@ def user_for_token(engine: Engine, token: str, now: dt.datetime | None = None) -
     return _user(row)
 
 
-def revoke_token(engine: Engine, token: str) -> bool:
+def revoke_token(engine: Engine, token: str, *, origin: Origin = COMMAND_LINE,
+                 now: dt.datetime | None = None) -> bool:
+    """Revoke one token, whoever's it is (audited: revoke-token). False if it was unknown
+    or already revoked."""
+    now = now or utcnow()
     with engine.begin() as conn:
-        return bool(
-            conn.execute(
-                update(api_tokens).where(api_tokens.c.token_hash == digest(token))
-                .values(revoked=True)
-            ).rowcount
-        )
-
-
-def revoke_tokens(engine: Engine, email: str) -> int:
-    """Revoke every token of a user; returns how many were live."""
-    user = find_user(engine, email)
-    if user is None:
-        raise UserError(f"no user {email.strip()}")
-    with engine.begin() as conn:
-        return conn.execute(
+        row = conn.execute(
+            select(users).join(api_tokens, api_tokens.c.user_id == users.c.id)
+            .where(api_tokens.c.token_hash == digest(token))
+        ).first()
+        if row is None:
+            return False
+        done = conn.execute(
             update(api_tokens)
-            .where(api_tokens.c.user_id == user.id, api_tokens.c.revoked.is_(False))
+            .where(api_tokens.c.token_hash == digest(token), api_tokens.c.revoked.is_(False))
             .values(revoked=True)
         ).rowcount
+        if done:
+            _audit(conn, origin, "revoke-token", row, "tokens revoked: 1", now)
+    return bool(done)
+
+
+def revoke_tokens(engine: Engine, email: str, token: str | None = None, *,
+                  every: bool = False, origin: Origin = COMMAND_LINE,
+                  now: dt.datetime | None = None) -> Change:
+    """Revoke a user's tokens (audited: revoke-token): all of them with `every`; else the
+    `token` given, which must be one of theirs; else their only live token (with several,
+    which one is not guessed: UserError)."""
+    now = now or utcnow()
+    with engine.begin() as conn:
+        row = _row(conn, email, lock=True)
+        mine = (api_tokens.c.user_id == row.id) & api_tokens.c.revoked.is_(False)
+        if every:
+            which = mine
+        elif token is not None:
+            which = mine & (api_tokens.c.token_hash == digest(token.strip()))
+            if conn.execute(select(api_tokens.c.id).where(which)).first() is None:
+                raise UserError(f"that token is not a token of {row.email} that is still "
+                                "valid (unknown, someone else's, or already revoked)")
+        else:
+            live = conn.execute(
+                select(api_tokens.c.id).where(api_tokens.c.user_id == row.id,
+                                              _live_token(now))).scalars().all()
+            if not live:
+                raise UserError(f"{row.email} has no live token")
+            if len(live) > 1:
+                raise UserError(
+                    f"{row.email} has {len(live)} live tokens: give the one to revoke on "
+                    "standard input, or revoke them all with --all")
+            which = api_tokens.c.id == live[0]
+        done = conn.execute(update(api_tokens).where(which).values(revoked=True)).rowcount
+        _audit(conn, origin, "revoke-token", row,
+               f"tokens revoked: {done}" + (" (all)" if every else ""), now)
+    return Change(row.email, changed=bool(done), tokens_revoked=done)
+
+
+def upgrade(engine: Engine, token_days: int = TOKEN_DAYS) -> int:
+    """Run by `guardian db init` after the tables: tokens made before tokens expired get an
+    expiry `token_days` after they were made. Returns how many were given one."""
+    with engine.begin() as conn:
+        rows = conn.execute(
+            select(api_tokens.c.id, api_tokens.c.created_at)
+            .where(api_tokens.c.expires_at.is_(None))
+        ).all()
+        for token_id, created in rows:
+            conn.execute(
+                update(api_tokens).where(api_tokens.c.id == token_id)
+                .values(expires_at=aware(created) + dt.timedelta(days=token_days))
+            )
+    return len(rows)
 
 
 # ---------------------------------------------------------------------------- demo users

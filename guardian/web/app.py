@@ -14,12 +14,13 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.middleware.base import BaseHTTPMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from guardian.bootstrap import build_app
 from guardian.config import Settings
 from guardian.projections.registry import runner_for
 from guardian.store import organisations, pathway_index
-from guardian.web import api, auth, docs, pages, reports
+from guardian.web import access, api, auth, docs, pages, reports
 from guardian.web.inputs import refuse_bad_text
 from guardian.web.templating import make_templates
 
@@ -46,7 +47,7 @@ class SecurityHeaders(BaseHTTPMiddleware):
 
 
 def store_counts(guardian) -> dict[str, int]:
-    """Whole-store counts for the start page: no patient-level data."""
+    """Whole-store counts for the start page (admins only): no patient-level data."""
     with guardian.engine.connect() as conn:
         def scalar(sql: str) -> int:
             return int(conn.execute(text(sql)).scalar_one() or 0)
@@ -62,6 +63,14 @@ def store_counts(guardian) -> dict[str, int]:
             "pcns": scalar(f"SELECT count(DISTINCT pcn_code) FROM {organisations.name}"),
             "places": scalar(f"SELECT count(DISTINCT place) FROM {organisations.name}"),
         }
+
+
+def is_admin(request: Request) -> bool:
+    """Whether a signed-in admin (session or bearer token) is asking: only they see
+    whole-store figures and the scheduler's runners. Anyone else, with or without
+    credentials, is answered as anonymous (never 401: these pages are for everyone)."""
+    principal = access.peek(request)
+    return principal is not None and principal.is_admin
 
 
 def create_app(settings: Settings | None = None, follow_events: bool = True) -> FastAPI:
@@ -106,6 +115,12 @@ def create_app(settings: Settings | None = None, follow_events: bool = True) -> 
     )
     app.state.templates = templates
     app.add_middleware(SecurityHeaders)
+    if settings.proxies:
+        # The one rule for client addresses (docs/access.md "Client addresses"): only a
+        # configured proxy's X-Forwarded-For / X-Forwarded-Proto are believed; they set
+        # request.client (access.client_of, the audit log, the sign-in throttle) and the
+        # scheme (Secure cookies). `guardian serve` turns uvicorn's own handling off.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.proxies)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     auth.install(app)  # sign-in/out, admin pages, 401/403/404 answers (guardian/web/access.py)
     app.include_router(docs.router)
@@ -131,7 +146,9 @@ def create_app(settings: Settings | None = None, follow_events: bool = True) -> 
 
     @app.get("/healthz", tags=["operations"])
     def healthz(request: Request) -> JSONResponse:
-        """200 with store position when the database answers; 503 otherwise."""
+        """200 when the database answers, with each read model's lag; 503 otherwise. Signed-in
+        admins (session or bearer token) also get the store position, the database kind,
+        read-model positions and the scheduler's last runs (docs/api.md)."""
         guardian = request.app.state.guardian
         try:
             with guardian.engine.connect() as conn:
@@ -143,6 +160,11 @@ def create_app(settings: Settings | None = None, follow_events: bool = True) -> 
                 {"status": "unavailable", "detail": "the database does not answer"},
                 status_code=503,
             )
+        if not is_admin(request):
+            return JSONResponse({"status": "ok", "read_models": {
+                name: {"events_behind": m["events_behind"],
+                       "seconds_behind": m["seconds_behind"]}
+                for name, m in lag.items()}})
         try:  # the scheduler's last runs and projection-lag watch (docs/api.md)
             from guardian.scheduler import status as scheduler_status
 
@@ -157,7 +179,7 @@ def create_app(settings: Settings | None = None, follow_events: bool = True) -> 
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def start(request: Request):
-        counts = store_counts(request.app.state.guardian)
+        counts = store_counts(request.app.state.guardian) if is_admin(request) else None
         return templates.TemplateResponse(request, "start.html", {"counts": counts})
 
     return app

@@ -2,10 +2,12 @@
 
 `install(app)` adds the routes and exception handlers; create_app calls it once.
 
-- GET/POST /sign-in: e-mail and password; error summary and field errors; lock-out after
-  five wrong passwords in a row (15 minutes), with the same answers whether or not the
-  e-mail address has an account. The form carries its own CSRF token (a random value in a
-  short-lived cookie and a hidden field) because there is no session yet.
+- GET/POST /sign-in: e-mail and password; error summary and field errors; after a few
+  wrong passwords, by e-mail address or by client, a growing delay ("try again in N
+  seconds", 429; guardian/throttle.py), never a lock-out; the same answers whether or not
+  the e-mail address has an account, or the account is disabled. The form carries its
+  own CSRF token (a random value in a short-lived cookie and a hidden field) because
+  there is no session yet.
 - POST /sign-out: ends the server-side session (CSRF-checked like every POST).
 - Session cookie `guardian_session`: a random id signed with GUARDIAN_SECRET_KEY; the
   database holds its hash. HttpOnly, SameSite=Lax, Secure when the request came over
@@ -169,17 +171,23 @@ def sign_in(
         return _sign_in_page(request, email=email, next_path=next_path, errors=errors,
                              status_code=400)
     engine = access.engine(request)
+    client = access.client_of(request)
     result = users.authenticate(
-        engine, email, password, client=access.client_of(request),
-        user_agent=request.headers.get("user-agent"),
+        engine, email, password, client=client, user_agent=request.headers.get("user-agent"),
     )
-    if result.outcome == "locked":
-        return _sign_in_page(
+    if result.outcome != "ok":  # audited too (users.authenticate)
+        log.warning("sign-in %s from %s%s", "throttled" if result.wait else "failed",
+                    client, f" (asked to wait {result.wait} s)" if result.wait else "")
+    if result.outcome == "throttled":
+        # The same words for every address, known or not, and whichever count (the
+        # address's or the client's) asked for the wait (docs/access.md).
+        response = _sign_in_page(
             request, email=email, next_path=next_path, status_code=429,
-            errors={"email": "There have been too many attempts to sign in with this e-mail "
-                    f"address. Wait {int(users.LOCK_FOR.total_seconds() // 60)} minutes, "
-                    "then try again."},
+            errors={"email": "There have been too many attempts to sign in. Try again in "
+                    f"{result.wait} second{'s' if result.wait != 1 else ''}."},
         )
+        response.headers["Retry-After"] = str(result.wait)
+        return response
     if result.outcome != "ok" or result.user is None:
         return _sign_in_page(
             request, email=email, next_path=next_path, status_code=401,
@@ -215,7 +223,7 @@ def _not_signed_in(request: Request, exc: Exception) -> Response:
     reason = exc.reason if isinstance(exc, NotSignedIn) else "none"
     if is_api(request):
         detail = (
-            "the bearer token is not valid (unknown, revoked or malformed)"
+            "the bearer token is not valid (unknown, revoked, expired or malformed)"
             if reason == "bad-token"
             else "sign in, or send an API token as 'Authorization: Bearer <token>'"
         )

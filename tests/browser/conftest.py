@@ -121,9 +121,12 @@ def _parse_logins(text: str) -> tuple[str, dict[str, str], dict[str, list[str]]]
     return found.group(1), emails, orgs
 
 
-def _health(base_url: str) -> dict | None:
+def _health(base_url: str, token: str) -> dict | None:
+    """/healthz as an admin sees it (anyone else gets the status and lag only)."""
+    request = urllib.request.Request(base_url + "/healthz",
+                                     headers={"Authorization": f"Bearer {token}"})
     try:
-        with urllib.request.urlopen(base_url + "/healthz", timeout=5) as r:
+        with urllib.request.urlopen(request, timeout=5) as r:
             return json.loads(r.read())
     except (urllib.error.URLError, ConnectionError, TimeoutError, ValueError):
         return None
@@ -149,8 +152,11 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
            "GUARDIAN_SECRET_KEY": "browser-tests-" + os.urandom(16).hex(),
            "PYTHONUNBUFFERED": "1"}
     env.pop("GUARDIAN_STANDARDS_FILE", None)
-    _guardian(["db", "init"], ["demo", "--patients", str(PATIENTS), "--seed", str(SEED)],
-              env=env, cwd=root)
+    out = _guardian(["db", "init"], ["demo", "--patients", str(PATIENTS), "--seed", str(SEED)],
+                    ["users", "token", "--email", "admin@demo.invalid", "--json"],
+                    env=env, cwd=root)
+    token = next(json.loads(line)["token"] for line in out.splitlines()
+                 if line.startswith('{"token"'))
     password, emails, orgs = _parse_logins((root / "var" / "demo-logins.txt").read_text())
 
     port = _free_port()
@@ -168,7 +174,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             if proc.poll() is not None:
                 pytest.fail(f"guardian serve exited with {proc.returncode}:\n"
                             f"{server.log_tail()}", pytrace=False)
-            health = _health(base_url)
+            health = _health(base_url, token)
             if health and health.get("status") == "ok" and _settled(health):
                 break
             if time.monotonic() > deadline:

@@ -21,3 +21,43 @@ def test_init_creates_an_index_a_newer_version_added(database_url, tmp_path):
         init_database(app)  # and again: nothing to do, no error
     finally:
         app.close()
+
+
+def test_init_adds_the_account_columns_a_newer_version_added(database_url, tmp_path):
+    """A database made before accounts could be disabled and tokens expired: `db init`
+    adds the columns, keeps every user enabled, and gives old tokens an expiry."""
+    import datetime as dt
+
+    from guardian import users
+
+    app = build_app(Settings(database_url=database_url, var_dir=tmp_path))
+    try:
+        init_database(app)
+        made = dt.datetime.now(dt.UTC) - dt.timedelta(days=10)
+        with app.engine.begin() as conn:
+            for table, column in (("users", "disabled"), ("users", "last_sign_in_at"),
+                                  ("api_tokens", "expires_at")):
+                conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
+            conn.execute(text("DROP TABLE sign_in_failures"))
+            conn.execute(text(
+                "INSERT INTO users (email, role, orgs, password_hash, failed_attempts, "
+                "created_at) VALUES ('old@example.test', 'admin', '[]', :hash, 0, :made)"),
+                {"hash": users.hash_password("an old passphrase"), "made": made})
+            conn.execute(text(
+                "INSERT INTO api_tokens (token_hash, user_id, created_at, revoked) SELECT "
+                ":hash, id, :made, false FROM users"),
+                {"hash": users.digest("gdn_old-token"), "made": made})
+        init_database(app)
+        columns = {c["name"] for c in inspect(app.engine).get_columns("users")}
+        assert {"disabled", "last_sign_in_at"} <= columns
+        assert "sign_in_failures" in inspect(app.engine).get_table_names()
+        [account] = users.accounts(app.engine)
+        assert account.enabled and account.tokens == 1
+        assert users.user_for_token(app.engine, "gdn_old-token").email == "old@example.test"
+        assert users.authenticate(app.engine, "old@example.test", "an old passphrase"
+                                  ).outcome == "ok"
+        later = made + dt.timedelta(days=users.TOKEN_DAYS, seconds=1)
+        assert users.user_for_token(app.engine, "gdn_old-token", now=later) is None
+        init_database(app)  # and again: nothing to do, no error
+    finally:
+        app.close()

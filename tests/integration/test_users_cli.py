@@ -188,3 +188,131 @@ def test_demo_users_are_created_once_and_their_log_ins_written(database_url, tmp
             assert authenticate(guardian.engine, email, password).outcome == "ok"
     finally:
         guardian.close()
+
+
+# ---------------------------------------------------------------------------- life cycle
+
+
+def engine_of(url: str, tmp_path: Path):
+    from guardian.bootstrap import build_app
+    from guardian.config import Settings
+
+    return build_app(Settings(database_url=url, var_dir=tmp_path / "var"))
+
+
+def test_an_account_life_cycle_from_the_command_line(db, tmp_path):
+    """add → token → list → disable (sessions and tokens end) → enable → reset-password →
+    revoke-token, each answering one JSON object and each audited."""
+    from guardian import audit, users
+
+    for email, role in (("boss@example.test", "admin"), ("sam@example.test", "coordinator")):
+        args = ["--org", "U90001"] if role == "coordinator" else []
+        assert run(db, "users", "add", "--email", email, "--role", role, *args,
+                   cwd=tmp_path).returncode == 0
+    token = run(db, "users", "token", "--email", "sam@example.test", cwd=tmp_path)
+    token = token.stdout.strip()
+    guardian = engine_of(db, tmp_path)
+    try:
+        user = users.find_user(guardian.engine, "sam@example.test")
+        users.start_session(guardian.engine, user)
+
+        listed = run(db, "users", "list", "--json", cwd=tmp_path)
+        assert listed.returncode == 0, listed.stderr
+        found = {u["email"]: u for u in json.loads(listed.stdout)["users"]}
+        assert found["sam@example.test"] | {"created_at": None} == {
+            "email": "sam@example.test", "role": "coordinator", "orgs": ["U90001"],
+            "enabled": True, "created_at": None, "last_sign_in": None, "tokens": 1,
+            "sessions": 1, "last_token_use": None}
+        text = run(db, "users", "list", cwd=tmp_path).stdout
+        assert "sam@example.test" in text and "coordinator" in text and "U90001" in text
+
+        disabled = run(db, "users", "disable", "--email", "Sam@Example.test", "--json",
+                       cwd=tmp_path)
+        assert disabled.returncode == 0, disabled.stderr
+        assert json.loads(disabled.stdout) == {
+            "email": "sam@example.test", "changed": True, "sessions_ended": 1,
+            "tokens_revoked": 1, "enabled": False}
+        assert users.user_for_token(guardian.engine, token) is None
+        assert users.authenticate(guardian.engine, "sam@example.test", "x" * 10).outcome \
+            == "bad"
+        again = run(db, "users", "disable", "--email", "sam@example.test", cwd=tmp_path)
+        assert again.returncode == 0 and "already disabled" in again.stdout
+
+        enabled = run(db, "users", "enable", "--email", "sam@example.test", "--json",
+                      cwd=tmp_path)
+        assert json.loads(enabled.stdout) == {"email": "sam@example.test", "changed": True,
+                                              "enabled": True}
+
+        reset = run(db, "users", "reset-password", "--email", "sam@example.test",
+                    "--password-stdin", "--json", cwd=tmp_path, stdin="a new passphrase\n")
+        assert reset.returncode == 0, reset.stderr
+        assert "password" not in json.loads(reset.stdout)
+        assert users.authenticate(guardian.engine, "sam@example.test",
+                                  "a new passphrase").outcome == "ok"
+        generated = run(db, "users", "reset-password", "--email", "sam@example.test",
+                        cwd=tmp_path)
+        assert "password (shown once): " in generated.stdout
+
+        first = run(db, "users", "token", "--email", "sam@example.test", cwd=tmp_path)
+        run(db, "users", "token", "--email", "sam@example.test", cwd=tmp_path)
+        one = run(db, "users", "revoke-token", "--email", "sam@example.test", "--json",
+                  cwd=tmp_path, stdin=first.stdout)
+        assert json.loads(one.stdout) == {"email": "sam@example.test", "tokens_revoked": 1}
+        assert users.user_for_token(guardian.engine, first.stdout.strip()) is None
+        every = run(db, "users", "revoke-token", "--email", "sam@example.test", "--all",
+                    "--json", cwd=tmp_path)
+        assert json.loads(every.stdout)["tokens_revoked"] == 1
+
+        actions = [e.action for e in audit.entries(guardian.engine, email="sam@example.test")
+                   if not e.action.startswith("sign-in")]
+        assert actions[::-1] == [
+            "add-user", "create-token", "disable-user", "enable-user", "reset-password",
+            "reset-password", "create-token", "create-token", "revoke-token", "revoke-token"]
+        entry = audit.entries(guardian.engine, action="disable-user")[0]
+        assert entry.client == "cli" and "guardian users disable (run by " in entry.user_agent
+    finally:
+        guardian.close()
+
+
+def test_account_changes_refused_with_a_reason(sqlite_db, tmp_path):
+    assert run(sqlite_db, "users", "add", "--email", "boss@example.test", "--role", "admin",
+               cwd=tmp_path).returncode == 0
+    last = run(sqlite_db, "users", "disable", "--email", "boss@example.test", cwd=tmp_path)
+    assert last.returncode == 1
+    assert "boss@example.test is the last enabled admin" in last.stderr
+    assert last.stdout == "" and "Traceback" not in last.stderr
+    for args in (("disable",), ("enable",), ("reset-password",), ("revoke-token", "--all")):
+        r = run(sqlite_db, "users", *args, "--email", "nobody@example.test", cwd=tmp_path)
+        assert r.returncode == 1 and "no user nobody@example.test" in r.stderr, args
+    none = run(sqlite_db, "users", "revoke-token", "--email", "boss@example.test",
+               cwd=tmp_path)
+    assert none.returncode == 1 and "has no live token" in none.stderr
+    short = run(sqlite_db, "users", "reset-password", "--email", "boss@example.test",
+                "--password-stdin", cwd=tmp_path, stdin="short\n")
+    assert short.returncode == 1 and "at least 8 characters" in short.stderr
+    usage = run(sqlite_db, "users", "disable", cwd=tmp_path)
+    assert usage.returncode == 2  # --email is required
+
+
+def test_tokens_expire_after_guardian_token_days(sqlite_db, tmp_path, monkeypatch):
+    from sqlalchemy import select
+
+    from guardian import users
+
+    run(sqlite_db, "users", "add", "--email", "boss@example.test", "--role", "admin",
+        cwd=tmp_path)
+    monkeypatch.setenv("GUARDIAN_TOKEN_DAYS", "7")
+    assert run(sqlite_db, "users", "token", "--email", "boss@example.test",
+               cwd=tmp_path).returncode == 0
+    monkeypatch.setenv("GUARDIAN_TOKEN_DAYS", "0")
+    bad = run(sqlite_db, "users", "token", "--email", "boss@example.test", cwd=tmp_path)
+    assert bad.returncode == 1 and "GUARDIAN_TOKEN_DAYS must be 1 to 3650" in bad.stderr
+    monkeypatch.delenv("GUARDIAN_TOKEN_DAYS")
+    guardian = engine_of(sqlite_db, tmp_path)
+    try:
+        with guardian.engine.connect() as conn:
+            row = conn.execute(select(users.api_tokens)).one()
+        life = users.aware(row.expires_at) - users.aware(row.created_at)
+        assert life.days == 7
+    finally:
+        guardian.close()

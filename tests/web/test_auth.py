@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from web_helpers import ACCOUNTS, PASSWORD, csrf_of, sign_in, sign_in_token
 
-from guardian import audit, users
+from guardian import users
 from guardian.web.access import SESSION_COOKIE, CurrentPrincipal
 
 probe = APIRouter()
@@ -117,39 +117,6 @@ def test_missing_fields_are_named_next_to_the_field(client):
     assert "Enter your e-mail address" in r.text and "Enter your password" in r.text
     assert r.text.count("nhsuk-error-message") == 2
     assert 'id="email-error"' in r.text and 'id="password-error"' in r.text
-
-
-@pytest.mark.parametrize("email", ["gp@guardian.test", "nobody@guardian.test"])
-def test_five_wrong_passwords_lock_the_address_for_15_minutes(client, engine, email):
-    statuses = [sign_in(client, email, "wrong password").status_code for _ in range(5)]
-    assert statuses == [401, 401, 401, 401, 429]
-    locked = sign_in(client, email, PASSWORD if email.startswith("gp") else "x" * 10)
-    assert locked.status_code == 429
-    assert "too many attempts" in locked.text and "Wait 15 minutes" in locked.text
-    assert client.get("/probe/page", follow_redirects=False).status_code == 303
-    actions = [e.action for e in audit.entries(engine, email=email)]
-    assert actions.count("sign-in-failed") == 5 and actions[0] == "sign-in-locked"
-
-
-def test_the_lock_ends_after_15_minutes_and_a_success_resets_the_count(client, engine,
-                                                                        monkeypatch):
-    for _ in range(5):
-        sign_in(client, "gp", "wrong password")
-    later = users.utcnow() + users.LOCK_FOR + dt.timedelta(seconds=1)
-    monkeypatch.setattr(users, "utcnow", lambda: later)
-    assert sign_in(client, "gp").status_code == 303
-    with engine.connect() as conn:
-        row = conn.execute(select(users.users).where(users.users.c.email == "gp@guardian.test"))
-        assert row.one().failed_attempts == 0
-
-
-def test_an_unknown_address_unlocks_after_15_minutes_too(client, monkeypatch):
-    for _ in range(5):
-        sign_in(client, "nobody@guardian.test", "wrong password")
-    assert sign_in(client, "nobody@guardian.test", "again wrong").status_code == 429
-    later = users.utcnow() + users.LOCK_FOR + dt.timedelta(seconds=1)
-    monkeypatch.setattr(users, "utcnow", lambda: later)
-    assert sign_in(client, "nobody@guardian.test", "again wrong").status_code == 401
 
 
 def test_the_sign_in_form_needs_its_csrf_token(client):
@@ -321,7 +288,7 @@ def test_a_revoked_token_is_401(client, engine):
     assert client.get("/api/v1/probe/whoami", headers=auth).status_code == 200
     assert users.revoke_token(engine, token)
     r = client.get("/api/v1/probe/whoami", headers=auth)
-    assert r.status_code == 401 and "revoked" in r.json()["detail"]
+    assert r.status_code == 401 and "revoked, expired" in r.json()["detail"]
 
 
 def test_credentials_are_stored_only_as_hashes(client, engine):
