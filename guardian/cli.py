@@ -329,17 +329,24 @@ def users_reset_password(email: EmailOpt, password_stdin: PasswordStdinOpt = Fal
 def users_revoke_token(
     email: EmailOpt,
     every: Annotated[bool, typer.Option("--all", help="revoke every token of the user")] = False,
+    token_stdin: Annotated[bool, typer.Option(
+        "--token-stdin", help="revoke the token given on standard input")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Revoke a user's API token: the one given on standard input, else their only live
-    token; --all revokes every one. It stops working at once."""
-    token = None
-    if not every and not sys.stdin.isatty():
-        token = sys.stdin.readline().strip() or None
+    """Revoke a user's API token: their only live token, or with --token-stdin the one on
+    standard input; --all revokes every one. It stops working at once."""
+    if every and token_stdin:
+        raise typer.BadParameter("choose --all or --token-stdin, not both",
+                                 param_hint="--all")
 
     def work(guardian) -> None:
         from guardian.users import revoke_tokens
 
+        token = None
+        if token_stdin:
+            token = sys.stdin.readline().strip()
+            if not token:
+                raise Failure("no token on standard input (--token-stdin)")
         change = revoke_tokens(guardian.engine, email, token, every=every,
                                origin=_origin("revoke-token"))
         n = change.tokens_revoked

@@ -727,8 +727,8 @@ def revoke_tokens(engine: Engine, email: str, token: str | None = None, *,
                 raise UserError(f"{row.email} has no live token")
             if len(live) > 1:
                 raise UserError(
-                    f"{row.email} has {len(live)} live tokens: give the one to revoke on "
-                    "standard input, or revoke them all with --all")
+                    f"{row.email} has {len(live)} live tokens: give the one to revoke "
+                    "(--token-stdin), or revoke them all (--all)")
             which = api_tokens.c.id == live[0]
         done = conn.execute(update(api_tokens).where(which).values(revoked=True)).rowcount
         _audit(conn, origin, "revoke-token", row,

@@ -255,8 +255,8 @@ def test_an_account_life_cycle_from_the_command_line(db, tmp_path):
 
         first = run(db, "users", "token", "--email", "sam@example.test", cwd=tmp_path)
         run(db, "users", "token", "--email", "sam@example.test", cwd=tmp_path)
-        one = run(db, "users", "revoke-token", "--email", "sam@example.test", "--json",
-                  cwd=tmp_path, stdin=first.stdout)
+        one = run(db, "users", "revoke-token", "--email", "sam@example.test",
+                  "--token-stdin", "--json", cwd=tmp_path, stdin=first.stdout)
         assert json.loads(one.stdout) == {"email": "sam@example.test", "tokens_revoked": 1}
         assert users.user_for_token(guardian.engine, first.stdout.strip()) is None
         every = run(db, "users", "revoke-token", "--email", "sam@example.test", "--all",
@@ -287,11 +287,25 @@ def test_account_changes_refused_with_a_reason(sqlite_db, tmp_path):
     none = run(sqlite_db, "users", "revoke-token", "--email", "boss@example.test",
                cwd=tmp_path)
     assert none.returncode == 1 and "has no live token" in none.stderr
+    for _ in range(2):
+        run(sqlite_db, "users", "token", "--email", "boss@example.test", cwd=tmp_path)
+    which = run(sqlite_db, "users", "revoke-token", "--email", "boss@example.test",
+                cwd=tmp_path)
+    assert which.returncode == 1 and "has 2 live tokens" in which.stderr
+    empty = run(sqlite_db, "users", "revoke-token", "--email", "boss@example.test",
+                "--token-stdin", cwd=tmp_path, stdin="")
+    assert empty.returncode == 1 and "no token on standard input" in empty.stderr
+    stranger = run(sqlite_db, "users", "revoke-token", "--email", "boss@example.test",
+                   "--token-stdin", cwd=tmp_path, stdin="gdn_not-theirs\n")
+    assert stranger.returncode == 1 and "not a token of boss@example.test" in stranger.stderr
     short = run(sqlite_db, "users", "reset-password", "--email", "boss@example.test",
                 "--password-stdin", cwd=tmp_path, stdin="short\n")
     assert short.returncode == 1 and "at least 8 characters" in short.stderr
     usage = run(sqlite_db, "users", "disable", cwd=tmp_path)
     assert usage.returncode == 2  # --email is required
+    both = run(sqlite_db, "users", "revoke-token", "--email", "boss@example.test", "--all",
+               "--token-stdin", cwd=tmp_path)
+    assert both.returncode == 2 and "not both" in both.stderr
 
 
 def test_tokens_expire_after_guardian_token_days(sqlite_db, tmp_path, monkeypatch):
