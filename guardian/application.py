@@ -10,7 +10,9 @@ import datetime as dt
 import json
 import json.encoder
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -26,6 +28,7 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import get_topic
 from sqlalchemy import Engine, func, select
 
+from guardian.audit import audit_log
 from guardian.config import Settings
 from guardian.domain.errors import DomainError, InvalidValue
 from guardian.domain.identifiers import patient_id as make_patient_id
@@ -41,6 +44,8 @@ from guardian.store import (
 )
 
 Clock = Callable[[], dt.datetime]
+# The audit entry of the action under way (`GuardianApp.audited`), written with its events.
+_AUDIT: ContextVar[list[dict[str, Any]] | None] = ContextVar("guardian_audit", default=None)
 log = logging.getLogger("guardian.application")
 
 
@@ -277,11 +282,35 @@ class GuardianApp(Application[UUID]):
         )
 
     def write(self, staged: StagedWrite) -> int | None:
-        """Write staged events and index rows in one transaction; return the last id."""
+        """Write staged events and index rows in one transaction; return the last id.
+
+        Inside `audited`, the audit entry of the action is written in that transaction too.
+        """
         if not staged.stored:
             return None
-        ids = self.recorder.insert_events(staged.stored, index_rows=staged.index_rows)
+        pending = _AUDIT.get()
+        extra = [(audit_log, list(pending))] if pending else []
+        ids = self.recorder.insert_events(staged.stored, index_rows=staged.index_rows,
+                                          extra_rows=extra)
+        if pending:
+            pending.clear()  # written with these events
         return ids[-1] if ids else None
+
+    @contextmanager
+    def audited(self, entry: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+        """Record `entry` (a row of the audit log, `guardian.audit.entry`) with the action
+        the block carries out: in the same transaction as the events it writes, so there is
+        never an action without its entry; on its own when the action wrote nothing (a
+        repeat); not at all when the block fails."""
+        pending = [entry]
+        token = _AUDIT.set(pending)
+        try:
+            yield pending  # a block that decides the action is not to be audited clears it
+        finally:
+            _AUDIT.reset(token)
+        if pending:
+            with self.engine.begin() as conn:
+                conn.execute(audit_log.insert(), pending)
 
     def save_patients(self, patients: Sequence[Patient]) -> int | None:
         """Save the patients' new events and their index rows in one transaction.
@@ -408,17 +437,21 @@ class GuardianApp(Application[UUID]):
             return dict(conn.execute(select(provider_extracts)).tuples().all())
 
     def apply_reports(
-        self, reports: Sequence[ReferralReport], scope: frozenset[str] | None = None
+        self, reports: Sequence[ReferralReport], scope: frozenset[str] | None = None,
+        on_decided: Callable[[list[ReportOutcome]], None] | None = None,
     ) -> list[ReportOutcome]:
         """Reconcile many provider reports and save them in one transaction.
 
         Shared by the PTL import and `POST /api/v1/referrals`. Unchanged reports (same
         fingerprint as last time) cost one index lookup and write nothing. `scope`: the
         practices the submitting user may act for (None: the provider's extract or an
-        admin); see `prepare_reports`.
+        admin); see `prepare_reports`. `on_decided` is told the outcomes before anything
+        is written (to describe the action in its audit entry, `audited`).
         """
         for attempt in (1, 2):
             batch = self.prepare_reports(reports, scope=scope)
+            if on_decided is not None:
+                on_decided(batch.outcomes)
             try:
                 self.write(batch.staged)
                 return batch.outcomes

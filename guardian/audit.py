@@ -106,6 +106,30 @@ def record(
 ) -> None:
     """Append one entry. With a Connection it joins the caller's transaction (the entry and
     the action it records commit together); with an Engine it commits on its own."""
+    values = entry(action=action, email=email, role=role, patient_id=patient_id,
+                   provider=provider, pathway_id=pathway_id, detail=detail, client=client,
+                   user_agent=user_agent, at=at)
+    if isinstance(bind, Connection):
+        bind.execute(insert(audit_log).values(**values))
+    else:
+        with bind.begin() as conn:
+            conn.execute(insert(audit_log).values(**values))
+
+
+def entry(
+    *,
+    action: str,
+    email: str | None,
+    role: str | None = None,
+    patient_id: str | None = None,
+    provider: str | None = None,
+    pathway_id: str | None = None,
+    detail: str | None = None,
+    client: str | None = None,
+    user_agent: str | None = None,
+    at: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """The row of one entry, every value cut to fit its column (see `record`)."""
     values = {
         "at": at or dt.datetime.now(dt.UTC),
         "user_email": email or None,
@@ -124,11 +148,7 @@ def record(
         length = getattr(audit_log.c[name].type, "length", None)
         if length and isinstance(value, str) and len(value) > length:
             values[name] = value[:length]
-    if isinstance(bind, Connection):
-        bind.execute(insert(audit_log).values(**values))
-    else:
-        with bind.begin() as conn:
-            conn.execute(insert(audit_log).values(**values))
+    return values
 
 
 DETAIL_LIMIT = 1000

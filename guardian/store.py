@@ -161,8 +161,9 @@ class GuardianRecorder(SQLAlchemyApplicationRecorder):
 
     - Events are inserted at the driver level (COPY on PostgreSQL, executemany on SQLite)
       rather than through the ORM's unit of work.
-    - Pathway index rows passed to `save(..., index_rows=…)` are written in the same
-      transaction as the events, so the index and the events can never disagree.
+    - Pathway index rows passed to `save(..., index_rows=…)`, and any `extra_rows` (the
+      audit entry of the action that wrote the events), are written in the same
+      transaction as the events, so they and the events can never disagree.
     - On an SQLite file, writers from several processes queue on a lock file instead of
       SQLite's busy handler, which polls with sleeps of up to 100 ms and so leaves the
       database idle while writers wait.
@@ -190,6 +191,11 @@ class GuardianRecorder(SQLAlchemyApplicationRecorder):
 
     def _insert_events(self, session: Session, stored_events: Sequence[StoredEvent], **kw: Any):
         upsert(session, pathway_index, kw.get("index_rows") or (), ("provider", "pathway_id"))
+        # rows that must commit with the events (an audit entry of the action): `extra_rows`
+        # is a sequence of (table, rows)
+        for table, rows in kw.get("extra_rows") or ():
+            if rows:
+                session.execute(table.insert(), list(rows))
         return None
 
     def _insert_stored_events(

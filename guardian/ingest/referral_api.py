@@ -8,10 +8,11 @@ only the transport differs. The HTTP route and its scope check come with sign-in
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from guardian.application import OutsideScope
+from guardian.application import OutsideScope, ReportOutcome
+from guardian.domain.report import ReferralReport
 from guardian.ingest.ptl_csv import COLUMNS, RecordParser
 
 
@@ -35,6 +36,7 @@ def submit_referral(
     allowed_practices: frozenset[str] | set[str],
     as_of: dt.date | None = None,
     scope: frozenset[str] | None = None,
+    on_decided: Callable[[ReportOutcome, ReferralReport], None] | None = None,
 ) -> ReferralSubmission:
     """Validate and apply one referral, as of today unless told otherwise.
 
@@ -42,7 +44,8 @@ def submit_referral(
     exactly like a practice missing from the organisation reference. `scope` is what
     `GuardianApp.apply_reports` checks once the referral is valid (None for an admin): a
     known pathway registered outside it is refused, and the patient's own details are
-    changed only by a scope that takes in every open pathway of the patient.
+    changed only by a scope that takes in every open pathway of the patient. `on_decided`
+    is told the outcome before it is written (for its audit entry).
     """
     errors: dict[str, str] = {}
     values: dict[str, str] = {}
@@ -73,7 +76,11 @@ def submit_referral(
                 "the practices you may record referrals for"
             },
         )
-    (outcome,) = app.apply_reports([report], scope=scope)
+    def decided(outcomes: list[ReportOutcome]) -> None:
+        if on_decided is not None:
+            on_decided(outcomes[0], report)
+
+    (outcome,) = app.apply_reports([report], scope=scope, on_decided=decided)
     if outcome.result == "rejected":
         field_name = (outcome.error.field or "record").lower() if outcome.error else "record"
         message = outcome.error.message if outcome.error else "rejected"

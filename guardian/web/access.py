@@ -20,13 +20,16 @@ from it. Nothing is hidden by leaving links out of templates.
 - `AdminPrincipal`: admins only; anyone else gets 404.
 - `require_role(*roles)`: a dependency for role-specific pages; other roles get 404.
 - `scope_for(principal)`: the worklist Scope (PCN codes; None = every PCN).
-- `may_see_patient(principal, practice_code, pcn_code, place)`: the patient-level rule.
+- `may_see_patient(principal, practice_code, pcn_code, place)`: the rule for one pathway
+  (by its practice); `visible_pathways` applies it to a patient's pathways. What else of
+  the patient goes with those pathways is `guardian.domain.visibility`.
 - `record_access(request, principal, action, …)`: one audit entry with client and agent.
 """
 
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -293,6 +296,18 @@ def may_see_patient(
     return False
 
 
+def visible_pathways(
+    principal: Principal, pathways: Iterable[Any],
+    orgs: Mapping[str, tuple[str | None, str | None]],
+) -> list[tuple[str, str]]:
+    """The keys of the pathways (of one patient) this user may see: scope follows the
+    pathway's practice, never the patient (docs/access.md, "By pathway"). `orgs` maps a
+    practice code to its (PCN, place)."""
+    return [p.key for p in pathways
+            if may_see_patient(principal, p.practice_code,
+                               *orgs.get(p.practice_code, (None, None)))]
+
+
 def may_see_pcn(principal: Principal, pcn_code: str) -> bool:
     """PCN worklists: coordinators of that PCN and admins."""
     return principal.role in ("coordinator", "admin") and scope_for(principal).allows(pcn_code)
@@ -319,15 +334,21 @@ def record_access(
     caller's transaction (so the entry commits with the action it records).
     """
     bind = fields.pop("conn", None) or engine(request)
-    audit.record(
-        bind,
-        action=action,
-        email=principal.email if principal else None,
-        role=principal.role if principal else None,
-        client=client_of(request),
-        user_agent=request.headers.get("user-agent"),
-        **fields,
-    )
+    audit.record(bind, **_who(request, principal), action=action, **fields)
+
+
+def audit_entry(
+    request: Request, principal: Principal | None, action: str, **fields: Any
+) -> dict[str, Any]:
+    """The audit entry of an action this request carries out, for
+    `GuardianApp.audited`, which writes it in the same transaction as the action."""
+    return audit.entry(**_who(request, principal), action=action, **fields)
+
+
+def _who(request: Request, principal: Principal | None) -> dict[str, Any]:
+    return {"email": principal.email if principal else None,
+            "role": principal.role if principal else None,
+            "client": client_of(request), "user_agent": request.headers.get("user-agent")}
 
 
 def deny_patient(request: Request, principal: Principal, patient_id: Any = None,

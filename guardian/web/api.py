@@ -56,6 +56,7 @@ from guardian.domain import standards
 from guardian.domain.codes import DIAGNOSTIC_TESTS
 from guardian.domain.errors import DomainError, InvalidValue
 from guardian.domain.identifiers import normalise_practice_code, normalise_provider_code
+from guardian.domain.visibility import view_of
 from guardian.ingest.ptl_csv import COLUMNS, REQUIRED, field_problem
 from guardian.ingest.referral_api import submit_referral
 from guardian.orgs import places as org_places
@@ -67,13 +68,14 @@ from guardian.web.access import (
     AUTH_RESPONSES,
     PatientReader,
     Principal,
+    audit_entry,
     deny_patient,
-    may_see_patient,
     may_see_pcn,
     may_see_place,
     record_access,
     require_role,
     scope_for,
+    visible_pathways,
 )
 from guardian.web.reports import as_of_problem
 
@@ -242,27 +244,6 @@ def practices_of(request: Request, principal: Principal) -> frozenset[str]:
         return frozenset(conn.execute(q).scalars())
 
 
-def _registered_elsewhere(app, record: Mapping[str, Any], allowed: frozenset[str]) -> bool:
-    """Whether the record names a known pathway registered at a practice outside `allowed`:
-    a coordinator may not change (or move into their scope) another PCN's referral."""
-    try:
-        provider = normalise_provider_code(
-            str(record.get("organisation_identifier_code_of_provider") or ""))
-    except InvalidValue:
-        return False
-    pathway_id = str(record.get("patient_pathway_identifier") or "").strip()
-    if not pathway_id:
-        return False
-    entry = app.lookup_index([(provider, pathway_id)]).get((provider, pathway_id))
-    if entry is None:
-        return False
-    try:
-        pathway = app.get_patient(UUID(entry.patient_id)).pathway(provider, pathway_id)
-    except DomainError:
-        return False
-    return pathway.practice_code not in allowed
-
-
 CoordinatorOrAdmin = Annotated[Principal, Depends(require_role("coordinator", "admin"))]
 
 
@@ -295,20 +276,31 @@ def create_referral(
     app = _guardian(request)
     record = row.model_dump(exclude_none=True)
     allowed = practices_of(request, principal)
-    if not principal.is_admin and _registered_elsewhere(app, record, allowed):
-        record_access(request, principal, "denied-patient",
-                      detail="submit-referral: the pathway is registered outside your scope")
-        raise invalid(("body", "patient_pathway_identifier"),
-                      "this pathway is registered at a practice outside the practices you "
-                      "may record referrals for")
+    entry = audit_entry(request, principal, "submit-referral")
+
+    def describe(outcome, report) -> None:  # before the write: the entry commits with it
+        entry.update(provider=report.provider, pathway_id=report.pathway_id,
+                     patient_id=outcome.patient_id.hex if outcome.patient_id else None,
+                     detail=outcome.result)
+
     try:
-        submission = submit_referral(app, record, allowed, app.today())
+        # validated whole first, then scope: which error comes back reveals nothing about
+        # pathways outside it (docs/access.md, "By pathway")
+        with app.audited(entry) as pending:
+            submission = submit_referral(app, record, allowed, app.today(),
+                                         scope=None if principal.is_admin else allowed,
+                                         on_decided=describe)
+            if submission.result == "rejected":
+                pending.clear()  # audited below, with its reasons
     except ConcurrentChange:
         return JSONResponse({"detail": "this patient was changed by someone else at the same "
                              "time; send the referral again"}, status_code=409)
     except DomainError as e:  # a rule of the aggregate refused the change
         field_name = (e.field or "").lower()
         raise invalid(("body", field_name) if field_name else ("body",), e.message) from None
+    if submission.outside_scope:
+        record_access(request, principal, "denied-patient",
+                      detail="submit-referral: the pathway is registered outside your scope")
     if submission.result == "rejected":
         record_access(request, principal, "submit-referral",
                       detail="rejected: " + ", ".join(sorted(submission.errors)))
@@ -320,10 +312,6 @@ def create_referral(
     provider, pathway_id = submission.provider or "", submission.pathway_id or ""
     if submission.result != "unchanged":
         _catch_up(request)
-    entry = app.lookup_index([(provider, pathway_id)]).get((provider, pathway_id))
-    record_access(request, principal, "submit-referral", provider=provider,
-                  pathway_id=pathway_id, patient_id=entry.patient_id if entry else None,
-                  detail=submission.result)
     body = ReferralWritten(result=submission.result, provider=provider,  # type: ignore[arg-type]
                            pathway_id=pathway_id, href=_referral_href(provider, pathway_id))
     headers = {"Location": body.href} if submission.result == "created" else None
@@ -488,10 +476,8 @@ def get_referral(
         if patient is not None and (prov, pathway_id) in patient.pathways:
             pathways.append((patient, patient.pathways[(prov, pathway_id)]))
     orgs = _orgs_of(app, {p.practice_code for _, p in pathways})
-    visible = [
-        (patient, p) for patient, p in pathways
-        if may_see_patient(principal, p.practice_code, *orgs.get(p.practice_code, (None, None)))
-    ]
+    visible = [(patient, p) for patient, p in pathways
+               if visible_pathways(principal, [p], orgs)]
     if not visible:
         if not pathways:
             raise _not_found()
@@ -506,19 +492,22 @@ def get_referral(
         )
     patient, p = visible[0]
     on = app.today()
+    # what goes with the pathways this user may see of the patient (docs/access.md)
+    view = view_of(patient, visible_pathways(principal, patient.pathways.values(),
+                                             _orgs_of(app, {q.practice_code for q in
+                                                            patient.pathways.values()})))
     events = list(app.events.get(patient.id))
     with app.engine.connect() as conn:
         status = referral_status(patient, p.provider, p.pathway_id, on, events, conn,
-                                 table=app.settings.standards)
+                                 table=app.settings.standards, whole=view.whole)
     record_access(request, principal, "view-referral", patient_id=patient.id.hex,
                   provider=p.provider, pathway_id=p.pathway_id)
     response.headers["Cache-Control"] = NO_STORE
     return ReferralView(
         as_of=on,
         patient=PatientDetails(patient_id=patient.id.hex, nhs_number=patient.nhs_number,
-                               given_name=patient.given_name,
-                               family_name=patient.family_name,
-                               birth_date=patient.birth_date),
+                               given_name=view.given_name, family_name=view.family_name,
+                               birth_date=view.birth_date),
         pcn_code=orgs.get(p.practice_code, (None, None))[0],
         workup=[WorkupOut(item_id=w.item_id, description=w.description,
                           requested_from=w.requested_from, required_on=w.required_on,

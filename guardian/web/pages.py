@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from guardian import users
 from guardian.application import ConcurrentChange, PatientNotFound
-from guardian.domain import codes, standards
+from guardian.domain import codes, standards, visibility
 from guardian.domain.errors import DomainError
 from guardian.domain.identifiers import format_nhs_number, normalise_nhs_number
 from guardian.domain.text import problem as text_problem
@@ -198,8 +198,10 @@ def worklist_page(
         pcn_names = cached(("pcn-names", str(app.engine.url)), lambda: dict(conn.execute(
             select(organisations.c.pcn_code, organisations.c.pcn_name).distinct()
         ).all()))
-        coordinators = cached(("coordinators", str(app.engine.url)), lambda: [
-            u.email for u in users.list_users(conn) if u.role == "coordinator"])
+        everyone = cached(("coordinators", str(app.engine.url)),
+                          lambda: coordinators_of(conn))
+    # only coordinators of the PCNs on the page may be given its pathways (docs/access.md)
+    coordinators = [u.email for u in covering(everyone, {pcn} if pcn else principal.pcns)]
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     state = {"pcn": pcn or "", "filter": filters, "sort": sort,
@@ -259,15 +261,20 @@ async def bulk_assign(request: Request, principal: Coordinator) -> Response:
             access.record_access(request, principal, "denied-patient",
                                  detail=f"bulk assign {provider}/{pathway_id}")
             raise HTTPException(status_code=404, detail="Not Found")
+    outside = sorted({rows[(pv, pw)].pcn_code for pv, pw, _ in parsed} - set(
+        target.orgs if target is not None else ()))
+    if target is not None and target.role == "coordinator" and outside:
+        problems.append(f"{target.email} does not work for {', '.join(outside)}: choose a "
+                        "coordinator of the PCN of every pathway selected.")
     if problems:
         return render(request, "worklist_error.html",
                       {"errors": {"assign": " ".join(problems)}, "back": back},
                       status_code=422)
     for provider, pathway_id, patient_hex in parsed:
-        app.assign_coordinator(uuid.UUID(patient_hex), provider, pathway_id, target.email)
-        access.record_access(request, principal, "assign-coordinator",
-                             patient_id=patient_hex, provider=provider, pathway_id=pathway_id,
-                             detail=f"to {target.email}")
+        with app.audited(access.audit_entry(
+                request, principal, "assign-coordinator", patient_id=patient_hex,
+                provider=provider, pathway_id=pathway_id, detail=f"to {target.email}")):
+            app.assign_coordinator(uuid.UUID(patient_hex), provider, pathway_id, target.email)
     catch_up(request)
     sep = "&" if "?" in back else "?"
     return RedirectResponse(f"{back}{sep}assigned={len(parsed)}", status_code=303)
@@ -280,6 +287,25 @@ def _practice_orgs(conn, practices: set[str]) -> dict[str, tuple[str | None, str
     q = select(organisations.c.practice_code, organisations.c.pcn_code,
                organisations.c.place).where(organisations.c.practice_code.in_(sorted(practices)))
     return {r.practice_code: (r.pcn_code, r.place) for r in conn.execute(q)}
+
+
+def coordinators_of(conn) -> list[users.User]:
+    """Every care coordinator (on the caller's connection)."""
+    return [u for u in users.list_users(conn) if u.role == "coordinator"]
+
+
+def covering(coordinators: list[users.User], pcns) -> list[users.User]:
+    """The coordinators who work for at least one of `pcns` (None: any PCN): the only ones
+    a pathway of those PCNs may be assigned to (docs/access.md)."""
+    if pcns is None:
+        return list(coordinators)
+    return [u for u in coordinators if set(u.orgs) & set(pcns)]
+
+
+def referral_label(p) -> str:
+    """A referral as a person picks it: "Dermatology at RAJ (PPI-0002)"."""
+    return f"{codes.treatment_function_label(p.treatment_function)} at {p.provider} " \
+           f"({p.pathway_id})"
 
 
 def load_visible_patient(request: Request, principal: Principal, patient_ref: str):
@@ -296,9 +322,7 @@ def load_visible_patient(request: Request, principal: Principal, patient_ref: st
         access.deny_patient(request, principal, pid.hex, "no such patient")
     with app.engine.connect() as conn:
         orgs = _practice_orgs(conn, {p.practice_code for p in patient.pathways.values()})
-    visible = [p.key for p in patient.pathways.values()
-               if access.may_see_patient(principal, p.practice_code,
-                                         *orgs.get(p.practice_code, (None, None)))]
+    visible = access.visible_pathways(principal, patient.pathways.values(), orgs)
     if not visible:
         access.deny_patient(request, principal, pid.hex)
     return patient, visible
@@ -309,24 +333,41 @@ def patient_context(request: Request, principal: Principal, patient, visible,
                     values: dict[str, dict[str, str]] | None = None) -> dict[str, Any]:
     app = guardian_of(request)
     today = app.today()
+    view = visibility.view_of(patient, visible)
     events = list(app.events.get(patient.id))
     with app.engine.connect() as conn:
         statuses = [status_model.referral_status(patient, provider, pathway_id, today,
-                                                 events, conn,
-                                                 table=app.settings.standards)
+                                                 events, conn, table=app.settings.standards,
+                                                 whole=view.whole)
                     for provider, pathway_id in visible]
     statuses.sort(key=lambda s: (s.stage in ("clock-stopped", "closed"), s.received_on))
-    flags = sorted(patient.flags.values(), key=lambda f: f.raised_on)
+    flags = sorted(view.flags, key=lambda f: f.raised_on)
+    pathways = {p.key: p for p in patient.pathways.values() if p.key in view.keys}
+    # a contact or support offer is about one referral: open ones first; one is preselected
+    referrals = [(f"{p.provider}|{p.pathway_id}", referral_label(p))
+                 for p in sorted(pathways.values(), key=lambda p: (not p.is_open, p.received_on))]
+    with app.engine.connect() as conn:
+        pcn_of = {code: pcn for code, (pcn, _) in
+                  _practice_orgs(conn, {p.practice_code for p in pathways.values()}).items()}
+        everyone = coordinators_of(conn)
+    assignees = {f"{p.provider}|{p.pathway_id}": [(u.email, u.email) for u in covering(
+        everyone, {pcn_of.get(p.practice_code)})] for p in pathways.values()}
+    values = dict(values or {})
+    for form in ("contact:", "support:"):
+        if referrals and form not in values:
+            values[form] = {"referral": referrals[0][0]}
     return {
-        "patient": patient, "pid": patient.id.hex, "version": patient.version,
+        "patient": view, "pid": patient.id.hex, "version": patient.version,
         "nhs_formatted": format_nhs_number(patient.nhs_number),
-        "age": age_on(patient.birth_date, today), "today": today,
-        "statuses": statuses, "pathways": {p.key: p for p in patient.pathways.values()},
+        "age": age_on(view.birth_date, today), "today": today,
+        "statuses": statuses, "pathways": pathways,
+        "differing": {key: visibility.differing_details(patient, key) for key in view.keys},
+        "referral_options": referrals, "assignees": assignees,
         "open_flags": [f for f in flags if f.reviewed_on is None],
         "flag_options": [(f.flag_id, f"{f.raised_on:%d %b %Y}: {f.summary[:60]}")
                          for f in flags if f.reviewed_on is None],
-        "contacts": sorted(patient.contacts.values(), key=lambda c: c.on, reverse=True),
-        "errors": errors or {}, "values": values or {},
+        "contacts": sorted(view.contacts, key=lambda c: c.on, reverse=True),
+        "errors": errors or {}, "values": values,
         "done": request.query_params.get("done"),
         "is_gp": principal.role == "gp",
         "choices": CHOICES,
@@ -365,6 +406,18 @@ def _new_id(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(4)}"
 
 
+def _pcn_of(app, practice_code: str) -> str | None:
+    with app.engine.connect() as conn:
+        return conn.execute(select(organisations.c.pcn_code).where(
+            organisations.c.practice_code == practice_code)).scalar()
+
+
+def _about(key: tuple[str, str] | None) -> None:
+    """A record about the patient is made for one referral (docs/access.md, "By pathway")."""
+    if key is None:
+        raise DomainError("Choose which referral this is about", field="referral")
+
+
 # action name → (roles allowed, needs a pathway, the command)
 def _act(app, principal: Principal, action: str, pid: uuid.UUID, key: tuple[str, str] | None,
          f: dict[str, str], today: dt.date) -> None:
@@ -392,9 +445,12 @@ def _act(app, principal: Principal, action: str, pid: uuid.UUID, key: tuple[str,
                                   _required(f, "outcome", "Say what the patient was told"),
                                   on=_date(f.get("on"), "on", today))
     elif action == "contact":
-        app.log_contact(pid, _new_id("c"), _required(f, "channel", "Choose how"),
-                        _required(f, "summary", "Summarise the contact"), who,
-                        on=_date(f.get("on"), "on", today))
+        channel = _required(f, "channel", "Choose how")
+        summary = _required(f, "summary", "Summarise the contact")
+        on = _date(f.get("on"), "on", today)
+        _about(key)
+        app.log_contact(pid, _new_id("c"), channel, summary, who, on=on, provider=provider,
+                        pathway_id=pathway_id)
     elif action == "check-in":
         app.record_check_in_outcome(pid, provider, pathway_id,
                                     _required(f, "outcome", "Choose the outcome"), who,
@@ -411,8 +467,10 @@ def _act(app, principal: Principal, action: str, pid: uuid.UUID, key: tuple[str,
                                  _required(f, "outcome", "Choose the review outcome"),
                                  on=_date(f.get("on"), "on", today))
     elif action == "support":
-        app.offer_support(pid, _new_id("s"), _required(f, "kind", "Choose the support"),
-                          f.get("note", ""), on=today)
+        kind = _required(f, "kind", "Choose the support")
+        _about(key)
+        app.offer_support(pid, _new_id("s"), kind, f.get("note", ""), on=today,
+                          provider=provider, pathway_id=pathway_id)
     elif action == "message":
         body = _required(f, "body", "Write the message")
         if principal.role == "gp":
@@ -422,10 +480,11 @@ def _act(app, principal: Principal, action: str, pid: uuid.UUID, key: tuple[str,
             app.send_message(pid, provider, pathway_id, _new_id("m"), party, body, who,
                              in_reply_to=f.get("in_reply_to") or None)
     elif action == "assign":
-        email = _required(f, "coordinator", "Enter the coordinator's e-mail")
+        email = _required(f, "coordinator", "Choose the care coordinator")
         target = users.find_user(app.engine, email)
-        if target is None or target.role != "coordinator":
-            raise DomainError("No care coordinator has that e-mail address",
+        pcn = _pcn_of(app, app.get_patient(pid).pathway(provider, pathway_id).practice_code)
+        if target is None or target.role != "coordinator" or pcn not in target.orgs:
+            raise DomainError("Choose a care coordinator of this pathway's PCN",
                               field="coordinator")
         app.assign_coordinator(pid, provider, pathway_id, target.email)
     elif action == "clock-stop":
@@ -457,11 +516,18 @@ async def patient_action(request: Request, principal: access.PatientReader, pati
     form = {k: v.strip() if isinstance(v, str) else "" for k, v in raw.items()}
     patient, visible = load_visible_patient(request, principal, patient_ref)
     key = None
-    if action not in PATIENT_ACTIONS or form.get("pathway"):
-        provider, _, pathway_id = form.get("pathway", "").partition("|")
+    # the referral acted on: the form's own pathway, or the one chosen for a record about
+    # the patient (a contact, a support offer); either must be one this user may see
+    chosen = form.get("pathway") if action not in PATIENT_ACTIONS else form.get("referral")
+    if action not in PATIENT_ACTIONS or chosen:
+        provider, _, pathway_id = (chosen or "").partition("|")
         key = (provider, pathway_id)
         if key not in visible:
             access.deny_patient(request, principal, patient.id.hex, f"{action} on {key}")
+    if action == "deterioration-reviewed":
+        flag = patient.flags.get(form.get("flag_id", ""))
+        if flag is not None and not visibility.view_of(patient, visible).sees(flag.pathway):
+            access.deny_patient(request, principal, patient.id.hex, f"{action} on a flag")
     form_key = f"{action}:{form.get('pathway', '')}"
     errors: dict[str, str] = {}
     app = guardian_of(request)
@@ -471,7 +537,12 @@ async def patient_action(request: Request, principal: access.PatientReader, pati
                           "what you typed is still in the form.")
     else:
         try:
-            _act(app, principal, action, patient.id, key, form, app.today())
+            entry = access.audit_entry(request, principal, action.replace("-", " "),
+                                       patient_id=patient.id.hex,
+                                       provider=key[0] if key else None,
+                                       pathway_id=key[1] if key else None)
+            with app.audited(entry):  # the entry commits with the action (docs/access.md)
+                _act(app, principal, action, patient.id, key, form, app.today())
         except ConcurrentChange as e:
             errors["form"] = str(e)
         except DomainError as e:
@@ -482,9 +553,6 @@ async def patient_action(request: Request, principal: access.PatientReader, pati
                                   errors={form_key: errors}, values={form_key: form})
         return render(request, "patient.html", context,
                       status_code=409 if "changed since" in errors.get("form", "") else 422)
-    access.record_access(request, principal, action.replace("-", " "),
-                         patient_id=patient.id.hex, provider=key[0] if key else None,
-                         pathway_id=key[1] if key else None)
     catch_up(request)
     anchor = f"#pathway-{key[0]}-{key[1]}" if key else ""
     return RedirectResponse(f"/patients/{patient.id.hex}?done={action}{anchor}",

@@ -211,7 +211,7 @@ CASES: dict[str, Case] = {
         otherwise=lambda pt, p, v: any(  # a GP's message, to Guardian
             m.direction == "in" and m.party == "gp" for m in p.messages.values()),
         label_shown={"party": "guardian wrote to {}"}),
-    "assign": Case(otherwise=lambda pt, p, v: p.coordinator == COORDINATOR),
+    "assign": Case(recorded={"coordinator": lambda pt, p, v: p.coordinator == v}),
     "clock-stop": Case(
         once=True, recorded={"reason_code": lambda pt, p, v: p.stop_reason == v},
         label_shown={"reason_code": "waiting time ended: {}"}),

@@ -8,9 +8,9 @@ import uuid
 
 import pytest
 from sqlalchemy import select
-from web_helpers import csrf_of, sign_in
+from web_helpers import PASSWORD, csrf_of, sign_in
 
-from guardian import audit
+from guardian import audit, users
 from guardian.demo import load_demo
 from guardian.projections import worklist as wl
 
@@ -135,6 +135,38 @@ def test_bulk_assign(client, demo):
     r = client.post("/worklist/assign", data={"pathway": keys, "coordinator": "x"},
                     follow_redirects=False)
     assert r.status_code == 403
+
+
+def test_pathways_are_assigned_only_to_coordinators_of_their_pcn(client, demo):
+    users.add_user(demo.engine, "thurrock.coordinator@guardian.test", "coordinator",
+                   ["U90024"], PASSWORD)
+    users.add_user(demo.engine, "robin@guardian.test", "coordinator", ["U90001"], PASSWORD)
+    sign_in(client, "coordinator")
+    page = client.get("/worklist").text
+    assert "robin@guardian.test" in page
+    assert "thurrock.coordinator@guardian.test" not in page  # not one of the PCNs shown
+    # bulk assign to a coordinator of another PCN: refused, nothing assigned
+    row = next(r_ for r_ in mine(demo) if r_.coordinator is None and r_.pcn_code == "U90001")
+    r = post(client, "/worklist/assign", {
+        "pathway": [f"{row.provider}|{row.pathway_id}|{row.patient_id}"],
+        "coordinator": "thurrock.coordinator@guardian.test", "back": "/worklist"})
+    assert r.status_code == 422 and "does not work for" in r.text
+    [after] = rows_where(demo, wl.worklist.c.provider == row.provider,
+                         wl.worklist.c.pathway_id == row.pathway_id)
+    assert after.coordinator is None
+    # the patient page offers the coordinators of that pathway's PCN, and only accepts them
+    patient_page = client.get(f"/patients/{row.patient_id}").text
+    assert "thurrock.coordinator@guardian.test" not in patient_page
+    form = {"pathway": f"{row.provider}|{row.pathway_id}",
+            "version": version_of(demo, row.patient_id)}
+    r = post(client, f"/patients/{row.patient_id}/actions/assign",
+             {**form, "coordinator": "thurrock.coordinator@guardian.test"})
+    assert r.status_code == 422 and "coordinator of this pathway" in r.text
+    r = post(client, f"/patients/{row.patient_id}/actions/assign",
+             {**form, "coordinator": "robin@guardian.test"})
+    assert r.status_code == 303
+    assert demo.get_patient(uuid.UUID(row.patient_id)).pathway(
+        row.provider, row.pathway_id).coordinator == "robin@guardian.test"
 
 
 # ---------------------------------------------------------------------------- patient
