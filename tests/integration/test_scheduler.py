@@ -188,10 +188,18 @@ def test_the_healthz_shows_the_scheduler(sqlite_url, tmp_path):
     now = dt.datetime.now(dt.UTC)
     _write(app.engine, job=WAITS_JOB, runner="host:1", started_at=now, finished_at=now,
            seconds=0.5, status="ok", summary=json.dumps({"breaches_recorded": 2}))
+    from guardian import users
+
+    users.add_user(app.engine, "admin@example.test", "admin", [], "a long passphrase")
+    token = users.create_token(app.engine, "admin@example.test")
     settings = Settings(database_url=sqlite_url, var_dir=tmp_path)
     with TestClient(create_app(settings, follow_events=False)) as client:
-        body = client.get("/healthz").json()
+        # the scheduler's runs are for admins (docs/access.md); anyone gets the status
+        anonymous = client.get("/healthz").json()
+        body = client.get("/healthz", headers={"Authorization": f"Bearer {token}"}).json()
+    assert anonymous["status"] == "ok" and "scheduler" not in anonymous
     assert body["scheduler"][WAITS_JOB]["summary"] == {"breaches_recorded": 2}
+    assert body["scheduler"][WAITS_JOB]["runner"] == "host:1"
     app.close()
 
 
