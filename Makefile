@@ -24,11 +24,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 apt_install = $(SUDO) apt-get update && \
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(1)
 
-.PHONY: help install run test lint bench clean chromium vendor _checks _ruff _imports _pytest
+.PHONY: help install run test test-unit lint bench clean chromium vendor _checks _ruff _imports _pytest
 
 help:
 	@echo "make run      install, create the SQLite database, load the demo, serve on :8000"
 	@echo "make test     ruff + import-linter + pytest on SQLite and PostgreSQL (PYTEST_ARGS=...)"
+	@echo "make test-unit  the fast tier: ruff, import-linter and tests/unit (no database, seconds)"
 	@echo "make lint     ruff + import-linter only"
 	@echo "make bench    run bench/import_ptl.py"
 	@echo "make clean    remove the databases under var/ (keeps .venv)"
@@ -105,6 +106,11 @@ _imports:
 
 _pytest:
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+# The fast tier: no database, no browser, no server; seconds.
+test-unit: install
+	$(MAKE) --no-print-directory -k _ruff _imports
+	$(VENV)/bin/pytest -q tests/unit $(PYTEST_ARGS)
 
 lint: install
 	$(MAKE) --no-print-directory -k _ruff _imports
