@@ -92,6 +92,7 @@ def test_the_coordinator_sees_their_pathway_and_nothing_of_the_other(client, min
     for secret in ("THU-1", "Discussed the lesion", "Lovelace", "01632 960001", "14 March 1958"):
         assert secret not in page.text, secret
     assert "MALLET" in page.text  # the details as their own referral gave them
+    assert "differ from the patient" not in page.text  # not even that others differ
 
 
 def test_the_gp_of_the_coordinators_practice_sees_only_that_pathway(client, mine):
