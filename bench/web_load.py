@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -206,6 +207,48 @@ def build_store(patients: int, env: dict) -> tuple[str, object]:
     return url, drop
 
 
+def start_server(env: dict, workers: int, var: Path, wait: float = 300
+                 ) -> tuple[subprocess.Popen, int, Any]:
+    """`guardian serve --workers N` on a free port (env: GUARDIAN_DATABASE_URL and the rest),
+    its output in var/serve.log; returns once /healthz answers."""
+    import httpx
+
+    port = free_port()
+    guardian = shutil.which("guardian", path=str(ROOT / ".venv" / "bin")) or "guardian"
+    log = open(var / "serve.log", "w+b")  # noqa: SIM115 - closed by stop_server
+    server = subprocess.Popen([guardian, "serve", "--host", "127.0.0.1", "--port", str(port),
+                               "--workers", str(workers)], env=env,
+                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                return server, port, log
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            stop_server(server, log)
+            raise SystemExit(f"guardian serve did not start: see {var / 'serve.log'}")
+        time.sleep(0.5)
+
+
+def server_log_problems(log: Any) -> list[str]:
+    """The lines of the server's log that report an error."""
+    log.flush()
+    logged = Path(log.name).read_text(errors="replace").splitlines()
+    return [line for line in logged
+            if "ERROR" in line or "Traceback" in line or "Error:" in line]
+
+
+def stop_server(server: subprocess.Popen, log: Any) -> None:
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+    log.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=200_000)
@@ -242,26 +285,8 @@ def main() -> None:
         logins = (var / "demo-logins.txt").read_text()
         password = re.search(r"password: (\S+)", logins).group(1)
     env["GUARDIAN_DATABASE_URL"] = url
-    port = free_port()
-    guardian = shutil.which("guardian", path=str(ROOT / ".venv" / "bin")) or "guardian"
-    server_log = open(var / "serve.log", "w+b")  # noqa: SIM115 - closed in finally
-    server = subprocess.Popen([guardian, "serve", "--host", "127.0.0.1", "--port", str(port),
-                               "--workers", str(args.workers)], env=env,
-                              stdout=server_log, stderr=subprocess.STDOUT,
-                              start_new_session=True)
+    server, port, server_log = start_server(env, args.workers, var)
     try:
-        import httpx
-
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit("guardian serve did not start")
-            time.sleep(0.5)
         from guardian import users as users_mod
         from guardian.bootstrap import build_app
         from guardian.config import Settings
@@ -280,10 +305,7 @@ def main() -> None:
         if child.returncode != 0:
             raise SystemExit(child.stderr[-3000:])
         load = json.loads(child.stdout.strip().splitlines()[-1])
-        server_log.flush()
-        logged = (var / "serve.log").read_text(errors="replace").splitlines()
-        problems = [line for line in logged
-                    if "ERROR" in line or "Traceback" in line or "Error:" in line]
+        problems = server_log_problems(server_log)
         result = {
             "server_log_problems": len(problems), "server_log_first_problems": problems[:5],
             "patients": args.patients if not args.url else None, "workers": args.workers,
@@ -294,12 +316,7 @@ def main() -> None:
         }
         print(json.dumps(result, indent=2))
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-        server_log.close()
+        stop_server(server, server_log)
         if drop:
             drop()
         shutil.rmtree(var, ignore_errors=True)

@@ -13,6 +13,10 @@ def build_app(settings: Settings | None = None, clock: Clock = system_clock) -> 
     return GuardianApp(settings, clock=clock)
 
 
+# Indexes of earlier versions that a newer index replaced: `guardian db init` drops them.
+RETIRED_INDEXES = ("pathway_intervals_kind_place",)  # now pathway_intervals_report
+
+
 def init_database(app: GuardianApp) -> None:
     """Create every table, read models included, and the deployment's id namespace."""
     import guardian.audit  # noqa: F401 - registers audit_log (append-only triggers)
@@ -23,6 +27,9 @@ def init_database(app: GuardianApp) -> None:
 
     reset_changed_read_models(app)
     create_schema(app.engine, app.recorder)  # type: ignore[arg-type]
+    with app.engine.begin() as conn:  # indexes a newer one replaced
+        for index in RETIRED_INDEXES:
+            conn.exec_driver_sql(f"DROP INDEX IF EXISTS {index}")
     guardian.users.upgrade(app.engine, app.settings.token_days)  # tokens made before expiry
 
 

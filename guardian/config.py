@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import PrivateAttr, field_validator, model_validator
+from pydantic import PrivateAttr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -32,9 +32,11 @@ class Settings(BaseSettings):
     # same database before giving up, having written nothing (docs/deployment.md).
     import_wait_seconds: float = 3600.0
     # Place-lead reports (guardian/web/report_pool.py, docs/deployment.md): computations at
-    # once per `serve` worker, seconds a request waits for one before "being prepared, try
-    # again", and the statement timeout of each report query.
+    # once per `serve` worker and per database (all workers, all hosts), seconds a request
+    # waits for one before "being prepared, try again", the statement timeout of each query.
     report_workers: int = 2
+    report_slots: int = 1
+    report_processes: bool = True  # False: on threads of the worker (tests, small sites)
     report_wait_seconds: float = 20.0
     report_timeout_seconds: float = 60.0
     # Days a new API token stays valid (docs/access.md "API tokens").
@@ -77,11 +79,15 @@ class Settings(BaseSettings):
         proxy_networks(value)  # refuses what is not an address or a network, naming it
         return value
 
-    @field_validator("report_workers")
+    @field_validator("report_workers", "report_slots")
     @classmethod
-    def _report_workers(cls, value: int) -> int:
-        if not 1 <= value <= 4:  # the pool keeps 4 connections beyond GUARDIAN_WEB_THREADS
-            raise ValueError(f"GUARDIAN_REPORT_WORKERS must be 1 to 4, not {value}")
+    def _report_counts(cls, value: int, info: ValidationInfo) -> int:
+        # report workers on threads (GUARDIAN_REPORT_PROCESSES=0) take connections from
+        # the pool, which keeps 4 beyond GUARDIAN_WEB_THREADS
+        most = {"report_workers": 4, "report_slots": 64}[info.field_name or ""]
+        if not 1 <= value <= most:
+            raise ValueError(f"GUARDIAN_{(info.field_name or '').upper()} must be 1 to {most}, "
+                             f"not {value}")
         return value
 
     @model_validator(mode="after")

@@ -9,6 +9,9 @@ when its holder dies, however it dies.
 - `guardian scheduler`: one scheduler acts per database (`guardian/scheduler.py`).
 - `guardian import-ptl`: one import at a time per database; a second one waits, and says so
   (`one_import_at_a_time`; docs/deployment.md "Imports one at a time").
+- place-lead reports: at most `GUARDIAN_REPORT_SLOTS` computed at once per database, by every
+  `serve` worker on every host together (`report_slot`; guardian/web/report_pool.py). Held
+  for one computation: a transaction-level advisory lock on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -17,13 +20,14 @@ import contextlib
 import fcntl
 import logging
 import os
+import random
 import socket
 import time
 import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from guardian.domain.errors import DomainError
 
@@ -31,6 +35,7 @@ log = logging.getLogger("guardian.locks")
 
 SCHEDULER_KEY = 0x6773  # 'gs'
 IMPORT_KEY = 0x6769  # 'gi'
+REPORT_KEY = 0x6772  # 'gr'
 WAIT_POLL_SECONDS = (0.05, 0.5)  # a waiting import looks again after this, doubling to that
 
 
@@ -167,3 +172,40 @@ def one_import_at_a_time(engine: Engine, wait_seconds: float,
         yield
     finally:
         lock.release()
+
+
+@contextlib.contextmanager
+def report_slot(conn: Connection, slots: int) -> Iterator[None]:
+    """Hold one of the database's `slots` report slots for the block, waiting for one to be
+    free: the first free slot, or else the queue of a slot picked at random. On PostgreSQL
+    a transaction-level advisory lock taken in `conn`'s transaction (so released when it
+    ends, however it ends); on SQLite an `flock` on `<database>.report-slot-N`."""
+    if conn.dialect.name == "postgresql":
+        database, schema = conn.exec_driver_sql(
+            "SELECT current_database(), current_schema()").one()
+        keys = [(REPORT_KEY << 32) | zlib.crc32(f"{database}/{schema}/{n}".encode())
+                for n in range(slots)]
+        if not any(conn.exec_driver_sql("SELECT pg_try_advisory_xact_lock(%s)",
+                                        (key,)).scalar() for key in keys):
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (random.choice(keys),))
+        yield
+        return
+    database = conn.engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    fds = [os.open(f"{database}.report-slot-{n}", os.O_RDWR | os.O_CREAT, 0o644)
+           for n in range(slots)]
+    try:
+        for fd in fds:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                continue
+        else:
+            fcntl.flock(random.choice(fds), fcntl.LOCK_EX)
+        yield
+    finally:
+        for fd in fds:  # closing releases whichever was held
+            os.close(fd)

@@ -123,7 +123,13 @@ def _define_intervals(name: str, md: MetaData) -> Table:
         Column("pathway_ended_on", Date),  # the pathway's own end (None while open)
         Column("end_reason", Text),  # kind "pathway": why it came off the list
         Index(f"{name}_patient", "patient_id"),
-        Index(f"{name}_kind_place", "kind", "place", "started_on"),
+        # A report reads one place's intervals of a kind: on PostgreSQL from this index
+        # alone (index-only scans), so that it neither reads nor evicts the table's pages,
+        # which the worklists need in memory (docs/deployment.md "Reports beside the
+        # worklists"). It replaced `{name}_kind_place` (the same keys, nothing included).
+        Index(f"{name}_report", "kind", "place", "started_on",
+              postgresql_include=["ended_on", "pathway_ended_on", "treatment_function",
+                                  "provider", "pcn_code", "age_band"]),
         Index(f"{name}_expected", "kind", "provider", "treatment_function", "priority",
               "ended_on"),
     )

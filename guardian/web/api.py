@@ -38,6 +38,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import (
@@ -64,6 +65,7 @@ from guardian.projections import bottlenecks as bn
 from guardian.projections import worklist as wl
 from guardian.projections.status import referral_status
 from guardian.store import organisations, pathway_index
+from guardian.web import reports
 from guardian.web.access import (
     AUTH_RESPONSES,
     PatientReader,
@@ -77,6 +79,7 @@ from guardian.web.access import (
     scope_for,
     visible_pathways,
 )
+from guardian.web.report_pool import ReportBusy, ReportTooSlow
 from guardian.web.reports import as_of_problem
 
 log = logging.getLogger("guardian.web.api")
@@ -121,6 +124,9 @@ def _responses(*extra: int) -> dict[int | str, dict[str, Any]]:
                              "scope: repeat with `?provider=CODE`"},
         422: {"model": ValidationProblem,
               "description": "Bad input: each entry's `loc` names the field or parameter"},
+        503: {"model": Problem,
+              "description": "The report is being prepared (try again after `Retry-After` "
+                             "seconds), or took too long and was stopped"},
     }
     out: dict[int | str, dict[str, Any]] = {
         code: {**answer, "model": Problem} for code, answer in AUTH_RESPONSES.items()
@@ -731,9 +737,9 @@ PlaceLeadOrAdmin = Annotated[Principal, Depends(require_role("place-lead", "admi
     "/reports/bottlenecks",
     summary="A place's pathway bottlenecks (aggregates only, small numbers suppressed)",
     response_model=BottleneckReport,
-    responses=_responses(422),
+    responses=_responses(422, 503),
 )
-def get_bottlenecks(
+async def get_bottlenecks(
     request: Request,
     principal: PlaceLeadOrAdmin,
     place: Annotated[str | None, Query(
@@ -742,7 +748,27 @@ def get_bottlenecks(
     as_of: Annotated[dt.date | None, Query(description="YYYY-MM-DD; default today")] = None,
 ) -> BottleneckReport:
     """Place leads (their own place only) and admins; anyone else, another place, or a
-    place Guardian does not know, gets 404. No patient-level data, ever."""
+    place Guardian does not know, gets 404. No patient-level data, ever. Computed on the
+    report pool, never on a request thread (guardian/web/report_pool.py): 503 with
+    Retry-After while it is being prepared."""
+    canonical, on, head = await run_in_threadpool(_report_request, request, principal, place,
+                                                  as_of)
+    try:
+        data = await reports.cached(
+            request, "api-bottlenecks", reports.Params(place=canonical, as_of=on), head,
+            reports.bottleneck_report, canonical, on)
+    except (ReportBusy, ReportTooSlow) as e:
+        status, headers, message = reports.not_ready(e)
+        return JSONResponse({"detail": message}, status_code=status, headers=headers)
+    await run_in_threadpool(record_access, request, principal, "view-report",
+                            detail=f"bottlenecks place={canonical} as_of={on.isoformat()}")
+    return BottleneckReport(**data)
+
+
+def _report_request(request: Request, principal: Principal, place: str | None,
+                    as_of: dt.date | None) -> tuple[str, dt.date, int]:
+    """The place (as Guardian spells it) and date a report may be made for, and the event
+    store's head; 404 or 422 otherwise."""
     app = _guardian(request)
     on = as_of or app.today()
     problem = as_of_problem(on, app.today())  # the report page's range (guardian/web/reports.py)
@@ -759,7 +785,4 @@ def get_bottlenecks(
         canonical = {k.casefold(): k for k in known}.get(wanted.casefold())
         if canonical is None or not may_see_place(principal, canonical):
             raise _not_found()
-        data = bn.jsonable(bn.report(conn, bn.ReportScope(place=canonical), on, suppress=True))
-    record_access(request, principal, "view-report",
-                  detail=f"bottlenecks place={canonical} as_of={on.isoformat()}")
-    return BottleneckReport(**data)
+        return canonical, on, reports.TableCache.head(conn)

@@ -100,6 +100,9 @@ def create_app(settings: Settings | None = None, follow_events: bool = True) -> 
             stop.set()
             if follower is not None:
                 follower.join(timeout=10)
+            pool = getattr(app.state, "report_pool", None)  # guardian/web/report_pool.py
+            if pool is not None:
+                pool.close()
             guardian.close()
 
     app = FastAPI(

@@ -32,8 +32,14 @@ Decisions:
   standard, age band, week) with counts and statistics; nothing here reads a name, NHS
   number, patient or pathway id into a response.
 - Speed: each table is built from the read models once per event-store head and parameters
-  (`TableCache`, per app, at most 5 minutes): a second look, a shared link or a download of
-  a table just seen costs no analytics. A fragment builds only its own section's tables.
+  (`TableCache`, per app, at most 5 minutes; and for 30 seconds whatever the head): a second
+  look, a shared link or a download of a table just seen costs no analytics. A fragment
+  builds only its own section's tables.
+- Nobody else waits behind a report: tables are computed on the report pool
+  (guardian/web/report_pool.py: helper processes at the lowest priority, a few reports at
+  once per database, identical requests sharing one computation, a statement timeout), never
+  on a request thread; a report not ready within GUARDIAN_REPORT_WAIT_SECONDS is answered
+  "being prepared, try again" (503 with Retry-After; a section: 202 with the same sentence).
 - Each view (page or fragment) is audited as "view-report", each download as
   "download-report", with the place, date and table in the detail and no patient id.
 """
@@ -47,12 +53,13 @@ import re
 import threading
 import time
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from markupsafe import Markup
 from sqlalchemy import Connection, or_, select, text
@@ -71,6 +78,7 @@ from guardian.projections.suppression import (
 from guardian.store import organisations
 from guardian.web import svg
 from guardian.web.access import Principal, record_access, require_role
+from guardian.web.report_pool import ReportBusy, ReportTooSlow, pool_of
 from guardian.web.templating import is_htmx, render
 
 router = APIRouter(include_in_schema=False)
@@ -626,32 +634,40 @@ def build(conn: Connection, p: Params, slugs: tuple[str, ...],
 
 
 class TableCache:
-    """Built tables of one app, kept while the event store's head is unchanged (a report is
-    a function of the events and its parameters) and for at most `seconds` (so that a
-    changed organisation reference shows within minutes). Tables are not changed once
-    built. Bounded: the least recently used go first."""
+    """Built tables of one app (and the other report results: the API's report, the RTT
+    export), per table and parameters. A table is reused while the event store's head is
+    unchanged (a report is a function of the events and its parameters), for at most
+    `seconds` (so that a changed organisation reference shows within minutes); and, whatever
+    the head, for `fresh` seconds after it was built: a report asked for again at once (the
+    retry after "being prepared", a colleague opening the same link) is not computed again
+    for the few events that came in meanwhile. Tables are not changed once built. Bounded:
+    the least recently used go first."""
 
-    def __init__(self, size: int = 256, seconds: float = 300.0) -> None:
-        self.size, self.seconds = size, seconds
-        self._tables: OrderedDict[tuple, tuple[float, ReportTable]] = OrderedDict()
+    def __init__(self, size: int = 256, seconds: float = 300.0, fresh: float = 30.0) -> None:
+        self.size, self.seconds, self.fresh = size, seconds, fresh
+        self._tables: OrderedDict[tuple, tuple[float, int | None, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
     @staticmethod
     def head(conn: Connection) -> int:
         return int(conn.execute(text("SELECT max(id) FROM guardian_events")).scalar() or 0)
 
-    def get(self, slug: str, p: Params, head: int | None) -> ReportTable | None:
+    def get(self, slug: str, p: Params, head: int | None) -> Any:
         with self._lock:
-            found = self._tables.get((slug, p, head))
-            if found is None or time.monotonic() - found[0] > self.seconds:
+            found = self._tables.get((slug, p))
+            if found is None:
                 return None
-            self._tables.move_to_end((slug, p, head))
-            return found[1]
+            built, at, t = found
+            age = time.monotonic() - built
+            if age > self.seconds or (at != head and age > self.fresh):
+                return None
+            self._tables.move_to_end((slug, p))
+            return t
 
-    def put(self, slug: str, p: Params, head: int | None, t: ReportTable) -> None:
+    def put(self, slug: str, p: Params, head: int | None, t: Any) -> None:
         with self._lock:
-            self._tables[(slug, p, head)] = (time.monotonic(), t)
-            self._tables.move_to_end((slug, p, head))
+            self._tables[(slug, p)] = (time.monotonic(), head, t)
+            self._tables.move_to_end((slug, p))
             while len(self._tables) > self.size:
                 self._tables.popitem(last=False)
 
@@ -701,8 +717,90 @@ def _detail(p: Params, **extra: Any) -> str:
     return " ".join(f"{k}={v}" for k, v in parts.items() if v is not None)
 
 
+async def computed(request: Request, key: Hashable, job: Callable[..., Any], *args: Any,
+                   keep: Callable[[Any], None] | None = None) -> Any:
+    """`job(conn, *args)` (a module-level function) on the report pool, never on a request
+    thread, shared with any request computing the same `key`; `keep` is handed the result
+    once computed (guardian/web/report_pool.py). Raises ReportBusy or ReportTooSlow."""
+    guardian = request.app.state.guardian
+    pool = pool_of(request.app.state, guardian.engine, guardian.settings)
+    return await pool.run(key, job, *args, keep=keep)
+
+
+async def tables_for(request: Request, p: Params, slugs: tuple[str, ...],
+                     head: int) -> dict[str, ReportTable]:
+    """The tables, from the cache or computed on the report pool."""
+    cache = cache_of(request)
+    tables = {slug: cache.get(slug, p, head) for slug in slugs}
+    if any(t is None for t in tables.values()):
+        def keep(built: dict[str, ReportTable]) -> None:
+            for slug, t in built.items():
+                cache.put(slug, p, head, t)
+
+        tables = await computed(request, ("tables", p, slugs), build_tables, p, slugs,
+                                keep=keep)
+    return tables
+
+
+def build_tables(conn: Connection, p: Params, slugs: tuple[str, ...]
+                 ) -> dict[str, ReportTable]:
+    """A report-pool job: the tables (`build` without a cache)."""
+    return build(conn, p, slugs)
+
+
+async def cached(request: Request, name: str, p: Params, head: int,
+                 job: Callable[..., Any], *args: Any) -> Any:
+    """One report result kept like a table (the API's report, the RTT export)."""
+    cache = cache_of(request)
+    found = cache.get(name, p, head)
+    if found is None:
+        found = await computed(request, (name, p), job, *args,
+                               keep=lambda result: cache.put(name, p, head, result))
+    return found
+
+
+def bottleneck_report(conn: Connection, place: str, on: dt.date) -> dict[str, Any]:
+    """A report-pool job: `GET /api/v1/reports/bottlenecks`'s report, suppressed."""
+    return bn.jsonable(bn.report(conn, bn.ReportScope(place=place), on, suppress=True))
+
+
+def not_ready(e: Exception) -> tuple[int, dict[str, str], str]:
+    """Status, headers and a sentence for a report that is not ready (ReportBusy) or was
+    stopped (ReportTooSlow)."""
+    if isinstance(e, ReportBusy):
+        return 503, {"Retry-After": str(e.retry_after)}, (
+            "This report is being prepared. Reports of a whole place take a few seconds, "
+            "longer when several are asked for at once: try again in a few seconds.")
+    return 503, {}, ("This report took too long to prepare and was stopped. Try a shorter "
+                     "time window, or try again later.")
+
+
+@dataclass
+class _PageRequest:
+    context: dict[str, Any]
+    headers: dict[str, str]
+    fragment: str | None
+    params: Params | None = None
+    slugs: tuple[str, ...] = ()
+    head: int = 0
+
+
 @router.get("/reports")
-def reports_page(request: Request, principal: ReportReader) -> Response:
+async def reports_page(request: Request, principal: ReportReader) -> Response:
+    asked = await run_in_threadpool(_page_request, request, principal)
+    if isinstance(asked, Response):
+        return asked
+    assert asked.params is not None
+    try:
+        tables = await tables_for(request, asked.params, asked.slugs, asked.head)
+    except (ReportBusy, ReportTooSlow) as e:
+        return await run_in_threadpool(_page_not_ready, request, asked, e)
+    return await run_in_threadpool(_page, request, principal, asked, tables)
+
+
+def _page_request(request: Request, principal: Principal) -> _PageRequest | Response:
+    """The checks before a page's tables: who, which place, which settings; the store's head
+    with the read models brought up to it."""
     query = request.query_params
     guardian = request.app.state.guardian
     today = guardian.today()
@@ -733,19 +831,63 @@ def reports_page(request: Request, principal: ReportReader) -> Response:
     p = Params(place=place, **values)
     slugs = (tuple(s for sec in SECTIONS.values() for s in sec) if fragment in (None, "report")
              else SECTIONS[fragment])
-    head = _bring_up_to_date(request)
-    with guardian.engine.connect() as conn:
-        tables = build(conn, p, slugs, cache_of(request), head)
-    context.update(params=p, tables=tables, query=p.query(),
-                   oob_status=fragment in ("stages", "queues", "trend"),
-                   rtt_url=f"/reports/rtt.csv?{p.query()}")
+    return _PageRequest(context, headers, fragment, p, slugs, _bring_up_to_date(request))
+
+
+def _page(request: Request, principal: Principal, asked: _PageRequest,
+          tables: dict[str, ReportTable]) -> Response:
+    p, fragment = asked.params, asked.fragment
+    assert p is not None
+    asked.context.update(params=p, tables=tables, query=p.query(),
+                         oob_status=fragment in ("stages", "queues", "trend"),
+                         rtt_url=f"/reports/rtt.csv?{p.query()}")
     record_access(request, principal, "view-report",
                   detail=_detail(p, section=fragment or "page", window=p.window))
-    return render(request, "reports.html", context, block=fragment, headers=headers)
+    return render(request, "reports.html", asked.context, block=fragment,
+                  headers=asked.headers)
+
+
+def _page_not_ready(request: Request, asked: _PageRequest, e: Exception) -> Response:
+    """The page (503) or, for htmx, the section (202: htmx swaps it in) saying so, with a
+    link to ask again."""
+    status, headers, message = not_ready(e)
+    target = request.headers.get("hx-target", "") if asked.fragment is not None else ""
+    return render(request, "report_not_ready.html",
+                  {"message": message, "again": f"/reports?{request.url.query}",
+                   "target": target if target in FRAGMENTS else "report"},
+                  block="notice" if asked.fragment is not None else None,
+                  status_code=202 if asked.fragment is not None else status,
+                  headers={**asked.headers, **headers})
 
 
 @router.get("/reports/{table}.csv")
-def report_csv(request: Request, principal: ReportReader, table: str) -> Response:
+async def report_csv(request: Request, principal: ReportReader, table: str) -> Response:
+    asked = await run_in_threadpool(_csv_request, request, principal, table)
+    if isinstance(asked, Response):
+        return asked
+    p, head = asked
+    try:
+        if table == "rtt":
+            body = await cached(request, "rtt.csv", p, head, rtt_export, p)
+        else:
+            # A byte-order mark: spreadsheet programs then read the "→" and "–" as UTF-8.
+            body = "\ufeff" + (await tables_for(request, p, (table,), head))[table].csv_text()
+    except (ReportBusy, ReportTooSlow) as e:
+        status, headers, message = not_ready(e)
+        return Response(message + "\n", status_code=status, media_type="text/plain",
+                        headers={**headers, "Cache-Control": "no-store"})
+    await run_in_threadpool(record_access, request, principal, "download-report",
+                            detail=_detail(p, table=table))
+    name = re.sub(r"[^a-z0-9]+", "-", p.place.lower()).strip("-")
+    filename = f"guardian-{name}-{table}-{p.as_of.isoformat()}.csv"
+    return Response(body, media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "Cache-Control": "no-store",
+    })
+
+
+def _csv_request(request: Request, principal: Principal,
+                 table: str) -> tuple[Params, int] | Response:
     if table != "rtt" and table not in TABLES:
         raise HTTPException(status_code=404, detail="Not Found")
     query = request.query_params
@@ -758,21 +900,11 @@ def report_csv(request: Request, principal: ReportReader, table: str) -> Respons
     if errors:
         text = "".join(f"{name}: {message}\n" for name, message in errors.items())
         return Response(text, status_code=400, media_type="text/plain")
-    p = Params(place=place, **values)
-    head = _bring_up_to_date(request)
-    with guardian.engine.connect() as conn:
-        if table == "rtt":
-            out = io.StringIO()
-            rtt.write_rtt(conn, out, p.as_of, place=p.place, suppress=True)
-            body = out.getvalue()
-        else:
-            # A byte-order mark: spreadsheet programs then read the "→" and "–" as UTF-8.
-            body = "\ufeff" + build(conn, p, (table,), cache_of(request), head)[table].csv_text()
-    record_access(request, principal, "download-report", detail=_detail(p, table=table))
-    name = re.sub(r"[^a-z0-9]+", "-", p.place.lower()).strip("-")
-    filename = f"guardian-{name}-{table}-{p.as_of.isoformat()}.csv"
-    return Response(body, media_type="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="{filename}"',
-        "Cache-Control": "no-store",
-    })
+    return Params(place=place, **values), _bring_up_to_date(request)
 
+
+def rtt_export(conn: Connection, p: Params) -> str:
+    """A report-pool job: the place's RTT export, suppressed."""
+    out = io.StringIO()
+    rtt.write_rtt(conn, out, p.as_of, place=p.place, suppress=True)
+    return out.getvalue()

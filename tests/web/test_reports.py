@@ -617,20 +617,25 @@ def test_built_tables_are_reused_until_the_store_moves_on(demo, monkeypatch):
     engine = demo.app.state.guardian.engine
     cache = reports.TableCache(size=2)
     p = reports.Params(place=PLACE, as_of=AS_OF)
+    clock = [1000.0]
+    monkeypatch.setattr(reports.time, "monotonic", lambda: clock[0])
     with engine.connect() as conn:
         head = reports.TableCache.head(conn)
         first = reports.build(conn, p, ("breaches",), cache, head)["breaches"]
         assert reports.build(conn, p, ("breaches",), cache, head)["breaches"] is first
+        # a new event: the table just built is still shown for `fresh` seconds (the retry
+        # after "being prepared", a shared link opened at once), then built again
+        assert reports.build(conn, p, ("breaches",), cache, head + 1)["breaches"] is first
+        clock[0] += cache.fresh + 1
         later = reports.build(conn, p, ("breaches",), cache, head + 1)["breaches"]
-        assert later is not first and later.rows == first.rows  # a new event: built again
-        other = reports.build(conn, reports.Params(place=PLACE, as_of=AS_OF, window=4),
-                              ("breaches",), cache, head)["breaches"]
-        assert other.caption != first.caption
+        assert later is not first and later.rows == first.rows
+        for window in (4, 13):
+            other = reports.build(conn, reports.Params(place=PLACE, as_of=AS_OF, window=window),
+                                  ("breaches",), cache, head + 1)["breaches"]
+            assert other.caption != first.caption
         # bounded: the least recently used went
-        assert cache.get("breaches", p, head) is None
-        # and no older than `seconds`
-        clock = [1000.0]
-        monkeypatch.setattr(reports.time, "monotonic", lambda: clock[0])
+        assert cache.get("breaches", p, head + 1) is None
+        # and no older than `seconds`, even at the same head
         cache.put("trend", p, head, first)
         assert cache.get("trend", p, head) is first
         clock[0] += cache.seconds + 1
