@@ -23,6 +23,13 @@ from guardian.web import reports
 from guardian.web.app import create_app
 from guardian.web.report_pool import ReportBusy, ReportPool, ReportTooSlow
 
+
+def run_async(coroutine):
+    """`asyncio.run` on a thread of its own: the browser tests' Playwright keeps an event
+    loop running on the main thread for the whole session."""
+    with ThreadPoolExecutor(max_workers=1) as runner:
+        return runner.submit(asyncio.run, coroutine).result()
+
 THREADS = 4  # request threads of the app under test (GUARDIAN_WEB_THREADS)
 WORKERS = 2  # report workers (GUARDIAN_REPORT_WORKERS)
 
@@ -150,10 +157,10 @@ def test_a_runaway_report_query_is_stopped(database_url, tmp_path, endless):
     try:
         if endless:
             with pytest.raises(ReportTooSlow):
-                asyncio.run(pool.run("q", lambda conn: conn.exec_driver_sql(sql).scalar()))
+                run_async(pool.run("q", lambda conn: conn.exec_driver_sql(sql).scalar()))
             assert time.monotonic() - started < 10
         else:
-            assert asyncio.run(pool.run("q", lambda conn: conn.exec_driver_sql(sql).scalar()))
+            assert run_async(pool.run("q", lambda conn: conn.exec_driver_sql(sql).scalar()))
         # the connection goes back to the pool without the limit
         with app.engine.connect() as conn:
             if app.engine.dialect.name == "postgresql":
@@ -181,7 +188,7 @@ def test_too_many_waiting_computations_are_refused_at_once(sqlite_url, tmp_path)
         return outcomes
 
     try:
-        outcomes = asyncio.run(ask_many())
+        outcomes = run_async(ask_many())
         assert outcomes[:8] == ["the report is still being prepared"] * 8
         assert outcomes[8:] == ["too many reports are being prepared"] * 4
     finally:
@@ -209,7 +216,7 @@ def test_helper_processes_compute_at_the_lowest_priority_one_slot_at_a_time(
                                       for pool in pools])
 
     try:
-        (nice_a, start_a), (nice_b, start_b) = asyncio.run(both())
+        (nice_a, start_a), (nice_b, start_b) = run_async(both())
         assert nice_a == nice_b == 19
         assert abs(start_a - start_b) >= 0.45  # one waited for the other's slot
     finally:
@@ -231,8 +238,8 @@ def test_a_helper_that_died_is_replaced(sqlite_url, tmp_path):
     pool = ReportPool(app.engine, workers=1)
     try:
         with pytest.raises(BrokenExecutor):
-            asyncio.run(pool.run("dies", die))
-        assert asyncio.run(pool.run("after", answer)) == 42
+            run_async(pool.run("dies", die))
+        assert run_async(pool.run("after", answer)) == 42
     finally:
         pool.close()
         app.close()
