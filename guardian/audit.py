@@ -90,25 +90,11 @@ class Entry:
     user_agent: str | None
 
 
-def record(
-    bind: Engine | Connection,
-    *,
-    action: str,
-    email: str | None,
-    role: str | None = None,
-    patient_id: str | None = None,
-    provider: str | None = None,
-    pathway_id: str | None = None,
-    detail: str | None = None,
-    client: str | None = None,
-    user_agent: str | None = None,
-    at: dt.datetime | None = None,
-) -> None:
-    """Append one entry. With a Connection it joins the caller's transaction (the entry and
-    the action it records commit together); with an Engine it commits on its own."""
-    values = entry(action=action, email=email, role=role, patient_id=patient_id,
-                   provider=provider, pathway_id=pathway_id, detail=detail, client=client,
-                   user_agent=user_agent, at=at)
+def record(bind: Engine | Connection, **fields: Any) -> None:
+    """Append one entry (`fields` as for `entry`). With a Connection it joins the caller's
+    transaction (the entry and the action it records commit together); with an Engine it
+    commits on its own."""
+    values = entry(**fields)
     if isinstance(bind, Connection):
         bind.execute(insert(audit_log).values(**values))
     else:

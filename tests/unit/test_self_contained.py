@@ -20,7 +20,7 @@ VENDOR = "guardian/web/static/vendor/"
 
 # Names of documents outside the repository (matched without regard to case).
 OUTSIDE_NAMES = (
-    "../shared",
+    "../" + "shared",  # spelled in two parts, so this file does not name it itself
     "/work/shared",
     "domain-reference",
     "domain reference §",
