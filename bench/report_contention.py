@@ -119,8 +119,15 @@ async def sessions(base: str, email: str, password: str, n: int) -> list[dict]:
     out = []
     async with httpx.AsyncClient(base_url=base, timeout=60) as client:
         for _ in range(n):
-            client.cookies.clear()
-            await sign_in(client, email, password)
+            for attempt in range(10):
+                client.cookies.clear()
+                try:
+                    await sign_in(client, email, password)
+                    break
+                except SystemExit:  # throttled (429): the other generator signs in too
+                    if attempt == 9:
+                        raise
+                    await asyncio.sleep(5)
             out.append(dict(client.cookies))
     return out
 
