@@ -28,10 +28,7 @@ Every view of patient-level data and every write is audited (`view-referral`,
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import json
 import logging
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
@@ -65,7 +62,7 @@ from guardian.projections import bottlenecks as bn
 from guardian.projections import worklist as wl
 from guardian.projections.status import referral_status
 from guardian.store import organisations, pathway_index
-from guardian.web import reports
+from guardian.web import cursor, reports
 from guardian.web.access import (
     AUTH_RESPONSES,
     PatientReader,
@@ -589,30 +586,11 @@ class WorklistPage(BaseModel):
     next: str | None = Field(description="Pass as `after` for the next page; null: no more")
 
 
-def encode_cursor(sort: str, row: Mapping[str, Any]) -> str:
-    key = row["deadline_sort"] if sort == "next-deadline" else row["wait_from"]
-    raw = json.dumps([sort, key.isoformat(), row["provider"], row["pathway_id"]],
-                     separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def decode_cursor(sort: str, cursor: str) -> tuple[dt.date, str, str]:
-    problem = invalid(("query", "after"), "not a cursor from this worklist's `next`")
+def _position(sort: str, after: str) -> cursor.Position:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        value = json.loads(raw)
-    except (binascii.Error, ValueError, RecursionError):  # RecursionError: [[[[…
-        raise problem from None
-    if not (isinstance(value, list) and len(value) == 4
-            and all(isinstance(v, str) and v.isprintable() for v in value)):
-        raise problem
-    cursor_sort, key, provider, pathway_id = value
-    if cursor_sort != sort:
-        raise invalid(("query", "after"), f"this cursor is for sort={cursor_sort}, not {sort}")
-    try:
-        return dt.date.fromisoformat(key), provider, pathway_id
-    except ValueError:
-        raise problem from None
+        return cursor.decode(sort, after)
+    except cursor.BadCursor as e:
+        raise invalid(("query", "after"), e.message) from None
 
 
 def _pcn_known(app, pcn: str) -> bool:
@@ -689,12 +667,12 @@ def get_worklist(
             or not _pcn_known(app, pcn)):
         raise _not_found()
     attrs = _attributes(practice, provider, treatment_function, priority, stage)
-    cursor = decode_cursor(sort, after) if after else None
+    position = _position(sort, after) if after else None
     scope = scope_for(principal)
     on = app.today()
     chosen = list(dict.fromkeys(filters))
     with app.engine.connect() as conn:
-        rows = wl.page(conn, scope, pcn, on, chosen, sort, cursor, limit + 1, attrs)
+        rows = wl.page(conn, scope, pcn, on, chosen, sort, position, limit + 1, attrs)
         counts = wl.counts(conn, scope, pcn, on, attrs)
     more = len(rows) > limit
     rows = rows[:limit]
@@ -706,7 +684,7 @@ def get_worklist(
     return WorklistPage(
         pcn_code=pcn, as_of=on, filters=chosen, sort=sort, attributes=attrs, limit=limit,
         rows=[_row_out(r, on) for r in rows], counts=counts,
-        next=encode_cursor(sort, rows[-1]) if more else None,
+        next=cursor.encode(sort, rows[-1]) if more else None,
     )
 
 
