@@ -1,0 +1,21 @@
+"""Reads the place reports make beside the bottleneck read model: the event store's head
+(what a built report table is filed under, guardian/web/caches.py) and the PCN names the
+tables label their groups with. Each takes a connection; none writes.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, select, text
+
+from guardian.store import organisations
+
+
+def event_head(conn: Connection) -> int:
+    """The id of the newest stored event (0 for an empty store)."""
+    return int(conn.execute(text("SELECT max(id) FROM guardian_events")).scalar() or 0)
+
+
+def pcn_names(conn: Connection) -> dict[str, str]:
+    """PCN code → PCN name, from the organisation reference."""
+    q = select(organisations.c.pcn_code, organisations.c.pcn_name).distinct()
+    return {code: name for code, name in conn.execute(q)}
