@@ -20,8 +20,9 @@ from guardian.bootstrap import build_app
 from guardian.config import Settings
 from guardian.projections.registry import runner_for
 from guardian.store import organisations, pathway_index
-from guardian.web import access, api, auth, docs, pages, reports
+from guardian.web import access, api, auth, docs, pages
 from guardian.web.inputs import refuse_bad_text
+from guardian.web.routes import reports as report_pages
 from guardian.web.templating import make_templates
 
 HERE = Path(__file__).parent
@@ -129,7 +130,7 @@ def create_app(settings: Settings | None = None, follow_events: bool = True) -> 
     app.include_router(docs.router)
     app.include_router(pages.router)  # worklist, patient page and actions, GP view
     app.include_router(api.router)  # the JSON API under /api/v1 (guardian/web/api.py)
-    app.include_router(reports.router)  # place-lead reports and CSVs (guardian/web/reports.py)
+    app.include_router(report_pages.router)  # place-lead reports and CSVs
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception):

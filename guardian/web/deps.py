@@ -17,7 +17,7 @@ tests check (tests/web/conftest.py, one connection per thread).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import Connection
@@ -28,15 +28,19 @@ from guardian.projections.worklist import Scope
 from guardian.web import access
 from guardian.web.access import CurrentPrincipal
 from guardian.web.caches import TableCache, TimedCache
-from guardian.web.report_pool import ReportPool, pool_of
+from guardian.web.report_pool import pool_of
+from guardian.web.reports import Reports
 
 CATCH_UP_SECONDS = 2.0  # a request carries at most this much of a backlog
 
 Connect = Callable[[], Connection]
 CatchUp = Callable[[], bool]
 
+# The dependencies that only look something up are coroutines: FastAPI runs them on the
+# event loop, not on a request thread (config.py, web_threads).
 
-def guardian_app(request: Request) -> GuardianApp:
+
+async def guardian_app(request: Request) -> GuardianApp:
     """The GuardianApp the app was started with (guardian/web/app.py, lifespan)."""
     return request.app.state.guardian
 
@@ -44,7 +48,7 @@ def guardian_app(request: Request) -> GuardianApp:
 AppDep = Annotated[GuardianApp, Depends(guardian_app)]
 
 
-def read_connections(app: AppDep) -> Connect:
+async def read_connections(app: AppDep) -> Connect:
     """Opens a read-model connection: `with connect() as conn: …`."""
     return app.engine.connect
 
@@ -52,14 +56,14 @@ def read_connections(app: AppDep) -> Connect:
 ConnDep = Annotated[Connect, Depends(read_connections)]
 
 
-def projection_runner(request: Request) -> ProjectionRunner:
+async def projection_runner(request: Request) -> ProjectionRunner:
     return request.app.state.runner
 
 
 RunnerDep = Annotated[ProjectionRunner, Depends(projection_runner)]
 
 
-def catch_up_of(runner: RunnerDep) -> CatchUp:
+async def catch_up_of(runner: RunnerDep) -> CatchUp:
     """Read-your-writes: bring the read models up to the events just written, spending at
     most about 2 s (during a bulk import the follower carries the backlog, not the
     request). Call it after the write; it answers whether nothing is left behind."""
@@ -69,7 +73,7 @@ def catch_up_of(runner: RunnerDep) -> CatchUp:
 CatchUpDep = Annotated[CatchUp, Depends(catch_up_of)]
 
 
-def scope_of(principal: CurrentPrincipal) -> Scope:
+async def scope_of(principal: CurrentPrincipal) -> Scope:
     """The principal's worklist scope (access.scope_for: 404 for a place lead)."""
     return access.scope_for(principal)
 
@@ -77,33 +81,35 @@ def scope_of(principal: CurrentPrincipal) -> Scope:
 ScopeDep = Annotated[Scope, Depends(scope_of)]
 
 
-def page_cache(request: Request) -> TimedCache:
-    """The app's cache of worklist reference values (guardian/web/caches.py)."""
-    state = request.app.state
-    found = getattr(state, "page_cache", None)
+def _kept(state: Any, name: str, make: Callable[[], Any]) -> Any:
+    """The app's `name` on its state, made on first use."""
+    found = getattr(state, name, None)
     if found is None:
-        found = state.page_cache = TimedCache()
+        found = make()
+        setattr(state, name, found)
     return found
+
+
+async def page_cache(request: Request) -> TimedCache:
+    """The app's cache of worklist reference values (guardian/web/caches.py)."""
+    return _kept(request.app.state, "page_cache", TimedCache)
 
 
 PageCacheDep = Annotated[TimedCache, Depends(page_cache)]
 
 
-def table_cache(request: Request) -> TableCache:
-    """The app's cache of built report tables and results (guardian/web/caches.py)."""
+async def reports_of(request: Request) -> Reports:
+    """`reports_of_request` as a dependency (on the event loop: nothing blocks)."""
+    return reports_of_request(request)
+
+
+def reports_of_request(request: Request) -> Reports:
+    """The app's report computations: its report pool (guardian/web/report_pool.py, made
+    on first use) and its cache of built tables and results (guardian/web/caches.py)."""
     state = request.app.state
-    found = getattr(state, "report_tables", None)
-    if found is None:
-        found = state.report_tables = TableCache()
-    return found
+    guardian = state.guardian
+    return Reports(lambda: pool_of(state, guardian.engine, guardian.settings),
+                   _kept(state, "report_tables", TableCache))
 
 
-TableCacheDep = Annotated[TableCache, Depends(table_cache)]
-
-
-def report_pool(request: Request, app: AppDep) -> ReportPool:
-    """The app's report pool (guardian/web/report_pool.py), made on first use."""
-    return pool_of(request.app.state, app.engine, app.settings)
-
-
-ReportPoolDep = Annotated[ReportPool, Depends(report_pool)]
+ReportsDep = Annotated[Reports, Depends(reports_of)]

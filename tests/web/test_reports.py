@@ -30,7 +30,7 @@ from guardian.projections import rtt
 from guardian.projections.registry import runner_for
 from guardian.projections.suppression import suppress_count
 from guardian.waits import check_waits
-from guardian.web import reports
+from guardian.web import caches, reports
 from guardian.web.app import create_app
 
 # A past date (the demo's histories end on it); today's date if the clock is behind.
@@ -618,7 +618,7 @@ def test_built_tables_are_reused_until_the_store_moves_on(demo, monkeypatch):
     cache = reports.TableCache(size=2)
     p = reports.Params(place=PLACE, as_of=AS_OF)
     clock = [1000.0]
-    monkeypatch.setattr(reports.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(caches.time, "monotonic", lambda: clock[0])
     with engine.connect() as conn:
         head = reports.TableCache.head(conn)
         first = reports.build(conn, p, ("breaches",), cache, head)["breaches"]
