@@ -24,6 +24,8 @@ from it. Nothing is hidden by leaving links out of templates.
   (by its practice); `visible_pathways` applies it to a patient's pathways. What else of
   the patient goes with those pathways is `guardian.domain.visibility`.
 - `record_access(request, principal, action, …)`: one audit entry with client and agent.
+
+Which place a place lead's reports are for is `guardian.web.places` (`may_see_place`).
 """
 
 from __future__ import annotations
@@ -36,12 +38,11 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from itsdangerous import BadSignature, Signer
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from guardian import audit, users
+from guardian.projections import org_queries
 from guardian.projections.worklist import Scope
-from guardian.store import organisations
 
 SESSION_COOKIE = "guardian_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -128,16 +129,14 @@ def principal_for(request: Request, user: users.User, via: str, csrf: str | None
     elif user.role == "coordinator":
         pcns = frozenset(user.orgs)
     else:
-        column = organisations.c.practice_code if user.role == "gp" else organisations.c.place
+        org = user.orgs[0]
         with engine(request).connect() as conn:
-            rows = conn.execute(
-                select(organisations.c.pcn_code, organisations.c.place)
-                .where(column == user.orgs[0])
-            ).all()
-        pcns = frozenset(r.pcn_code for r in rows)
+            rows = (org_queries.pcns_and_places(conn, practice=org) if user.role == "gp"
+                    else org_queries.pcns_and_places(conn, place=org))
+        pcns = frozenset(pcn for pcn, _ in rows)
         if user.role == "gp":
             practice = user.orgs[0]
-            place = rows[0].place if rows else None
+            place = rows[0][1] if rows else None
         else:
             place = user.orgs[0]
     return Principal(user.id, user.email, user.role, user.orgs, pcns, practice, place, via, csrf)
@@ -311,11 +310,6 @@ def visible_pathways(
 def may_see_pcn(principal: Principal, pcn_code: str) -> bool:
     """PCN worklists: coordinators of that PCN and admins."""
     return principal.role in ("coordinator", "admin") and scope_for(principal).allows(pcn_code)
-
-
-def may_see_place(principal: Principal, place: str) -> bool:
-    """Aggregate place reports: the place lead of that place and admins."""
-    return principal.is_admin or (principal.role == "place-lead" and principal.place == place)
 
 
 # ---------------------------------------------------------------------------- audit

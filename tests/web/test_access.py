@@ -15,11 +15,11 @@ from guardian.web.access import (
     deny_patient,
     may_see_patient,
     may_see_pcn,
-    may_see_place,
     record_access,
     require_role,
     scope_for,
 )
+from guardian.web.places import may_see_place
 
 COORDINATOR = Principal(1, "sam@x.test", "coordinator", ("U90001", "U90002"),
                         frozenset({"U90001", "U90002"}))

@@ -11,7 +11,7 @@ import json
 import threading
 
 import pytest
-from test_api import bearer, nhs_numbers
+from api_helpers import bearer, nhs_numbers
 
 from guardian.bootstrap import build_app
 from guardian.ingest.ptl_csv import import_extract

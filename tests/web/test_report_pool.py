@@ -12,8 +12,8 @@ import time
 from concurrent.futures import BrokenExecutor, ThreadPoolExecutor
 
 import pytest
+from api_helpers import bearer
 from fastapi.testclient import TestClient
-from test_api import bearer
 from web_helpers import sign_in
 
 from guardian.bootstrap import build_app
