@@ -3,7 +3,9 @@
 Every view of patient-identifiable data and every action is recorded with `record`. Nothing
 in Guardian updates or deletes an audit row, and the database refuses it too: triggers
 created with the table (`guardian db init`) abort any UPDATE or DELETE on both SQLite and
-PostgreSQL (and TRUNCATE on PostgreSQL).
+PostgreSQL (and TRUNCATE on PostgreSQL). The table itself is defined with the store's
+tables (`guardian.store.tables.audit_log`), so that an action's entry can be written in the
+transaction of its events.
 
 Actions are short kebab-case verbs: "sign-in", "sign-in-failed", "sign-in-throttled",
 "sign-out", "view-patient", "view-worklist", "record-workup-done", "view-audit",
@@ -17,62 +19,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import (
-    DDL,
-    BigInteger,
-    Column,
-    Connection,
-    DateTime,
-    Engine,
-    Index,
-    Integer,
-    String,
-    Table,
-    Text,
-    event,
-    insert,
-    select,
-)
+from sqlalchemy import Connection, Engine, insert, select
 
-from guardian.store import metadata
-
-audit_log = Table(
-    "audit_log",
-    metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-           autoincrement=True),
-    Column("at", DateTime(timezone=True), nullable=False),
-    Column("user_email", String(254)),
-    Column("role", String(16)),
-    Column("action", String(64), nullable=False),
-    Column("patient_id", String(32)),  # the Patient aggregate id, hex
-    Column("provider", String(8)),
-    Column("pathway_id", String(64)),
-    Column("detail", Text),
-    Column("client", String(64)),
-    Column("user_agent", Text),
-    Index("audit_log_user", "user_email", "id"),
-    Index("audit_log_patient", "patient_id", "id"),
-)
-
-_APPEND_ONLY = "audit_log is append-only: its rows cannot be changed or deleted"
-for _dialect, _statements in {
-    "sqlite": [
-        f"CREATE TRIGGER IF NOT EXISTS audit_log_no_{verb.lower()} BEFORE {verb} ON audit_log "
-        f"BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END"
-        for verb in ("UPDATE", "DELETE")
-    ],
-    "postgresql": [
-        "CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger AS $$ BEGIN "
-        f"RAISE EXCEPTION '{_APPEND_ONLY}'; END $$ LANGUAGE plpgsql",
-        "CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log "
-        "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
-        "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
-        "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()",
-    ],
-}.items():
-    for _sql in _statements:
-        event.listen(audit_log, "after_create", DDL(_sql).execute_if(dialect=_dialect))
+from guardian.store.tables import audit_log
 
 
 @dataclass(frozen=True)
