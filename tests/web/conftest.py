@@ -26,8 +26,8 @@ ORGS = Path(__file__).resolve().parents[2] / "guardian" / "data" / "mse-orgs.csv
 @pytest.fixture(autouse=True)
 def cheap_hashes(monkeypatch):
     """argon2 with small costs: the same code paths, a fraction of the time."""
-    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024,
-                                                         parallelism=1))
+    monkeypatch.setattr(users.passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024,
+                                                                   parallelism=1))
 
 
 @pytest.fixture

@@ -138,7 +138,7 @@ def test_a_token_notes_its_last_use_at_most_once_a_minute(client, engine, monkey
             writes.append(statement)
 
     now = users.utcnow()
-    monkeypatch.setattr(users, "utcnow", lambda: now)
+    monkeypatch.setattr(users.records, "utcnow", lambda: now)
     event.listen(engine, "before_cursor_execute", count)
     try:
         for _ in range(5):
@@ -146,7 +146,7 @@ def test_a_token_notes_its_last_use_at_most_once_a_minute(client, engine, monkey
                 == 200
         assert len(writes) == 1
         later = now + dt.timedelta(seconds=61)
-        monkeypatch.setattr(users, "utcnow", lambda: later)
+        monkeypatch.setattr(users.records, "utcnow", lambda: later)
         client.get("/api/v1/worklists/U90001", headers=bearer(token))
         client.get("/api/v1/worklists/U90001", headers=bearer(token))
         assert len(writes) == 2

@@ -50,8 +50,8 @@ def _prepare(settings: Settings, patients: int, seed: int) -> None:
     try:
         init_database(guardian)
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024,
-                                                        parallelism=1))
+            mp.setattr(users.passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024,
+                                                                  parallelism=1))
             load_demo(guardian, patients=patients, seed=seed, as_of=AS_OF)
             for role, (email, orgs) in ACCOUNTS.items():
                 if users.find_user(guardian.engine, email) is None:

@@ -37,7 +37,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch) -> Clock:
     found = Clock()
-    monkeypatch.setattr(users, "utcnow", found)
+    monkeypatch.setattr(users.records, "utcnow", found)
     return found
 
 
@@ -54,9 +54,9 @@ class CountingHasher(PasswordHasher):
 @pytest.fixture
 def hasher(monkeypatch) -> type[CountingHasher]:
     CountingHasher.calls = 0
-    monkeypatch.setattr(users, "_hasher", CountingHasher(time_cost=1, memory_cost=1024,
-                                                         parallelism=1))
-    monkeypatch.setattr(users, "_dummy_hash", None)
+    monkeypatch.setattr(users.passwords, "_hasher", CountingHasher(time_cost=1, memory_cost=1024,
+                                                                   parallelism=1))
+    monkeypatch.setattr(users.passwords, "_dummy_hash", None)
     return CountingHasher
 
 

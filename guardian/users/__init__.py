@@ -1,0 +1,86 @@
+"""User accounts and credentials: users, password sign-in, sessions, API tokens, and the
+account life cycle (docs/access.md). Everything here is storage and rules; the web layer
+(guardian/web/auth.py) turns it into cookies, forms and a Principal, and the CLI
+(`guardian users …`) into commands. Callers use the names below (`from guardian import
+users; users.add_user(...)`); each lives in the module of its concern:
+
+- `records`: User, UserError, Origin, Change, e-mail addresses, the clock and digests;
+- `schema`: the users, api_tokens and user_sessions tables and their upgrade (db init);
+- `passwords`: argon2 hashing, generated passwords, sign-in under the throttle;
+- `directory`: roles, a role's orgs checked against the organisation reference, adding,
+  finding and listing users;
+- `changes`: each account's state (users list), disable, enable, reset the password;
+- `sessions`: server-side sessions behind the cookie;
+- `tokens`: API bearer tokens, their use and revocation;
+- `demo_logins`: the demo users and var/demo-logins.txt.
+
+Passwords are stored as argon2 hashes; API tokens and session ids as SHA-256 hashes, so a
+copy of the database gives no working credential. Tests that set the clock or the hasher
+patch the module that owns it (`records.utcnow`, `passwords._hasher`).
+"""
+
+from __future__ import annotations
+
+from guardian.users.changes import Account, accounts, disable_user, enable_user, reset_password
+from guardian.users.demo_logins import (
+    DEMO_LOGINS_FILE,
+    DEMO_USERS,
+    demo_orgs,
+    demo_orgs_of,
+    ensure_demo_users,
+)
+from guardian.users.directory import (
+    ROLES,
+    add_user,
+    find_user,
+    list_users,
+    resolve_orgs,
+    user_by_id,
+)
+from guardian.users.passwords import (
+    MIN_PASSWORD,
+    SignIn,
+    authenticate,
+    generate_password,
+    hash_password,
+)
+from guardian.users.records import (
+    COMMAND_LINE,
+    Change,
+    Origin,
+    User,
+    UserError,
+    aware,
+    digest,
+    normalise_email,
+    utcnow,
+)
+from guardian.users.schema import TOKEN_DAYS, api_tokens, upgrade, user_sessions, users
+from guardian.users.sessions import (
+    SESSION_ABSOLUTE,
+    SESSION_IDLE,
+    Session,
+    end_session,
+    load_session,
+    start_session,
+)
+from guardian.users.tokens import (
+    LAST_USED_EVERY,
+    TOKEN_PREFIX,
+    create_token,
+    revoke_token,
+    revoke_tokens,
+    user_for_token,
+)
+
+__all__ = [
+    "COMMAND_LINE", "DEMO_LOGINS_FILE", "DEMO_USERS", "LAST_USED_EVERY", "MIN_PASSWORD",
+    "ROLES", "SESSION_ABSOLUTE", "SESSION_IDLE", "TOKEN_DAYS", "TOKEN_PREFIX",
+    "Account", "Change", "Origin", "Session", "SignIn", "User", "UserError",
+    "accounts", "add_user", "api_tokens", "authenticate", "aware", "create_token",
+    "demo_orgs", "demo_orgs_of", "digest", "disable_user", "enable_user", "end_session",
+    "ensure_demo_users", "find_user", "generate_password", "hash_password", "list_users",
+    "load_session", "normalise_email", "reset_password", "resolve_orgs", "revoke_token",
+    "revoke_tokens", "start_session", "upgrade", "user_by_id", "user_for_token",
+    "user_sessions", "users", "utcnow",
+]

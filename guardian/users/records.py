@@ -1,0 +1,96 @@
+"""The vocabulary every part of the accounts package shares: a `User` and the `UserError`
+that says in plain words why one could not be made or found, normalised e-mail addresses,
+where an account change comes from (`Origin`), what it did (`Change`) and its audit entry,
+the clock (`utcnow`, the one place tests set the time), and the SHA-256 digest under which
+tokens and session ids are stored, so that a copy of the database gives no working
+credential (docs/access.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from guardian import audit
+
+
+class UserError(Exception):
+    """A user could not be created or found; the message says why, in plain words."""
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    email: str
+    role: str
+    orgs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where an account change comes from, for its audit entry: the client column ("cli"
+    for the command line) and the user-agent column (the command, and who ran it)."""
+
+    client: str = "cli"
+    agent: str | None = None
+
+
+COMMAND_LINE = Origin()
+
+
+@dataclass(frozen=True)
+class Change:
+    """What an account change did: `changed` is False when there was nothing to do."""
+
+    email: str
+    changed: bool = True
+    sessions_ended: int = 0
+    tokens_revoked: int = 0
+    password: str | None = None  # a password reset_password generated (shown once)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def aware(value: dt.datetime | None) -> dt.datetime | None:
+    """SQLite gives back naive datetimes: they are UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def normalise_email(value: str) -> str:
+    email = (value or "").strip().lower()
+    local, _, domain = email.partition("@")
+    if not local or "." not in domain or " " in email or len(email) > 254:
+        raise UserError(f"{value!r} is not an e-mail address")
+    return email
+
+
+def user_of(row: Any) -> User:
+    """The User of a row of the users table."""
+    return User(row.id, row.email, row.role, tuple(json.loads(row.orgs)))
+
+
+def first(bind: Engine | Connection, query: Any) -> Any:
+    """The first row of a query, on the caller's connection when given one."""
+    if isinstance(bind, Connection):
+        return bind.execute(query).first()
+    with bind.connect() as conn:
+        return conn.execute(query).first()
+
+
+def audit_change(conn: Connection, origin: Origin, action: str, row: Any, detail: str,
+                 now: dt.datetime) -> None:
+    """An account change's audit entry, in the change's own transaction."""
+    audit.record(conn, action=action, email=row.email, role=row.role, detail=detail,
+                 client=origin.client, user_agent=origin.agent, at=now)
