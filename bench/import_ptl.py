@@ -38,9 +38,8 @@ PG_SERVER = os.environ.get(
 CHILD = """
 import datetime as dt, json, sys, time
 from pathlib import Path
-from guardian.bootstrap import build_app
+from guardian.bootstrap import build_app, import_extract
 from guardian.config import Settings
-from guardian.ingest.ptl_csv import import_extract
 app = build_app(Settings(database_url=sys.argv[1]))
 t = time.perf_counter()
 result = import_extract(app, Path(sys.argv[2]), dt.date.fromisoformat(sys.argv[3]))
@@ -52,16 +51,17 @@ print(json.dumps({**result.as_json(), "seconds": elapsed, "processes_peak_rss_mb
 
 
 def make_extract(path: Path, rows: int) -> int:
-    from guardian.demo import EXTRACT_COLUMNS, _cell, generate_reports
+    from guardian.demo import extract_row, generate_reports
+    from guardian.ingest.ptl import HEADER
     from guardian.orgs import read_org_file
 
     practices = read_org_file(ROOT / "guardian" / "data" / "mse-orgs.csv")
     written = 0
     with open(path, "w", encoding="utf-8", newline="") as f:
         w = csv.writer(f)
-        w.writerow([column for column, _ in EXTRACT_COLUMNS])
+        w.writerow(HEADER)
         for report in generate_reports(rows, 20221, AS_OF, practices):
-            w.writerow([_cell(getattr(report, name)) for _, name in EXTRACT_COLUMNS])
+            w.writerow(extract_row(report))
             written += 1
             if written == rows:
                 break

@@ -1,9 +1,15 @@
-"""Build the application from Settings. Nothing is wired at import time."""
+"""Build the application from Settings, and wire what needs more than one layer: the PTL
+import paced to the read models' live follower. Nothing is wired at import time."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from guardian.application import Clock, GuardianApp, system_clock
 from guardian.config import Settings
+from guardian.ingest import ptl
+from guardian.projections.pacing import LIVE_BATCH_SIZE, Pacer
 from guardian.store import create_schema, ensure_sqlite_directory
 
 
@@ -61,3 +67,12 @@ def reset_changed_read_models(app: GuardianApp) -> list[str]:
                 conn.execute(tracking.delete().where(tracking.c.name == projection.name))
         reset.append(projection.name)
     return reset
+
+
+def import_extract(app: GuardianApp, path: Path, *args: Any, **kwargs: Any) -> ptl.ImportResult:
+    """The PTL import (guardian.ingest.ptl.import_extract, with its arguments) paced to a
+    live follower of the read models: batches of LIVE_BATCH_SIZE rows, each once the read
+    models have caught up, and no waiting at all while no follower is present
+    (docs/deployment.md)."""
+    pacing = ptl.Pacing(Pacer, LIVE_BATCH_SIZE)
+    return ptl.import_extract(app, path, *args, pacing=pacing, **kwargs)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from guardian.application import OutsideScope, ReportOutcome
 from guardian.domain.report import ReferralReport
-from guardian.ingest.ptl_csv import COLUMNS, RecordParser
+from guardian.ingest.ptl import COLUMNS, RecordParser
 
 
 @dataclass(frozen=True)

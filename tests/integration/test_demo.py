@@ -20,13 +20,12 @@ from sqlalchemy import func, select
 
 from guardian import demo
 from guardian.application import GuardianApp
-from guardian.bootstrap import build_app, init_database
+from guardian.bootstrap import build_app, import_extract, init_database
 from guardian.config import Settings
-from guardian.demo import ORGS_FILE, generate_reports, load_demo, write_extract
+from guardian.demo import ORGS_FILE, generate_reports, load_demo, loading, write_extract
 from guardian.domain import standards
 from guardian.domain.identifiers import is_valid_nhs_number
 from guardian.domain.patient import Patient
-from guardian.ingest.ptl_csv import import_extract
 from guardian.orgs import Practice, all_practices, load_orgs, read_org_file
 from guardian.store import pathway_index
 
@@ -249,7 +248,7 @@ def test_an_interrupted_load_resumes_to_the_same_history(
         reference.close()
         reference.engine.dispose()
 
-    monkeypatch.setattr(demo, "SAVE_BATCH", 40)
+    monkeypatch.setattr(loading, "SAVE_BATCH", 40)
     save = app.save_patients
     calls = []
 

@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from guardian.bootstrap import build_app, init_database
+from guardian.bootstrap import build_app, import_extract, init_database
 from guardian.config import Settings
-from guardian.ingest import ptl_csv
-from guardian.ingest.ptl_csv import MalformedExtract, import_extract
+from guardian.ingest.ptl import MalformedExtract, importer, pipeline
 from guardian.orgs import load_orgs, read_org_file
 from guardian.store import pathway_index
 
@@ -242,7 +241,7 @@ def test_a_crash_mid_import_loses_no_accepted_row_and_a_rerun_finishes(
         for n, nhs in enumerate(valid_nhs_numbers(250), start=1)
     ]
     path = write(tmp_path, "big.csv", *lines)
-    monkeypatch.setattr(ptl_csv, "BATCH_SIZE", 50)
+    monkeypatch.setattr(pipeline, "BATCH_SIZE", 50)
     real_write = app.write
     calls = {"n": 0}
 
@@ -275,7 +274,7 @@ def test_the_pathway_index_rebuilds_from_the_events_alone(app, tmp_path):
 
 
 def test_the_api_use_case_shares_the_import(app):
-    from guardian.ingest.ptl_csv import parse_record
+    from guardian.ingest.ptl import parse_record
 
     record = dict(RECORD)
     report, problems = parse_record(record.get, AS_OF, {"Z90001"})
@@ -314,14 +313,14 @@ def test_a_pathway_created_after_the_first_pass_is_updated_not_duplicated(
     row = "9995260182,1958-03-14,P1,RAJ,Z90001,2025-11-03,2025-11-03,,110,1"
     import_extract(app, write(tmp_path, "a.csv", HEADER, row), AS_OF)
     before = event_count(app)
-    real_scan = ptl_csv.scan
+    real_scan = importer.scan
 
     def stale_scan(*args, **kwargs):
         info = real_scan(*args, **kwargs)
         info.known.clear()  # as if the pathway did not exist when the file was read
         return info
 
-    monkeypatch.setattr(ptl_csv, "scan", stale_scan)
+    monkeypatch.setattr(importer, "scan", stale_scan)
     changed = row.replace("Z90001", "Z90002")
     result = import_extract(app, write(tmp_path, "b.csv", HEADER, changed), AS_OF)
     assert result.accepted == 1

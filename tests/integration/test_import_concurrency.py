@@ -18,9 +18,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from test_import import AS_OF, EXAMPLES, HEADER, valid_nhs_numbers
 
-from guardian.bootstrap import build_app, init_database
+from guardian.bootstrap import build_app, import_extract, init_database
 from guardian.config import Settings
-from guardian.ingest.ptl_csv import import_extract
 from guardian.locks import IMPORT_KEY, database_lock
 from guardian.orgs import load_orgs, read_org_file
 from guardian.projections.bottlenecks import breach_facts, intervals

@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from guardian.bootstrap import build_app, init_database
+from guardian.bootstrap import build_app, import_extract, init_database
 from guardian.config import Settings
 from guardian.domain.identifiers import format_nhs_number
-from guardian.ingest.ptl_csv import import_extract
 from guardian.orgs import load_orgs, read_org_file
 from guardian.web.app import create_app
 

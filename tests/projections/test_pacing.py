@@ -8,10 +8,9 @@ import time
 
 import pytest
 
-from guardian.bootstrap import build_app, init_database
+from guardian.bootstrap import build_app, import_extract, init_database
 from guardian.config import Settings
 from guardian.demo import ORGS_FILE, write_extract
-from guardian.ingest.ptl_csv import import_extract
 from guardian.orgs import load_orgs, read_org_file
 from guardian.projections import pacing
 from guardian.projections.registry import runner_for

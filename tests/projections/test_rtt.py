@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from guardian.bootstrap import build_app, init_database
+from guardian.bootstrap import build_app, import_extract, init_database
 from guardian.config import Settings
 from guardian.domain.report import ReferralReport
 from guardian.domain.standards import RTT_BAND_COLUMNS
-from guardian.ingest.ptl_csv import import_extract
 from guardian.orgs import load_orgs, read_org_file
 from guardian.projections.registry import runner_for
 from guardian.projections.rtt import HEADER, write_rtt

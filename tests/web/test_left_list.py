@@ -15,7 +15,7 @@ import io
 from web_helpers import ACCOUNTS
 
 from guardian import users
-from guardian.ingest.ptl_csv import import_extract
+from guardian.bootstrap import import_extract
 from guardian.projections import worklist as wl
 from guardian.projections.rtt import write_rtt
 from guardian.waits import check_waits

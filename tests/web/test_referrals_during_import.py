@@ -13,8 +13,7 @@ import threading
 import pytest
 from api_helpers import bearer, nhs_numbers
 
-from guardian.bootstrap import build_app
-from guardian.ingest.ptl_csv import import_extract
+from guardian.bootstrap import build_app, import_extract
 
 HEADER = (
     "NHS_NUMBER,PERSON_BIRTH_DATE,PATIENT_PATHWAY_IDENTIFIER,"
