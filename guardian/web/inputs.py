@@ -6,7 +6,7 @@ checked and before anything reads or writes the database. A refused value is bad
 any other: 422 in FastAPI's shape for the API, `{"detail": [{"loc": ["query", "pcn"], …}]}`,
 and the bad-request page (400) naming the parameter for pages (guardian/web/auth.py). JSON
 bodies are checked by the API's model (guardian/web/api/referral_models.py), the fields of a
-waiting-list extract by the importer (guardian/ingest/ptl_csv.py), both with the same rule.
+waiting-list extract by the importer (guardian/ingest/ptl/columns.py), both with the same rule.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from guardian.ingest.ptl_csv import COLUMNS, REQUIRED, field_problem
+from guardian.ingest.ptl import COLUMNS, REQUIRED, field_problem
 
 # ---------------------------------------------------------------------------- written
 
