@@ -12,16 +12,19 @@ import anyio.to_thread
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import text
 from starlette.middleware.base import BaseHTTPMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from guardian.application import GuardianApp
 from guardian.bootstrap import build_app
 from guardian.config import Settings
+from guardian.projections import store_queries
 from guardian.projections.registry import runner_for
-from guardian.store import organisations, pathway_index
-from guardian.web import access, api, auth, docs, pages
+from guardian.projections.report_queries import event_head
+from guardian.web import access, api, auth, docs
+from guardian.web.deps import AppDep, RunnerDep
 from guardian.web.inputs import refuse_bad_text
+from guardian.web.routes import actions, gp, patient, worklist
 from guardian.web.routes import reports as report_pages
 from guardian.web.templating import make_templates
 
@@ -47,23 +50,10 @@ class SecurityHeaders(BaseHTTPMiddleware):
         return response
 
 
-def store_counts(guardian) -> dict[str, int]:
+def store_counts(guardian: GuardianApp) -> dict[str, int]:
     """Whole-store counts for the start page (admins only): no patient-level data."""
     with guardian.engine.connect() as conn:
-        def scalar(sql: str) -> int:
-            return int(conn.execute(text(sql)).scalar_one() or 0)
-
-        return {
-            "patients": scalar(f"SELECT count(DISTINCT patient_id) FROM {pathway_index.name}"),
-            "pathways": scalar(f"SELECT count(*) FROM {pathway_index.name}"),
-            "open_pathways": scalar(
-                f"SELECT count(*) FROM {pathway_index.name} WHERE state IN ('O', 'L')"
-            ),
-            "events": scalar("SELECT count(*) FROM guardian_events"),
-            "practices": scalar(f"SELECT count(*) FROM {organisations.name}"),
-            "pcns": scalar(f"SELECT count(DISTINCT pcn_code) FROM {organisations.name}"),
-            "places": scalar(f"SELECT count(DISTINCT place) FROM {organisations.name}"),
-        }
+        return store_queries.store_counts(conn)
 
 
 def is_admin(request: Request) -> bool:
@@ -128,8 +118,9 @@ def create_app(settings: Settings | None = None, follow_events: bool = True) -> 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     auth.install(app)  # sign-in/out, admin pages, 401/403/404 answers (guardian/web/access.py)
     app.include_router(docs.router)
-    app.include_router(pages.router)  # worklist, patient page and actions, GP view
-    app.include_router(api.router)  # the JSON API under /api/v1 (guardian/web/api.py)
+    for pages in (worklist, patient, actions, gp):  # guardian/web/routes/
+        app.include_router(pages.router)
+    app.include_router(api.router)  # the JSON API under /api/v1 (guardian/web/api/)
     app.include_router(report_pages.router)  # place-lead reports and CSVs
 
     @app.exception_handler(Exception)
@@ -149,15 +140,14 @@ def create_app(settings: Settings | None = None, follow_events: bool = True) -> 
         )
 
     @app.get("/healthz", tags=["operations"])
-    def healthz(request: Request) -> JSONResponse:
+    def healthz(request: Request, guardian: AppDep, runner: RunnerDep) -> JSONResponse:
         """200 when the database answers, with each read model's lag; 503 otherwise. Signed-in
         admins (session or bearer token) also get the store position, the database kind,
         read-model positions and the scheduler's last runs (docs/api.md)."""
-        guardian = request.app.state.guardian
         try:
             with guardian.engine.connect() as conn:
-                position = conn.execute(text("SELECT max(id) FROM guardian_events")).scalar()
-            lag = request.app.state.runner.lag()
+                position = event_head(conn)
+            lag = runner.lag()
         except Exception as e:  # the database does not answer or is not initialised
             log.warning("health check failed: %s", e)
             return JSONResponse(
@@ -182,8 +172,8 @@ def create_app(settings: Settings | None = None, follow_events: bool = True) -> 
         )
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def start(request: Request):
-        counts = store_counts(request.app.state.guardian) if is_admin(request) else None
+    def start(request: Request, guardian: AppDep):
+        counts = store_counts(guardian) if is_admin(request) else None
         return templates.TemplateResponse(request, "start.html", {"counts": counts})
 
     return app

@@ -1,4 +1,5 @@
-"""Admin pages: the audit log, per user and per patient (admins only; others get 404)."""
+"""Admin pages: the audit log (`GET /admin/audit`), newest first, filtered by user, patient
+and action (admins only; others get 404). Opening it is audited too."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from guardian import audit
 from guardian.domain.errors import InvalidValue
 from guardian.domain.identifiers import normalise_nhs_number
 from guardian.web.access import AdminPrincipal, record_access
+from guardian.web.deps import AppDep
 from guardian.web.inputs import LARGEST_INTEGER
 from guardian.web.templating import page_or_fragment
 
@@ -24,6 +26,7 @@ _HEX_ID = re.compile(r"^[0-9a-f]{32}$")
 def audit_page(
     request: Request,
     principal: AdminPrincipal,
+    guardian: AppDep,
     user: Annotated[str, Query(max_length=254)] = "",
     patient: Annotated[str, Query(max_length=64)] = "",
     action: Annotated[str, Query(max_length=64)] = "",
@@ -31,7 +34,6 @@ def audit_page(
 ) -> Response:
     """Newest first, 50 a page; filter by user e-mail, patient (NHS number or Guardian
     patient id) and action."""
-    guardian = request.app.state.guardian
     errors: dict[str, str] = {}
     patient_id = None
     wanted = patient.strip().lower().replace("-", "")

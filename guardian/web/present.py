@@ -1,0 +1,68 @@
+"""How the pages show people and rows: a worklist row as the worklist and GP tables show it
+(state words, waits in weeks, ages in days), a referral as a person picks it, an age, and
+the care coordinators a pathway may be given to (docs/access.md: only coordinators of its
+PCN).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Connection
+
+from guardian import users
+from guardian.domain import codes, standards
+from guardian.domain.identifiers import format_nhs_number
+
+
+def age_on(birth: dt.date, on: dt.date) -> int:
+    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+
+
+def present_row(row: dict[str, Any], today: dt.date) -> dict[str, Any]:
+    """A worklist row as the table shows it: state words, waits in weeks, ages in days."""
+    state = standards.deadline_state(row["next_breach_on"], row["next_at_risk_from"], today)
+    label = None
+    if row["next_standard"]:
+        known = {s.code: s.label for s in standards.STANDARDS}
+        label = known.get(row["next_standard"], row["next_standard"])
+    waited = (today - row["wait_from"]).days
+    return {
+        **row,
+        "patient_href": f"/patients/{row['patient_id']}",
+        "nhs_formatted": format_nhs_number(row["nhs_number"]),
+        "age": age_on(row["birth_date"], today),
+        "waited_days": waited,
+        "waited_weeks": waited // 7,
+        "deadline_state": state,
+        "deadline_label": label,
+        "stage_label": standards.STAGE_LABELS.get(row["stage"], row["stage"]),
+        "tf_name": codes.TREATMENT_FUNCTIONS.get(row["treatment_function"],
+                                                 row["treatment_function"]),
+        "priority_label": codes.PRIORITIES.get(row["priority"], str(row["priority"])),
+        "deterioration_days": (today - row["deterioration_since"]).days
+        if row["deterioration_since"] else None,
+        "unanswered_days": (today - row["oldest_unanswered_on"]).days
+        if row["oldest_unanswered_on"] else None,
+        "key": f"{row['provider']}|{row['pathway_id']}|{row['patient_id']}",
+    }
+
+
+def referral_label(p: Any) -> str:
+    """A referral as a person picks it: "Dermatology at RAJ (PPI-0002)"."""
+    return f"{codes.treatment_function_label(p.treatment_function)} at {p.provider} " \
+           f"({p.pathway_id})"
+
+
+def coordinators_of(conn: Connection) -> list[users.User]:
+    """Every care coordinator (on the caller's connection)."""
+    return [u for u in users.list_users(conn) if u.role == "coordinator"]
+
+
+def covering(coordinators: list[users.User], pcns: Any) -> list[users.User]:
+    """The coordinators who work for at least one of `pcns` (None: any PCN): the only ones
+    a pathway of those PCNs may be assigned to (docs/access.md)."""
+    if pcns is None:
+        return list(coordinators)
+    return [u for u in coordinators if set(u.orgs) & set(pcns)]

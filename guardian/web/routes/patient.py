@@ -1,0 +1,116 @@
+"""A patient's page: `GET /patients/{patient_id}`, the pathways this user may see with each
+referral's status, flags, contacts and the action forms (guardian/web/routes/actions.py),
+for coordinators, GPs and admins. Scope follows each pathway's practice, never the patient
+(docs/access.md, "By pathway"): no pathway in scope, or no such patient, answers 404
+(audited). `load_visible_patient` and `patient_context` are shared with the action routes,
+which re-render this page when a form is refused.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+
+from guardian.application import GuardianApp, PatientNotFound
+from guardian.domain import codes, visibility
+from guardian.domain.identifiers import format_nhs_number
+from guardian.domain.patient import Patient
+from guardian.projections import status as status_model
+from guardian.projections.org_queries import orgs_of
+from guardian.web import access
+from guardian.web.access import Principal
+from guardian.web.deps import AppDep
+from guardian.web.present import age_on, coordinators_of, covering, referral_label
+from guardian.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+# The choices the action forms offer: the domain's own vocabularies (code → label), so
+# every choice offered is one the command accepts.
+CHOICES = {
+    "tests": codes.DIAGNOSTIC_TESTS, "stop_reasons": codes.CLOCK_STOP_REASONS,
+    "close_reasons": codes.CLOSE_REASONS, "channels": codes.CONTACT_CHANNELS,
+    "support": codes.SUPPORT_KINDS, "owners": codes.WORKUP_OWNERS,
+    "parties": codes.MESSAGE_PARTIES, "check_in": codes.CHECK_IN_OUTCOMES,
+    "review": codes.REVIEW_OUTCOMES, "diagnosis": codes.DIAGNOSIS_OUTCOMES,
+    "sources": codes.DETERIORATION_SOURCES,
+}
+
+Visible = list[tuple[str, str]]  # the keys (provider, pathway id) this user may see
+
+
+def load_visible_patient(request: Request, app: GuardianApp, principal: Principal,
+                         patient_ref: str) -> tuple[Patient, Visible]:
+    """The patient and the keys of their pathways this user may see; 404 (audited)
+    when there is no such patient or none of their pathways is in scope."""
+    try:
+        pid = uuid.UUID(hex=patient_ref)
+    except ValueError:
+        raise HTTPException(status_code=404, detail="Not Found") from None
+    try:
+        patient = app.get_patient(pid)
+    except PatientNotFound:
+        access.deny_patient(request, principal, pid.hex, "no such patient")
+    with app.engine.connect() as conn:
+        orgs = orgs_of(conn, {p.practice_code for p in patient.pathways.values()})
+    visible = access.visible_pathways(principal, patient.pathways.values(), orgs)
+    if not visible:
+        access.deny_patient(request, principal, pid.hex)
+    return patient, visible
+
+
+def patient_context(request: Request, app: GuardianApp, principal: Principal,
+                    patient: Patient, visible: Visible,
+                    errors: dict[str, dict[str, str]] | None = None,
+                    values: dict[str, dict[str, str]] | None = None) -> dict[str, Any]:
+    today = app.today()
+    view = visibility.view_of(patient, visible)
+    events = list(app.events.get(patient.id))
+    with app.engine.connect() as conn:
+        statuses = [status_model.referral_status(patient, provider, pathway_id, today,
+                                                 events, conn, table=app.settings.standards,
+                                                 whole=view.whole)
+                    for provider, pathway_id in visible]
+    statuses.sort(key=lambda s: (s.stage in ("clock-stopped", "closed"), s.received_on))
+    flags = sorted(view.flags, key=lambda f: f.raised_on)
+    pathways = {p.key: p for p in patient.pathways.values() if p.key in view.keys}
+    # a contact or support offer is about one referral: open ones first; one is preselected
+    referrals = [(f"{p.provider}|{p.pathway_id}", referral_label(p))
+                 for p in sorted(pathways.values(), key=lambda p: (not p.is_open, p.received_on))]
+    with app.engine.connect() as conn:
+        pcn_of = {code: pcn for code, (pcn, _) in
+                  orgs_of(conn, {p.practice_code for p in pathways.values()}).items()}
+        everyone = coordinators_of(conn)
+    assignees = {f"{p.provider}|{p.pathway_id}": [(u.email, u.email) for u in covering(
+        everyone, {pcn_of.get(p.practice_code)})] for p in pathways.values()}
+    values = dict(values or {})
+    for form in ("contact:", "support:"):
+        if referrals and form not in values:
+            values[form] = {"referral": referrals[0][0]}
+    return {
+        "patient": view, "pid": patient.id.hex, "version": patient.version,
+        "nhs_formatted": format_nhs_number(patient.nhs_number),
+        "age": age_on(view.birth_date, today), "today": today,
+        "statuses": statuses, "pathways": pathways,
+        "differing": {key: visibility.differing_details(patient, key) for key in view.keys},
+        "referral_options": referrals, "assignees": assignees,
+        "open_flags": [f for f in flags if f.reviewed_on is None],
+        "flag_options": [(f.flag_id, f"{f.raised_on:%d %b %Y}: {f.summary[:60]}")
+                         for f in flags if f.reviewed_on is None],
+        "contacts": sorted(view.contacts, key=lambda c: c.on, reverse=True),
+        "errors": errors or {}, "values": values,
+        "done": request.query_params.get("done"),
+        "is_gp": principal.role == "gp",
+        "choices": CHOICES,
+    }
+
+
+@router.get("/patients/{patient_ref}")
+def patient_page(request: Request, principal: access.PatientReader, app: AppDep,
+                 patient_ref: str):
+    patient, visible = load_visible_patient(request, app, principal, patient_ref)
+    access.record_access(request, principal, "view-patient", patient_id=patient.id.hex)
+    return render(request, "patient.html", patient_context(request, app, principal, patient,
+                                                           visible))

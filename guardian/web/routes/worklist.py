@@ -1,0 +1,181 @@
+"""The coordinator worklist: `GET /worklist` (one PCN or every PCN in scope, filters, sort,
+the drop-downs' attribute filters, keyset pages whose "next" link carries the one worklist
+cursor of guardian/web/cursor.py; an htmx request gets the results block) and
+`POST /worklist/assign` (bulk assign the chosen pathways to a care coordinator of their
+PCN). Coordinators and admins only; another PCN's worklist answers 404 (audited).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from guardian import users
+from guardian.domain import codes, standards
+from guardian.projections import worklist as wl
+from guardian.projections import worklist_queries
+from guardian.projections.report_queries import pcn_names
+from guardian.web import access, cursor
+from guardian.web.access import Principal, require_role
+from guardian.web.deps import AppDep, CatchUpDep, ConnDep, PageCacheDep, ScopeDep
+from guardian.web.inputs import LARGEST_INTEGER
+from guardian.web.present import coordinators_of, covering, present_row
+from guardian.web.templating import is_htmx, page_or_fragment, render
+
+router = APIRouter(include_in_schema=False)
+
+Coordinator = Annotated[Principal, Depends(require_role("coordinator", "admin"))]
+PAGE_SIZE = 50
+BAD_CURSOR = "The page link is not valid: go back to the first page of the worklist"
+
+
+def _problems(filter: list[str], sort: str, priority: str | None,
+              stage: str | None) -> dict[str, str]:
+    """What is wrong with the worklist's query, field by field."""
+    errors = {}
+    unknown = [f for f in filter if f not in wl.FILTERS]
+    if unknown:
+        errors["filter"] = f"Unknown filter: {', '.join(unknown)}"
+    if sort not in wl.SORTS:
+        errors["sort"] = f"Unknown sort order {sort!r}"
+    if priority not in (None, "") and priority not in {str(k) for k in codes.PRIORITIES}:
+        errors["priority"] = f"Unknown priority {priority!r}"
+    if stage not in (None, "") and stage not in standards.STAGES:
+        errors["stage"] = f"Unknown stage {stage!r}"
+    return errors
+
+
+def _decode(sort: str, after: str | None) -> cursor.Position | None:
+    if not after:
+        return None
+    try:
+        return cursor.decode(sort, after)
+    except cursor.BadCursor:
+        raise HTTPException(status_code=400, detail=BAD_CURSOR) from None
+
+
+@router.get("/worklist")
+def worklist_page(
+    request: Request,
+    principal: Coordinator,
+    app: AppDep,
+    connect: ConnDep,
+    scope: ScopeDep,
+    cache: PageCacheDep,
+    pcn: str | None = None,
+    filter: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI reads the default
+    sort: str = "next-deadline",
+    practice_code: str | None = None,
+    provider: str | None = None,
+    treatment_function: str | None = None,
+    priority: str | None = None,
+    stage: str | None = None,
+    after: str | None = None,
+    assigned: Annotated[int, Query(ge=0, le=LARGEST_INTEGER)] = 0,
+) -> Response:
+    pcn = pcn or None
+    if pcn is not None and not access.may_see_pcn(principal, pcn):
+        access.record_access(request, principal, "denied-worklist", detail=f"PCN {pcn}")
+        raise HTTPException(status_code=404, detail="Not Found")
+    errors = _problems(filter, sort, priority, stage)
+    if errors:
+        return render(request, "worklist_error.html", {"errors": errors}, status_code=400)
+    filters = [f for f in wl.FILTERS if f in filter]
+    attrs = {"practice_code": practice_code, "provider": provider,
+             "treatment_function": treatment_function,
+             "priority": int(priority) if priority else None, "stage": stage}
+    position = _decode(sort, after)
+    today = app.today()
+    with connect() as conn:
+        rows = wl.page(conn, scope, pcn, today, filters, sort, position, PAGE_SIZE + 1, attrs)
+        # The counts scan every row in scope: reuse them until the worklist changes (its
+        # tracking position moves with every projected event) or the day does.
+        counts = cache.get(("counts", scope.pcns, scope.user, pcn,
+                            tuple(sorted((k, str(v)) for k, v in attrs.items())),
+                            tuple(filters), today, worklist_queries.position(conn)),
+                           lambda: wl.counts(conn, scope, pcn, today, attrs, filters))
+        facets = cache.get(("facets", scope.pcns, pcn), lambda: wl.facets(conn, scope, pcn))
+        names = cache.get(("pcn-names",), lambda: pcn_names(conn))
+        everyone = cache.get(("coordinators",), lambda: coordinators_of(conn))
+    # only coordinators of the PCNs on the page may be given its pathways (docs/access.md)
+    coordinators = [u.email for u in covering(everyone, {pcn} if pcn else principal.pcns)]
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    state = {"pcn": pcn or "", "filter": filters, "sort": sort,
+             "practice_code": practice_code or "", "provider": provider or "",
+             "treatment_function": treatment_function or "", "priority": priority or "",
+             "stage": stage or ""}
+    pairs = [(k, v) for k, vs in state.items()
+             for v in (vs if isinstance(vs, list) else [vs]) if v]
+    next_href = None
+    if more:
+        next_href = "/worklist?" + urlencode([*pairs, ("after", cursor.encode(sort, rows[-1]))])
+    access.record_access(request, principal, "view-worklist",
+                         detail=f"PCN {pcn or 'all in scope'}; filters {','.join(filters)}")
+    my_pcns = sorted(principal.pcns) if principal.pcns is not None else sorted(names)
+    return page_or_fragment(request, "worklist.html", {
+        "rows": [present_row(r, today) for r in rows], "counts": counts, "facets": facets,
+        "state": state, "query": urlencode(pairs, doseq=True), "next_href": next_href,
+        "first_page": after is None,
+        "filters": wl.FILTERS, "filter_labels": wl.FILTER_LABELS,
+        "pcns": [(c, names.get(c, c)) for c in my_pcns], "today": today,
+        "stages": standards.STAGES, "stage_labels": standards.STAGE_LABELS,
+        "priorities": codes.PRIORITIES, "tf_names": codes.TREATMENT_FUNCTIONS,
+        "coordinators": coordinators, "assigned": assigned, "fragment": is_htmx(request),
+    }, "results")
+
+
+def _assign_problems(keys: list[str], target: users.User | None) -> list[str]:
+    problems = []
+    if not keys:
+        problems.append("Select at least one pathway to assign.")
+    if target is None or target.role != "coordinator":
+        problems.append("Choose a care coordinator to assign the pathways to.")
+    return problems
+
+
+@router.post("/worklist/assign")
+async def bulk_assign(request: Request, principal: Coordinator, app: AppDep,
+                      connect: ConnDep, scope: ScopeDep, catch_up: CatchUpDep) -> Response:
+    form = await request.form()
+    keys = [k for k in form.getlist("pathway") if isinstance(k, str)]
+    coordinator = str(form.get("coordinator") or "").strip()
+    back = str(form.get("back") or "")
+    back = back if back.startswith("/worklist") else "/worklist"
+    target = users.find_user(app.engine, coordinator) if coordinator else None
+    problems = _assign_problems(keys, target)
+    parsed = []
+    for key in keys:
+        provider, _, rest = key.partition("|")
+        pathway_id, _, patient_hex = rest.partition("|")
+        parsed.append((provider, pathway_id, patient_hex))
+    with connect() as conn:
+        rows = worklist_queries.pathways_of(conn, {p[2] for p in parsed})
+    for provider, pathway_id, patient_hex in parsed:
+        row = rows.get((provider, pathway_id))
+        if row is None or row.patient_id != patient_hex or not scope.allows(row.pcn_code):
+            access.record_access(request, principal, "denied-patient",
+                                 detail=f"bulk assign {provider}/{pathway_id}")
+            raise HTTPException(status_code=404, detail="Not Found")
+    outside = sorted({rows[(pv, pw)].pcn_code for pv, pw, _ in parsed} - set(
+        target.orgs if target is not None else ()))
+    if target is not None and target.role == "coordinator" and outside:
+        problems.append(f"{target.email} does not work for {', '.join(outside)}: choose a "
+                        "coordinator of the PCN of every pathway selected.")
+    if problems:
+        return render(request, "worklist_error.html",
+                      {"errors": {"assign": " ".join(problems)}, "back": back},
+                      status_code=422)
+    assert target is not None
+    for provider, pathway_id, patient_hex in parsed:
+        with app.audited(access.audit_entry(
+                request, principal, "assign-coordinator", patient_id=patient_hex,
+                provider=provider, pathway_id=pathway_id, detail=f"to {target.email}")):
+            app.assign_coordinator(uuid.UUID(patient_hex), provider, pathway_id, target.email)
+    catch_up()
+    sep = "&" if "?" in back else "?"
+    return RedirectResponse(f"{back}{sep}assigned={len(parsed)}", status_code=303)
