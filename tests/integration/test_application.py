@@ -15,6 +15,7 @@ from guardian.bootstrap import build_app, init_database
 from guardian.config import Settings
 from guardian.domain.report import ReferralReport
 from guardian.orgs import OrgFileError, all_practices, load_orgs, read_org_file
+from guardian.store import EVENTS_TABLE
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -42,7 +43,7 @@ def app(database_url, tmp_path):
 
 def events(app: GuardianApp) -> int:
     with app.engine.connect() as conn:
-        return conn.execute(text("SELECT count(*) FROM guardian_events")).scalar_one()
+        return conn.execute(text(f"SELECT count(*) FROM {EVENTS_TABLE}")).scalar_one()
 
 
 def test_the_clock_gives_local_dates(app):
