@@ -115,13 +115,14 @@ def test_the_report_api_takes_the_report_pages_date_range(client, role, as_of):
 
 
 def cursor(*values: str) -> str:
+    """A worklist cursor in the one format (guardian/web/cursor.py), holding `values`."""
     return base64.urlsafe_b64encode(json.dumps(list(values)).encode()).decode().rstrip("=")
 
 
 def test_a_worklist_page_link_holding_a_control_character_is_a_bad_request(client):
     sign_in(client, "coordinator")
-    assert client.get("/worklist", params={"after": cursor("2026-01-01", "R\x00J", "x")}
-                      ).status_code == 400
+    bad = cursor("next-deadline", "2026-01-01", "R\x00J", "x")
+    assert client.get("/worklist", params={"after": bad}).status_code == 400
     nested = base64.urlsafe_b64encode(b"[" * 1500).decode()  # deeper than Python recurses
     assert client.get("/worklist", params={"after": nested}).status_code == 400
     sign_in(client, "admin")

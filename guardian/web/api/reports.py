@@ -1,7 +1,7 @@
 """The place report route of the JSON API (docs/api.md, `GET /api/v1/reports/bottlenecks`):
 a place's pathway bottlenecks for its place lead and admins, aggregates only and always
 small-number suppressed, computed on the report pool and kept per place, date and event-store
-head like the report page's tables (guardian/web/reports.py), audited as `view-report`.
+head like the report page's tables (guardian/web/reports.py `Reports`), audited as `view-report`.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ from pydantic import BaseModel
 
 from guardian.projections.report_queries import event_head
 from guardian.web import places
-from guardian.web import reports as report_pages
 from guardian.web.access import Principal, record_access, require_role
 from guardian.web.api.answers import invalid, not_found, responses
-from guardian.web.deps import AppDep, ConnDep
+from guardian.web.deps import AppDep, ConnDep, ReportsDep
+from guardian.web.report_params import Params, as_of_problem
 from guardian.web.report_pool import ReportBusy, ReportTooSlow
+from guardian.web.reports import bottleneck_report, not_ready
 
 router = APIRouter()
 
@@ -56,6 +57,7 @@ async def get_bottlenecks(
     principal: PlaceLeadOrAdmin,
     app: AppDep,
     connect: ConnDep,
+    reports: ReportsDep,
     place: Annotated[str | None, Query(
         description="The place; a place lead's own place when left out (required for "
                     "admins)")] = None,
@@ -68,11 +70,10 @@ async def get_bottlenecks(
     canonical, on, head = await run_in_threadpool(_report_request, app, connect, principal,
                                                   place, as_of)
     try:
-        data = await report_pages.cached(
-            request, "api-bottlenecks", report_pages.Params(place=canonical, as_of=on), head,
-            report_pages.bottleneck_report, canonical, on)
+        data = await reports.cached("api-bottlenecks", Params(place=canonical, as_of=on), head,
+                                    bottleneck_report, canonical, on)
     except (ReportBusy, ReportTooSlow) as e:
-        status, headers, message = report_pages.not_ready(e)
+        status, headers, message = not_ready(e)
         return JSONResponse({"detail": message}, status_code=status, headers=headers)
     await run_in_threadpool(record_access, request, principal, "view-report",
                             detail=f"bottlenecks place={canonical} as_of={on.isoformat()}")
@@ -84,7 +85,7 @@ def _report_request(app, connect, principal: Principal, place: str | None,
     """The place (as Guardian spells it, in any case: guardian/web/places.py) and date a
     report may be made for, and the event store's head; 404 or 422 otherwise."""
     on = as_of or app.today()
-    problem = report_pages.as_of_problem(on, app.today())  # the report page's range
+    problem = as_of_problem(on, app.today())  # the report page's range
     if problem:
         raise invalid(("query", "as_of"), problem)
     try:
