@@ -28,6 +28,11 @@ meta_table = Table("guardian_meta", metadata,
                    Column("key", String(64), primary_key=True),
                    Column("value", Text, nullable=False))
 
+# The latest extract applied per provider (an older one is refused whole).
+provider_extracts = Table("provider_extracts", metadata,
+                          Column("provider", String(8), primary_key=True),
+                          Column("last_as_of", Date, nullable=False))
+
 organisations = Table(
     "organisations",
     metadata,
@@ -55,11 +60,6 @@ pathway_index = Table(
     # `GET /api/v1/referrals/{pathway_id}` finds a pathway by its id alone
     Index("pathway_index_pathway_id", "pathway_id"),
 )
-
-# The latest extract applied per provider (an older one is refused whole).
-provider_extracts = Table("provider_extracts", metadata,
-                          Column("provider", String(8), primary_key=True),
-                          Column("last_as_of", Date, nullable=False))
 
 # Who did or saw what, when, from where (guardian/audit.py writes and reads it).
 audit_log = Table(
