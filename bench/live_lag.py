@@ -47,6 +47,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from import_ptl import AS_OF, fresh_postgres, make_extract, prepare_store  # noqa: E402
 
+from guardian.store import EVENTS_TABLE  # noqa: E402
+
 TICK = 0.1
 GUARDIAN = Path(sys.executable).with_name("guardian")
 
@@ -67,14 +69,14 @@ class Sampler(threading.Thread):
         self.conn = psycopg2.connect(dsn)
         self.conn.autocommit = True
         self.cur = self.conn.cursor()
-        self.cur.execute("LISTEN guardian_events")
+        self.cur.execute(f"LISTEN {EVENTS_TABLE}")
         self.stop = threading.Event()
         self.commits: list[tuple[float, int]] = []  # (time first seen, head), head increasing
         self.samples: list[tuple[float, int, int]] = []  # (time, head, position)
         self.error: BaseException | None = None
 
     def head(self) -> int:
-        self.cur.execute("SELECT coalesce(max(id), 0) FROM guardian_events")
+        self.cur.execute(f"SELECT coalesce(max(id), 0) FROM {EVENTS_TABLE}")
         return self.cur.fetchone()[0]
 
     def _seen(self, t: float, head: int) -> None:
@@ -99,7 +101,7 @@ class Sampler(threading.Thread):
             if time.monotonic() >= next_tick:
                 # Every read model counts: the follower brings them up to date in turn.
                 self.cur.execute(
-                    "SELECT coalesce((SELECT max(id) FROM guardian_events), 0), "
+                    f"SELECT coalesce((SELECT max(id) FROM {EVENTS_TABLE}), 0), "
                     "coalesce((SELECT min(position) FROM projection_tracking "
                     "WHERE name NOT LIKE '%@%'), 0)"
                 )

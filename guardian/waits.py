@@ -38,7 +38,7 @@ from sqlalchemy import BigInteger, Column, Date, DateTime, String, Table, func, 
 
 from guardian.projections.worklist import NAME as WORKLIST
 from guardian.projections.worklist import worklist
-from guardian.store import dialect_insert, metadata
+from guardian.store import EVENTS_TABLE, dialect_insert, metadata
 
 log = logging.getLogger("guardian.waits")
 
@@ -221,7 +221,7 @@ def _corrected_patients(app: Any, after: int, upto: int) -> set[UUID]:
     """
     if upto <= after:
         return set()
-    table = app.recorder.events_table_name
+    table = EVENTS_TABLE
     mark = "%s" if app.engine.dialect.name == "postgresql" else "?"
     own = ", ".join([mark] * len(OWN_TOPICS))
     found: set[UUID] = set()

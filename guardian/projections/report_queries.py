@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, select, text
 
-from guardian.store import organisations
+from guardian.store import EVENTS_TABLE, organisations
 
 
 def event_head(conn: Connection) -> int:
     """The id of the newest stored event (0 for an empty store)."""
-    return int(conn.execute(text("SELECT max(id) FROM guardian_events")).scalar() or 0)
+    return int(conn.execute(text(f"SELECT max(id) FROM {EVENTS_TABLE}")).scalar() or 0)
 
 
 def pcn_names(conn: Connection) -> dict[str, str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
-from guardian.store import organisations, pathway_index
+from guardian.store import EVENTS_TABLE, organisations, pathway_index
 
 
 def store_counts(conn: Connection) -> dict[str, int]:
@@ -20,7 +20,7 @@ def store_counts(conn: Connection) -> dict[str, int]:
         "open_pathways": scalar(
             f"SELECT count(*) FROM {pathway_index.name} WHERE state IN ('O', 'L')"
         ),
-        "events": scalar("SELECT count(*) FROM guardian_events"),
+        "events": scalar(f"SELECT count(*) FROM {EVENTS_TABLE}"),
         "practices": scalar(f"SELECT count(*) FROM {organisations.name}"),
         "pcns": scalar(f"SELECT count(DISTINCT pcn_code) FROM {organisations.name}"),
         "places": scalar(f"SELECT count(DISTINCT place) FROM {organisations.name}"),
