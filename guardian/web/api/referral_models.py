@@ -1,7 +1,8 @@
 """The shapes of the referral API (docs/api.md, `POST /api/v1/referrals` and
 `GET /api/v1/referrals/{pathway_id}`): the body posted, one row of the waiting-list extract
-with the extract's columns in lower case and the importer's text rule on every value, what
-a write answers, and the referral's status as a GET answers it.
+with the extract's columns in lower case (the importer's column table,
+guardian/ingest/ptl/columns.py) and its text rule on every value, what a write answers, and
+the referral's status as a GET answers it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from guardian.ingest.ptl import COLUMNS, REQUIRED, field_problem
+from guardian.ingest.ptl.columns import COLUMNS, REQUIRED, field_problem
 
 # ---------------------------------------------------------------------------- written
 
