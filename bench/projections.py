@@ -32,8 +32,10 @@ from guardian.bootstrap import build_app, init_database  # noqa: E402
 from guardian.config import Settings  # noqa: E402
 from guardian.demo import load_demo  # noqa: E402
 from guardian.projections import worklist as wl  # noqa: E402
+from guardian.projections.readmodel import Notice  # noqa: E402
 from guardian.projections.registry import runner_for  # noqa: E402
-from guardian.projections.runner import Notice, apply, tracking  # noqa: E402
+from guardian.projections.runner import apply  # noqa: E402
+from guardian.projections.tracking import tracking  # noqa: E402
 
 AS_OF = dt.date(2026, 3, 31)
 FILTERS = ([], ["breached"], ["at-risk"], ["deterioration"], ["workup-incomplete"],

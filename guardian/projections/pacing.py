@@ -30,6 +30,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from guardian.projections.tracking import tracking
+from guardian.store import EVENTS_TABLE
+
 log = logging.getLogger("guardian.projections")
 
 LIVE_BATCH_SIZE = 200  # import rows per transaction while a follower is present
@@ -99,7 +102,7 @@ class Presence:
             self._release, self._alive = _announce(self.engine)
         except Exception as e:  # the database is unreachable right now
             log.warning("cannot announce the follower (%s); imports will not pace themselves "
-                        "until it can", _first_line(e))
+                        "until it can", first_line(e))
 
     def _close(self) -> None:
         if self._release is not None:
@@ -149,7 +152,8 @@ def _announce(engine: Engine) -> tuple[Any, Any]:
     return (lambda: os.close(fd)), (lambda: True)
 
 
-def _first_line(error: BaseException) -> str:
+def first_line(error: BaseException) -> str:
+    """An error's first line, for a one-line log message."""
     text = str(error).strip()
     return (text.splitlines() or [type(error).__name__])[0]
 
@@ -197,15 +201,12 @@ class Pacer:
 
     def backlog(self) -> tuple[int, int]:
         """(head of the log, lowest position among the live read models)."""
-        from guardian.projections.runner import tracking
-
-        events = self.app.recorder.events_table_name
         with self.app.engine.connect() as conn:
             dbapi = conn.connection.driver_connection
             cur = dbapi.cursor()
             try:
                 cur.execute(
-                    f"SELECT (SELECT max(id) FROM {events}), (SELECT min(position) FROM "
+                    f"SELECT (SELECT max(id) FROM {EVENTS_TABLE}), (SELECT min(position) FROM "
                     f"{tracking.name} WHERE name NOT LIKE '%@%')"
                 )
                 head, low = cur.fetchone()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from guardian.projections.bottlenecks import BottleneckProjection
-from guardian.projections.runner import Projection, ProjectionRunner
+from guardian.projections.readmodel import ReadModel
+from guardian.projections.runner import ProjectionRunner
 from guardian.projections.worklist import WorklistProjection
 
 
-def all_projections() -> list[Projection]:
+def all_projections() -> list[ReadModel]:
     return [WorklistProjection(), BottleneckProjection()]
 
 

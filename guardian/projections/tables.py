@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Column, Connection, String, Table
+
+
+def pathway_key() -> list[Column]:
+    """The key columns every read model's per-pathway table begins with."""
+    return [Column("provider", String(8), primary_key=True),
+            Column("pathway_id", String(64), primary_key=True)]
 
 
 def swap_tables(conn: Connection, live_tables: Iterable[Table], suffix: str) -> None:

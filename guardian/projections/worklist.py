@@ -1,9 +1,12 @@
 """The PCN worklist: one row per open pathway, what a coordinator works from.
 
-A row is recomputed from the whole Patient whenever any of the patient's events arrives, so
+A row is recomputed from the whole Patient whenever one of the patient's events arrives, so
 it is always the aggregate's view (stage, deadlines from the standards table, what is
-outstanding). Deadline *dates* are stored, never day counts: whether a pathway is breached
-or at risk is decided at query time against the day asked about.
+outstanding). Rebuilt rather than folded from events: the stage, the deadlines and the
+sweep's findings are the domain's rules (docs/rules.md §2–§4, §9), and folding would write
+them a second time here. Nearly every event changes a row; those that change none
+(`UNAFFECTED_BY`) are skipped. Deadline *dates* are stored, never day counts: whether a
+pathway is breached or at risk is decided at query time against the day asked about.
 """
 
 from __future__ import annotations
@@ -37,8 +40,8 @@ from sqlalchemy import (
 from guardian.domain import checkins, standards
 from guardian.domain.patient import Patient
 from guardian.domain.visibility import goes_with, reported_details
-from guardian.projections.runner import Changes, Notice, batch_patients
-from guardian.projections.tables import swap_tables
+from guardian.projections.readmodel import ReadModel, Rows
+from guardian.projections.tables import pathway_key
 from guardian.store import metadata
 
 NAME = "worklist"
@@ -51,10 +54,7 @@ _RARE_FLAGS = {"deterioration": "deterioration_since IS NOT NULL",
 
 def _define(name: str, md: MetaData) -> Table:
     return Table(
-        name,
-        md,
-        Column("provider", String(8), primary_key=True),
-        Column("pathway_id", String(64), primary_key=True),
+        name, md, *pathway_key(),
         Column("patient_id", String(32), nullable=False),
         Column("nhs_number", String(10), nullable=False),
         Column("given_name", Text),
@@ -117,10 +117,7 @@ def _define(name: str, md: MetaData) -> Table:
 def _define_periods(name: str, md: MetaData) -> Table:
     """Every RTT period of every pathway, stopped ones included (the RTT export's facts)."""
     return Table(
-        name,
-        md,
-        Column("provider", String(8), primary_key=True),
-        Column("pathway_id", String(64), primary_key=True),
+        name, md, *pathway_key(),
         Column("period", Integer, primary_key=True),  # 0 = first period
         Column("patient_id", String(32), nullable=False),
         Column("practice_code", String(8), nullable=False),
@@ -136,7 +133,8 @@ def _define_periods(name: str, md: MetaData) -> Table:
 worklist = _define(NAME, metadata)
 rtt_periods = _define_periods("rtt_periods", metadata)
 NO_DEADLINE = dt.date(9999, 12, 31)
-_DEFINERS = ((worklist, _define), (rtt_periods, _define_periods))
+# A support offer is the only event that changes nothing a row here is made of.
+UNAFFECTED_BY = frozenset({"guardian.Patient.SupportOffered"})
 
 
 def periods_for(patient: Patient) -> list[dict[str, Any]]:
@@ -241,26 +239,20 @@ def _awaiting_reply(p) -> dt.date | None:
     return last.on if last.direction == "out" else None
 
 
-class WorklistProjection:
+class WorklistProjection(ReadModel):
+    """A row per open pathway and every RTT period, rebuilt per patient."""
+
     name = NAME
+    definers = ((worklist, _define), (rtt_periods, _define_periods))
+    unaffected_by = UNAFFECTED_BY
 
-    def tables(self, suffix: str = "") -> list[Table]:
-        if not suffix:
-            return [live for live, _ in _DEFINERS]
-        aside = MetaData()
-        return [define(live.name + suffix, aside) for live, define in _DEFINERS]
-
-    def prepare(self, app: Any, batch: Sequence[Notice], orgs: dict[str, Any]) -> Changes:
-        loaded = batch_patients(app, batch)
+    def rows(self, app: Any, patients: list[Patient], orgs: dict[str, Any]) -> Rows:
         settings = app.settings
-        return Changes([p.id.hex for p in loaded], [
-            [row for p in loaded
+        return [
+            [row for p in patients
              for row in rows_for(p, orgs, None, settings.standards, settings.check_in_schedule)],
-            [row for p in loaded for row in periods_for(p)],
-        ])
-
-    def swap(self, conn: Connection, suffix: str) -> None:
-        swap_tables(conn, [live for live, _ in _DEFINERS], suffix)
+            [row for p in patients for row in periods_for(p)],
+        ]
 
 
 # ---------------------------------------------------------------------------- queries

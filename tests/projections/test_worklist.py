@@ -19,7 +19,7 @@ from guardian.demo import load_demo
 from guardian.projections import runner as runner_module
 from guardian.projections import worklist as wl
 from guardian.projections.registry import runner_for
-from guardian.projections.runner import PositionTaken, tracking
+from guardian.projections.tracking import PositionTaken, tracking
 
 AS_OF = dt.date(2026, 3, 31)
 
@@ -120,7 +120,7 @@ def test_a_runner_that_lost_the_race_rolls_back_and_reads_on(app, monkeypatch):
 
     monkeypatch.setattr(second, "position", position)
     taken = []
-    real_advance = second._advance
+    real_advance = second.positions.advance
 
     def advance(conn, name, old, new):
         try:
@@ -129,7 +129,7 @@ def test_a_runner_that_lost_the_race_rolls_back_and_reads_on(app, monkeypatch):
             taken.append(old)
             raise
 
-    monkeypatch.setattr(second, "_advance", advance)
+    monkeypatch.setattr(second.positions, "advance", advance)
     assert second.run_once() == 0
     assert taken == [0]
     assert rows(app) == done
@@ -164,6 +164,36 @@ def test_an_event_this_version_cannot_read_is_skipped_with_a_warning(app, caplog
         assert runner.run_once() == len(runner.projections)  # one event, each read model
     assert "FromTheFuture" in caplog.text
     assert runner.lag()["worklist"]["events_behind"] == 0
+
+
+def test_a_skipped_event_moves_the_position_without_loading_its_patient(app, monkeypatch):
+    runner = runner_for(app)
+    runner.run_once()
+    worklist, bottlenecks = runner.projections
+    built: dict[str, list[uuid.UUID]] = {}
+    for projection in runner.projections:
+        def rows(app, patients, orgs, real=projection.rows, name=projection.name):
+            built[name] = [p.id for p in patients]
+            return real(app, patients, orgs)
+
+        monkeypatch.setattr(projection, "rows", rows)
+    with app.engine.connect() as conn:
+        pid = uuid.UUID(conn.exec_driver_sql("SELECT patient_id FROM worklist").scalar())
+    patient = app.load_patients([pid])[pid]
+    provider, pathway_id = next(iter(patient.pathways))
+
+    app.log_contact(pid, "c-test", "phone", "Rang about the wait", by="coordinator",
+                    on=AS_OF)  # the worklist's last contact; nothing of the bottlenecks'
+    assert runner.run_once() == 2
+    assert built == {"worklist": [pid], "bottlenecks": []}
+    app.offer_support(pid, "s-test", "weight-management", on=AS_OF)  # neither's
+    assert runner.run_once() == 2
+    assert built == {"worklist": [], "bottlenecks": []}
+    app.require_workup_item(pid, provider, pathway_id, "w-test", "Bloods", "practice",
+                            on=AS_OF)  # both's
+    assert runner.run_once() == 2
+    assert built == {"worklist": [pid], "bottlenecks": [pid]}
+    assert {runner.position(p.name) for p in runner.projections} == {runner.head()}
 
 
 def test_worklist_pages_are_scoped_filtered_and_keyset_paged(app):
