@@ -24,7 +24,8 @@ store, in Python and in the database. Coordinators' worklists must not wait behi
 - **A statement timeout.** Each computation runs in one read transaction with
   `SET LOCAL statement_timeout` (PostgreSQL; on SQLite a progress handler interrupts the
   query) of `GUARDIAN_REPORT_TIMEOUT_SECONDS` (default 60): a runaway query is stopped
-  (`ReportTooSlow`) rather than holding a connection and a slot.
+  (`ReportTooSlow`) rather than holding a connection and a slot
+  (guardian/projections/report_limits.py).
 """
 
 from __future__ import annotations
@@ -46,10 +47,11 @@ from concurrent.futures import (
 )
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 
 from guardian.locks import report_slot
+from guardian.projections.report_limits import backend_pid, time_limit, timed_out
 
 log = logging.getLogger("guardian.web.reports")
 
@@ -81,31 +83,16 @@ class Computer:
 
     def compute(self, job: Job, args: tuple) -> Any:
         with (self.engine.connect() as conn, conn.begin(), report_slot(conn, self.slots),
-              self._time_limit(conn)):
-            pacer = Pacer(_backend_pid(conn))
+              time_limit(conn, self.timeout_seconds)):
+            pacer = Pacer(backend_pid(conn))
             event.listen(conn, "before_cursor_execute", pacer.rest)
             try:
                 return job(conn, *args)
             except OperationalError as e:
-                if _timed_out(e):
+                if timed_out(e):
                     raise ReportTooSlow(
                         f"a report query ran past {self.timeout_seconds:g} s") from None
                 raise
-
-    @contextlib.contextmanager
-    def _time_limit(self, conn: Connection):
-        if conn.dialect.name == "postgresql":
-            ms = max(1, int(self.timeout_seconds * 1000))
-            conn.exec_driver_sql(f"SET LOCAL statement_timeout = {ms}")
-            yield
-            return
-        deadline = time.monotonic() + self.timeout_seconds
-        raw = conn.connection.driver_connection
-        raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
-        try:
-            yield
-        finally:
-            raw.set_progress_handler(None, 0)
 
 
 class Pacer:
@@ -168,19 +155,6 @@ def _process_ticks(pid: int | None) -> int:
         return int(fields[11]) + int(fields[12])
     except (OSError, ValueError, IndexError):
         return 0
-
-
-def _backend_pid(conn: Connection) -> int | None:
-    """The PostgreSQL backend serving `conn` (its CPU is this report's, not others')."""
-    if conn.dialect.name != "postgresql":
-        return None
-    return conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
-
-
-def _timed_out(error: OperationalError) -> bool:
-    """PostgreSQL's statement timeout (57014) or SQLite's interrupted query."""
-    code = getattr(error.orig, "pgcode", None)
-    return code == "57014" or "interrupted" in str(error.orig)
 
 
 _HELPER: Computer | None = None  # in a helper process
