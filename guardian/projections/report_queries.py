@@ -1,6 +1,7 @@
 """Reads the place reports make beside the bottleneck read model: the event store's head
-(what a built report table is filed under, guardian/web/caches.py) and the PCN names the
-tables label their groups with. Each takes a connection; none writes.
+(what a built report table is filed under, guardian/web/caches.py; what /healthz reports)
+and the PCN names (the report tables label their groups with them, the worklist its PCN
+choice). Each takes a connection; none writes.
 """
 
 from __future__ import annotations

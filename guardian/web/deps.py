@@ -1,12 +1,13 @@
 """The one way a route reaches the running app: FastAPI `Annotated` dependencies for the
 GuardianApp, its read-model connections, the projection runner (read-your-writes), the
-principal's worklist scope, the app's caches and its report pool. Only this module reads
-`request.app.state`; routes declare what they need:
+principal's worklist scope, the app's caches and its place reports. Routes never read
+`request.app.state` themselves (the templates are `guardian/web/templating.py`'s); they
+declare what they need:
 
     @router.get("/worklist")
     def worklist_page(request: Request, principal: Coordinator, app: AppDep,
                       connect: ConnDep, scope: ScopeDep) -> Response:
-        with connect() as conn:          # one short connection at a time (config.py,
+        with connect() as conn:             # one short connection at a time (config.py,
             rows = wl.page(conn, scope, …)  # web_threads: a request thread holds one)
 
 `ConnDep` is `engine.connect` of the app's engine: the route opens a connection for its

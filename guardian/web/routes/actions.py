@@ -166,16 +166,24 @@ def _send_or_receive(app: GuardianApp, principal: Principal) -> Callable[..., No
     return app.receive_message if principal.role == "gp" else app.send_message
 
 
+def _flag_seen(patient: Patient, visible: Visible, form: dict[str, str]) -> bool:
+    """A flag is reviewed only by someone who sees the referral it was raised on."""
+    flag = patient.flags.get(form.get("flag_id", ""))
+    return flag is None or visibility.view_of(patient, visible).sees(flag.pathway)
+
+
 @dataclass(frozen=True)
 class Action:
     """One action form: who may take it, what it is made on, its parser and its command
-    (a GuardianApp method, or a function choosing one by the principal)."""
+    (a GuardianApp method, or a function choosing one by the principal); `sees`: what else
+    of the patient the user must see to take it (else 404, audited)."""
 
     name: str
     roles: frozenset[str]
     on: str  # "pathway": the form's own; "referral": one chosen for a record about the patient
     parse: Parser
     command: str | Callable[[GuardianApp, Principal], Callable[..., None]]
+    sees: Callable[[Patient, Visible, dict[str, str]], bool] | None = None
 
     def run(self, call: Call) -> None:
         args, kwargs = self.parse(call)
@@ -214,7 +222,8 @@ ACTIONS = {a.name: a for a in (
         "record_check_in_outcome"),
     Action("deterioration-flagged", EVERYONE, "pathway", _deterioration,
            "flag_deterioration"),
-    Action("deterioration-reviewed", STAFF, "referral", _review, "review_deterioration"),
+    Action("deterioration-reviewed", STAFF, "referral", _review, "review_deterioration",
+           sees=_flag_seen),
     Action("support", STAFF, "referral", _support, "offer_support"),
     Action("message", EVERYONE, "pathway", _message, _send_or_receive),
     Action("assign", STAFF, "pathway", _assignee, "assign_coordinator"),
@@ -236,11 +245,8 @@ def _acted_on(request: Request, principal: Principal, action: Action, patient: P
         key = (provider, pathway_id)
         if key not in visible:
             access.deny_patient(request, principal, patient.id.hex, f"{action.name} on {key}")
-    if action.name == "deterioration-reviewed":
-        flag = patient.flags.get(form.get("flag_id", ""))
-        if flag is not None and not visibility.view_of(patient, visible).sees(flag.pathway):
-            access.deny_patient(request, principal, patient.id.hex,
-                                f"{action.name} on a flag")
+    if action.sees is not None and not action.sees(patient, visible, form):
+        access.deny_patient(request, principal, patient.id.hex, f"{action.name} on a flag")
     return key
 
 
