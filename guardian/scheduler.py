@@ -137,27 +137,29 @@ class Jobs:
         self.runner = runner_name()
 
     def run(self, job: str, work: Callable[[], dict[str, Any]]) -> None:
-        engine = self.app.engine
         started, t = _now(), time.perf_counter()
+
+        def record(status: str, seconds: float | None = None, summary: str | None = None
+                   ) -> None:  # a run with seconds has finished
+            _write(self.app.engine, job=job, runner=self.runner, started_at=started,
+                   finished_at=None if seconds is None else _now(), seconds=seconds,
+                   status=status, summary=summary)
+
         log.info("job %s started", job)
         try:
-            _write(engine, job=job, runner=self.runner, started_at=started, finished_at=None,
-                   seconds=None, status="running", summary=None)
+            record("running")
             summary = work()
         except Exception as e:
             seconds = time.perf_counter() - t
             log.exception("job %s failed after %.2f s", job, seconds)
             try:
-                _write(engine, job=job, runner=self.runner, started_at=started,
-                       finished_at=_now(), seconds=seconds, status="failed",
-                       summary=json.dumps({"error": f"{type(e).__name__}: {e}"}))
+                record("failed", seconds, json.dumps({"error": f"{type(e).__name__}: {e}"}))
             except Exception:
                 log.exception("could not record the failure of job %s", job)
             return
         seconds = time.perf_counter() - t
         log.info("job %s finished in %.2f s: %s", job, seconds, json.dumps(summary))
-        _write(engine, job=job, runner=self.runner, started_at=started, finished_at=_now(),
-               seconds=seconds, status="ok", summary=json.dumps(summary, default=str))
+        record("ok", seconds, json.dumps(summary, default=str))
 
     def check_waits(self) -> None:
         from guardian.waits import check_waits
@@ -241,20 +243,18 @@ def run(settings: Any, stop: threading.Event | None = None, install_signals: boo
             signal.signal(sig, request_stop)
 
     lock = lock_for(app.engine)
-    standing_by = False
-    while not lock.acquire():
-        if not standing_by:
-            log.info("another scheduler acts for this database; standing by (retrying "
-                     "every %g s)", poll)
-            standing_by = True
-        if stop.wait(poll):
-            app.close()
-            return 0
+    if not _stand_by(lock, stop, poll):
+        app.close()
+        return 0
     me = runner_name()
     log.info("scheduler %s now acts for this database", me)
     became = _now()
-    _write(app.engine, job=LEADER, runner=me, started_at=became, finished_at=became,
-           seconds=None, status="acting", summary=None)
+
+    def acting(at: dt.datetime) -> None:  # the leader row; its finished_at is the heartbeat
+        _write(app.engine, job=LEADER, runner=me, started_at=became, finished_at=at,
+               seconds=None, status="acting", summary=None)
+
+    acting(became)
 
     jobs = Jobs(app)
     scheduler = BlockingScheduler(
@@ -274,8 +274,7 @@ def run(settings: Any, stop: threading.Event | None = None, install_signals: boo
             _shut_down_soon(scheduler)
         else:
             try:
-                _write(app.engine, job=LEADER, runner=me, started_at=became,
-                       finished_at=_now(), seconds=None, status="acting", summary=None)
+                acting(_now())
             except Exception:
                 log.warning("could not record the scheduler's heartbeat", exc_info=True)
 
@@ -300,6 +299,20 @@ def run(settings: Any, stop: threading.Event | None = None, install_signals: boo
         app.close()
     log.info("scheduler %s stopped", me)
     return outcome["code"]
+
+
+def _stand_by(lock: PostgresLock | FileLock, stop: threading.Event, poll: float) -> bool:
+    """Retry the lock every `poll` seconds until this process holds it (True) or is
+    stopped first (False)."""
+    standing_by = False
+    while not lock.acquire():
+        if not standing_by:
+            log.info("another scheduler acts for this database; standing by (retrying "
+                     "every %g s)", poll)
+            standing_by = True
+        if stop.wait(poll):
+            return False
+    return True
 
 
 def _shut_down_soon(scheduler: Any) -> None:
