@@ -36,6 +36,7 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError
 from sqlalchemy import BigInteger, Column, Date, DateTime, String, Table, func, select
 
+from guardian.domain.patient import events as ev
 from guardian.projections.worklist import NAME as WORKLIST
 from guardian.projections.worklist import worklist
 from guardian.store import EVENTS_TABLE, dialect_insert, metadata
@@ -56,10 +57,10 @@ sweep_runs = Table(
 WAITS = "check-waits"
 CHECK_INS = "check-ins"
 BATCH = 500
-BREACHED = "guardian.Patient.WaitBreached"
+BREACHED = ev.WaitBreached.TOPIC
 # Events the jobs write themselves: they never make a recorded breach untrue.
-OWN_TOPICS = (BREACHED, "guardian.Patient.StepAtRisk", "guardian.Patient.BreachWithdrawn",
-              "guardian.Patient.CheckInDue")
+OWN_TOPICS = tuple(e.TOPIC for e in (ev.WaitBreached, ev.StepAtRisk, ev.BreachWithdrawn,
+                                     ev.CheckInDue))
 ATTEMPTS = 3
 
 

@@ -31,6 +31,7 @@ from guardian.domain import codes, standards
 from guardian.domain.codes import DIAGNOSTIC_TESTS, PRIORITIES, RTT_STATUS, TREATMENT_FUNCTIONS
 from guardian.domain.pathway import Pathway
 from guardian.domain.patient import Patient
+from guardian.domain.patient import events as ev
 from guardian.domain.visibility import goes_with
 from guardian.projections.bottlenecks import intervals, percentile
 from guardian.projections.suppression import SMALLEST_GROUP_FOR_STATISTICS
@@ -158,8 +159,9 @@ def _humanise(name: str) -> str:
 
 
 def _describe(event: Any, pathways: dict[tuple[str, str], Pathway]) -> tuple[dt.date | None, str]:
-    """(date, sentence) of one event; the date is when it happened, else when reported."""
-    name = type(event).__name__
+    """(date, sentence) of one event; the date is when it happened, else when reported.
+    Events are told apart by class; stored events of older shapes may lack a field, hence
+    `e.get` for the fields added later."""
     e = event.__dict__
     reported = e.get("reported_on")
     key = (e.get("provider"), e.get("pathway_id"))
@@ -175,101 +177,121 @@ def _describe(event: Any, pathways: dict[tuple[str, str], Pathway]) -> tuple[dt.
             return pathway.workup[item_id].description
         return item_id
 
-    match name:
-        case "ReferralReceived":
+    match event:
+        case ev.ReferralReceived():
             return e["received_on"], (
                 f"Referral received by {e['provider']} for {tf_name(e['treatment_function'])} "
                 f"({PRIORITIES.get(e['priority'], e['priority'])})")
-        case "PracticeChanged":
+        case ev.ReferralDateCorrected():
+            return reported, f"Referral date corrected to {_fmt(e['received_on'])}"
+        case ev.SpecialtyCorrected():
+            return reported, f"Specialty corrected to {tf_name(e['treatment_function'])}"
+        case ev.WaitingListTypeCorrected():
+            return reported, f"Waiting list type corrected to {e['waiting_list_type']}"
+        case ev.UbrnCorrected():
+            return reported, "e-Referral booking reference (UBRN) corrected"
+        case ev.LocalPatientIdCorrected():
+            return reported, "The hospital's patient identifier corrected"
+        case ev.PracticeChanged():
             return reported, f"Registered GP practice is now {e['practice_code']}"
-        case "PriorityChanged":
+        case ev.PriorityChanged():
             return reported, f"Priority changed to {PRIORITIES.get(e['priority'], e['priority'])}"
-        case "ClockStartCorrected":
+        case ev.ClockStartCorrected():
             return reported, f"Waiting-time start corrected to {_fmt(e['clock_start'])}"
-        case "RttPeriodStarted":
+        case ev.RttPeriodStarted():
             return e["clock_start"], "A new waiting period started"
-        case "ClockStopped":
+        case ev.ClockStopped():
             code = e.get("reason_code")
             why = RTT_STATUS.get(code, e.get("reason") or "") if code else e.get("reason", "")
             return e["stopped_on"], f"Waiting time ended: {why}" if why else "Waiting time ended"
-        case "ClockStopWithdrawn":
+        case ev.ClockStopWithdrawn():
             return reported, "The end of the wait was withdrawn: waiting again"
-        case "AppointmentBooked":
+        case ev.AppointmentBooked():
             return reported, f"Appointment booked for {_fmt(e['appointment_on'])}"
-        case "TreatmentScheduled":
+        case ev.TreatmentScheduled():
             return reported, f"Treatment date set for {_fmt(e['tci_on'])}"
-        case "BookingCancelled":
+        case ev.BookingCancelled():
             what = "Appointment" if e["kind"] == "appointment" else "Treatment date"
             return reported, f"{what} cancelled"
-        case "PatientSeen":
+        case ev.PatientSeen():
             return e["attended_on"], "Seen at the hospital"
-        case "DidNotAttend":
+        case ev.AttendanceWithdrawn():
+            return reported, "The hospital withdrew its record of the last attendance"
+        case ev.DidNotAttend():
             return e["dna_on"], "Did not attend the hospital appointment"
-        case "ProcedurePriorityReviewed":
+        case ev.NonAttendanceWithdrawn():
+            return reported, "The hospital withdrew its record of a missed appointment"
+        case ev.ProcedurePriorityReviewed():
             return (e.get("reviewed_on") or reported,
                     f"Clinical priority reviewed: {e.get('procedure_priority') or 'none'}")
-        case "PathwayLeftWaitingList":
+        case ev.PathwayLeftWaitingList():
             return e["on"], "No longer on the hospital's waiting list; Guardian is checking why"
-        case "PathwayReturnedToWaitingList":
+        case ev.PathwayReturnedToWaitingList():
             return reported, "Back on the hospital's waiting list"
-        case "WorkupItemRequired":
+        case ev.WorkupItemRequired():
             owner = codes.label(codes.WORKUP_OWNERS, e["requested_from"])
             return e["required_on"], f"Workup needed from {owner}: {e['description']}"
-        case "WorkupItemCompleted":
+        case ev.WorkupItemCompleted():
             return e["completed_on"], f"Workup done: {workup_name(e['item_id'])}"
-        case "WorkupCompleted":
+        case ev.WorkupCompleted():
             return e["completed_on"], "All the agreed workup is done"
-        case "DiagnosticOrdered":
+        case ev.DiagnosticOrdered():
             return e["ordered_on"], f"Test ordered: {DIAGNOSTIC_TESTS.get(e['test'], e['test'])}"
-        case "DiagnosticResulted":
+        case ev.DiagnosticResulted():
             return e["resulted_on"], f"Test result received: {test_name(e['test_id'])}"
-        case "DiagnosisCommunicated":
+        case ev.DiagnosisCommunicated():
             told = codes.label(codes.DIAGNOSIS_OUTCOMES, e["outcome"])
             return e["communicated_on"], f"Diagnosis or all-clear told to the patient: {told}"
-        case "PathwayClosed":
+        case ev.PathwayClosed():
             return e["on"], f"Closed by Guardian: {codes.label(codes.CLOSE_REASONS, e['reason'])}"
-        case "CoordinatorAssigned":
+        case ev.CoordinatorAssigned():
             return None, "A Guardian care coordinator was assigned"
-        case "WaitBreached":
+        case ev.WaitBreached():
             label = standards.get_standard(e["standard"]).label if e["standard"] in {
                 s.code for s in standards.STANDARDS} else e["standard"]
             return e["breach_on"], f"Standard missed: {label}"
-        case "BreachWithdrawn":
+        case ev.BreachWithdrawn():
             return None, f"A missed standard was withdrawn ({e['reason']})"
-        case "DeteriorationFlagged":
+        case ev.DeteriorationFlagged():
             source = codes.label(codes.DETERIORATION_SOURCES, e["source"])
             return e["raised_on"], f"Reported getting worse (via {source}): {e['summary']}"
-        case "DeteriorationReviewed":
+        case ev.DeteriorationReviewed():
             outcome = codes.label(codes.REVIEW_OUTCOMES, e["outcome"])
             return e["reviewed_on"], f"Deterioration reviewed: {outcome}"
-        case "ContactLogged":
+        case ev.ContactLogged():
             return e["on"], f"Guardian was in touch with the patient ({_channel(e['channel'])})"
-        case "SupportOffered":
+        case ev.SupportOffered():
             kind = codes.label(codes.SUPPORT_KINDS, e["kind"])
             return e["on"], f"Support offered while waiting: {kind}"
-        case "CheckInOutcomeRecorded":
+        case ev.CheckInOutcomeRecorded():
             outcome = codes.label(codes.CHECK_IN_OUTCOMES, e["outcome"])
             return e["on"], f"Waiting Well check-in: {outcome}"
-        case "MessageReceived":
+        case ev.MessageReceived():
             return e["on"], f"Message to Guardian from {_party(e['party'])}"
-        case "MessageSent":
+        case ev.MessageSent():
             return e["on"], f"Guardian wrote to {_party(e['party'])}"
+    # Anything else (e.g. a check-in falling due, a status code, a stored
+    # ProviderRecordCorrected) reads as its name, dated by its own date.
+    name = _humanise(type(event).__name__)
     for k in ("on", "due_on", "recorded_on", "reported_on"):
         if isinstance(e.get(k), dt.date):
-            return e[k], _humanise(name)
-    return None, _humanise(name)
+            return e[k], name
+    return None, name
 
 
+# Who an entry came from, by event class (the rest: see `timeline`).
 _BY = {
-    "MessageReceived": lambda e: e["party"], "WorkupItemCompleted": lambda e: e.get("by", ""),
-    "DeteriorationFlagged": lambda e: e["source"],
+    ev.MessageReceived: lambda e: e["party"], ev.WorkupItemCompleted: lambda e: e.get("by", ""),
+    ev.DeteriorationFlagged: lambda e: e["source"],
 }
-_GUARDIAN = {"WorkupItemRequired", "DiagnosticOrdered", "DiagnosticResulted",
-             "DiagnosisCommunicated", "PathwayClosed", "CoordinatorAssigned",
-             "DeteriorationReviewed", "ContactLogged", "SupportOffered", "MessageSent"}
-_SYSTEM = {"WaitBreached", "BreachWithdrawn", "PathwayLeftWaitingList"}
-_PATIENT_WIDE = {"ContactLogged", "SupportOffered", "DeteriorationFlagged",
-                 "DeteriorationReviewed"}
+_GUARDIAN = (ev.WorkupItemRequired, ev.DiagnosticOrdered, ev.DiagnosticResulted,
+             ev.DiagnosisCommunicated, ev.PathwayClosed, ev.CoordinatorAssigned,
+             ev.DeteriorationReviewed, ev.ContactLogged, ev.SupportOffered, ev.MessageSent)
+_SYSTEM = (ev.WaitBreached, ev.BreachWithdrawn, ev.PathwayLeftWaitingList)
+_FLAGS = (ev.DeteriorationFlagged, ev.DeteriorationReviewed)
+_PATIENT_WIDE = (ev.ContactLogged, ev.SupportOffered, *_FLAGS)
+# Identity details, not the referral's story.
+_IDENTITY = (Patient.Created, ev.Registered, ev.BirthDateCorrected, ev.ContactDetailsChanged)
 
 
 def timeline(events: Iterable[Any], patient: Patient, provider: str,
@@ -282,30 +304,30 @@ def timeline(events: Iterable[Any], patient: Patient, provider: str,
     flags_here = {f.flag_id for f in patient.flags.values()
                   if goes_with(f.pathway, {key}, whole)}
     for event in events:
-        name = type(event).__name__
         e = event.__dict__
-        if name in ("Created", "Registered", "BirthDateCorrected", "ContactDetailsChanged"):
-            continue  # identity details, not the referral's story
+        if isinstance(event, _IDENTITY):
+            continue
         if "provider" in e and e.get("provider") is not None:
             if (e["provider"], e.get("pathway_id")) != (provider, pathway_id):
                 continue
-        elif name in ("DeteriorationFlagged", "DeteriorationReviewed"):
+        elif isinstance(event, _FLAGS):
             if e["flag_id"] not in flags_here:
                 continue
-        elif name not in _PATIENT_WIDE or not whole:
+        elif not isinstance(event, _PATIENT_WIDE) or not whole:
             continue
         on, text = _describe(event, patient.pathways)
         if on is None:
             on = event.timestamp.date()
-        if name in _BY:
-            by = _BY[name](e) or "guardian"
-        elif name in _GUARDIAN:
+        by_whom = _BY.get(type(event))
+        if by_whom is not None:
+            by = by_whom(e) or "guardian"
+        elif isinstance(event, _GUARDIAN):
             by = "guardian"
-        elif name in _SYSTEM:
+        elif isinstance(event, _SYSTEM):
             by = "system"
         else:
-            by = "hospital" if e.get("reported_on") is not None or name == "ReferralReceived" \
-                else "guardian"
+            by = "hospital" if e.get("reported_on") is not None \
+                or isinstance(event, ev.ReferralReceived) else "guardian"
         entries.append(TimelineEntry(on, text, by))
     entries.sort(key=lambda x: x.on)  # stable: same-day events keep their order
     return entries

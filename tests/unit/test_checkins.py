@@ -3,32 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 import pytest
-from referrals import PW, START, report
+import referrals
+from referrals import PW, START, fired, report
 
 from guardian.domain import checkins as C
 from guardian.domain.errors import DomainError, InvalidValue, PathwayNotOpen
 from guardian.domain.patient import Patient
+from guardian.domain.patient import events as ev
 
 D = dt.date
 ONE = dt.timedelta(days=1)
 
 
-
 def given_patient(**kw) -> Patient:
-    r = report(**kw)
-    patient = Patient.register(uuid.uuid4(), r)
-    patient.reconcile(r)
-    patient.collect_events()
-    return patient
+    return referrals.given_patient(report(**kw))
 
 
 def due(patient: Patient, on: dt.date) -> list[tuple[dt.date, str, int]]:
     patient.check_ins(on)
     return [(e.due_on, e.reason, e.wait_days) for e in patient.collect_events()
-            if type(e).__name__ == "CheckInDue"]
+            if isinstance(e, ev.CheckInDue)]
 
 
 def day(n: int, start: dt.date = START) -> dt.date:
@@ -112,8 +108,8 @@ def test_a_new_rtt_period_starts_the_schedule_again():
 # ------------------------------------------------------------------ outcomes
 
 
-def outcome_events(patient: Patient) -> list[str]:
-    return [type(e).__name__ for e in patient.collect_events()]
+def outcome_events(patient: Patient) -> list[type]:
+    return fired(patient)
 
 
 def test_no_change_validates_and_closes_the_check_in():
@@ -121,7 +117,7 @@ def test_no_change_validates_and_closes_the_check_in():
     due(patient, day(84))
     patient.record_check_in_outcome(*PW, "no-change", day(86), "sam", note="still waiting")
     [event] = patient.collect_events()
-    assert type(event).__name__ == "CheckInOutcomeRecorded"
+    assert isinstance(event, ev.CheckInOutcomeRecorded)
     assert (event.provider, event.pathway_id, event.treatment_function, event.outcome,
             event.on, event.due_on, event.attempt) == (
         "RAJ", "PPI-1", "110", "no-change", day(86), day(84), 1)
@@ -133,7 +129,7 @@ def test_worse_raises_a_deterioration_flag_for_review():
     patient = given_patient()
     due(patient, day(84))
     patient.record_check_in_outcome(*PW, "worse", day(86), "sam", note="more pain at night")
-    assert outcome_events(patient) == ["CheckInOutcomeRecorded", "DeteriorationFlagged"]
+    assert outcome_events(patient) == [ev.CheckInOutcomeRecorded, ev.DeteriorationFlagged]
     [flag] = patient.flags.values()
     assert (flag.source, flag.summary, flag.pathway, flag.raised_on) == (
         "check-in", "more pain at night", PW, day(86))
@@ -147,7 +143,7 @@ def test_removal_outcomes_validate_the_pathway_off_the_list(outcome, reason, cod
     patient = given_patient()
     due(patient, day(84))
     patient.record_check_in_outcome(*PW, outcome, day(90), "sam", stop_reason=reason)
-    assert outcome_events(patient) == ["CheckInOutcomeRecorded", "ClockStopped"]
+    assert outcome_events(patient) == [ev.CheckInOutcomeRecorded, ev.ClockStopped]
     p = patient.pathway(*PW)
     assert (p.clock_end, p.stop_reason, p.is_open) == (day(90), code, False)
     # repeating the same command is a no-op, even though the pathway is now stopped

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Column, Date, Integer, MetaData, Table, create_engine, insert, select
 
 from guardian.domain import standards
+from guardian.domain.pathway import Pathway
 from guardian.domain.standards import at_risk_when, breached_when, deadline_state
 
 D = dt.date
@@ -47,7 +48,8 @@ def test_without_a_deadline_neither():
 
 def test_status_on_follows_the_rule():
     rtt18 = standards.get_standard("rtt-18")
-    deadline = standards._deadline(rtt18, "", D(2026, 1, 5), None)
+    pathway = Pathway("RAJ", "PPI-1", "Z90001", "110", 1, "ORTT", D(2026, 1, 5), D(2026, 1, 5))
+    [deadline] = standards.deadlines(pathway, standards=[rtt18])
     assert (deadline.breach_on, deadline.at_risk_from) == (BREACH, D(2026, 4, 28))
     for on in (WINDOW - ONE, WINDOW, BREACH - ONE, BREACH):
         assert standards.status_on(deadline, on).state == deadline_state(BREACH, WINDOW, on)

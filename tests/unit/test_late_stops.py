@@ -15,9 +15,10 @@ import uuid
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from referrals import PW, START, report
+from referrals import PW, START, fired, report
 
 from guardian.domain.patient import Patient
+from guardian.domain.patient import events as ev
 from guardian.domain.report import ReferralReport
 
 D = dt.date
@@ -107,8 +108,7 @@ def test_a_later_correction_of_the_clock_start_withdraws_the_breach():
     # the start was really day 10: day 137 is after the stop, so no breach happened
     patient = apply(patient, report(clock_start=day(10), clock_end=day(130), rtt_status="30",
                                     as_of=day(140)))
-    events = [type(e).__name__ for e in patient.collect_events()]
-    assert events.count("BreachWithdrawn") == 1
+    assert fired(patient).count(ev.BreachWithdrawn) == 1
     assert patient.pathway(*PW).breaches == {}
 
 
@@ -117,8 +117,8 @@ def test_no_at_risk_warning_is_owed_once_the_stop_is_known():
     patient = apply(None, report(as_of=day(100)))
     patient = apply(patient, report(clock_end=day(120), rtt_status="30", as_of=day(125)))
     patient.check_waits(day(125))
-    names = [type(e).__name__ for e in patient.collect_events()]
-    assert "StepAtRisk" not in names and "WaitBreached" not in names
+    events = fired(patient)
+    assert ev.StepAtRisk not in events and ev.WaitBreached not in events
 
 
 # ------------------------------------------------------------------ sweeps at any time
@@ -188,12 +188,11 @@ def _net(patient: Patient, net: dict) -> dict:
     """`net` updated with the patient's new events."""
     out = dict(net)
     for e in patient.collect_events():
-        name = type(e).__name__
-        if name == "WaitBreached":
+        if isinstance(e, ev.WaitBreached):
             out[(e.standard, e.subject)] = e.breach_on
-        elif name == "BreachWithdrawn":
+        elif isinstance(e, ev.BreachWithdrawn):
             out.pop((e.standard, e.subject), None)
-        elif name == "RttPeriodStarted":
+        elif isinstance(e, ev.RttPeriodStarted):
             # a new period's breaches are its own: keep the old period's under its start
             out = {(k[0] + "@" + str(e.clock_start), k[1]) if "@" not in k[0] else k: v
                    for k, v in out.items()}

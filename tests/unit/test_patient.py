@@ -1,180 +1,21 @@
-"""The Patient aggregate, in given / when / then form."""
+"""The Patient aggregate's care, contact and wait commands, in given / when / then form
+(provider reports: test_provider_reports.py)."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import uuid
 
 import pytest
+from eventsourcing.utils import resolve_topic
+from referrals import fired, given_patient
+from referrals import report_2025 as report
 
 from guardian.domain.errors import ConflictingCommand, DomainError, InvalidValue, PathwayNotOpen
 from guardian.domain.patient import Patient
-from guardian.domain.report import ReferralReport, fingerprint
+from guardian.domain.patient import events as ev
 
 D = dt.date
-AS_OF = D(2026, 3, 31)
-
-
-def report(**changes) -> ReferralReport:
-    base = ReferralReport(
-        provider="RAJ",
-        pathway_id="PPI-0001",
-        nhs_number="9995260182",
-        birth_date=D(1958, 3, 14),
-        practice_code="Z90001",
-        treatment_function="110",
-        priority=1,
-        waiting_list_type="ORTT",
-        received_on=D(2025, 11, 3),
-        clock_start=D(2025, 11, 3),
-        as_of=AS_OF,
-    )
-    return dataclasses.replace(base, **changes)
-
-
-def given_patient(*reports: ReferralReport) -> Patient:
-    patient = Patient.register(uuid.uuid4(), reports[0])
-    for r in reports:
-        patient.reconcile(r)
-    patient.collect_events()
-    return patient
-
-
-def event_names(patient: Patient) -> list[str]:
-    return [type(e).__name__ for e in patient.collect_events()]
-
-
-def replayed(patient: Patient, events) -> Patient:
-    """Rebuild the aggregate from its events, as the repository does."""
-    aggregate = None
-    for e in events:
-        aggregate = e.mutate(aggregate)
-    return aggregate
-
-
-# ------------------------------------------------------------------ provider reports
-
-
-def test_a_new_referral_is_received_with_the_events_its_columns_imply():
-    # given a report with an appointment booked and a DNA
-    r = report(appointment_on=D(2026, 4, 20), last_dna_on=D(2026, 2, 1))
-    # when the patient is registered from it
-    patient = Patient.register(uuid.uuid4(), r)
-    patient.reconcile(r)
-    # then
-    assert event_names(patient) == [
-        "Registered", "ReferralReceived", "AppointmentBooked", "DidNotAttend"
-    ]
-    p = patient.pathway("RAJ", "PPI-0001")
-    assert p.appointment_on == D(2026, 4, 20)
-    assert p.clock_start == D(2025, 11, 3)
-
-
-def test_an_unchanged_report_writes_nothing():
-    patient = given_patient(report())
-    patient.reconcile(report(as_of=D(2026, 4, 7)))
-    assert event_names(patient) == []
-
-
-def test_each_changed_fact_is_its_own_event():
-    patient = given_patient(report())
-    patient.reconcile(
-        report(
-            practice_code="Z90002",
-            priority=2,
-            phone="01234 567890",
-            appointment_on=D(2026, 5, 1),
-            as_of=D(2026, 4, 7),
-        )
-    )
-    assert event_names(patient) == [
-        "ContactDetailsChanged", "PracticeChanged", "PriorityChanged", "AppointmentBooked"
-    ]
-
-
-def test_a_new_end_date_stops_the_clock_with_the_status_as_reason():
-    patient = given_patient(report())
-    patient.reconcile(report(clock_end=D(2026, 3, 20), rtt_status="30"))
-    assert event_names(patient) == ["ClockStopped"]
-    p = patient.pathway("RAJ", "PPI-0001")
-    assert p.clock_end == D(2026, 3, 20)
-    assert p.stop_reason == "30"
-    assert not p.is_open
-
-
-def test_an_end_date_without_a_stop_status_is_reported_by_provider():
-    patient = given_patient(report())
-    patient.reconcile(report(clock_end=D(2026, 3, 20)))
-    events = patient.collect_events()
-    assert events[0].reason == "reported by provider"
-    assert events[0].reason_code is None
-
-
-def test_a_changed_clock_start_is_a_correction():
-    patient = given_patient(report())
-    patient.reconcile(report(clock_start=D(2025, 11, 10)))
-    events = patient.collect_events()
-    assert [type(e).__name__ for e in events] == ["ClockStartCorrected"]
-    assert events[0].previous == D(2025, 11, 3)
-
-
-def test_status_10_after_an_end_date_starts_a_new_rtt_period():
-    # given a pathway whose clock stopped (first-appointment DNA)
-    patient = given_patient(report(), report(clock_end=D(2026, 1, 15), rtt_status="33"))
-    # when the provider rebooks: a new start with status 10 and no end date
-    patient.reconcile(report(clock_start=D(2026, 2, 1), rtt_status="10"))
-    # then a new period starts; the old one is kept
-    assert event_names(patient) == ["RttPeriodStarted"]
-    p = patient.pathway("RAJ", "PPI-0001")
-    assert (p.clock_start, p.clock_end) == (D(2026, 2, 1), None)
-    assert p.earlier_periods[0].clock_end == D(2026, 1, 15)
-    assert p.is_open
-
-
-def test_a_known_pathway_under_another_nhs_number_is_refused():
-    patient = given_patient(report())
-    with pytest.raises(InvalidValue, match="another NHS number"):
-        patient.reconcile(report(nhs_number="9991590838"))
-
-
-def test_a_second_referral_is_a_second_pathway():
-    patient = given_patient(report())
-    patient.reconcile(report(pathway_id="PPI-0099", treatment_function="330"))
-    assert event_names(patient) == ["ReferralReceived"]
-    assert len(patient.pathways) == 2
-
-
-def test_reported_facts_fingerprint_matches_the_report_after_replay():
-    r = report(appointment_on=D(2026, 4, 20), procedure_priority="P2",
-               priority_reviewed_on=D(2026, 3, 1), phone="01234 567890")
-    patient = Patient.register(uuid.uuid4(), r)
-    patient.reconcile(r)
-    events = patient.collect_events()
-    rebuilt = replayed(patient, events)
-    assert fingerprint(rebuilt.reported_facts("RAJ", "PPI-0001")) == fingerprint(r.facts())
-
-
-def test_guardian_actions_do_not_change_what_the_provider_reported():
-    # given a pathway Guardian validated off the list (a clock stop by a coordinator)
-    patient = given_patient(report())
-    patient.stop_clock("RAJ", "PPI-0001", D(2026, 3, 25), "34")
-    patient.collect_events()
-    # when the provider's next extract still shows the clock running
-    patient.reconcile(report(as_of=D(2026, 4, 7)))
-    # then nothing is withdrawn: the row is as the provider reported it before
-    assert event_names(patient) == []
-
-
-def test_left_the_list_then_listed_again_returns():
-    patient = given_patient(report())
-    patient.leave_waiting_list("RAJ", "PPI-0001", D(2026, 4, 7))
-    assert event_names(patient) == ["PathwayLeftWaitingList"]
-    patient.leave_waiting_list("RAJ", "PPI-0001", D(2026, 4, 8))
-    assert event_names(patient) == []
-    patient.reconcile(report(as_of=D(2026, 4, 14)))
-    assert event_names(patient) == ["PathwayReturnedToWaitingList"]
-    assert patient.pathway("RAJ", "PPI-0001").left_list_on is None
 
 
 # ------------------------------------------------------------------ care commands
@@ -187,11 +28,9 @@ def test_workup_completes_when_its_last_item_is_done():
     patient.require_workup_item("RAJ", "PPI-0001", "w2", "Weight and BMI", "practice",
                                 D(2025, 11, 4))
     patient.complete_workup_item("RAJ", "PPI-0001", "w1", D(2025, 11, 10), "gp")
-    assert event_names(patient) == [
-        "WorkupItemRequired", "WorkupItemRequired", "WorkupItemCompleted"
-    ]
+    assert fired(patient) == [ev.WorkupItemRequired, ev.WorkupItemRequired, ev.WorkupItemCompleted]
     patient.complete_workup_item("RAJ", "PPI-0001", "w2", D(2025, 11, 12), "gp")
-    assert event_names(patient) == ["WorkupItemCompleted", "WorkupCompleted"]
+    assert fired(patient) == [ev.WorkupItemCompleted, ev.WorkupCompleted]
     assert patient.pathway("RAJ", "PPI-0001").workup_completed_on == D(2025, 11, 12)
 
 
@@ -202,8 +41,8 @@ def test_repeating_a_command_is_a_no_op():
         patient.log_contact("c1", D(2026, 1, 6), "phone", "pain worse", "sam")
         patient.assign_coordinator("RAJ", "PPI-0001", "sam@demo.invalid")
         patient.record_breach("RAJ", "PPI-0001", "rtt-18", "", D(2026, 3, 10))
-    assert event_names(patient) == [
-        "DiagnosticOrdered", "ContactLogged", "CoordinatorAssigned", "WaitBreached"
+    assert fired(patient) == [
+        ev.DiagnosticOrdered, ev.ContactLogged, ev.CoordinatorAssigned, ev.WaitBreached
     ]
 
 
@@ -249,7 +88,7 @@ def test_diagnosis_communicated_stops_the_fds_clock_once():
     patient = given_patient(report(priority=3))
     patient.communicate_diagnosis("RAJ", "PPI-0001", D(2025, 11, 20), "cancer-ruled-out")
     patient.communicate_diagnosis("RAJ", "PPI-0001", D(2025, 11, 20), "cancer-ruled-out")
-    assert event_names(patient) == ["DiagnosisCommunicated"]
+    assert fired(patient) == [ev.DiagnosisCommunicated]
     with pytest.raises(ConflictingCommand):
         patient.communicate_diagnosis("RAJ", "PPI-0001", D(2025, 11, 21), "cancer-diagnosed")
 
@@ -260,7 +99,7 @@ def test_deterioration_flag_and_review():
                                "RAJ", "PPI-0001")
     patient.review_deterioration("f1", D(2026, 3, 3), "reprioritised")
     patient.review_deterioration("f1", D(2026, 3, 4), "again")
-    assert event_names(patient) == ["DeteriorationFlagged", "DeteriorationReviewed"]
+    assert fired(patient) == [ev.DeteriorationFlagged, ev.DeteriorationReviewed]
     assert patient.flags["f1"].reviewed_on == D(2026, 3, 3)
     with pytest.raises(InvalidValue):
         patient.flag_deterioration("f2", D(2026, 3, 2), "  ", "patient")
@@ -284,7 +123,7 @@ def test_sending_to_a_party_answers_their_messages():
 def test_support_offer_must_be_a_known_service():
     patient = given_patient(report())
     patient.offer_support("s1", "smoking-cessation", D(2026, 3, 1), "referred to service")
-    assert event_names(patient) == ["SupportOffered"]
+    assert fired(patient) == [ev.SupportOffered]
     with pytest.raises(InvalidValue, match="support service"):
         patient.offer_support("s2", "astrology", D(2026, 3, 1))
 
@@ -304,6 +143,15 @@ def test_every_event_has_an_explicit_stable_topic():
         assert f"guardian.Patient.{type(e).__name__}" == type(e).TOPIC
 
 
+def test_every_event_class_is_stored_under_its_topic_and_found_by_it():
+    """Stored history resolves: each topic names its class (docs/formats.md), also the
+    history-only ProviderRecordCorrected."""
+    assert ev.ProviderRecordCorrected in ev.STORED.values()
+    for topic, cls in ev.STORED.items():
+        assert topic == f"guardian.Patient.{cls.__name__}" == cls.TOPIC
+        assert resolve_topic(topic) is cls
+
+
 @pytest.mark.parametrize("command", [
     lambda p: p.close_pathway("RAJ", "PPI-0001", D(2026, 3, 1), "fed up"),
     lambda p: p.flag_deterioration("f9", D(2026, 3, 2), "worse", "a neighbour"),
@@ -316,7 +164,7 @@ def test_coded_values_outside_their_vocabulary_are_refused(command):
     patient = given_patient(report())
     with pytest.raises(InvalidValue):
         command(patient)
-    assert event_names(patient) == []
+    assert fired(patient) == []
 
 
 def test_a_review_outcome_must_be_one_of_the_review_outcomes():

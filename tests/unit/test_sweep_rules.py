@@ -12,36 +12,26 @@ import datetime as dt
 import uuid
 
 import pytest
-from referrals import PW, START, report
+from referrals import PW, START, given_patient, report
 
 from guardian.domain import standards as S
 from guardian.domain.patient import Patient
-from guardian.domain.report import ReferralReport
+from guardian.domain.patient import events as ev
 
 D = dt.date
 ONE = dt.timedelta(days=1)
 
 
-
-def given_patient(*reports: ReferralReport) -> Patient:
-    patient = Patient.register(uuid.uuid4(), reports[0])
-    for r in reports:
-        patient.reconcile(r)
-    patient.collect_events()
-    return patient
-
-
 def recorded(patient: Patient) -> list[tuple]:
-    """The sweep's events since the last call, as (name, standard, subject, date)."""
+    """The sweep's events since the last call, as (class, standard, subject, date)."""
     out = []
     for e in patient.collect_events():
-        name = type(e).__name__
-        if name == "WaitBreached":
-            out.append((name, e.standard, e.subject, e.breach_on))
-        elif name == "StepAtRisk":
-            out.append((name, e.standard, e.subject, e.at_risk_from))
-        elif name == "BreachWithdrawn":
-            out.append((name, e.standard, e.subject, e.reason))
+        if isinstance(e, ev.WaitBreached):
+            out.append((ev.WaitBreached, e.standard, e.subject, e.breach_on))
+        elif isinstance(e, ev.StepAtRisk):
+            out.append((ev.StepAtRisk, e.standard, e.subject, e.at_risk_from))
+        elif isinstance(e, ev.BreachWithdrawn):
+            out.append((ev.BreachWithdrawn, e.standard, e.subject, e.reason))
     return out
 
 
@@ -104,13 +94,13 @@ def test_each_calendar_standard_breaches_on_its_breach_day_and_warns_in_its_wind
     assert only_standard(sweep(patient, window_from - ONE), code) == []
     # first day of the window: warned, dated on it; again: nothing
     assert only_standard(sweep(patient, window_from), code) == [
-        ("StepAtRisk", code, subject, window_from)]
+        (ev.StepAtRisk, code, subject, window_from)]
     assert only_standard(sweep(patient, window_from), code) == []
     # the last day within: still met
     assert only_standard(sweep(patient, last), code) == []
     # the breach day: recorded, dated on it; the day after: nothing new
     assert only_standard(sweep(patient, last + ONE), code) == [
-        ("WaitBreached", code, subject, last + ONE)]
+        (ev.WaitBreached, code, subject, last + ONE)]
     assert only_standard(sweep(patient, last + 2 * ONE), code) == []
 
 
@@ -120,7 +110,7 @@ def test_a_late_sweep_dates_the_breach_on_the_breach_day_without_a_warning(code)
     patient, subject, clock_from = GIVENS[code]()
     breach_on = clock_from + dt.timedelta(days=standard.last_day_within + 1)
     assert only_standard(sweep(patient, breach_on + 40 * ONE), code) == [
-        ("WaitBreached", code, subject, breach_on)]
+        (ev.WaitBreached, code, subject, breach_on)]
 
 
 def test_every_row_of_the_table_is_covered_by_a_sweep_test():
@@ -137,7 +127,7 @@ def test_deterioration_review_breach_across_easter_2026():
     patient.collect_events()
     assert only_standard(sweep(patient, D(2026, 4, 8)), "deterioration-review") == []
     assert only_standard(sweep(patient, D(2026, 4, 14)), "deterioration-review") == [
-        ("WaitBreached", "deterioration-review", "f1", D(2026, 4, 9))]
+        (ev.WaitBreached, "deterioration-review", "f1", D(2026, 4, 9))]
 
 
 def test_message_answer_breach_across_christmas_2026():
@@ -149,7 +139,7 @@ def test_message_answer_breach_across_christmas_2026():
     patient.collect_events()
     assert only_standard(sweep(patient, D(2026, 12, 30)), "message-answer") == []
     assert only_standard(sweep(patient, D(2026, 12, 31)), "message-answer") == [
-        ("WaitBreached", "message-answer", "m1", D(2026, 12, 31))]
+        (ev.WaitBreached, "message-answer", "m1", D(2026, 12, 31))]
 
 
 def test_an_answer_before_the_breach_day_means_no_breach():
@@ -166,9 +156,9 @@ def test_rtt_18_from_a_leap_day_breaches_on_day_127():
     patient, _, _ = _rtt(clock_start=D(2024, 2, 29), received_on=D(2024, 2, 29),
                          as_of=D(2024, 3, 1))
     assert only_standard(sweep(patient, D(2024, 7, 4)), "rtt-18") == [
-        ("StepAtRisk", "rtt-18", "", D(2024, 6, 21))]
+        (ev.StepAtRisk, "rtt-18", "", D(2024, 6, 21))]
     assert only_standard(sweep(patient, D(2024, 7, 5)), "rtt-18") == [
-        ("WaitBreached", "rtt-18", "", D(2024, 7, 5))]
+        (ev.WaitBreached, "rtt-18", "", D(2024, 7, 5))]
 
 
 def test_52_weeks_across_february_29_2028():
@@ -177,7 +167,7 @@ def test_52_weeks_across_february_29_2028():
                          as_of=D(2027, 3, 1))
     sweep(patient, D(2028, 2, 28))
     assert only_standard(sweep(patient, D(2028, 2, 29)), "rtt-52") == [
-        ("WaitBreached", "rtt-52", "", D(2028, 2, 29))]
+        (ev.WaitBreached, "rtt-52", "", D(2028, 2, 29))]
 
 
 # ------------------------------------------------------------------ once, and never backwards
@@ -186,7 +176,7 @@ def test_52_weeks_across_february_29_2028():
 def test_a_rerun_or_an_earlier_day_records_nothing_new():
     patient, _, _ = _rtt()
     first = sweep(patient, D(2027, 3, 1))
-    assert {e[1] for e in first if e[0] == "WaitBreached"} == {"rtt-18", "rtt-52"}
+    assert {e[1] for e in first if e[0] is ev.WaitBreached} == {"rtt-18", "rtt-52"}
     assert sweep(patient, D(2027, 3, 1)) == []
     assert sweep(patient, D(2026, 6, 1)) == []
 
@@ -221,7 +211,7 @@ def test_left_list_pathways_keep_every_standard():
     patient.reconcile(report(clock_start=START, waiting_list_type="ORTT", as_of=START + ONE))
     patient.leave_waiting_list(*PW, START + 2 * ONE)
     patient.collect_events()
-    breaches = {e[1]: e[3] for e in sweep(patient, D(2027, 6, 1)) if e[0] == "WaitBreached"}
+    breaches = {e[1]: e[3] for e in sweep(patient, D(2027, 6, 1)) if e[0] is ev.WaitBreached}
     assert breaches == {"diagnostic-6w": ordered + 42 * ONE, "rtt-18": START + 127 * ONE,
                         "rtt-52": START + 365 * ONE, "rtt-65": START + 456 * ONE}
 
@@ -232,17 +222,17 @@ def test_left_list_pathways_keep_every_standard():
 def test_a_corrected_clock_start_withdraws_a_breach_it_makes_untrue():
     patient, _, _ = _rtt()
     assert only_standard(sweep(patient, D(2026, 5, 12)), "rtt-18") == [
-        ("WaitBreached", "rtt-18", "", D(2026, 5, 12))]
+        (ev.WaitBreached, "rtt-18", "", D(2026, 5, 12))]
     # the provider corrects the clock start a month later
     patient.reconcile(report(clock_start=D(2026, 2, 5), as_of=D(2026, 5, 13)))
     patient.collect_events()
     events = sweep(patient, D(2026, 5, 13))
-    assert events == [("BreachWithdrawn", "rtt-18", "",
+    assert events == [(ev.BreachWithdrawn, "rtt-18", "",
                        "the breach day is 2026-06-12, not 2026-05-12")]
     assert patient.pathway(*PW).breaches == {}
     # the new breach day comes: recorded once, on it
     assert only_standard(sweep(patient, D(2026, 6, 12)), "rtt-18") == [
-        ("WaitBreached", "rtt-18", "", D(2026, 6, 12))]
+        (ev.WaitBreached, "rtt-18", "", D(2026, 6, 12))]
 
 
 def test_a_correction_that_moves_a_passed_breach_day_records_it_again_on_the_true_day():
@@ -251,8 +241,8 @@ def test_a_correction_that_moves_a_passed_breach_day_records_it_again_on_the_tru
     patient.reconcile(report(clock_start=D(2026, 1, 1), as_of=D(2026, 6, 2)))
     patient.collect_events()
     assert only_standard(sweep(patient, D(2026, 6, 2)), "rtt-18") == [
-        ("BreachWithdrawn", "rtt-18", "", "the breach day is 2026-05-08, not 2026-05-12"),
-        ("WaitBreached", "rtt-18", "", D(2026, 5, 8)),
+        (ev.BreachWithdrawn, "rtt-18", "", "the breach day is 2026-05-08, not 2026-05-12"),
+        (ev.WaitBreached, "rtt-18", "", D(2026, 5, 8)),
     ]
 
 
@@ -263,7 +253,7 @@ def test_a_clock_stop_reported_late_withdraws_a_breach_on_a_stopped_pathway():
     patient.reconcile(report(clock_end=D(2026, 5, 10), rtt_status="30", as_of=D(2026, 5, 15)))
     patient.collect_events()
     assert sweep(patient, D(2026, 5, 15)) == [
-        ("BreachWithdrawn", "rtt-18", "", "done on 2026-05-10, before the breach day 2026-05-12")]
+        (ev.BreachWithdrawn, "rtt-18", "", "done on 2026-05-10, before the breach day 2026-05-12")]
 
 
 def test_a_clock_stop_after_the_breach_leaves_it_standing():
@@ -283,7 +273,7 @@ def test_a_downgraded_cancer_referral_withdraws_its_cancer_breaches():
                              as_of=D(2026, 2, 11)))
     patient.collect_events()
     assert sweep(patient, D(2026, 2, 11)) == [
-        ("BreachWithdrawn", "cancer-fds-28", "",
+        (ev.BreachWithdrawn, "cancer-fds-28", "",
          "the standard no longer applies to this pathway")]
 
 

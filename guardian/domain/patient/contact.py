@@ -1,0 +1,119 @@
+"""Guardian's contact with the patient and the people around them: reported deterioration
+and its review, contacts, support offered while waiting, and messages.
+
+A contact, support offer or deterioration flag is made for one referral (`provider`,
+`pathway_id`), and only those who may see that referral see it (docs/access.md). Each
+command checks the rules, does nothing when it was already applied, and otherwise fires
+its event (`events/contact.py`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from guardian.domain import codes
+from guardian.domain.errors import ConflictingCommand, DomainError, InvalidValue
+from guardian.domain.patient import events as ev
+from guardian.domain.patient.state import PatientState, refuse_before
+
+
+class ContactCommands(PatientState):
+    """Deterioration flags, contacts, support and messages."""
+
+    def _check_pathway_given(self, provider: str | None, pathway_id: str | None) -> None:
+        """A record made for a pathway must name one of the patient's."""
+        if provider is not None and pathway_id is not None:
+            self.pathway(provider, pathway_id)
+
+    # ------------------------------------------------------------------ deterioration
+    def flag_deterioration(self, flag_id: str, on: dt.date, summary: str, source: str,
+                           provider: str | None = None, pathway_id: str | None = None) -> None:
+        self._check_pathway_given(provider, pathway_id)
+        if not summary.strip():
+            raise InvalidValue("say what has got worse", field="summary")
+        codes.check_code(codes.DETERIORATION_SOURCES, source, "source", "who reported it")
+        existing = self.flags.get(flag_id)
+        if existing is not None:
+            if existing.summary == summary.strip():
+                return
+            raise ConflictingCommand(f"flag {flag_id!r} was raised with another text")
+        self.trigger_event(ev.DeteriorationFlagged, flag_id=flag_id, raised_on=on,
+                           summary=summary.strip(), source=source, provider=provider,
+                           pathway_id=pathway_id)
+
+    def review_deterioration(self, flag_id: str, on: dt.date, outcome: str) -> None:
+        flag = self.flags.get(flag_id)
+        if flag is None:
+            raise DomainError(f"no deterioration flag {flag_id!r}", field="flag_id")
+        if flag.reviewed_on is not None:
+            return
+        refuse_before(on, flag.raised_on, "a review cannot come before the flag was raised")
+        codes.check_code(codes.REVIEW_OUTCOMES, outcome, "outcome", "a review outcome")
+        self.trigger_event(ev.DeteriorationReviewed, flag_id=flag_id, reviewed_on=on,
+                           outcome=outcome)
+
+    # ------------------------------------------------------------------ contact and support
+    def log_contact(self, contact_id: str, on: dt.date, channel: str, summary: str, by: str,
+                    provider: str | None = None, pathway_id: str | None = None) -> None:
+        """A contact with the patient about one referral (`provider`, `pathway_id`): only
+        those who may see that referral see it (docs/access.md)."""
+        self._check_pathway_given(provider, pathway_id)
+        if channel not in codes.CONTACT_CHANNELS:
+            raise InvalidValue(
+                f"channel must be one of {', '.join(codes.CONTACT_CHANNELS)}", field="channel"
+            )
+        if not summary.strip():
+            raise InvalidValue("summarise the contact", field="summary")
+        if contact_id in self.contacts:
+            return
+        self.trigger_event(ev.ContactLogged, contact_id=contact_id, on=on, channel=channel,
+                           summary=summary.strip(), by=by, provider=provider,
+                           pathway_id=pathway_id)
+
+    def offer_support(self, offer_id: str, kind: str, on: dt.date, note: str = "",
+                      provider: str | None = None, pathway_id: str | None = None) -> None:
+        """Tier II, community or lifestyle support offered while waiting for one referral."""
+        self._check_pathway_given(provider, pathway_id)
+        if kind not in codes.SUPPORT_KINDS:
+            raise InvalidValue(f"{kind!r} is not a support service Guardian offers", field="kind")
+        if offer_id in self.support:
+            return
+        self.trigger_event(ev.SupportOffered, offer_id=offer_id, kind=kind, on=on,
+                           note=note.strip(), provider=provider, pathway_id=pathway_id)
+
+    # ------------------------------------------------------------------ messages
+    def receive_message(self, provider: str, pathway_id: str, message_id: str, party: str,
+                        at: dt.datetime, on: dt.date, body: str, sender: str) -> None:
+        p = self.pathway(provider, pathway_id)
+        _check_message(party, body, at)
+        if message_id in p.messages:
+            return
+        self.trigger_event(ev.MessageReceived, provider=provider, pathway_id=pathway_id,
+                           message_id=message_id, party=party, at=at, on=on,
+                           body=body.strip(), sender=sender)
+
+    def send_message(self, provider: str, pathway_id: str, message_id: str, party: str,
+                     at: dt.datetime, on: dt.date, body: str, sender: str,
+                     in_reply_to: str | None = None) -> None:
+        """Guardian sends a message; it answers the party's unanswered messages on the pathway."""
+        p = self.pathway(provider, pathway_id)
+        _check_message(party, body, at)
+        if in_reply_to is not None and in_reply_to not in p.messages:
+            raise DomainError(f"no message {in_reply_to!r} to reply to", field="in_reply_to")
+        if message_id in p.messages:
+            return
+        self.trigger_event(ev.MessageSent, provider=provider, pathway_id=pathway_id,
+                           message_id=message_id, party=party, at=at, on=on,
+                           body=body.strip(), sender=sender, in_reply_to=in_reply_to)
+
+
+def _check_message(party: str, body: str, at: dt.datetime) -> None:
+    if party not in codes.MESSAGE_PARTIES:
+        raise InvalidValue(
+            f"messages go to or from the GP, the hospital or the patient, not {party!r}",
+            field="party",
+        )
+    if not body.strip():
+        raise InvalidValue("the message is empty", field="body")
+    if at.tzinfo is None:
+        raise InvalidValue("message times must carry a time zone", field="at")

@@ -1,0 +1,134 @@
+"""Events of Guardian's contact with the patient and the people around them: reported
+deterioration and its review, contacts, support offered, and messages.
+
+Deterioration flags, contacts and support offers are the patient's, each made for one
+referral (`provider`, `pathway_id`) or, when recorded before they carried one, for none
+(docs/access.md). Messages belong to a pathway.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from guardian.domain.pathway import Contact, DeteriorationFlag, Message, PathwayKey, SupportOffer
+from guardian.domain.patient.events.base import PathwayEvent, PatientEvent, optional_key
+
+if TYPE_CHECKING:
+    from guardian.domain.patient.aggregate import Patient
+
+
+class RecordMadeFor(PatientEvent):
+    """A record of the patient made for one referral (`provider`, `pathway_id`, the last
+    fields of each subclass), or for none when recorded before records carried one."""
+
+    if TYPE_CHECKING:
+        provider: str | None
+        pathway_id: str | None
+
+    def made_for(self) -> PathwayKey | None:
+        return optional_key(self.provider, self.pathway_id)
+
+
+class DeteriorationFlagged(RecordMadeFor):
+    """Someone reported that the patient got worse: a flag for clinical review."""
+
+    TOPIC = "guardian.Patient.DeteriorationFlagged"
+    flag_id: str
+    raised_on: dt.date
+    summary: str
+    source: str
+    provider: str | None
+    pathway_id: str | None
+
+    def apply(self, patient: Patient) -> None:
+        flag = DeteriorationFlag(self.flag_id, self.raised_on, self.summary, self.source,
+                                 self.made_for())
+        patient.flags[self.flag_id] = flag
+
+
+class DeteriorationReviewed(PatientEvent):
+    """A deterioration flag was reviewed (`outcome`, one of codes.REVIEW_OUTCOMES)."""
+
+    TOPIC = "guardian.Patient.DeteriorationReviewed"
+    flag_id: str
+    reviewed_on: dt.date
+    outcome: str
+
+    def apply(self, patient: Patient) -> None:
+        flag = patient.flags[self.flag_id]
+        flag.reviewed_on, flag.review_outcome = self.reviewed_on, self.outcome
+
+
+class ContactLogged(RecordMadeFor):
+    """Guardian was in touch with the patient (`channel`, one of codes.CONTACT_CHANNELS)."""
+
+    TOPIC = "guardian.Patient.ContactLogged"
+    contact_id: str
+    on: dt.date
+    channel: str
+    summary: str
+    by: str
+    provider: str | None = None
+    pathway_id: str | None = None
+
+    def apply(self, patient: Patient) -> None:
+        patient.contacts[self.contact_id] = Contact(
+            self.contact_id, self.on, self.channel, self.summary, self.by, self.made_for())
+
+
+class SupportOffered(RecordMadeFor):
+    """Support offered while waiting (`kind`, one of codes.SUPPORT_KINDS)."""
+
+    TOPIC = "guardian.Patient.SupportOffered"
+    offer_id: str
+    kind: str
+    on: dt.date
+    note: str
+    provider: str | None = None
+    pathway_id: str | None = None
+
+    def apply(self, patient: Patient) -> None:
+        offer = SupportOffer(self.offer_id, self.kind, self.on, self.note, self.made_for())
+        patient.support[self.offer_id] = offer
+
+
+class MessageEvent(PathwayEvent):
+    """A message on a pathway, to or from a party (the GP practice, the hospital or the
+    patient); `on` is the day it counts from, `at` when it was sent."""
+
+    message_id: str
+    party: str
+    at: dt.datetime
+    on: dt.date
+    body: str
+    sender: str
+
+    def message(self, direction: str, in_reply_to: str | None = None) -> Message:
+        return Message(self.message_id, direction, self.party, self.on, self.at, self.body,
+                       self.sender, in_reply_to)
+
+
+class MessageReceived(MessageEvent):
+    """A message to Guardian from the GP practice, the hospital or the patient."""
+
+    TOPIC = "guardian.Patient.MessageReceived"
+
+    def apply(self, patient: Patient) -> None:
+        self.pathway(patient).messages[self.message_id] = self.message("in")
+
+
+class MessageSent(MessageEvent):
+    """Guardian wrote to a party: it answers the message it replies to and the party's
+    other unanswered messages on the pathway."""
+
+    TOPIC = "guardian.Patient.MessageSent"
+    in_reply_to: str | None
+
+    def apply(self, patient: Patient) -> None:
+        p = self.pathway(patient)
+        for m in p.messages.values():
+            if (m.direction == "in" and m.answered_on is None
+                    and (m.message_id == self.in_reply_to or m.party == self.party)):
+                m.answered_on = self.on
+        p.messages[self.message_id] = self.message("out", self.in_reply_to)

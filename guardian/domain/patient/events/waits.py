@@ -1,0 +1,97 @@
+"""Events of the wait-time sweep and the Waiting Well check-ins: breaches, their
+withdrawal, at-risk warnings, check-ins falling due and their outcomes
+(docs/rules.md §3, §4, §8)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from guardian.domain import checkins
+from guardian.domain.pathway import CheckIn
+from guardian.domain.patient.events.base import PathwayEvent
+
+if TYPE_CHECKING:
+    from guardian.domain.patient.aggregate import Patient
+
+
+class WaitBreached(PathwayEvent):
+    """A standard was missed: recorded once per pathway × standard × subject (a test,
+    flag or message, else ""), dated on the breach day."""
+
+    TOPIC = "guardian.Patient.WaitBreached"
+    standard: str
+    subject: str
+    breach_on: dt.date
+
+    def apply(self, patient: Patient) -> None:
+        self.pathway(patient).breaches[(self.standard, self.subject)] = self.breach_on
+
+
+class BreachWithdrawn(PathwayEvent):
+    """A recorded breach the facts as now known no longer support (`reason` says why)."""
+
+    TOPIC = "guardian.Patient.BreachWithdrawn"
+    standard: str
+    subject: str
+    reason: str
+
+    def apply(self, patient: Patient) -> None:
+        self.pathway(patient).breaches.pop((self.standard, self.subject), None)
+
+
+class StepAtRisk(PathwayEvent):
+    """A step entered its at-risk window on `at_risk_from`; once per window (the window
+    is known by its `last_day_within`)."""
+
+    TOPIC = "guardian.Patient.StepAtRisk"
+    standard: str
+    subject: str
+    at_risk_from: dt.date
+    last_day_within: dt.date
+
+    def apply(self, patient: Patient) -> None:
+        self.pathway(patient).at_risk[(self.standard, self.subject)] = self.last_day_within
+
+
+class CheckInDue(PathwayEvent):
+    """A Waiting Well check-in fell due on `due_on` (`reason`: the milestone or the
+    re-check; `wait_days`: the RTT wait on that day)."""
+
+    TOPIC = "guardian.Patient.CheckInDue"
+    due_on: dt.date
+    reason: str
+    wait_days: int
+
+    def apply(self, patient: Patient) -> None:
+        p = self.pathway(patient)
+        p.check_in = CheckIn(self.due_on, self.reason)
+        p.last_check_in_due = self.due_on
+
+
+class CheckInOutcomeRecorded(PathwayEvent):
+    """How a check-in went: a validating outcome validates the pathway; any answer closes
+    the open check-in; "no-response" counts an attempt, and the last attempt closes it
+    unanswered. The pathway's specialty and practice are kept for the reports."""
+
+    TOPIC = "guardian.Patient.CheckInOutcomeRecorded"
+    treatment_function: str
+    practice_code: str
+    due_on: dt.date | None
+    outcome: str
+    on: dt.date
+    attempt: int
+    by: str
+    note: str
+
+    def apply(self, patient: Patient) -> None:
+        p = self.pathway(patient)
+        p.last_check_in_outcome = (self.outcome, self.on)
+        if self.outcome in checkins.VALIDATING:
+            p.validated_on = self.on
+        if self.outcome != "no-response":
+            p.check_in = None
+        elif p.check_in is not None:
+            p.check_in.attempts = self.attempt
+            if self.attempt >= checkins.NO_RESPONSE_ATTEMPTS:
+                p.check_in = None
