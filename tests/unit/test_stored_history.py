@@ -26,8 +26,10 @@ from eventsourcing.persistence import (
     Transcoding,
     UUIDAsHex,
 )
+from eventsourcing.utils import resolve_topic
 
 from guardian.domain.patient import Patient
+from guardian.domain.patient import events as ev
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "patient_history.json"
 
@@ -105,11 +107,19 @@ def test_stored_history_replays_to_the_state_it_was_written_with():
         assert state_of(replay(stored)) == fixture["expected"][patient_id], patient_id
 
 
-def test_the_fixture_uses_every_stored_topic():
+def test_the_fixture_holds_every_event_type_of_its_time():
+    """Every event class but those named after the fixture was captured is in it, and each
+    of its topics resolves to the class that reads it."""
     fixture = json.loads(FIXTURE.read_text())
     topics = {row["topic"] for row in fixture["events"]}
     assert topics == set(fixture["topics"])
+    named_since = {ev.ReferralDateCorrected, ev.SpecialtyCorrected, ev.WaitingListTypeCorrected,
+                   ev.UbrnCorrected, ev.LocalPatientIdCorrected, ev.AttendanceWithdrawn,
+                   ev.NonAttendanceWithdrawn}
+    assert topics == {cls.TOPIC for cls in ev.STORED.values() if cls not in named_since}
     assert "guardian.Patient.ProviderRecordCorrected" in topics
+    for topic in topics:
+        assert resolve_topic(topic) is ev.STORED[topic]
 
 
 def test_stored_history_reads_as_the_same_timeline():
