@@ -52,13 +52,6 @@ class TableCache:
         self._tables: OrderedDict[tuple, tuple[float, int | None, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
-    @staticmethod
-    def head(conn: Any) -> int:
-        """The event store's head (kept for callers that still ask the cache for it)."""
-        from guardian.projections.report_queries import event_head
-
-        return event_head(conn)
-
     def get(self, slug: str, p: Hashable, head: int | None) -> Any:
         with self._lock:
             found = self._tables.get((slug, p))

@@ -100,11 +100,6 @@ PageCacheDep = Annotated[TimedCache, Depends(page_cache)]
 
 
 async def reports_of(request: Request) -> Reports:
-    """`reports_of_request` as a dependency (on the event loop: nothing blocks)."""
-    return reports_of_request(request)
-
-
-def reports_of_request(request: Request) -> Reports:
     """The app's report computations: its report pool (guardian/web/report_pool.py, made
     on first use) and its cache of built tables and results (guardian/web/caches.py)."""
     state = request.app.state

@@ -17,7 +17,6 @@ import io
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from fastapi import Request
 from sqlalchemy import Connection
 
 from guardian.projections import bottlenecks as bn
@@ -43,7 +42,7 @@ __all__ = [  # the names the report routes, the bottleneck API and the tests use
     "DEFAULTS", "FIELD_ORDER", "GROUPINGS", "GROWING", "SECTIONS", "STAGES", "TABLES",
     "TITLES", "TREND_WEEKS", "WINDOWS", "Column", "Labels", "Params", "ReportTable",
     "Reports", "TableCache", "as_of_problem", "bottleneck_report", "build", "build_tables",
-    "cached", "not_ready", "parse", "rtt_export",
+    "not_ready", "parse", "rtt_export",
 ]
 
 # Each section of the page and the tables it shows (a fragment computes only its own).
@@ -141,14 +140,6 @@ class Reports:
             found = await self.computed(
                 (name, p), job, *args, keep=lambda result: self.cache.put(name, p, head, result))
         return found
-
-
-async def cached(request: Request, name: str, p: Params, head: int,
-                 job: Callable[..., Any], *args: Any) -> Any:
-    """`Reports.cached` of the request's app (for callers without `ReportsDep`)."""
-    from guardian.web.deps import reports_of_request
-
-    return await reports_of_request(request).cached(name, p, head, job, *args)
 
 
 def not_ready(e: Exception) -> tuple[int, dict[str, str], str]:

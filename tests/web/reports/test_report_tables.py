@@ -28,6 +28,7 @@ from report_helpers import (
 from guardian.config import Settings
 from guardian.projections import bottlenecks as bn
 from guardian.projections import rtt
+from guardian.projections.report_queries import event_head
 from guardian.projections.suppression import suppress_count
 from guardian.web import caches, reports
 from guardian.web.app import create_app
@@ -199,7 +200,7 @@ def test_built_tables_are_reused_until_the_store_moves_on(demo, monkeypatch):
     clock = [1000.0]
     monkeypatch.setattr(caches.time, "monotonic", lambda: clock[0])
     with engine.connect() as conn:
-        head = reports.TableCache.head(conn)
+        head = event_head(conn)
         first = reports.build(conn, p, ("breaches",), cache, head)["breaches"]
         assert reports.build(conn, p, ("breaches",), cache, head)["breaches"] is first
         # a new event: the table just built is still shown for `fresh` seconds (the retry
