@@ -1,23 +1,10 @@
-"""The synthetic Mid and South Essex demo (`guardian demo`, `make run`).
-
-Everything here is invented: organisation codes `Y9xxxx`/`U9xxxx` from
-`guardian/data/mse-orgs.csv`, NHS numbers from the 999 test range, made-up names and
-Ofcom's drama telephone numbers. Nothing describes a real patient or practice.
-
-Two layers:
-
-* The **provider extract** (`cohort`): `generate_reports` streams the `ReferralReport`s a
-  provider's waiting-list extract would give on `as_of` (`extract.write_extract` writes the
-  same rows to a PTL CSV, as the import benchmark reads it).
-* **Guardian's own history** (`care`) for a deterministic subset of pathways: workup,
-  diagnostics, cancer diagnoses, deterioration flags, contacts, coordinators, support,
-  messages and closures, recorded through the Patient aggregate's commands.
-
-`loading.load_demo` puts both into a store once. Determinism (`chance`): each patient's facts
-come from its own `random.Random` seeded with text (seeding from `str` hashes with SHA-512,
-so it is the same in every process and does not depend on `PYTHONHASHSEED`); the wall clock
-is read only through `app.today()` when no `as_of` is given. The cohort for N patients is a
-prefix of the cohort for more patients.
+"""The synthetic Mid and South Essex demo (`guardian demo`, `make run`), all invented:
+organisation codes `Y9xxxx`/`U9xxxx` from `guardian/data/mse-orgs.csv`, NHS numbers from the
+999 test range, made-up names and Ofcom's drama telephone numbers; nothing describes a real
+patient or practice. In two layers: the provider extract (`cohort`: the `ReferralReport`s a
+provider's waiting-list extract would give on `as_of`; `extract` writes them as a PTL CSV)
+and Guardian's own history of a deterministic subset of pathways (`care`), both put into a
+store once by `loading.load_demo`, deterministically (`chance`).
 """
 
 from guardian.demo.care import record_care_history

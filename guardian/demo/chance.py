@@ -1,6 +1,9 @@
 """Deterministic chance for the demo: `Weighted` (a fixed weighted choice costing one random
 number), `days` and `between` (a date uniformly in a range). Every pick takes the caller's
-own `random.Random`, so each patient's facts come from its own seeded stream.
+own `random.Random`, seeded with text (seeding from `str` hashes with SHA-512, so it is the
+same in every process and does not depend on `PYTHONHASHSEED`): each patient's facts come
+from its own stream, and the wall clock is read only through `app.today()` when no `as_of`
+is given.
 """
 
 from __future__ import annotations
