@@ -90,8 +90,14 @@ class PostgresLock:
             return False
 
     def release(self) -> None:
+        """Unlock before closing: the server frees a closed session's locks a moment after
+        the close returns, and a successor asking at once must find the lock free."""
         if self.conn is not None:
             with contextlib.suppress(Exception):  # already gone
+                if self.key is not None:
+                    with self.conn.cursor() as cur:
+                        cur.execute("SELECT pg_advisory_unlock_all()")
+            with contextlib.suppress(Exception):
                 self.conn.close()
         self.conn = None
 
