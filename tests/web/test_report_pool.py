@@ -10,6 +10,7 @@ import os
 import threading
 import time
 from concurrent.futures import BrokenExecutor, ThreadPoolExecutor
+from types import SimpleNamespace
 
 import pytest
 from api_helpers import bearer
@@ -80,11 +81,10 @@ def test_more_report_requests_than_threads_leave_the_worklists_alone(blocked):
         while seen["now"] < WORKERS and time.monotonic() < deadline:
             time.sleep(0.01)
         time.sleep(0.3)  # every request has arrived; the pool holds WORKERS of them
-        started = time.perf_counter()
         worklist = client.get("/api/v1/worklists/U90001", headers=coordinator)
-        took = time.perf_counter() - started
         assert worklist.status_code == 200, worklist.text
-        assert took < 5, f"the worklist waited {took:.1f} s behind the reports"
+        # Answered while every report is held (until `release`, or until its wait runs
+        # out): had the worklist queued behind any of them, that one would be done first.
         assert not any(a.done() for a in answers)  # the reports are all still waiting
         assert seen["most"] == WORKERS
         release.set()
@@ -153,12 +153,11 @@ def test_a_runaway_report_query_is_stopped(database_url, tmp_path, endless):
     else:
         sql = ("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c"
                + ("" if endless else " WHERE x < 10") + ") SELECT count(*) FROM c")
-    started = time.monotonic()
     try:
         if endless:
             with pytest.raises(ReportTooSlow):
                 run_async(pool.run("q", lambda conn: conn.exec_driver_sql(sql).scalar()))
-            assert time.monotonic() - started < 10
+            assert pool.running() == 0  # stopped, not left running behind the answer
         else:
             assert run_async(pool.run("q", lambda conn: conn.exec_driver_sql(sql).scalar()))
         # the connection goes back to the pool without the limit
@@ -197,11 +196,12 @@ def test_too_many_waiting_computations_are_refused_at_once(sqlite_url, tmp_path)
         app.close()
 
 
-def niceness_and_slot(conn, wait: float) -> tuple[int, float]:
-    """A report job for the helper process: its priority, and when it held its slot."""
+def niceness_and_slot(conn, wait: float) -> tuple[int, float, float]:
+    """A report job for the helper process: its priority, and when it held its slot (the
+    system-wide monotonic clock, the same in every process)."""
     started = time.monotonic()
     time.sleep(wait)
-    return os.nice(0), started
+    return os.nice(0), started, time.monotonic()
 
 
 def test_helper_processes_compute_at_the_lowest_priority_one_slot_at_a_time(
@@ -216,9 +216,9 @@ def test_helper_processes_compute_at_the_lowest_priority_one_slot_at_a_time(
                                       for pool in pools])
 
     try:
-        (nice_a, start_a), (nice_b, start_b) = run_async(both())
+        (nice_a, start_a, end_a), (nice_b, start_b, end_b) = run_async(both())
         assert nice_a == nice_b == 19
-        assert abs(start_a - start_b) >= 0.45  # one waited for the other's slot
+        assert end_a <= start_b or end_b <= start_a  # one waited for the other's slot
     finally:
         for pool in pools:
             pool.close()
@@ -251,7 +251,9 @@ def test_a_report_gives_way_while_other_work_keeps_the_machine_busy(monkeypatch)
     ticks = {"busy": 0, "total": 0}
     monkeypatch.setattr(report_pool, "_cpu_times", lambda: (ticks["busy"], ticks["total"]))
     slept: list[float] = []
-    monkeypatch.setattr(report_pool.time, "sleep", slept.append)
+    # a clock that stands still: the report works only as long as `pacer.at` says below
+    monkeypatch.setattr(report_pool, "time", SimpleNamespace(monotonic=lambda: 100.0,
+                                                             sleep=slept.append))
     pacer = report_pool.Pacer()
     ticks.update(busy=10, total=100)  # others kept 10 % of the CPUs busy: no rest
     pacer.rest()
