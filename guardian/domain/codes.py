@@ -49,6 +49,7 @@ URGENT_SUSPECTED_CANCER = 3
 
 PROCEDURE_PRIORITIES = ("P1a", "P1b", "P2", "P3", "P4", "P5", "P6")
 _PROCEDURE_BY_UPPER = {p.upper(): p for p in PROCEDURE_PRIORITIES}
+_NOT_PROCEDURE = "procedure priority {!r} is not one of " + ", ".join(PROCEDURE_PRIORITIES)
 
 # Waiting list types, docs/rules.md §10 (legacy values mapped as docs/formats.md says).
 WAITING_LIST_TYPES = {"ORTT": "ORTT", "IRTT": "IRTT", "ONON": "ONON", "INON": "INON",
@@ -203,26 +204,25 @@ def parse_rtt_status(value: str) -> str:
 
 
 def parse_procedure_priority(value: str) -> str:
-    try:
-        return _PROCEDURE_BY_UPPER[value.strip().upper()]
-    except KeyError:
-        raise InvalidValue(
-            f"procedure priority {value!r} is not one of {', '.join(PROCEDURE_PRIORITIES)}",
-            field="PROCEDURE_PRIORITY_CODE",
-        ) from None
+    return _look_up(_PROCEDURE_BY_UPPER, value.strip().upper(), value, _NOT_PROCEDURE,
+                    "PROCEDURE_PRIORITY_CODE")
 
 
 def parse_waiting_list_type(value: str) -> str:
     v = value.strip().upper()
     if not v:
         return "ORTT"
+    return _look_up(WAITING_LIST_TYPES, v, value,
+                    "waiting list type {!r} is not ORTT, IRTT, ONON or INON", "WAITING_LIST_TYPE")
+
+
+def _look_up(table: Mapping[str, str], key: str, value: str, problem: str, field: str) -> str:
+    """`table[key]` (`key`: `value` as given, normalised); else InvalidValue saying the
+    `problem` of `value` (it stands in for "{!r}")."""
     try:
-        return WAITING_LIST_TYPES[v]
+        return table[key]
     except KeyError:
-        raise InvalidValue(
-            f"waiting list type {value!r} is not ORTT, IRTT, ONON or INON",
-            field="WAITING_LIST_TYPE",
-        ) from None
+        raise InvalidValue(problem.format(value), field=field) from None
 
 
 def treatment_function_label(code: str) -> str:

@@ -6,15 +6,38 @@ docs/rules.md §10 (NHS number, UBRN, ODS code shapes).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from uuid import UUID, uuid5
 
 from guardian.domain.errors import InvalidValue
 
 _WEIGHTS = (10, 9, 8, 7, 6, 5, 4, 3, 2)
-_PROVIDER = re.compile(r"^[A-Z0-9]{3,5}$")
-_PRACTICE = re.compile(r"^[A-Z][0-9]{5}$")
-_PCN = re.compile(r"^U[0-9]{5}$")
-_UBRN = re.compile(r"^[0-9]{12}$")
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """The shape of a code (`pattern`); `problem` says what is wrong with a value without it
+    ("{!r}" stands for the value as given), `field` names the input field."""
+
+    pattern: re.Pattern[str]
+    problem: str
+    field: str
+
+    def check(self, code: str, value: str) -> str:
+        """`code` (`value` normalised) if it has the shape; else InvalidValue."""
+        if not self.pattern.match(code):
+            raise InvalidValue(self.problem.format(value), field=self.field)
+        return code
+
+
+_PROVIDER = _Shape(re.compile(r"^[A-Z0-9]{3,5}$"),
+                   "provider code {!r} is not an ODS code of 3–5 letters or digits",
+                   "ORGANISATION_IDENTIFIER_CODE_OF_PROVIDER")
+_PRACTICE = _Shape(re.compile(r"^[A-Z][0-9]{5}$"),
+                   "practice code {!r} is not an ODS practice code (a letter and 5 digits)",
+                   "GENERAL_MEDICAL_PRACTICE_CODE")
+_PCN = _Shape(re.compile(r"^U[0-9]{5}$"), "PCN code {!r} is not 'U' and 5 digits", "PCN_CODE")
+_UBRN = _Shape(re.compile(r"^[0-9]{12}$"), "UBRN {!r} is not 12 digits", "UBRN")
 
 
 def nhs_check_digit(first_nine: str) -> int | None:
@@ -63,37 +86,19 @@ def is_test_range(digits: str) -> bool:
 
 
 def normalise_provider_code(value: str) -> str:
-    code = value.strip().upper()
-    if not _PROVIDER.match(code):
-        raise InvalidValue(
-            f"provider code {value!r} is not an ODS code of 3–5 letters or digits",
-            field="ORGANISATION_IDENTIFIER_CODE_OF_PROVIDER",
-        )
-    return code
+    return _PROVIDER.check(value.strip().upper(), value)
 
 
 def normalise_practice_code(value: str) -> str:
-    code = value.strip().upper()
-    if not _PRACTICE.match(code):
-        raise InvalidValue(
-            f"practice code {value!r} is not an ODS practice code (a letter and 5 digits)",
-            field="GENERAL_MEDICAL_PRACTICE_CODE",
-        )
-    return code
+    return _PRACTICE.check(value.strip().upper(), value)
 
 
 def normalise_pcn_code(value: str) -> str:
-    code = value.strip().upper()
-    if not _PCN.match(code):
-        raise InvalidValue(f"PCN code {value!r} is not 'U' and 5 digits", field="PCN_CODE")
-    return code
+    return _PCN.check(value.strip().upper(), value)
 
 
 def normalise_ubrn(value: str) -> str:
-    digits = value.replace(" ", "")
-    if not _UBRN.match(digits):
-        raise InvalidValue(f"UBRN {value!r} is not 12 digits", field="UBRN")
-    return digits
+    return _UBRN.check(value.replace(" ", ""), value)
 
 
 def patient_id(namespace: UUID, nhs_number: str) -> UUID:
