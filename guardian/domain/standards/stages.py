@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from guardian.domain.pathway import Pathway
 
 STAGES: tuple[str, ...] = (
@@ -29,29 +31,24 @@ STAGE_LABELS: dict[str, str] = {
 }
 
 
-def stage(pathway: Pathway) -> str:
-    """The pathway's one stage (docs/rules.md §9), checked in this order.
+#: What puts a pathway in each stage, checked in this order (docs/rules.md §9); a pathway in
+#: none of them is "awaiting-first-appointment". A stopped clock includes a DNA of the first
+#: appointment (status 33); "seen" is a last attendance.
+STAGE_TESTS: tuple[tuple[str, Callable[[Pathway], object]], ...] = (
+    ("closed", lambda p: p.closed_on is not None),
+    ("clock-stopped", lambda p: p.clock_end is not None),
+    ("left-waiting-list", lambda p: p.left_list_on is not None),
+    ("awaiting-workup", Pathway.outstanding_workup),
+    ("awaiting-diagnostics", Pathway.outstanding_diagnostics),
+    ("treatment-booked", lambda p: p.tci_on is not None),
+    ("awaiting-treatment", lambda p: p.last_attended_on is not None),
+    ("first-appointment-booked", lambda p: p.appointment_on is not None),
+)
 
-    closed → "closed"; clock stopped (includes first-appointment DNA, status 33) →
-    "clock-stopped"; left the list → "left-waiting-list"; workup items outstanding →
-    "awaiting-workup"; a test ordered without a result → "awaiting-diagnostics"; TCI date
-    set → "treatment-booked"; seen (last attended) → "awaiting-treatment"; appointment
-    booked → "first-appointment-booked"; otherwise "awaiting-first-appointment".
-    """
-    if pathway.closed_on is not None:
-        return "closed"
-    if pathway.clock_end is not None:
-        return "clock-stopped"
-    if pathway.left_list_on is not None:
-        return "left-waiting-list"
-    if pathway.outstanding_workup():
-        return "awaiting-workup"
-    if pathway.outstanding_diagnostics():
-        return "awaiting-diagnostics"
-    if pathway.tci_on is not None:
-        return "treatment-booked"
-    if pathway.last_attended_on is not None:
-        return "awaiting-treatment"
-    if pathway.appointment_on is not None:
-        return "first-appointment-booked"
+
+def stage(pathway: Pathway) -> str:
+    """The pathway's one stage (docs/rules.md §9): the first of `STAGE_TESTS` that holds."""
+    for name, holds in STAGE_TESTS:
+        if holds(pathway):
+            return name
     return "awaiting-first-appointment"
