@@ -26,8 +26,8 @@ RETIRED_INDEXES = ("pathway_intervals_kind_place",)  # now pathway_intervals_rep
 def init_database(app: GuardianApp) -> None:
     """Create every table, read models included, and the deployment's id namespace."""
     import guardian.audit  # noqa: F401 - registers audit_log (append-only triggers)
+    import guardian.job_runs  # noqa: F401 - registers scheduler_runs
     import guardian.projections.registry  # noqa: F401 - registers the read-model tables
-    import guardian.scheduler  # noqa: F401 - registers scheduler_runs
     import guardian.users  # noqa: F401 - registers users, api_tokens, user_sessions
     import guardian.waits  # noqa: F401 - registers sweep_runs
 

@@ -9,8 +9,8 @@ Jobs (cron times in `GUARDIAN_TIMEZONE`, so 00:05 stays 00:05 across daylight sa
 | `projection-lag` | every minute | logs the read models' lag (a warning past a minute) |
 
 Every run logs its start, its end with counts and duration, and writes them to
-`scheduler_runs` (one row per job, plus a `leader` row with the acting scheduler and its
-last heartbeat), which `/healthz` shows.
+`scheduler_runs` (guardian/job_runs.py: one row per job, plus a `leader` row with the acting
+scheduler and its last heartbeat), which `/healthz` shows.
 
 **One scheduler acts per database.** PostgreSQL: a session-level advisory lock, held on a
 dedicated connection (not pooled) for the life of the process; the key is derived from the
@@ -40,8 +40,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Engine, Float, String, Table, Text, select
+from sqlalchemy import Engine
 
+from guardian.job_runs import last_started, now_utc, write_run
 from guardian.locks import (
     SCHEDULER_KEY,
     FileLock,
@@ -49,21 +50,8 @@ from guardian.locks import (
     database_lock,
     runner_name,
 )
-from guardian.store import dialect_insert, metadata
 
 log = logging.getLogger("guardian.scheduler")
-
-scheduler_runs = Table(
-    "scheduler_runs",
-    metadata,
-    Column("job", String(32), primary_key=True),
-    Column("runner", String(128), nullable=False),  # host:pid of the scheduler that ran it
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("finished_at", DateTime(timezone=True)),
-    Column("seconds", Float),
-    Column("status", String(16), nullable=False),  # running, ok, failed; leader: acting
-    Column("summary", Text),  # JSON: the job's counts, or the error
-)
 
 LEADER = "leader"
 WAITS_JOB = "check-waits"
@@ -84,48 +72,6 @@ def lock_for(engine: Engine) -> PostgresLock | FileLock:
     return lock
 
 
-# ---------------------------------------------------------------------------- run records
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _write(engine: Engine, **row: Any) -> None:
-    with engine.begin() as conn:
-        stmt = dialect_insert(conn, scheduler_runs).values(**row)
-        conn.execute(stmt.on_conflict_do_update(
-            index_elements=["job"], set_={k: stmt.excluded[k] for k in row if k != "job"}))
-
-
-def status(engine: Engine) -> dict[str, dict[str, Any]]:
-    """The last run of each job and the acting scheduler (for /healthz)."""
-    out: dict[str, dict[str, Any]] = {}
-    with engine.connect() as conn:
-        for r in conn.execute(select(scheduler_runs)):
-            row = dict(r._mapping)
-            job = row.pop("job")
-            summary = row.pop("summary")
-            try:
-                row["summary"] = json.loads(summary) if summary else None
-            except ValueError:
-                row["summary"] = summary
-            for k in ("started_at", "finished_at"):
-                if row[k] is not None:
-                    row[k] = row[k].isoformat()
-            out[job] = row
-    return out
-
-
-def last_started(engine: Engine, job: str) -> dt.datetime | None:
-    with engine.connect() as conn:
-        value = conn.execute(
-            select(scheduler_runs.c.started_at).where(scheduler_runs.c.job == job)).scalar()
-    if value is not None and value.tzinfo is None:  # SQLite keeps no offset: stored as UTC
-        value = value.replace(tzinfo=dt.UTC)
-    return value
-
-
 # ---------------------------------------------------------------------------- the jobs
 
 
@@ -137,12 +83,12 @@ class Jobs:
         self.runner = runner_name()
 
     def run(self, job: str, work: Callable[[], dict[str, Any]]) -> None:
-        started, t = _now(), time.perf_counter()
+        started, t = now_utc(), time.perf_counter()
 
         def record(status: str, seconds: float | None = None, summary: str | None = None
                    ) -> None:  # a run with seconds has finished
-            _write(self.app.engine, job=job, runner=self.runner, started_at=started,
-                   finished_at=None if seconds is None else _now(), seconds=seconds,
+            write_run(self.app.engine, job=job, runner=self.runner, started_at=started,
+                   finished_at=None if seconds is None else now_utc(), seconds=seconds,
                    status=status, summary=summary)
 
         log.info("job %s started", job)
@@ -248,10 +194,10 @@ def run(settings: Any, stop: threading.Event | None = None, install_signals: boo
         return 0
     me = runner_name()
     log.info("scheduler %s now acts for this database", me)
-    became = _now()
+    became = now_utc()
 
     def acting(at: dt.datetime) -> None:  # the leader row; its finished_at is the heartbeat
-        _write(app.engine, job=LEADER, runner=me, started_at=became, finished_at=at,
+        write_run(app.engine, job=LEADER, runner=me, started_at=became, finished_at=at,
                seconds=None, status="acting", summary=None)
 
     acting(became)
@@ -274,7 +220,7 @@ def run(settings: Any, stop: threading.Event | None = None, install_signals: boo
             _shut_down_soon(scheduler)
         else:
             try:
-                acting(_now())
+                acting(now_utc())
             except Exception:
                 log.warning("could not record the scheduler's heartbeat", exc_info=True)
 

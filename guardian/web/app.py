@@ -160,7 +160,7 @@ def create_app(settings: Settings | None = None, follow_events: bool = True) -> 
                        "seconds_behind": m["seconds_behind"]}
                 for name, m in lag.items()}})
         try:  # the scheduler's last runs and projection-lag watch (docs/api.md)
-            from guardian.scheduler import status as scheduler_status
+            from guardian.job_runs import status as scheduler_status
 
             scheduler = scheduler_status(guardian.engine)
         except Exception as e:  # e.g. a database initialised before the scheduler existed

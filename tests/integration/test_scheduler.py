@@ -20,6 +20,7 @@ from guardian.bootstrap import build_app, init_database
 from guardian.config import Settings
 from guardian.demo import ORGS_FILE
 from guardian.domain.report import ReferralReport
+from guardian.job_runs import scheduler_runs, status, write_run
 from guardian.orgs import load_orgs, read_org_file
 from guardian.scheduler import (
     CHECK_INS_JOB,
@@ -28,8 +29,6 @@ from guardian.scheduler import (
     _missed,
     lock_for,
     run,
-    scheduler_runs,
-    status,
 )
 
 GUARDIAN = [sys.executable, "-m", "guardian.cli"]
@@ -183,11 +182,9 @@ def test_the_healthz_shows_the_scheduler(sqlite_url, tmp_path):
     from guardian.web.app import create_app
 
     app = prepared(sqlite_url, tmp_path)
-    from guardian.scheduler import _write
-
     now = dt.datetime.now(dt.UTC)
-    _write(app.engine, job=WAITS_JOB, runner="host:1", started_at=now, finished_at=now,
-           seconds=0.5, status="ok", summary=json.dumps({"breaches_recorded": 2}))
+    write_run(app.engine, job=WAITS_JOB, runner="host:1", started_at=now, finished_at=now,
+              seconds=0.5, status="ok", summary=json.dumps({"breaches_recorded": 2}))
     from guardian import users
 
     users.add_user(app.engine, "admin@example.test", "admin", [], "a long passphrase")
