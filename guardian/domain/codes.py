@@ -1,6 +1,5 @@
 """The codes Guardian reads, records and shows: the national ones (docs/rules.md §10) and
 the vocabularies of what Guardian's users record.
-
 Each vocabulary is an ordered mapping, code → the words people read. It is the one home of
 its values: a form offers exactly these choices (value = code, text = label, in this order),
 the domain's commands accept exactly these codes, events store the code, and pages show the

@@ -1,7 +1,5 @@
-"""Identifier shapes: NHS number (Modulus 11), UBRN, ODS codes, and the patient id.
-
-docs/rules.md §10 (NHS number, UBRN, ODS code shapes).
-"""
+"""Identifier shapes (docs/rules.md §10): NHS number (Modulus 11), UBRN, ODS codes, and the
+patient id."""
 
 from __future__ import annotations
 
