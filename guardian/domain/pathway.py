@@ -1,8 +1,7 @@
-"""State of one referral pathway inside a Patient aggregate.
-
-These are plain objects changed only by the Patient's event methods; the wait-time rules
-in `standards.py` read them.
-"""
+"""The state of one referral pathway inside a Patient aggregate, and the records it and the
+patient hold (workup, tests, messages, RTT periods, check-ins, deterioration flags, contacts,
+support offers): plain objects changed only by the Patient's events (`patient/events/`),
+read by the wait-time rules (`standards/`)."""
 
 from __future__ import annotations
 
@@ -10,6 +9,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from guardian.domain.codes import NON_RTT_LIST_TYPES
+from guardian.domain.report import Referral
 
 PathwayKey = tuple[str, str]  # (provider ODS code, provider's pathway id)
 
@@ -67,15 +67,10 @@ class CheckIn:
 
 
 @dataclass
-class Pathway:
-    provider: str
-    pathway_id: str
-    practice_code: str
-    treatment_function: str
-    priority: int
-    waiting_list_type: str
-    received_on: dt.date
-    clock_start: dt.date | None
+class Pathway(Referral):
+    """One referral of the patient: what the provider reported (`Referral` and the facts
+    below), and what Guardian recorded and worked out on it."""
+
     ubrn: str | None = None
     local_patient_id: str | None = None
     clock_end: dt.date | None = None

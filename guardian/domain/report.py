@@ -1,7 +1,9 @@
-"""A provider's report of one pathway on an extract's as-of date (one PTL row, parsed).
-
-The importer and `POST /api/v1/referrals` both turn input into a `ReferralReport`; the
-Patient aggregate reconciles it with what the provider reported before.
+"""A provider's report of one pathway on an extract's as-of date (one PTL row, parsed), and
+the groups of facts a report is made of, named once: the patient's details
+(`PatientDetails`, with their `ContactDetails`) and the referral (`Referral`). The importer
+and `POST /api/v1/referrals` both turn input into a `ReferralReport`; the Patient aggregate
+reconciles it with what the provider reported before, and its state (`pathway.Pathway`) and
+events (`patient/events/`) that carry the same facts are made of the same groups.
 """
 
 from __future__ import annotations
@@ -40,25 +42,59 @@ CORRECTION_FACTS = (
     "waiting_list_type",
     "received_on",
 )
+# The facts a new referral is recorded with (`ReferralReceived`), in `PATHWAY_FACTS` order.
+RECEIVED_FACTS = ("local_patient_id", "practice_code", "ubrn", "treatment_function", "priority",
+                  "waiting_list_type", "received_on", "clock_start", "rtt_status")
 
 
-@dataclass(frozen=True, slots=True)
-class ReferralReport:
-    provider: str
-    pathway_id: str
+@dataclass(frozen=True, kw_only=True)
+class ContactDetails:
+    """How to reach the patient, as a source reported it (`CONTACT_FACTS`; any may be
+    missing)."""
+
+    given_name: str | None = None
+    family_name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+
+    def contact_details(self) -> dict[str, str | None]:
+        """The contact details by fact name, in `CONTACT_FACTS` order."""
+        return {f: getattr(self, f) for f in CONTACT_FACTS}
+
+
+@dataclass(frozen=True, kw_only=True)
+class PatientDetails(ContactDetails):
+    """The patient's own details (`PATIENT_FACTS`): NHS number, date of birth, contact."""
+
     nhs_number: str
     birth_date: dt.date
+
+    def patient_details(self) -> dict[str, object]:
+        """The patient's details by fact name, in `PATIENT_FACTS` order."""
+        return {f: getattr(self, f) for f in PATIENT_FACTS}
+
+
+@dataclass
+class Referral:
+    """Which referral (the provider and its pathway id) and the facts every report of it
+    carries. Not frozen: the pathway's state (`pathway.Pathway`) is a `Referral` too."""
+
+    provider: str
+    pathway_id: str
     practice_code: str
     treatment_function: str
     priority: int
     waiting_list_type: str
     received_on: dt.date
     clock_start: dt.date | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralReport(PatientDetails, Referral):
+    """One report of a referral as of `as_of`: the patient, the referral, and the facts a
+    provider may leave out."""
+
     as_of: dt.date
-    given_name: str | None = None
-    family_name: str | None = None
-    phone: str | None = None
-    email: str | None = None
     local_patient_id: str | None = None
     ubrn: str | None = None
     clock_end: dt.date | None = None

@@ -1,5 +1,4 @@
 """The Patient aggregate: one per referred-but-not-seen patient, each referral a pathway in it.
-
 The Patient is the consistency boundary: every command on a patient's referrals, records
 and details goes through it. Its commands live with their concern (`provider_reports.py`,
 `care.py`, `waits.py`, `contact.py`) as mixins composed here; registration and identity
@@ -38,13 +37,4 @@ class Patient(ReportCommands, CareCommands, WaitCommands, ContactCommands, Aggre
     def register(cls, patient_id: UUID, report: ReferralReport) -> Patient:
         """A new patient from the first report of one of their referrals (the referral
         itself comes with `reconcile`)."""
-        return cls._create(
-            ev.Registered,
-            id=patient_id,
-            nhs_number=report.nhs_number,
-            birth_date=report.birth_date,
-            given_name=report.given_name,
-            family_name=report.family_name,
-            phone=report.phone,
-            email=report.email,
-        )
+        return cls._create(ev.Registered, id=patient_id, **report.patient_details())

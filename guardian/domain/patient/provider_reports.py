@@ -1,5 +1,4 @@
 """Reconciling a provider's report of one pathway with what the provider reported before.
-
 `report_events` is the rule (docs/formats.md, "How rows become events"): a pure function
 from the pathway as the patient has it (None for a pathway reported for the first time),
 what the provider last reported for it, and the new `ReferralReport`, to the events that
@@ -22,6 +21,7 @@ from guardian.domain.report import (
     CONTACT_FACTS,
     CORRECTION_FACTS,
     PATIENT_FACTS,
+    RECEIVED_FACTS,
     REPORTED_FACTS,
     ReferralReport,
 )
@@ -37,10 +37,6 @@ CORRECTIONS: dict[str, type[ev.ReportedEvent]] = {
     "waiting_list_type": ev.WaitingListTypeCorrected,
     "received_on": ev.ReferralDateCorrected,
 }
-#: The facts a `ReferralReceived` records (the rest of a new pathway's report is compared
-#: with the provider's report "before", which has none of them).
-RECEIVED_FACTS = ("practice_code", "treatment_function", "priority", "waiting_list_type",
-                  "received_on", "clock_start", "ubrn", "local_patient_id", "rtt_status")
 
 
 def report_events(
@@ -62,7 +58,7 @@ def report_events(
            "reported_on": report.as_of}
     fire: list[Fire] = []
     new = pathway is None
-    if new:
+    if new:  # `ReferralReceived` records these; the rest is compared with `before`
         received = {f: getattr(report, f) for f in RECEIVED_FACTS}
         fire.append((ev.ReferralReceived, {**received, **ids}))
         before: Mapping[str, Any] = {**{f: reported.get(f) for f in PATIENT_FACTS}, **received}
@@ -86,7 +82,7 @@ def _changes(fire: list[Fire], report: ReferralReport, pathway: Pathway | None,
     def changed(*facts: str) -> bool:
         return not diff.isdisjoint(facts)
 
-    contact = {f: getattr(r, f) for f in CONTACT_FACTS}
+    contact = r.contact_details()
     if not patient_details and changed("birth_date", *CONTACT_FACTS):
         fire.append((ev.ReferralDetailsReported, {"birth_date": r.birth_date, **contact, **ids}))
         diff = diff - {"birth_date", *CONTACT_FACTS}

@@ -1,11 +1,13 @@
-"""What every Patient event shares: its stored topic, and how it finds what it changes.
-
-Each event class names the topic it is stored under (`TOPIC = "guardian.Patient.<Name>"`),
-so renaming or moving a class never breaks stored history; the field names are the keys of
-its stored JSON, so they never change either. The eventsourcing library registers the
-topics of event classes nested in an aggregate's body; these classes live in modules of
-their own, so each registers its topic as it is defined (`StoredUnderTopic`). An event's
-`apply` is its whole rule: it only changes state (no I/O, no clock, no failure).
+"""What every Patient event shares: its stored topic, and how it finds what it changes. Each
+event class names the topic it is stored under (`TOPIC = "guardian.Patient.<Name>"`), so
+renaming or moving a class never breaks stored history; the field names are the keys of its
+stored JSON, so they never change either (their order may: a stored event is read by field
+name, so fields shared by several events live in a base class: `PathwayEvent`,
+`ReportedEvent`, and the report's groups in `guardian/domain/report.py`). The eventsourcing
+library registers the topics of event classes nested in an aggregate's body; these classes
+live in modules of their own, so each registers its topic as it is defined
+(`StoredUnderTopic`). An event's `apply` is its whole rule: it only changes state (no I/O,
+no clock, no failure).
 """
 
 from __future__ import annotations
@@ -55,8 +57,7 @@ class ReportedEvent(PathwayEvent):
     """A fact of a pathway, as the provider reported it on `reported_on` (an extract's
     as-of date), or as a Guardian command recorded it (`reported_on` None)."""
 
-    if TYPE_CHECKING:  # a field of each subclass (the last, as in its stored JSON)
-        reported_on: dt.date | None
+    reported_on: dt.date | None
 
     def remember(self, patient: Patient, **facts: Any) -> None:
         """Keep what the provider reported (only for facts that came from an extract):
@@ -66,6 +67,14 @@ class ReportedEvent(PathwayEvent):
         key = self.key
         patient.reported[key].update(facts)
         patient.pathways[key].reported_as_of = self.reported_on
+
+    def set_facts(self, patient: Patient, **facts: Any) -> None:
+        """The pathway's reported facts (`Pathway` attribute → value) are now these, and
+        they are remembered as reported."""
+        p = self.pathway(patient)
+        for name, value in facts.items():
+            setattr(p, name, value)
+        self.remember(patient, **facts)
 
 
 def optional_key(provider: str | None, pathway_id: str | None) -> PathwayKey | None:

@@ -17,11 +17,9 @@ class AppointmentBooked(ReportedEvent):
 
     TOPIC = "guardian.Patient.AppointmentBooked"
     appointment_on: dt.date
-    reported_on: dt.date | None
 
     def apply(self, patient: Patient) -> None:
-        self.pathway(patient).appointment_on = self.appointment_on
-        self.remember(patient, appointment_on=self.appointment_on)
+        self.set_facts(patient, appointment_on=self.appointment_on)
 
 
 class TreatmentScheduled(ReportedEvent):
@@ -29,11 +27,9 @@ class TreatmentScheduled(ReportedEvent):
 
     TOPIC = "guardian.Patient.TreatmentScheduled"
     tci_on: dt.date
-    reported_on: dt.date | None
 
     def apply(self, patient: Patient) -> None:
-        self.pathway(patient).tci_on = self.tci_on
-        self.remember(patient, tci_on=self.tci_on)
+        self.set_facts(patient, tci_on=self.tci_on)
 
 
 class BookingCancelled(ReportedEvent):
@@ -42,16 +38,10 @@ class BookingCancelled(ReportedEvent):
 
     TOPIC = "guardian.Patient.BookingCancelled"
     kind: str
-    reported_on: dt.date | None
 
     def apply(self, patient: Patient) -> None:
-        p = self.pathway(patient)
-        if self.kind == "appointment":
-            p.appointment_on = None
-            self.remember(patient, appointment_on=None)
-        else:
-            p.tci_on = None
-            self.remember(patient, tci_on=None)
+        booking = "appointment_on" if self.kind == "appointment" else "tci_on"
+        self.set_facts(patient, **{booking: None})
 
 
 class PatientSeen(ReportedEvent):
@@ -60,7 +50,6 @@ class PatientSeen(ReportedEvent):
 
     TOPIC = "guardian.Patient.PatientSeen"
     attended_on: dt.date
-    reported_on: dt.date | None
 
     def apply(self, patient: Patient) -> None:
         p = self.pathway(patient)
@@ -76,11 +65,9 @@ class AttendanceWithdrawn(ReportedEvent):
     """The provider no longer reports a last attendance (the first one is kept)."""
 
     TOPIC = "guardian.Patient.AttendanceWithdrawn"
-    reported_on: dt.date | None
 
     def apply(self, patient: Patient) -> None:
-        self.pathway(patient).last_attended_on = None
-        self.remember(patient, last_attended_on=None)
+        self.set_facts(patient, last_attended_on=None)
 
 
 class DidNotAttend(ReportedEvent):
@@ -88,19 +75,15 @@ class DidNotAttend(ReportedEvent):
 
     TOPIC = "guardian.Patient.DidNotAttend"
     dna_on: dt.date
-    reported_on: dt.date | None
 
     def apply(self, patient: Patient) -> None:
-        self.pathway(patient).last_dna_on = self.dna_on
-        self.remember(patient, last_dna_on=self.dna_on)
+        self.set_facts(patient, last_dna_on=self.dna_on)
 
 
 class NonAttendanceWithdrawn(ReportedEvent):
     """The provider no longer reports a missed appointment (DNA)."""
 
     TOPIC = "guardian.Patient.NonAttendanceWithdrawn"
-    reported_on: dt.date | None
 
     def apply(self, patient: Patient) -> None:
-        self.pathway(patient).last_dna_on = None
-        self.remember(patient, last_dna_on=None)
+        self.set_facts(patient, last_dna_on=None)

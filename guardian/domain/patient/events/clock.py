@@ -1,6 +1,5 @@
 """Events of the RTT clock: its start corrected, a new period, a stop and its withdrawal,
 and the RTT status the provider reports (docs/rules.md §5, §10).
-
 A stop comes from the provider's report, a coordinator (`stop_clock`) or a check-in that
 validates the patient off the list (`record_check_in_outcome`); the rest from reports.
 """
@@ -24,11 +23,9 @@ class ClockStartCorrected(ReportedEvent):
     TOPIC = "guardian.Patient.ClockStartCorrected"
     clock_start: dt.date | None
     previous: dt.date | None
-    reported_on: dt.date | None
 
     def apply(self, patient: Patient) -> None:
-        self.pathway(patient).clock_start = self.clock_start
-        self.remember(patient, clock_start=self.clock_start)
+        self.set_facts(patient, clock_start=self.clock_start)
 
 
 class RttPeriodStarted(ReportedEvent):
@@ -38,7 +35,6 @@ class RttPeriodStarted(ReportedEvent):
     TOPIC = "guardian.Patient.RttPeriodStarted"
     clock_start: dt.date
     rtt_status: str | None
-    reported_on: dt.date | None
 
     def apply(self, patient: Patient) -> None:
         p = self.pathway(patient)
@@ -65,7 +61,6 @@ class ClockStopped(ReportedEvent):
     stopped_on: dt.date
     reason_code: str | None
     reason: str
-    reported_on: dt.date | None
     on_first_report: bool = False
 
     def apply(self, patient: Patient) -> None:
@@ -85,7 +80,6 @@ class ClockStopWithdrawn(ReportedEvent):
     """The provider no longer reports an end date: the clock runs again."""
 
     TOPIC = "guardian.Patient.ClockStopWithdrawn"
-    reported_on: dt.date | None
 
     def apply(self, patient: Patient) -> None:
         p = self.pathway(patient)
@@ -99,8 +93,6 @@ class RttStatusReported(ReportedEvent):
 
     TOPIC = "guardian.Patient.RttStatusReported"
     rtt_status: str | None
-    reported_on: dt.date | None
 
     def apply(self, patient: Patient) -> None:
-        self.pathway(patient).rtt_status = self.rtt_status
-        self.remember(patient, rtt_status=self.rtt_status)
+        self.set_facts(patient, rtt_status=self.rtt_status)

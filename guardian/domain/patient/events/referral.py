@@ -1,6 +1,5 @@
 """Events of a referral as its provider reports it: received, its administrative facts
 corrected, its practice, priorities, and its place on the provider's waiting list.
-
 docs/formats.md ("How rows become events") says which change of a report fires which event;
 `guardian/domain/patient/provider_reports.py` decides it.
 """
@@ -12,55 +11,27 @@ from typing import TYPE_CHECKING, Any
 
 from guardian.domain.pathway import Pathway
 from guardian.domain.patient.events.base import PathwayEvent, ReportedEvent
-from guardian.domain.report import PATIENT_FACTS
+from guardian.domain.report import RECEIVED_FACTS, Referral
 
 if TYPE_CHECKING:
     from guardian.domain.patient.aggregate import Patient
 
 
-class ReferralReceived(ReportedEvent):
-    """A pathway the provider reports for the first time: a new referral of the patient."""
+class ReferralReceived(ReportedEvent, Referral):
+    """A pathway the provider reports for the first time: a new referral of the patient,
+    which takes the patient's details as reported with it."""
 
     TOPIC = "guardian.Patient.ReferralReceived"
-    practice_code: str
-    treatment_function: str
-    priority: int
-    waiting_list_type: str
-    received_on: dt.date
-    clock_start: dt.date | None
     ubrn: str | None
     local_patient_id: str | None
     rtt_status: str | None
-    reported_on: dt.date | None
 
     def apply(self, patient: Patient) -> None:
+        facts = {f: getattr(self, f) for f in RECEIVED_FACTS}
         patient.pathways[self.key] = Pathway(
-            provider=self.provider,
-            pathway_id=self.pathway_id,
-            practice_code=self.practice_code,
-            treatment_function=self.treatment_function,
-            priority=self.priority,
-            waiting_list_type=self.waiting_list_type,
-            received_on=self.received_on,
-            clock_start=self.clock_start,
-            ubrn=self.ubrn,
-            local_patient_id=self.local_patient_id,
-            rtt_status=self.rtt_status,
-            reported_as_of=self.reported_on,
-        )
-        reported = {f: getattr(patient, f) for f in PATIENT_FACTS}
-        reported.update(
-            local_patient_id=self.local_patient_id,
-            practice_code=self.practice_code,
-            ubrn=self.ubrn,
-            treatment_function=self.treatment_function,
-            priority=self.priority,
-            waiting_list_type=self.waiting_list_type,
-            received_on=self.received_on,
-            clock_start=self.clock_start,
-            rtt_status=self.rtt_status,
-        )
-        patient.reported[self.key] = reported
+            provider=self.provider, pathway_id=self.pathway_id, reported_as_of=self.reported_on,
+            **facts)
+        patient.reported[self.key] = {**patient.identity(), **facts}
 
 
 # ------------------------------------------------------------ corrections of the referral
@@ -71,11 +42,9 @@ class ReferralDateCorrected(ReportedEvent):
 
     TOPIC = "guardian.Patient.ReferralDateCorrected"
     received_on: dt.date
-    reported_on: dt.date | None
 
     def apply(self, patient: Patient) -> None:
-        self.pathway(patient).received_on = self.received_on
-        self.remember(patient, received_on=self.received_on)
+        self.set_facts(patient, received_on=self.received_on)
 
 
 class SpecialtyCorrected(ReportedEvent):
@@ -83,11 +52,9 @@ class SpecialtyCorrected(ReportedEvent):
 
     TOPIC = "guardian.Patient.SpecialtyCorrected"
     treatment_function: str
-    reported_on: dt.date | None
 
     def apply(self, patient: Patient) -> None:
-        self.pathway(patient).treatment_function = self.treatment_function
-        self.remember(patient, treatment_function=self.treatment_function)
+        self.set_facts(patient, treatment_function=self.treatment_function)
 
 
 class WaitingListTypeCorrected(ReportedEvent):
@@ -95,11 +62,9 @@ class WaitingListTypeCorrected(ReportedEvent):
 
     TOPIC = "guardian.Patient.WaitingListTypeCorrected"
     waiting_list_type: str
-    reported_on: dt.date | None
 
     def apply(self, patient: Patient) -> None:
-        self.pathway(patient).waiting_list_type = self.waiting_list_type
-        self.remember(patient, waiting_list_type=self.waiting_list_type)
+        self.set_facts(patient, waiting_list_type=self.waiting_list_type)
 
 
 class UbrnCorrected(ReportedEvent):
@@ -107,11 +72,9 @@ class UbrnCorrected(ReportedEvent):
 
     TOPIC = "guardian.Patient.UbrnCorrected"
     ubrn: str | None
-    reported_on: dt.date | None
 
     def apply(self, patient: Patient) -> None:
-        self.pathway(patient).ubrn = self.ubrn
-        self.remember(patient, ubrn=self.ubrn)
+        self.set_facts(patient, ubrn=self.ubrn)
 
 
 class LocalPatientIdCorrected(ReportedEvent):
@@ -119,11 +82,9 @@ class LocalPatientIdCorrected(ReportedEvent):
 
     TOPIC = "guardian.Patient.LocalPatientIdCorrected"
     local_patient_id: str | None
-    reported_on: dt.date | None
 
     def apply(self, patient: Patient) -> None:
-        self.pathway(patient).local_patient_id = self.local_patient_id
-        self.remember(patient, local_patient_id=self.local_patient_id)
+        self.set_facts(patient, local_patient_id=self.local_patient_id)
 
 
 class ProviderRecordCorrected(ReportedEvent):
@@ -135,13 +96,9 @@ class ProviderRecordCorrected(ReportedEvent):
 
     TOPIC = "guardian.Patient.ProviderRecordCorrected"
     facts: dict[str, Any]
-    reported_on: dt.date | None
 
     def apply(self, patient: Patient) -> None:
-        p = self.pathway(patient)
-        for name, value in self.facts.items():
-            setattr(p, name, value)
-        self.remember(patient, **self.facts)
+        self.set_facts(patient, **self.facts)
 
 
 # ------------------------------------------------------------ practice and priorities
@@ -152,11 +109,9 @@ class PracticeChanged(ReportedEvent):
 
     TOPIC = "guardian.Patient.PracticeChanged"
     practice_code: str
-    reported_on: dt.date | None
 
     def apply(self, patient: Patient) -> None:
-        self.pathway(patient).practice_code = self.practice_code
-        self.remember(patient, practice_code=self.practice_code)
+        self.set_facts(patient, practice_code=self.practice_code)
 
 
 class PriorityChanged(ReportedEvent):
@@ -164,11 +119,9 @@ class PriorityChanged(ReportedEvent):
 
     TOPIC = "guardian.Patient.PriorityChanged"
     priority: int
-    reported_on: dt.date | None
 
     def apply(self, patient: Patient) -> None:
-        self.pathway(patient).priority = self.priority
-        self.remember(patient, priority=self.priority)
+        self.set_facts(patient, priority=self.priority)
 
 
 class ProcedurePriorityReviewed(ReportedEvent):
@@ -178,7 +131,6 @@ class ProcedurePriorityReviewed(ReportedEvent):
     TOPIC = "guardian.Patient.ProcedurePriorityReviewed"
     procedure_priority: str | None
     reviewed_on: dt.date | None
-    reported_on: dt.date | None
 
     def apply(self, patient: Patient) -> None:
         p = self.pathway(patient)
@@ -208,7 +160,6 @@ class PathwayReturnedToWaitingList(ReportedEvent):
     """A pathway that had left the list is listed again."""
 
     TOPIC = "guardian.Patient.PathwayReturnedToWaitingList"
-    reported_on: dt.date | None
 
     def apply(self, patient: Patient) -> None:
         # Only the list changed: no reported fact, so nothing to remember.

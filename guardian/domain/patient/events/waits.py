@@ -15,43 +15,49 @@ if TYPE_CHECKING:
     from guardian.domain.patient.aggregate import Patient
 
 
-class WaitBreached(PathwayEvent):
-    """A standard was missed: recorded once per pathway × standard × subject (a test,
-    flag or message, else ""), dated on the breach day."""
+class StepEvent(PathwayEvent):
+    """Something of one step of a pathway: a `standard` as it applies to a `subject` (a
+    test, flag or message, else "")."""
 
-    TOPIC = "guardian.Patient.WaitBreached"
     standard: str
     subject: str
+
+    @property
+    def step(self) -> tuple[str, str]:
+        return (self.standard, self.subject)
+
+
+class WaitBreached(StepEvent):
+    """A standard was missed: recorded once per pathway × standard × subject, dated on the
+    breach day."""
+
+    TOPIC = "guardian.Patient.WaitBreached"
     breach_on: dt.date
 
     def apply(self, patient: Patient) -> None:
-        self.pathway(patient).breaches[(self.standard, self.subject)] = self.breach_on
+        self.pathway(patient).breaches[self.step] = self.breach_on
 
 
-class BreachWithdrawn(PathwayEvent):
+class BreachWithdrawn(StepEvent):
     """A recorded breach the facts as now known no longer support (`reason` says why)."""
 
     TOPIC = "guardian.Patient.BreachWithdrawn"
-    standard: str
-    subject: str
     reason: str
 
     def apply(self, patient: Patient) -> None:
-        self.pathway(patient).breaches.pop((self.standard, self.subject), None)
+        self.pathway(patient).breaches.pop(self.step, None)
 
 
-class StepAtRisk(PathwayEvent):
+class StepAtRisk(StepEvent):
     """A step entered its at-risk window on `at_risk_from`; once per window (the window
     is known by its `last_day_within`)."""
 
     TOPIC = "guardian.Patient.StepAtRisk"
-    standard: str
-    subject: str
     at_risk_from: dt.date
     last_day_within: dt.date
 
     def apply(self, patient: Patient) -> None:
-        self.pathway(patient).at_risk[(self.standard, self.subject)] = self.last_day_within
+        self.pathway(patient).at_risk[self.step] = self.last_day_within
 
 
 class CheckInDue(PathwayEvent):
