@@ -20,6 +20,9 @@ def pathway_key(provider: str, pathway_id: str) -> PathwayKey:
 
 @dataclass
 class WorkupItem:
+    """An item of the agreed workup (docs/rules.md §2, `workup-14`): asked of
+    `requested_from` on `required_on`, outstanding until it is completed."""
+
     item_id: str
     description: str
     requested_from: str  # "practice", "patient", "hospital", "guardian"
@@ -30,6 +33,9 @@ class WorkupItem:
 
 @dataclass
 class Diagnostic:
+    """A DM01 diagnostic test (docs/rules.md §2): ordered on `ordered_on`, outstanding
+    until its result comes."""
+
     test_id: str
     test: str  # key of codes.DIAGNOSTIC_TESTS
     ordered_on: dt.date
@@ -39,6 +45,9 @@ class Diagnostic:
 
 @dataclass
 class Message:
+    """A message on a pathway to or from a party; one Guardian received is unanswered until
+    Guardian writes to that party (`answered_on`)."""
+
     message_id: str
     direction: str  # "in" (received by Guardian) or "out" (sent by Guardian)
     party: str  # gp, hospital, patient
@@ -52,6 +61,8 @@ class Message:
 
 @dataclass
 class RttPeriod:
+    """An earlier RTT period of the pathway, kept when a new one starts (docs/rules.md §5)."""
+
     clock_start: dt.date
     clock_end: dt.date | None
     stop_reason: str | None
@@ -146,6 +157,9 @@ class Pathway(Referral):
 
 @dataclass
 class DeteriorationFlag:
+    """A report that the patient got worse, for clinical review (`reviewed_on`,
+    `review_outcome`); made for one referral (`pathway`), or for none (as Contact.pathway)."""
+
     flag_id: str
     raised_on: dt.date
     summary: str
@@ -157,6 +171,8 @@ class DeteriorationFlag:
 
 @dataclass
 class Contact:
+    """Guardian was in touch with the patient (`channel`, one of codes.CONTACT_CHANNELS)."""
+
     contact_id: str
     on: dt.date
     channel: str
@@ -168,6 +184,8 @@ class Contact:
 
 @dataclass
 class SupportOffer:
+    """Support offered while waiting (`kind`, one of codes.SUPPORT_KINDS)."""
+
     offer_id: str
     kind: str
     on: dt.date

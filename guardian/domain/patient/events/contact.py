@@ -1,6 +1,5 @@
 """Events of Guardian's contact with the patient and the people around them: reported
 deterioration and its review, contacts, support offered, and messages.
-
 Deterioration flags, contacts and support offers are the patient's, each made for one
 referral (`provider`, `pathway_id`) or, when recorded before they carried one, for none
 (docs/access.md). Messages belong to a pathway.
@@ -9,6 +8,7 @@ referral (`provider`, `pathway_id`) or, when recorded before they carried one, f
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import field
 from typing import TYPE_CHECKING
 
 from guardian.domain.pathway import Contact, DeteriorationFlag, Message, PathwayKey, SupportOffer
@@ -19,12 +19,11 @@ if TYPE_CHECKING:
 
 
 class RecordMadeFor(PatientEvent):
-    """A record of the patient made for one referral (`provider`, `pathway_id`, the last
-    fields of each subclass), or for none when recorded before records carried one."""
+    """A record of the patient made for one referral (`provider`, `pathway_id`), or for none
+    when recorded before records carried one (both None)."""
 
-    if TYPE_CHECKING:
-        provider: str | None
-        pathway_id: str | None
+    provider: str | None = field(default=None, kw_only=True)
+    pathway_id: str | None = field(default=None, kw_only=True)
 
     def made_for(self) -> PathwayKey | None:
         return optional_key(self.provider, self.pathway_id)
@@ -38,8 +37,6 @@ class DeteriorationFlagged(RecordMadeFor):
     raised_on: dt.date
     summary: str
     source: str
-    provider: str | None
-    pathway_id: str | None
 
     def apply(self, patient: Patient) -> None:
         flag = DeteriorationFlag(self.flag_id, self.raised_on, self.summary, self.source,
@@ -69,8 +66,6 @@ class ContactLogged(RecordMadeFor):
     channel: str
     summary: str
     by: str
-    provider: str | None = None
-    pathway_id: str | None = None
 
     def apply(self, patient: Patient) -> None:
         patient.contacts[self.contact_id] = Contact(
@@ -85,8 +80,6 @@ class SupportOffered(RecordMadeFor):
     kind: str
     on: dt.date
     note: str
-    provider: str | None = None
-    pathway_id: str | None = None
 
     def apply(self, patient: Patient) -> None:
         offer = SupportOffer(self.offer_id, self.kind, self.on, self.note, self.made_for())
