@@ -3,13 +3,16 @@
 What is the library's and what is ours. From eventsourcing we take the notification log
 (the recorder's head, its notifications), the tracking notion (`Tracking`,
 `TrackingRecorder`: `tracking.py`) and event topics as what a read model reads by
-(`readmodel.py`). The library's `ProjectionRunner` and `Projection` we do not use: the
-runner builds its own application from a class and an environment and hands a projection
-one decoded event at a time (`process_event(event, tracking)`), each event a transaction of
-its own — the per-event baseline of bench/projections.py, which batching beats about 65
-times over; its subscription exists on PostgreSQL only (eventsourcing-sqlalchemy raises on
-SQLite) and ends when its LISTEN connection drops; and it has no rebuild. Ours, one runner
-for every read model, guarantees:
+(`readmodel.py`). Its `ProjectionRunner` and `Projection` we do not use. That runner builds
+its own application from a class and an environment and hands a projection one decoded
+event at a time (`process_event(event, tracking)`), each event a transaction of its own:
+the per-event baseline of bench/projections.py, which batching beats 40 to 100 times over
+(bench/README.md). Its subscription exists on PostgreSQL only (eventsourcing-sqlalchemy
+raises on SQLite) and ends when its LISTEN connection drops, and it has no rebuild. A
+`Projection`'s `topics` are those it allows (the subscription filters on them in SQL); a
+read model here names instead the topics that change none of its rows, so that an event
+type added later is projected by default. Ours, one runner for every read model,
+guarantees:
 
 - Batches: notifications are read `batch_size` at a time (id, aggregate and topic only, no
   event state); the read models at one position share each batch, each patient it touches
