@@ -11,7 +11,7 @@
   provider × treatment function (all priorities) and says so, and below that no estimate
   is given (the same threshold as the small-number rule);
 - a timeline: every event of the pathway (and the patient-wide ones: contacts, support,
-  deterioration flags) as a dated sentence.
+  deterioration flags) as a dated sentence (guardian/projections/timeline.py).
 
 The aggregate and its events are the source; the expected wait reads the bottleneck read
 model's completed RTT intervals.
@@ -20,7 +20,6 @@ model's completed RTT intervals.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -28,33 +27,22 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from guardian.domain import codes, standards
-from guardian.domain.codes import DIAGNOSTIC_TESTS, PRIORITIES, RTT_STATUS, TREATMENT_FUNCTIONS
+from guardian.domain.codes import DIAGNOSTIC_TESTS, PRIORITIES
 from guardian.domain.pathway import Pathway
 from guardian.domain.patient import Patient
-from guardian.domain.patient import events as ev
 from guardian.domain.visibility import goes_with
 from guardian.projections.bottlenecks import intervals, percentile
 from guardian.projections.suppression import SMALLEST_GROUP_FOR_STATISTICS
+from guardian.projections.timeline import (
+    TimelineEntry,
+    channel_name,
+    day_text,
+    party_name,
+    tf_name,
+    timeline,
+)
 
 EXPECTED_WAIT_WEEKS = 26
-
-
-def _fmt(day: dt.date | None) -> str:
-    return f"{day.day} {day:%b %Y}" if day else ""
-
-
-def tf_name(code: str) -> str:
-    return TREATMENT_FUNCTIONS.get(code, code)
-
-
-def _channel(code: str) -> str:
-    """A contact channel inside a sentence: "(text message)"."""
-    return codes.label(codes.CONTACT_CHANNELS, code).lower()
-
-
-def _party(code: str) -> str:
-    """A message party inside a sentence: "from the GP practice"."""
-    return codes.label(codes.MESSAGE_PARTIES, code)
 
 
 # ------------------------------------------------------------------------ expected wait
@@ -85,7 +73,7 @@ class ExpectedWait:
             who += ", all priorities"
         plural = "" if self.sample == 1 else "s"
         return (f"{self.sample} wait{plural} completed in the {self.window_weeks} weeks "
-                f"to {_fmt(self.as_of)} at {who}")
+                f"to {day_text(self.as_of)} at {who}")
 
     def describe(self) -> str:
         if not self.known:
@@ -130,207 +118,6 @@ def expected_wait(conn: Connection, provider: str, tf: str, priority: int, as_of
                         round(percentile(waits, 0.5) / 7, 1),
                         round(percentile(waits, 0.92) / 7, 1), weeks)
 
-
-# ------------------------------------------------------------------------------ timeline
-
-
-# Who an entry came from, as people read it (a workup item's completer is an e-mail address).
-ACTORS = {**codes.DETERIORATION_SOURCES, **codes.MESSAGE_PARTIES, "hospital": "the hospital",
-          "guardian": "Guardian", "system": "Guardian's wait-time checks"}
-
-
-@dataclass(frozen=True)
-class TimelineEntry:
-    on: dt.date
-    text: str
-    by: str  # "hospital" (from the provider's extract), "guardian", "gp", "patient", "system"
-
-    @property
-    def by_label(self) -> str:
-        return codes.label(ACTORS, self.by)
-
-    def as_dict(self) -> dict[str, str]:
-        return {"on": self.on.isoformat(), "text": self.text, "by": self.by}
-
-
-def _humanise(name: str) -> str:
-    words = re.sub(r"(?<!^)(?=[A-Z])", " ", name).lower()
-    return words[:1].upper() + words[1:]
-
-
-def _describe(event: Any, pathways: dict[tuple[str, str], Pathway]) -> tuple[dt.date | None, str]:
-    """(date, sentence) of one event; the date is when it happened, else when reported.
-    Events are told apart by class; stored events of older shapes may lack a field, hence
-    `e.get` for the fields added later."""
-    e = event.__dict__
-    reported = e.get("reported_on")
-    key = (e.get("provider"), e.get("pathway_id"))
-    pathway = pathways.get(key)  # type: ignore[arg-type]
-
-    def test_name(test_id: str) -> str:
-        if pathway and test_id in pathway.diagnostics:
-            return DIAGNOSTIC_TESTS.get(pathway.diagnostics[test_id].test, "test")
-        return "test"
-
-    def workup_name(item_id: str) -> str:
-        if pathway and item_id in pathway.workup:
-            return pathway.workup[item_id].description
-        return item_id
-
-    match event:
-        case ev.ReferralReceived():
-            return e["received_on"], (
-                f"Referral received by {e['provider']} for {tf_name(e['treatment_function'])} "
-                f"({PRIORITIES.get(e['priority'], e['priority'])})")
-        case ev.ReferralDateCorrected():
-            return reported, f"Referral date corrected to {_fmt(e['received_on'])}"
-        case ev.SpecialtyCorrected():
-            return reported, f"Specialty corrected to {tf_name(e['treatment_function'])}"
-        case ev.WaitingListTypeCorrected():
-            return reported, f"Waiting list type corrected to {e['waiting_list_type']}"
-        case ev.UbrnCorrected():
-            return reported, "e-Referral booking reference (UBRN) corrected"
-        case ev.LocalPatientIdCorrected():
-            return reported, "The hospital's patient identifier corrected"
-        case ev.PracticeChanged():
-            return reported, f"Registered GP practice is now {e['practice_code']}"
-        case ev.PriorityChanged():
-            return reported, f"Priority changed to {PRIORITIES.get(e['priority'], e['priority'])}"
-        case ev.ClockStartCorrected():
-            return reported, f"Waiting-time start corrected to {_fmt(e['clock_start'])}"
-        case ev.RttPeriodStarted():
-            return e["clock_start"], "A new waiting period started"
-        case ev.ClockStopped():
-            code = e.get("reason_code")
-            why = RTT_STATUS.get(code, e.get("reason") or "") if code else e.get("reason", "")
-            return e["stopped_on"], f"Waiting time ended: {why}" if why else "Waiting time ended"
-        case ev.ClockStopWithdrawn():
-            return reported, "The end of the wait was withdrawn: waiting again"
-        case ev.AppointmentBooked():
-            return reported, f"Appointment booked for {_fmt(e['appointment_on'])}"
-        case ev.TreatmentScheduled():
-            return reported, f"Treatment date set for {_fmt(e['tci_on'])}"
-        case ev.BookingCancelled():
-            what = "Appointment" if e["kind"] == "appointment" else "Treatment date"
-            return reported, f"{what} cancelled"
-        case ev.PatientSeen():
-            return e["attended_on"], "Seen at the hospital"
-        case ev.AttendanceWithdrawn():
-            return reported, "The hospital withdrew its record of the last attendance"
-        case ev.DidNotAttend():
-            return e["dna_on"], "Did not attend the hospital appointment"
-        case ev.NonAttendanceWithdrawn():
-            return reported, "The hospital withdrew its record of a missed appointment"
-        case ev.ProcedurePriorityReviewed():
-            return (e.get("reviewed_on") or reported,
-                    f"Clinical priority reviewed: {e.get('procedure_priority') or 'none'}")
-        case ev.PathwayLeftWaitingList():
-            return e["on"], "No longer on the hospital's waiting list; Guardian is checking why"
-        case ev.PathwayReturnedToWaitingList():
-            return reported, "Back on the hospital's waiting list"
-        case ev.WorkupItemRequired():
-            owner = codes.label(codes.WORKUP_OWNERS, e["requested_from"])
-            return e["required_on"], f"Workup needed from {owner}: {e['description']}"
-        case ev.WorkupItemCompleted():
-            return e["completed_on"], f"Workup done: {workup_name(e['item_id'])}"
-        case ev.WorkupCompleted():
-            return e["completed_on"], "All the agreed workup is done"
-        case ev.DiagnosticOrdered():
-            return e["ordered_on"], f"Test ordered: {DIAGNOSTIC_TESTS.get(e['test'], e['test'])}"
-        case ev.DiagnosticResulted():
-            return e["resulted_on"], f"Test result received: {test_name(e['test_id'])}"
-        case ev.DiagnosisCommunicated():
-            told = codes.label(codes.DIAGNOSIS_OUTCOMES, e["outcome"])
-            return e["communicated_on"], f"Diagnosis or all-clear told to the patient: {told}"
-        case ev.PathwayClosed():
-            return e["on"], f"Closed by Guardian: {codes.label(codes.CLOSE_REASONS, e['reason'])}"
-        case ev.CoordinatorAssigned():
-            return None, "A Guardian care coordinator was assigned"
-        case ev.WaitBreached():
-            label = standards.get_standard(e["standard"]).label if e["standard"] in {
-                s.code for s in standards.STANDARDS} else e["standard"]
-            return e["breach_on"], f"Standard missed: {label}"
-        case ev.BreachWithdrawn():
-            return None, f"A missed standard was withdrawn ({e['reason']})"
-        case ev.DeteriorationFlagged():
-            source = codes.label(codes.DETERIORATION_SOURCES, e["source"])
-            return e["raised_on"], f"Reported getting worse (via {source}): {e['summary']}"
-        case ev.DeteriorationReviewed():
-            outcome = codes.label(codes.REVIEW_OUTCOMES, e["outcome"])
-            return e["reviewed_on"], f"Deterioration reviewed: {outcome}"
-        case ev.ContactLogged():
-            return e["on"], f"Guardian was in touch with the patient ({_channel(e['channel'])})"
-        case ev.SupportOffered():
-            kind = codes.label(codes.SUPPORT_KINDS, e["kind"])
-            return e["on"], f"Support offered while waiting: {kind}"
-        case ev.CheckInOutcomeRecorded():
-            outcome = codes.label(codes.CHECK_IN_OUTCOMES, e["outcome"])
-            return e["on"], f"Waiting Well check-in: {outcome}"
-        case ev.MessageReceived():
-            return e["on"], f"Message to Guardian from {_party(e['party'])}"
-        case ev.MessageSent():
-            return e["on"], f"Guardian wrote to {_party(e['party'])}"
-    # Anything else (e.g. a check-in falling due, a status code, a stored
-    # ProviderRecordCorrected) reads as its name, dated by its own date.
-    name = _humanise(type(event).__name__)
-    for k in ("on", "due_on", "recorded_on", "reported_on"):
-        if isinstance(e.get(k), dt.date):
-            return e[k], name
-    return None, name
-
-
-# Who an entry came from, by event class (the rest: see `timeline`).
-_BY = {
-    ev.MessageReceived: lambda e: e["party"], ev.WorkupItemCompleted: lambda e: e.get("by", ""),
-    ev.DeteriorationFlagged: lambda e: e["source"],
-}
-_GUARDIAN = (ev.WorkupItemRequired, ev.DiagnosticOrdered, ev.DiagnosticResulted,
-             ev.DiagnosisCommunicated, ev.PathwayClosed, ev.CoordinatorAssigned,
-             ev.DeteriorationReviewed, ev.ContactLogged, ev.SupportOffered, ev.MessageSent)
-_SYSTEM = (ev.WaitBreached, ev.BreachWithdrawn, ev.PathwayLeftWaitingList)
-_FLAGS = (ev.DeteriorationFlagged, ev.DeteriorationReviewed)
-_PATIENT_WIDE = (ev.ContactLogged, ev.SupportOffered, *_FLAGS)
-# Identity details, not the referral's story.
-_IDENTITY = (Patient.Created, ev.Registered, ev.BirthDateCorrected, ev.ContactDetailsChanged)
-
-
-def timeline(events: Iterable[Any], patient: Patient, provider: str,
-             pathway_id: str, whole: bool = True) -> list[TimelineEntry]:
-    """The pathway's history as dated sentences, oldest first. Events without a date of
-    their own take the date they were recorded on. `whole`: the reader sees the whole
-    patient, so records made for no particular pathway are part of it (docs/access.md)."""
-    entries = []
-    key = (provider, pathway_id)
-    flags_here = {f.flag_id for f in patient.flags.values()
-                  if goes_with(f.pathway, {key}, whole)}
-    for event in events:
-        e = event.__dict__
-        if isinstance(event, _IDENTITY):
-            continue
-        if "provider" in e and e.get("provider") is not None:
-            if (e["provider"], e.get("pathway_id")) != (provider, pathway_id):
-                continue
-        elif isinstance(event, _FLAGS):
-            if e["flag_id"] not in flags_here:
-                continue
-        elif not isinstance(event, _PATIENT_WIDE) or not whole:
-            continue
-        on, text = _describe(event, patient.pathways)
-        if on is None:
-            on = event.timestamp.date()
-        by_whom = _BY.get(type(event))
-        if by_whom is not None:
-            by = by_whom(e) or "guardian"
-        elif isinstance(event, _GUARDIAN):
-            by = "guardian"
-        elif isinstance(event, _SYSTEM):
-            by = "system"
-        else:
-            by = "hospital" if e.get("reported_on") is not None \
-                or isinstance(event, ev.ReferralReceived) else "guardian"
-        entries.append(TimelineEntry(on, text, by))
-    entries.sort(key=lambda x: x.on)  # stable: same-day events keep their order
-    return entries
 
 
 # ------------------------------------------------------------------------------ status
@@ -408,7 +195,7 @@ def outstanding(patient: Patient, p: Pathway, on: dt.date, bank_holidays=None,
     items += [Outstanding(f"Test result: {DIAGNOSTIC_TESTS.get(t.test, t.test)}", "hospital",
                           t.ordered_on, overdue("diagnostic", t.test_id))
               for t in p.outstanding_diagnostics()]
-    items += [Outstanding(f"Answer {_party(m.party)}'s message", "guardian", m.on,
+    items += [Outstanding(f"Answer {party_name(m.party)}'s message", "guardian", m.on,
                           overdue("message", m.message_id)) for m in p.unanswered_messages()]
     items += [Outstanding(f"Review reported deterioration: {f.summary}", "guardian",
                           f.raised_on, overdue("deterioration", f.flag_id))
@@ -427,15 +214,15 @@ def _summary(p: Pathway, stage: str, waited: int, on: dt.date) -> str:
     weeks = waited // 7
     where = f"{tf_name(p.treatment_function)} at {p.provider}"
     if stage == "closed":
-        return f"The referral to {where} was closed on {_fmt(p.closed_on)}."
+        return f"The referral to {where} was closed on {day_text(p.closed_on)}."
     if stage == "clock-stopped":
-        return f"The wait for {where} ended on {_fmt(p.clock_end)}."
+        return f"The wait for {where} ended on {day_text(p.clock_end)}."
     lines = [f"Referred to {where}; waiting {weeks} week{'s' if weeks != 1 else ''} "
              f"({waited} days)."]
     if p.appointment_on and p.appointment_on >= on:
-        lines.append(f"An appointment is booked for {_fmt(p.appointment_on)}.")
+        lines.append(f"An appointment is booked for {day_text(p.appointment_on)}.")
     if p.tci_on and p.tci_on >= on:
-        lines.append(f"Treatment is booked for {_fmt(p.tci_on)}.")
+        lines.append(f"Treatment is booked for {day_text(p.tci_on)}.")
     return " ".join(lines)
 
 
@@ -444,13 +231,13 @@ def _plain(status: standards.DeadlineStatus) -> str:
     treatment: by 22 Jun 2026, 40 days left" (or "missed on …", "today is the last day")."""
     d = status.deadline
     if status.state == "breached":
-        return f"{d.standard.label}: missed (recorded {_fmt(d.breach_on)})"
+        return f"{d.standard.label}: missed (recorded {day_text(d.breach_on)})"
     if status.days_left == 0:
         return f"{d.standard.label}: today is the last day"
     if status.days_left < 0:
-        return f"{d.standard.label}: was due by {_fmt(d.last_day_within)}"
+        return f"{d.standard.label}: was due by {day_text(d.last_day_within)}"
     plural = "" if status.days_left == 1 else "s"
-    return (f"{d.standard.label}: by {_fmt(d.last_day_within)}, "
+    return (f"{d.standard.label}: by {day_text(d.last_day_within)}, "
             f"{status.days_left} day{plural} left")
 
 
@@ -485,7 +272,7 @@ def referral_status(
     ] if p.is_open else []
     labels = {s.code: s.label for s in table}
     breaches = [{"standard": std, "label": labels.get(std, std), "subject": subject,
-                 "breach_on": day.isoformat(), "breach_on_text": _fmt(day)}
+                 "breach_on": day.isoformat(), "breach_on_text": day_text(day)}
                 for (std, subject), day in sorted(p.breaches.items(), key=lambda kv: kv[1])]
     actions = []
     if p.coordinator:
@@ -494,11 +281,11 @@ def referral_status(
     contacts = sorted((c for c in patient.contacts.values() if goes_with(c.pathway, mine, whole)),
                       key=lambda c: c.on)
     if contacts:
-        actions.append(f"Last in touch with the patient on {_fmt(contacts[-1].on)} "
-                       f"({_channel(contacts[-1].channel)}).")
+        actions.append(f"Last in touch with the patient on {day_text(contacts[-1].on)} "
+                       f"({channel_name(contacts[-1].channel)}).")
     for offer in sorted((s for s in patient.support.values()
                          if goes_with(s.pathway, mine, whole)), key=lambda s: s.on):
-        actions.append(f"Support offered on {_fmt(offer.on)}: "
+        actions.append(f"Support offered on {day_text(offer.on)}: "
                        f"{codes.label(codes.SUPPORT_KINDS, offer.kind)}.")
     if p.diagnostics:
         actions.append(f"{len(p.diagnostics)} test(s) organised, "

@@ -123,8 +123,8 @@ def test_the_fixture_holds_every_event_type_of_its_time():
 
 
 def test_stored_history_reads_as_the_same_timeline():
-    """The timeline (guardian/projections/status.py) tells stored events as it did."""
-    from guardian.projections.status import timeline
+    """The timeline (guardian/projections/timeline.py) tells stored events as it did."""
+    from guardian.projections.timeline import timeline
 
     fixture = json.loads(FIXTURE.read_text())
     to_event = mapper().to_domain_event

@@ -1,4 +1,4 @@
-"""The pathway timeline (guardian/projections/status.py) tells each event by its class: the
+"""The pathway timeline (guardian/projections/timeline.py) tells each event by its class: the
 named corrections of a provider's report read as what changed, dated on the report."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import datetime as dt
 
 from referrals import PW, given_patient, report
 
-from guardian.projections.status import timeline
+from guardian.projections.timeline import timeline
 
 D = dt.date
 AS_OF = D(2026, 2, 2)
