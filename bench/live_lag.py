@@ -47,6 +47,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from import_ptl import AS_OF, fresh_postgres, make_extract, prepare_store  # noqa: E402
 
+from guardian.projections.tracking import tracking  # noqa: E402
 from guardian.store import EVENTS_TABLE  # noqa: E402
 
 TICK = 0.1
@@ -102,7 +103,7 @@ class Sampler(threading.Thread):
                 # Every read model counts: the follower brings them up to date in turn.
                 self.cur.execute(
                     f"SELECT coalesce((SELECT max(id) FROM {EVENTS_TABLE}), 0), "
-                    "coalesce((SELECT min(position) FROM projection_tracking "
+                    f"coalesce((SELECT min(position) FROM {tracking.name} "
                     "WHERE name NOT LIKE '%@%'), 0)"
                 )
                 head, position = self.cur.fetchone()
@@ -158,7 +159,7 @@ def edits(url: str, dsn: str, work: Path, n: int) -> list[float]:
             committed = time.monotonic()
             deadline = committed + 30
             while time.monotonic() < deadline:
-                cur.execute("SELECT min(position) FROM projection_tracking "
+                cur.execute(f"SELECT min(position) FROM {tracking.name} "
                             "WHERE name NOT LIKE '%@%'")
                 if cur.fetchone()[0] >= last:
                     break
