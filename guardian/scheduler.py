@@ -151,7 +151,7 @@ def _triggers(settings: Any) -> dict[str, Any]:
     }
 
 
-def _missed(trigger: Any, last: dt.datetime | None, now: dt.datetime) -> bool:
+def missed_since(trigger: Any, last: dt.datetime | None, now: dt.datetime) -> bool:
     """Whether a scheduled time passed since the last run (or it never ran)."""
     if last is None:
         return True
@@ -229,7 +229,7 @@ def run(settings: Any, stop: threading.Event | None = None, install_signals: boo
     work = {WAITS_JOB: jobs.check_waits, CHECK_INS_JOB: jobs.check_ins,
             LAG_JOB: jobs.projection_lag}
     for name in (WAITS_JOB, CHECK_INS_JOB, LAG_JOB):
-        catch_up = name != LAG_JOB and _missed(triggers[name], last_started(app.engine, name),
+        catch_up = name != LAG_JOB and missed_since(triggers[name], last_started(app.engine, name),
                                                 now)
         if catch_up:
             log.info("job %s missed a run (or never ran): running it now", name)

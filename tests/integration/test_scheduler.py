@@ -26,8 +26,8 @@ from guardian.scheduler import (
     CHECK_INS_JOB,
     LEADER,
     WAITS_JOB,
-    _missed,
     lock_for,
+    missed_since,
     run,
 )
 
@@ -206,14 +206,14 @@ def test_a_missed_cron_time_means_one_catch_up_run():
     zone = Settings().zone
     hourly = CronTrigger(minute=5, timezone=zone)
     now = dt.datetime(2026, 3, 29, 13, 0, tzinfo=zone)  # the day the clocks go forward
-    assert _missed(hourly, None, now)
-    assert not _missed(hourly, dt.datetime(2026, 3, 29, 12, 5, 1, tzinfo=zone), now)
-    assert _missed(hourly, dt.datetime(2026, 3, 29, 9, 5, tzinfo=zone), now)
+    assert missed_since(hourly, None, now)
+    assert not missed_since(hourly, dt.datetime(2026, 3, 29, 12, 5, 1, tzinfo=zone), now)
+    assert missed_since(hourly, dt.datetime(2026, 3, 29, 9, 5, tzinfo=zone), now)
     # stored as UTC, compared in local time: 00:05 BST on 30 March is 23:05 UTC on the 29th
     daily = CronTrigger(hour=0, minute=5, timezone=zone)
     ran = dt.datetime(2026, 3, 29, 23, 5, 30, tzinfo=dt.UTC)
-    assert not _missed(daily, ran, dt.datetime(2026, 3, 30, 23, 0, tzinfo=zone))
-    assert _missed(daily, ran, dt.datetime(2026, 3, 31, 0, 6, tzinfo=zone))
+    assert not missed_since(daily, ran, dt.datetime(2026, 3, 30, 23, 0, tzinfo=zone))
+    assert missed_since(daily, ran, dt.datetime(2026, 3, 31, 0, 6, tzinfo=zone))
 
 
 # ------------------------------------------------------------------ the command line
