@@ -47,10 +47,17 @@ RECEIVED_FACTS = ("local_patient_id", "practice_code", "ubrn", "treatment_functi
                   "waiting_list_type", "received_on", "clock_start", "rtt_status")
 
 
+# The field groups hold no instance state of their own (`__slots__ = ()`): the report keeps
+# its fields in slots, while the events and `Pathway` keep theirs in their `__dict__` (a
+# stored event is its `__dict__`).
+
+
 @dataclass(frozen=True, kw_only=True)
 class ContactDetails:
     """How to reach the patient, as a source reported it (`CONTACT_FACTS`; any may be
     missing)."""
+
+    __slots__ = ()
 
     given_name: str | None = None
     family_name: str | None = None
@@ -66,18 +73,19 @@ class ContactDetails:
 class PatientDetails(ContactDetails):
     """The patient's own details (`PATIENT_FACTS`): NHS number, date of birth, contact."""
 
+    __slots__ = ()
+
     nhs_number: str
     birth_date: dt.date
-
-    def patient_details(self) -> dict[str, object]:
-        """The patient's details by fact name, in `PATIENT_FACTS` order."""
-        return {f: getattr(self, f) for f in PATIENT_FACTS}
 
 
 @dataclass
 class Referral:
     """Which referral (the provider and its pathway id) and the facts every report of it
-    carries. Not frozen: the pathway's state (`pathway.Pathway`) is a `Referral` too."""
+    carries. Not frozen, since the pathway's state (`pathway.Pathway`) is one; the report and
+    the events that are one are frozen."""
+
+    __slots__ = ()
 
     provider: str
     pathway_id: str

@@ -37,4 +37,7 @@ class Patient(ReportCommands, CareCommands, WaitCommands, ContactCommands, Aggre
     def register(cls, patient_id: UUID, report: ReferralReport) -> Patient:
         """A new patient from the first report of one of their referrals (the referral
         itself comes with `reconcile`)."""
-        return cls._create(ev.Registered, id=patient_id, **report.patient_details())
+        return cls._create(ev.Registered, id=patient_id, nhs_number=report.nhs_number,
+                           birth_date=report.birth_date, given_name=report.given_name,
+                           family_name=report.family_name, phone=report.phone,
+                           email=report.email)

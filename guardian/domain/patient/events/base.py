@@ -70,11 +70,13 @@ class ReportedEvent(PathwayEvent):
 
     def set_facts(self, patient: Patient, **facts: Any) -> None:
         """The pathway's reported facts (`Pathway` attribute → value) are now these, and
-        they are remembered as reported."""
-        p = self.pathway(patient)
-        for name, value in facts.items():
-            setattr(p, name, value)
-        self.remember(patient, **facts)
+        they are remembered as reported (as `remember`, for the pathway the event is on)."""
+        key = self.key
+        pathway = patient.pathways[key]
+        vars(pathway).update(facts)
+        if self.reported_on is not None:
+            patient.reported[key].update(facts)
+            pathway.reported_as_of = self.reported_on
 
 
 def optional_key(provider: str | None, pathway_id: str | None) -> PathwayKey | None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from eventsourcing.domain import Aggregate
 
 from guardian.domain.patient.events.base import ReportedEvent, StoredUnderTopic
-from guardian.domain.report import PATIENT_FACTS, ContactDetails, PatientDetails
+from guardian.domain.report import ContactDetails, PatientDetails
 
 if TYPE_CHECKING:
     from guardian.domain.patient.aggregate import Patient
@@ -26,8 +26,9 @@ class Registered(StoredUnderTopic, Aggregate.Created, PatientDetails):
     TOPIC = "guardian.Patient.Registered"
 
     def apply(self, patient: Patient) -> None:
-        for fact in PATIENT_FACTS:
-            setattr(patient, fact, getattr(self, fact))
+        patient.nhs_number, patient.birth_date = self.nhs_number, self.birth_date
+        patient.given_name, patient.family_name = self.given_name, self.family_name
+        patient.phone, patient.email = self.phone, self.email
         patient.pathways = {}
         patient.reported = {}  # what the provider last reported, per pathway (fact → value)
         patient.flags = {}
