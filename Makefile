@@ -4,7 +4,9 @@
 #               load the demo (once) and serve http://127.0.0.1:8000
 #   make test   install what the tests need (Chromium if there are browser tests,
 #               a throwaway PostgreSQL if none answers on 127.0.0.1:5432), then ruff,
-#               import-linter and pytest against SQLite and PostgreSQL
+#               import-linter and pytest against SQLite and PostgreSQL, in
+#               PYTEST_WORKERS pytest-xdist workers (each its own PostgreSQL database)
+#   make test-unit  the fast tier: ruff, import-linter and tests/unit (no database)
 #
 # Every target is idempotent. Only the venv's own pip is used; Debian packages are
 # installed only when a binary is missing.
@@ -17,6 +19,8 @@ VENV    := .venv
 VPY     := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 PYTEST_ARGS ?=
+# Parallel test workers (pytest-xdist); the browser tests share one of them. 0: one process.
+PYTEST_WORKERS ?= 2
 
 # "sudo" only when we are not root.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -28,7 +32,8 @@ apt_install = $(SUDO) apt-get update && \
 
 help:
 	@echo "make run      install, create the SQLite database, load the demo, serve on :8000"
-	@echo "make test     ruff + import-linter + pytest on SQLite and PostgreSQL (PYTEST_ARGS=...)"
+	@echo "make test     ruff + import-linter + pytest on SQLite and PostgreSQL, in"
+	@echo "              PYTEST_WORKERS (2) workers (PYTEST_ARGS=...)"
 	@echo "make test-unit  the fast tier: ruff, import-linter and tests/unit (no database, seconds)"
 	@echo "make lint     ruff + import-linter only"
 	@echo "make bench    run bench/import_ptl.py"
@@ -104,13 +109,17 @@ _ruff:
 _imports:
 	$(VENV)/bin/lint-imports
 
+# --dist loadgroup: tests marked xdist_group (the browser tests, the harness's own tests)
+# stay together in one worker, in file order.
 _pytest:
-	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
-# The fast tier: no database, no browser, no server; seconds.
+# The fast tier: no database, no browser, no server; seconds. PostgreSQL is pointed at a
+# port nothing listens on, so a unit test that came to need a server fails here.
 test-unit: install
 	$(MAKE) --no-print-directory -k _ruff _imports
-	$(VENV)/bin/pytest -q tests/unit $(PYTEST_ARGS)
+	GUARDIAN_TEST_PG_URL=postgresql+psycopg2://postgres@127.0.0.1:1/postgres \
+	  $(VENV)/bin/pytest -q tests/unit $(PYTEST_ARGS)
 
 lint: install
 	$(MAKE) --no-print-directory -k _ruff _imports

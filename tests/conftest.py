@@ -1,6 +1,8 @@
 """Database fixtures shared by the whole suite.
 
-- ``database_url``: runs a test once on SQLite and once on PostgreSQL (marked ``postgres``).
+- ``database_url``: runs a test once on SQLite and once on PostgreSQL (marked ``postgres``);
+  a test marked ``one_backend`` (it checks nothing database-specific: headers, static
+  files, markup, parsing) runs once, on SQLite.
 - ``sqlite_url``: a fresh SQLite file under the test's ``tmp_path``.
 - ``pg_url``: a fresh schema per test, inside one database per test session, on the server
   given by ``GUARDIAN_TEST_PG_URL`` (``make test`` / ``infra/with-test-postgres.sh`` set it;
@@ -136,10 +138,19 @@ def sqlite_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'guardian.sqlite'}"
 
 
-@pytest.fixture(
-    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
-    ids=["sqlite", "postgresql"],
-)
+BACKENDS = [pytest.param("sqlite", id="sqlite"),
+            pytest.param("postgresql", marks=pytest.mark.postgres, id="postgresql")]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test using ``database_url`` (also through other fixtures) once per backend, or
+    once on SQLite when it is marked ``one_backend``."""
+    if "database_url" in metafunc.fixturenames:
+        one = metafunc.definition.get_closest_marker("one_backend") is not None
+        metafunc.parametrize("database_url", BACKENDS[:1] if one else BACKENDS, indirect=True)
+
+
+@pytest.fixture
 def database_url(request: pytest.FixtureRequest) -> str:
     """An empty database of each kind in turn: the test runs once per backend."""
     fixture = {"sqlite": "sqlite_url", "postgresql": "pg_url"}[request.param]

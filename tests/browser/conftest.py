@@ -47,6 +47,15 @@ HOMES = {"coordinator": "/worklist", "gp": "/gp", "place-lead": "/reports",
          "admin": "/admin/audit"}
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``make test``), every browser test runs in the same worker
+    (``--dist loadgroup``): they share one live server and one Chromium."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
 @dataclass
 class Live:
     """The running server and what the demo wrote about it."""

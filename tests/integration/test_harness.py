@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 PROBE = "harness_probe"
+# In one pytest-xdist worker, in file order (``make test`` runs ``--dist loadgroup``).
+pytestmark = pytest.mark.xdist_group("harness")
 
 # Schemas handed out by pg_url in this module, checked by the last test.
 _seen_schemas: list[str] = []

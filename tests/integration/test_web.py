@@ -95,6 +95,7 @@ def test_the_start_page_shows_store_counts_to_admins_only(settings, admin):
         assert shown not in html
 
 
+@pytest.mark.one_backend
 def test_security_headers_on_every_response(settings):
     with TestClient(create_app(settings)) as client:
         r = client.get("/")

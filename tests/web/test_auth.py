@@ -55,6 +55,7 @@ def set_cookie_headers(response) -> list[str]:
 # ---------------------------------------------------------------------------- sign-in
 
 
+@pytest.mark.one_backend
 def test_the_sign_in_page_is_an_nhs_form_with_its_own_csrf_token(client):
     r = client.get("/sign-in")
     assert r.status_code == 200
@@ -110,6 +111,7 @@ def test_wrong_credentials_give_one_message_whoever_asks(client, email):
     assert client.get("/probe/page", follow_redirects=False).status_code == 303
 
 
+@pytest.mark.one_backend
 def test_missing_fields_are_named_next_to_the_field(client):
     r = client.post("/sign-in", data={"email": "", "password": "",
                                       "csrf_token": sign_in_token(client)})
@@ -119,6 +121,7 @@ def test_missing_fields_are_named_next_to_the_field(client):
     assert 'id="email-error"' in r.text and 'id="password-error"' in r.text
 
 
+@pytest.mark.one_backend
 def test_the_sign_in_form_needs_its_csrf_token(client):
     client.get("/sign-in")
     r = client.post("/sign-in", data={"email": "sam@guardian.test", "password": PASSWORD})
@@ -219,6 +222,7 @@ def test_a_session_in_use_stays_alive_past_8_hours_from_sign_in(client, engine):
 # ---------------------------------------------------------------------------- 401 / redirect
 
 
+@pytest.mark.one_backend
 def test_no_session_is_401_for_the_api_and_a_redirect_for_pages(client):
     api = client.get("/api/v1/probe/whoami")
     assert api.status_code == 401 and api.headers["www-authenticate"] == "Bearer"

@@ -13,6 +13,8 @@ from web_helpers import sign_in
 
 STATIC = Path(__file__).resolve().parents[2] / "guardian" / "web" / "static"
 VENDOR = STATIC / "vendor"
+# What a page loads depends on no database: once, on SQLite.
+pytestmark = pytest.mark.one_backend
 CSS_URL = re.compile(r"""url\(\s*(['"]?)([^'")]+)\1\s*\)""")
 CSS_IMPORT = re.compile(r"""@import\s+(?:url\()?\s*['"]?([^'")\s;]+)""")
 REFERENCE_ATTRIBUTES = {"src", "href", "action", "formaction", "data", "poster", "srcset",
