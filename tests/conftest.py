@@ -12,6 +12,9 @@
 When no PostgreSQL answers, tests marked ``postgres`` FAIL, so CI can never skip them
 silently; set ``GUARDIAN_ALLOW_NO_PG=1`` to skip them instead.
 
+Hypothesis runs without its per-example deadline and "too slow" health check: no test
+fails for the time it took on a busy machine (tests run in parallel workers).
+
 This module must not import ``guardian``.
 """
 
@@ -22,9 +25,14 @@ import secrets
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy.engine import URL, make_url
 
 DEFAULT_PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+
+settings.register_profile("guardian", deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("guardian")
 
 
 def _connect(url: URL | str, **kwargs):
