@@ -35,6 +35,7 @@ def test_the_audit_page_is_404_for_everyone_but_admins(client, role):
     assert r.status_code == 404 and "Page not found" in r.text
 
 
+@pytest.mark.one_backend
 def test_the_audit_page_needs_a_session(client):
     r = client.get("/admin/audit", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/sign-in?next=")

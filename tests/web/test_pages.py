@@ -104,6 +104,7 @@ def test_worklist_other_pcn_is_404_and_audited(client, demo):
     assert any(e.action == "denied-worklist" for e in entries)
 
 
+@pytest.mark.one_backend
 def test_worklist_without_session_goes_to_sign_in(client, demo):
     r = client.get("/worklist", follow_redirects=False)
     assert r.status_code in (302, 303) and "/sign-in" in r.headers["location"]

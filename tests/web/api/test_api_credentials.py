@@ -74,6 +74,7 @@ def test_a_session_works_like_a_token(seeded):
 # ---------------------------------------------------------------------------- OpenAPI
 
 
+@pytest.mark.one_backend
 def test_every_route_documents_its_answers(client):
     schema = client.get("/openapi.json").json()
     expected = {
