@@ -1,4 +1,4 @@
-"""Reads of the bottleneck read model (`guardian/projections/bottlenecks.py`, its intervals
+"""Reads of the bottleneck read model (`guardian/projections/bottlenecks/`, its intervals
 table) that the place report pages make beyond the model's own report functions: the RTT
 periods in progress on a date with their PCN and age band, which the "median wait by PCN
 and age band" table is built from. Takes a connection; writes nothing.

@@ -25,7 +25,7 @@ Decisions:
   aggregate reports are for place leads; guardian/web/places.py says which place).
   No session: the sign-in page, then back here.
 - Everything shown or downloaded goes through the small-number rule of docs/suppression.md
-  (`projections/suppression.py`, via `projections/bottlenecks.py` and `projections/rtt.py`)
+  (`projections/suppression.py`, via `projections/bottlenecks/` and `projections/rtt.py`)
   — for admins too, so a table forwarded from any account is safe to forward. Rankings
   never order suppressed values by their hidden size.
 - No patient-level data: every table is a group (place, PCN, provider, treatment function,
