@@ -21,9 +21,12 @@ import logging
 import select as _select
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from guardian.projections.pacing import Presence, first_line
+
+if TYPE_CHECKING:
+    from guardian.projections.runner import ProjectionRunner
 
 log = logging.getLogger("guardian.projections")
 
@@ -33,7 +36,8 @@ ERROR_MAX = 5.0  # longest wait before retrying a failed batch (s)
 IDLE_MAX = 2.0  # longest wait between polls when nothing arrives (s)
 
 
-def follow_polling(runner: Any, stop: threading.Event, poll: float, presence: Presence) -> None:
+def follow_polling(runner: ProjectionRunner, stop: threading.Event, poll: float,
+                   presence: Presence) -> None:
     """Catch up every `poll` seconds, backing off to IDLE_MAX while nothing arrives."""
     idle = poll
     while not stop.is_set():
@@ -47,7 +51,7 @@ def follow_polling(runner: Any, stop: threading.Event, poll: float, presence: Pr
         stop.wait(0 if done else idle)
 
 
-def follow_notified(runner: Any, stop: threading.Event, fallback: float,
+def follow_notified(runner: ProjectionRunner, stop: threading.Event, fallback: float,
                     presence: Presence) -> None:
     """Catch up whenever a NOTIFY arrives on the events channel, and every `fallback` s."""
     listening = _Listening(runner.app.engine, runner.app.recorder.channel_name, fallback)

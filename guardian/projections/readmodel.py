@@ -5,9 +5,9 @@ replaced whole whenever one of its events that matter to the model arrives, rebu
 the whole Patient loaded once per batch for every read model (`SharedLoads`). A read model
 names the event topics that change none of its rows (`unaffected_by`); the runner still
 advances its position past them, it only neither loads those patients for it nor rewrites
-their rows. Topics are named, not allowed: an event type added later, or one this version
-cannot read, is projected by default (its patient then left out with a warning), never
-silently ignored.
+their rows. Topics are named, not allowed: an event type added later is projected by
+default, never silently ignored (and one this version cannot read leaves its patient out of
+the batch with a warning, as loading does).
 """
 
 from __future__ import annotations
