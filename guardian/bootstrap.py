@@ -49,7 +49,7 @@ def reset_changed_read_models(app: GuardianApp) -> list[str]:
     from sqlalchemy import inspect
 
     from guardian.projections.registry import all_projections
-    from guardian.projections.runner import tracking
+    from guardian.projections.tracking import tracking
 
     existing = inspect(app.engine)
     names = set(existing.get_table_names())

@@ -46,11 +46,8 @@ from guardian.orgs import all_practices
 from guardian.projections.follow import follow_notified, follow_polling
 from guardian.projections.pacing import announce_follower
 from guardian.projections.readmodel import Changes, Notice, ReadModel, SharedLoads
-from guardian.projections.tracking import PositionRecorder, PositionTaken, tracking
+from guardian.projections.tracking import PositionRecorder, PositionTaken
 from guardian.store import EVENTS_TABLE, bulk_insert
-
-__all__ = ["Changes", "Notice", "PositionTaken", "ProjectionRunner", "ReadModel", "apply",
-           "replace_rows", "tracking"]
 
 log = logging.getLogger("guardian.projections")
 

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, select
 
 from guardian.projections import worklist as wl
-from guardian.projections.runner import tracking
+from guardian.projections.tracking import tracking
 from guardian.store import organisations
 
 
