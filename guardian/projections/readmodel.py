@@ -12,6 +12,7 @@ the batch with a warning, as loading does).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -43,7 +44,7 @@ class Changes:
     rows: Rows
 
 
-class ReadModel:
+class ReadModel(ABC):
     """A read model: `name` (its tracking position's), `definers` (each live table and how
     to define it under another name, for a rebuild aside), `unaffected_by` (topics) and
     `rows` (every row of some patients, per table)."""
@@ -76,9 +77,9 @@ class ReadModel:
         patients = batch_patients(app, [n for n in batch if self.reads(n.topic)])
         return Changes([p.id.hex for p in patients], self.rows(app, patients, orgs))
 
+    @abstractmethod
     def rows(self, app: Any, patients: list[Any], orgs: dict[str, Any]) -> Rows:
         """Every row of these patients, per table in the order of `tables()`."""
-        raise NotImplementedError
 
 
 def batch_patients(app: Any, batch: Sequence[Notice]) -> list[Any]:

@@ -17,41 +17,19 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import (
-    DatetimeAsISO,
-    DecimalAsStr,
-    JSONTranscoder,
-    Mapper,
-    StoredEvent,
-    Transcoding,
-    UUIDAsHex,
-)
+from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import resolve_topic
 
 from guardian.domain.patient import Patient
 from guardian.domain.patient import events as ev
+from guardian.store import make_mapper
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "patient_history.json"
 
 
-class DateAsISO(Transcoding):
-    """The event store's date transcoding (a date is stored as its ISO text)."""
-
-    type = dt.date
-    name = "date_iso"
-
-    def encode(self, obj: dt.date) -> str:
-        return obj.isoformat()
-
-    def decode(self, data: str) -> dt.date:
-        return dt.date.fromisoformat(data)
-
-
 def mapper() -> Mapper[UUID]:
-    transcoder = JSONTranscoder()
-    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO(), DateAsISO()):
-        transcoder.register(transcoding)
-    return Mapper(transcoder=transcoder)
+    """The event store's own mapper (guardian/store/mapper.py), dates as ISO text."""
+    return make_mapper()
 
 
 def plain(value: Any) -> Any:
