@@ -222,8 +222,9 @@ def new_context(chromium, live) -> Iterator[Callable]:
     """Fresh browser contexts (separate cookie jars), closed after the test."""
     made = []
 
-    def make():
-        context = chromium.new_context(base_url=live.base_url, viewport=VIEWPORT,
+    def make(width: int | None = None):
+        viewport = VIEWPORT if width is None else {"width": width, "height": 900}
+        context = chromium.new_context(base_url=live.base_url, viewport=viewport,
                                        locale="en-GB", timezone_id="Europe/London")
         context.set_default_timeout(15_000)
         made.append(context)
@@ -236,11 +237,12 @@ def new_context(chromium, live) -> Iterator[Callable]:
 
 @pytest.fixture
 def signed_in(new_context, live) -> Callable:
-    """signed_in("gp") → a page in a new context, signed in, on the role's home page."""
+    """signed_in("gp") → a page in a new context, signed in, on the role's home page;
+    signed_in("gp", width=390) → the same on a phone-sized viewport (1366: a desktop)."""
     from playwright.sync_api import expect
 
-    def sign_in(role: str, page=None):
-        page = page or new_context().new_page()
+    def sign_in(role: str, page=None, width: int | None = None):
+        page = page or new_context(width).new_page()
         page.goto("/sign-in")
         page.fill("#email", live.emails[role])
         page.fill("#password", live.password)
