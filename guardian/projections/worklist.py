@@ -308,6 +308,13 @@ def _attribute_clauses(attrs: dict[str, Any] | None) -> list[Any]:
     return clauses
 
 
+def position_after(sort: str, row: dict[str, Any]) -> tuple[Any, str, str]:
+    """The keyset position just after `row` in `sort` order: `page`'s `after` for the
+    page that follows it."""
+    key = "deadline_sort" if sort == "next-deadline" else "wait_from"
+    return row[key], row["provider"], row["pathway_id"]
+
+
 def page(
     conn: Connection,
     scope: Scope,
