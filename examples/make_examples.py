@@ -1,6 +1,7 @@
-"""Write the synthetic example files: `orgs-example.csv` and `ptl-example.csv`.
+"""Write the example files: `orgs-example.csv`, `providers-example.csv` and
+`ptl-example.csv`.
 
-    python examples/make_examples.py            # (re)write both files beside this script
+    python examples/make_examples.py            # (re)write the files beside this script
     python examples/make_examples.py --check    # exit 1 if the committed files differ
 
 Deterministic: the same script always writes the same bytes, and a unit test
@@ -8,7 +9,8 @@ Deterministic: the same script always writes the same bytes, and a unit test
 Everything is invented. NHS numbers come from the 999 test range and are given valid
 Modulus 11 check digits by `guardian.domain.identifiers` (except the one row that is meant
 to fail that check); practice and PCN codes are made-up codes in the shapes ODS uses; the
-places are real places of Mid and South Essex. What each row is for is in README.md here.
+places are real places of Mid and South Essex; the providers are real NHS trusts under their
+ODS codes and names. What each row is for is in README.md here.
 """
 
 from __future__ import annotations
@@ -37,6 +39,14 @@ PRACTICES = (
 )
 PCN_NAMES = {1: "Sample Chelmer PCN", 2: "Sample Estuary PCN"}
 UNKNOWN_PRACTICE = "Z99999"
+
+PROVIDER_HEADER = ("PROVIDER_CODE", "PROVIDER_NAME")
+# Real trusts by their ODS codes: the provider of ptl-example.csv and two neighbours.
+PROVIDERS = (
+    (PROVIDER, "Mid and South Essex NHS Foundation Trust"),
+    ("RQW", "The Princess Alexandra Hospital NHS Trust"),
+    ("RDE", "East Suffolk and North Essex NHS Foundation Trust"),
+)
 
 PTL_HEADER = (
     "NHS_NUMBER", "PERSON_BIRTH_DATE", "PATIENT_PATHWAY_IDENTIFIER",
@@ -161,6 +171,7 @@ def render() -> dict[str, str]:
     """File name → the exact text of each example file."""
     return {
         "orgs-example.csv": _csv(ORG_HEADER, org_rows()),
+        "providers-example.csv": _csv(PROVIDER_HEADER, list(PROVIDERS)),
         "ptl-example.csv": _csv(PTL_HEADER, ptl_rows()),
     }
 

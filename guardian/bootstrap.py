@@ -9,6 +9,7 @@ from typing import Any
 from guardian.application import Clock, GuardianApp, system_clock
 from guardian.config import Settings
 from guardian.ingest import ptl
+from guardian.orgs import add_shipped_providers
 from guardian.projections.pacing import LIVE_BATCH_SIZE, Pacer
 from guardian.store import create_schema, ensure_sqlite_directory
 
@@ -37,6 +38,7 @@ def init_database(app: GuardianApp) -> None:
         for index in RETIRED_INDEXES:
             conn.exec_driver_sql(f"DROP INDEX IF EXISTS {index}")
     guardian.users.upgrade(app.engine, app.settings.token_days)  # tokens made before expiry
+    add_shipped_providers(app.engine)  # the trusts' names it lacks (docs/cli.md)
 
 
 def reset_changed_read_models(app: GuardianApp) -> list[str]:

@@ -18,7 +18,13 @@ from guardian.demo.care import record_care_history
 from guardian.demo.cohort import ORGS_FILE, DemoPatient, cohort
 from guardian.domain.patient import Patient
 from guardian.ingest.ptl import bulk_gc
-from guardian.orgs import load_orgs, read_org_file
+from guardian.orgs import (
+    PROVIDERS_FILE,
+    load_orgs,
+    load_providers,
+    read_org_file,
+    read_providers_file,
+)
 from guardian.store import chunks, dialect_insert, meta_table
 
 if TYPE_CHECKING:
@@ -114,6 +120,7 @@ def load_demo(
     as_of = as_of or app.today()
     practices = read_org_file(ORGS_FILE)
     load_orgs(app.engine, practices)
+    load_providers(app.engine, read_providers_file(PROVIDERS_FILE))
     totals = _Totals()
     with bulk_gc():
         for batch in chunks(cohort(patients, seed, as_of, practices), SAVE_BATCH):

@@ -44,6 +44,7 @@ from guardian.store.tables import (
     organisations,
     pathway_index,
     provider_extracts,
+    providers,
 )
 
 __all__ = [
@@ -53,5 +54,5 @@ __all__ = [
     "bulk_insert", "chunks", "copy_rows", "create_schema", "dialect_insert",
     "ensure_sqlite_directory", "index_rows", "make_mapper", "meta_table", "metadata",
     "open_factory", "organisations", "param_mark", "pathway_index", "prepare_engine",
-    "provider_extracts", "read_namespace", "select_in", "upsert",
+    "provider_extracts", "providers", "read_namespace", "select_in", "upsert",
 ]

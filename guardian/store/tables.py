@@ -2,11 +2,11 @@
 
 The event store's table (`EVENTS_TABLE`, the library's stored events with their
 notification ids) and Guardian's own tables that go with it: the deployment's meta values
-(its id namespace), the organisation reference, the pathway index and the latest extract
-per provider, and the append-only audit log that an action's entry is written to in the
-same transaction as its events. Every module that writes SQL against one of these takes its
-name from here (`EVENTS_TABLE`, `pathway_index.name` …). Read models and accounts define
-their own tables on the same `metadata`.
+(its id namespace), the organisation reference and the providers' names, the pathway index
+and the latest extract per provider, and the append-only audit log that an action's entry
+is written to in the same transaction as its events. Every module that writes SQL against
+one of these takes its name from here (`EVENTS_TABLE`, `pathway_index.name` …). Read models
+and accounts define their own tables on the same `metadata`.
 """
 
 from __future__ import annotations
@@ -43,6 +43,14 @@ organisations = Table(
     Column("place", Text, nullable=False),
     Index("organisations_pcn", "pcn_code"),
     Index("organisations_place", "place"),
+)
+
+# Hospital providers' names by ODS code (`guardian orgs load` with a providers file).
+providers = Table(
+    "providers",
+    metadata,
+    Column("provider_code", String(8), primary_key=True),
+    Column("provider_name", Text, nullable=False),
 )
 
 # Where each known pathway lives and a digest of what its provider last reported.

@@ -30,7 +30,7 @@ def _script():
 
 def test_the_committed_files_are_the_scripts_output():
     rendered = _script().render()
-    assert set(rendered) == {"orgs-example.csv", "ptl-example.csv"}
+    assert set(rendered) == {"orgs-example.csv", "providers-example.csv", "ptl-example.csv"}
     for name, text in rendered.items():
         assert (EXAMPLES / name).read_text(encoding="utf-8") == text, (
             f"examples/{name} is out of date: run python examples/make_examples.py")
