@@ -84,6 +84,8 @@ def users_add(
                      "or place name (place-lead); none for admin"),
     ] = None,
     password_stdin: PasswordStdinOpt = False,
+    name: Annotated[str | None, typer.Option(
+        "--name", help='the name people read, e.g. "Sam Taylor" (optional)')] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create a user; without --password-stdin a password is generated and printed once."""
@@ -91,10 +93,12 @@ def users_add(
 
     guardian = ready_app()
     user, generated = add_user(guardian.engine, email, role, org or [],
-                               _password(password_stdin), origin=_origin("add"))
+                               _password(password_stdin), origin=_origin("add"),
+                               display_name=name)
     payload: dict[str, Any] = {"email": user.email, "role": user.role,
-                               "orgs": list(user.orgs)}
-    text = f"created {user.role} {user.email}" + (
+                               "orgs": list(user.orgs), "display_name": user.display_name}
+    named = f"{user.display_name} <{user.email}>" if user.display_name else user.email
+    text = f"created {user.role} {named}" + (
         f" ({', '.join(user.orgs)})" if user.orgs else ""
     )
     text = _shown_once(payload, text, generated)
@@ -117,15 +121,15 @@ def users_token(email: EmailOpt, as_json: JsonOpt = False) -> None:
 @app.command("list")
 @users_command
 def users_list(as_json: JsonOpt = False) -> None:
-    """Every user: role, orgs, enabled, last sign-in, live tokens and sessions."""
+    """Every user: name, role, orgs, enabled, last sign-in, live tokens and sessions."""
     from guardian.users import accounts
 
     found = accounts(ready_app().engine)
-    lines = [f"{'e-mail':<32} {'role':<12} {'enabled':<8} {'last sign-in':<17} "
+    lines = [f"{'email':<32} {'name':<20} {'role':<12} {'enabled':<8} {'last sign-in':<17} "
              f"{'tokens':>6} {'sessions':>8}  orgs"]
     for a in found:
         seen = a.last_sign_in.strftime("%Y-%m-%d %H:%M") if a.last_sign_in else "never"
-        lines.append(f"{a.user.email:<32} {a.user.role:<12} "
+        lines.append(f"{a.user.email:<32} {a.user.name:<20} {a.user.role:<12} "
                      f"{'yes' if a.enabled else 'no':<8} {seen:<17} {a.tokens:>6} "
                      f"{a.sessions:>8}  {', '.join(a.user.orgs) or '-'}")
     if not found:

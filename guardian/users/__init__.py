@@ -4,11 +4,12 @@ account life cycle (docs/access.md). Everything here is storage and rules; the w
 (`guardian users …`) into commands. Callers use the names below (`from guardian import
 users; users.add_user(...)`); each lives in the module of its concern:
 
-- `records`: User, UserError, Origin, Change, e-mail addresses, the clock and digests;
+- `records`: User, UserError, Origin, Change, e-mail addresses, display names, the clock
+  and digests;
 - `schema`: the users, api_tokens and user_sessions tables and their upgrade (db init);
 - `passwords`: argon2 hashing, generated passwords, sign-in under the throttle;
 - `directory`: roles, a role's orgs checked against the organisation reference, adding,
-  finding and listing users;
+  finding and listing users, everyone's display name by e-mail (`display_names`);
 - `changes`: each account's state (users list), disable, enable, reset the password;
 - `sessions`: server-side sessions behind the cookie;
 - `tokens`: API bearer tokens, their use and revocation;
@@ -24,6 +25,7 @@ from __future__ import annotations
 from guardian.users.changes import Account, accounts, disable_user, enable_user, reset_password
 from guardian.users.demo_logins import (
     DEMO_LOGINS_FILE,
+    DEMO_NAMES,
     DEMO_USERS,
     demo_orgs,
     demo_orgs_of,
@@ -32,6 +34,7 @@ from guardian.users.demo_logins import (
 from guardian.users.directory import (
     ROLES,
     add_user,
+    display_names,
     find_user,
     list_users,
     resolve_orgs,
@@ -52,7 +55,9 @@ from guardian.users.records import (
     UserError,
     aware,
     digest,
+    normalise_display_name,
     normalise_email,
+    readable_email,
     utcnow,
 )
 from guardian.users.schema import TOKEN_DAYS, api_tokens, upgrade, user_sessions, users
@@ -74,13 +79,14 @@ from guardian.users.tokens import (
 )
 
 __all__ = [
-    "COMMAND_LINE", "DEMO_LOGINS_FILE", "DEMO_USERS", "LAST_USED_EVERY", "MIN_PASSWORD",
-    "ROLES", "SESSION_ABSOLUTE", "SESSION_IDLE", "TOKEN_DAYS", "TOKEN_PREFIX",
+    "COMMAND_LINE", "DEMO_LOGINS_FILE", "DEMO_NAMES", "DEMO_USERS", "LAST_USED_EVERY",
+    "MIN_PASSWORD", "ROLES", "SESSION_ABSOLUTE", "SESSION_IDLE", "TOKEN_DAYS", "TOKEN_PREFIX",
     "Account", "Change", "Origin", "Session", "SignIn", "User", "UserError",
     "accounts", "add_user", "api_tokens", "authenticate", "aware", "create_token",
-    "demo_orgs", "demo_orgs_of", "digest", "disable_user", "enable_user", "end_session",
-    "ensure_demo_users", "find_user", "generate_password", "hash_password", "list_users",
-    "load_session", "normalise_email", "reset_password", "resolve_orgs", "revoke_token",
-    "revoke_tokens", "start_session", "upgrade", "user_by_id", "user_for_token",
-    "user_sessions", "users", "utcnow",
+    "demo_orgs", "demo_orgs_of", "digest", "disable_user", "display_names", "enable_user",
+    "end_session", "ensure_demo_users", "find_user", "generate_password", "hash_password",
+    "list_users", "load_session", "normalise_display_name", "normalise_email",
+    "readable_email", "reset_password", "resolve_orgs", "revoke_token", "revoke_tokens",
+    "start_session", "upgrade", "user_by_id", "user_for_token", "user_sessions", "users",
+    "utcnow",
 ]

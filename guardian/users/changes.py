@@ -41,7 +41,8 @@ class Account:
         def when(value: dt.datetime | None) -> str | None:
             return value.isoformat() if value is not None else None
 
-        return {"email": self.user.email, "role": self.user.role,
+        return {"email": self.user.email, "display_name": self.user.display_name,
+                "role": self.user.role,
                 "orgs": list(self.user.orgs), "enabled": self.enabled,
                 "created_at": when(self.created_at), "last_sign_in": when(self.last_sign_in),
                 "tokens": self.tokens, "sessions": self.sessions,

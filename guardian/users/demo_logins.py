@@ -1,6 +1,7 @@
-"""The demo log-ins: the five demo users (every role, and a coordinator's colleague), the
-orgs they get from the organisation reference, and var/demo-logins.txt, which holds their
-one shared password (synthetic data only; docs/cli.md `demo`)."""
+"""The demo log-ins: the five demo users (every role, and a coordinator's colleague) and
+their invented names, the orgs they get from the organisation reference, and
+var/demo-logins.txt, which holds their one shared password (synthetic data only; docs/cli.md
+`demo`)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,17 @@ DEMO_USERS = (
     ("place-lead", "place-lead@demo.invalid"),
     ("admin", "admin@demo.invalid"),
 )
+# Invented names, as people read them in the app.
+DEMO_NAMES = {
+    "coordinator@demo.invalid": "Sam Taylor",
+    "robin.coordinator@demo.invalid": "Robin Patel",
+    "gp@demo.invalid": "Dr Aisha Khan",
+    "place-lead@demo.invalid": "Morgan Hughes",
+    "admin@demo.invalid": "Jordan Lee",
+}
 DEMO_LOGINS_FILE = "demo-logins.txt"
+
+
 def demo_orgs(engine: Engine) -> dict[str, list[str]]:
     """Orgs for the demo users, from the organisation table (`demo_orgs_of`)."""
     with engine.connect() as conn:
@@ -64,7 +75,7 @@ def ensure_demo_users(engine: Engine, var_dir: Path) -> dict[str, Any]:
     password = _password_from(path) if len(missing) < len(DEMO_USERS) else None
     password = password or generate_password()
     for role, email in missing:
-        add_user(engine, email, role, orgs[role], password)
+        add_user(engine, email, role, orgs[role], password, display_name=DEMO_NAMES[email])
     _write_logins(path, password, orgs)
     return {"created": [e for _, e in missing], "file": str(path), "password": password}
 
@@ -92,7 +103,7 @@ def _write_logins(path: Path, password: str, orgs: dict[str, list[str]]) -> None
         "admin": "everything",
     }
     for role, email in DEMO_USERS:
-        lines.append(f"{role:<12} {email:<31} {describe[role]}")
+        lines.append(f"{role:<12} {email:<31} {DEMO_NAMES[email]:<14} {describe[role]}")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

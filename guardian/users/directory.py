@@ -1,5 +1,6 @@
 """Users and their orgs: the roles, checking a role's orgs against the organisation
-reference (`resolve_orgs`), creating a user (audited) and finding or listing users.
+reference (`resolve_orgs`), creating a user (audited) and finding or listing users, and
+every user's name as people read it (`display_names`).
 
 A coordinator has one or more PCN codes, a GP one practice code, a place lead one place
 name, an admin none (docs/access.md "Roles and scopes").
@@ -24,6 +25,7 @@ from guardian.users.records import (
     UserError,
     audit_change,
     first,
+    normalise_display_name,
     normalise_email,
     user_of,
 )
@@ -107,10 +109,12 @@ def add_user(
     password: str | None = None,
     now: dt.datetime | None = None,
     origin: Origin = COMMAND_LINE,
+    display_name: str | None = None,
 ) -> tuple[User, str | None]:
-    """Create a user (audited: add-user). Returns the user and the generated password
-    (None if one was given)."""
+    """Create a user (audited: add-user), with the name people read when one is given.
+    Returns the user and the generated password (None if one was given)."""
     email = normalise_email(email)
+    name = normalise_display_name(display_name)
     now = now or records.utcnow()
     password, generated = chosen_or_generated(password)
     with engine.begin() as conn:
@@ -125,15 +129,16 @@ def add_user(
                 .values(
                     email=email, role=role, orgs=json.dumps(list(resolved)),
                     password_hash=hash_password(password), failed_attempts=0,
-                    created_at=now, disabled=False,
+                    created_at=now, disabled=False, display_name=name,
                 )
                 .returning(users.c.id)
             ).scalar_one()
         except IntegrityError:  # created by someone else in the meantime
             raise UserError(f"a user {email} already exists") from None
-        user = User(new_id, email, role, resolved)
+        user = User(new_id, email, role, resolved, name)
         audit_change(conn, origin, "add-user", user,
-                     f"orgs: {', '.join(resolved) or 'none'}", now)
+                     f"orgs: {', '.join(resolved) or 'none'}"
+                     + (f"; name: {name}" if name else ""), now)
     return user, generated
 
 
@@ -158,6 +163,12 @@ def list_users(bind: Engine | Connection) -> list[User]:
         return [user_of(r) for r in bind.execute(query)]
     with bind.connect() as conn:
         return [user_of(r) for r in conn.execute(query)]
+
+
+def display_names(bind: Engine | Connection) -> dict[str, str]:
+    """Every user's name as people read it, by e-mail address: the display name, else the
+    e-mail address made readable ("robin.coordinator@…" → "Robin Coordinator")."""
+    return {u.email: u.name for u in list_users(bind)}
 
 
 def row_for(conn: Connection, email: str, lock: bool = False) -> Any:

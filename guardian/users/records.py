@@ -1,7 +1,8 @@
 """The vocabulary every part of the accounts package shares: a `User` and the `UserError`
 that says in plain words why one could not be made or found, normalised e-mail addresses,
-where an account change comes from (`Origin`), what it did (`Change`) and its audit entry,
-the clock (`utcnow`, the one place tests set the time), and the SHA-256 digest under which
+display names (`normalise_display_name`; `readable_email` for accounts without one), where
+an account change comes from (`Origin`), what it did (`Change`) and its audit entry, the
+clock (`utcnow`, the one place tests set the time), and the SHA-256 digest under which
 tokens and session ids are stored, so that a copy of the database gives no working
 credential (docs/access.md)."""
 
@@ -22,12 +23,21 @@ class UserError(Exception):
     """A user could not be created or found; the message says why, in plain words."""
 
 
+DISPLAY_NAME_MAX = 120
+
+
 @dataclass(frozen=True)
 class User:
     id: int
     email: str
     role: str
     orgs: tuple[str, ...]
+    display_name: str | None = None  # None for accounts made without a name
+
+    @property
+    def name(self) -> str:
+        """The name people read: the display name, else the e-mail address made readable."""
+        return self.display_name or readable_email(self.email)
 
 
 @dataclass(frozen=True)
@@ -76,9 +86,33 @@ def normalise_email(value: str) -> str:
     return email
 
 
+def normalise_display_name(value: str | None) -> str | None:
+    """A display name as stored: spaces trimmed and collapsed; None when blank. Letters,
+    accents, apostrophes and hyphens are kept as typed."""
+    name = " ".join((value or "").split())
+    if not name:
+        return None
+    if len(name) > DISPLAY_NAME_MAX:
+        raise UserError(f"a name has at most {DISPLAY_NAME_MAX} characters; "
+                        f"that one has {len(name)}")
+    if any(not ch.isprintable() for ch in name) or "<" in name or ">" in name:
+        raise UserError("a name is letters, spaces and punctuation such as ' and -")
+    return name
+
+
+def readable_email(email: str) -> str:
+    """A name made from an e-mail address for an account without one: the part before the
+    @, its dots, underscores and hyphens as spaces, each word capitalised
+    ("robin.coordinator@…" → "Robin Coordinator")."""
+    local = email.partition("@")[0]
+    words = local.replace(".", " ").replace("_", " ").replace("-", " ").replace("+", " ")
+    return " ".join(w[:1].upper() + w[1:] for w in words.split()) or email
+
+
 def user_of(row: Any) -> User:
     """The User of a row of the users table."""
-    return User(row.id, row.email, row.role, tuple(json.loads(row.orgs)))
+    return User(row.id, row.email, row.role, tuple(json.loads(row.orgs)),
+                row.display_name)
 
 
 def first(bind: Engine | Connection, query: Any) -> Any:

@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 
 from guardian.store import metadata
-from guardian.users.records import aware
+from guardian.users.records import DISPLAY_NAME_MAX, aware
 
 TOKEN_DAYS = 90  # the default of GUARDIAN_TOKEN_DAYS (guardian/config.py)
 
@@ -43,6 +43,7 @@ users = Table(
     # (store.create_schema), so each is nullable or has a server default.
     Column("disabled", Boolean, nullable=False, server_default=false()),
     Column("last_sign_in_at", DateTime(timezone=True)),
+    Column("display_name", String(DISPLAY_NAME_MAX)),  # as people read it: "Sam Taylor"
 )
 
 api_tokens = Table(

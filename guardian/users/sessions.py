@@ -91,7 +91,8 @@ def load_session(
                 .values(last_seen_at=now)
             )
         seen = now
-    user = User(row.user_id, row.email, row.role, tuple(json.loads(row.orgs)))
+    user = User(row.user_id, row.email, row.role, tuple(json.loads(row.orgs)),
+                row.display_name)
     return Session(key, user, row.csrf_token, created, seen)
 
 

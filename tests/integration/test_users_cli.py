@@ -76,6 +76,37 @@ def test_the_generated_password_is_printed_once_in_text(db, tmp_path):
     assert "password (shown once): " in r.stdout
 
 
+def test_a_display_name_is_optional_and_shown_in_the_list(sqlite_db, tmp_path):
+    named = run(sqlite_db, "users", "add", "--email", "sam.t@example.test", "--role",
+                "coordinator", "--org", "U90001", "--name", "  Sam   O'Brien-Taylor ",
+                "--json", cwd=tmp_path)
+    assert named.returncode == 0, named.stderr
+    assert json.loads(named.stdout)["display_name"] == "Sam O'Brien-Taylor"
+    plain = run(sqlite_db, "users", "add", "--email", "robin.lee@example.test", "--role",
+                "admin", cwd=tmp_path)
+    assert plain.returncode == 0 and "created admin robin.lee@example.test" in plain.stdout
+    text = run(sqlite_db, "users", "list", cwd=tmp_path).stdout
+    assert "Sam O'Brien-Taylor" in text and "Robin Lee" in text  # made from the address
+    listed = json.loads(run(sqlite_db, "users", "list", "--json", cwd=tmp_path).stdout)
+    names = {u["email"]: u["display_name"] for u in listed["users"]}
+    assert names == {"sam.t@example.test": "Sam O'Brien-Taylor", "robin.lee@example.test": None}
+    too_long = run(sqlite_db, "users", "add", "--email", "x@example.test", "--role", "admin",
+                   "--name", "x" * 121, cwd=tmp_path)
+    assert too_long.returncode == 1 and "at most 120 characters" in too_long.stderr
+
+    from guardian import audit
+    from guardian.users import display_names
+
+    guardian = engine_of(sqlite_db, tmp_path)
+    try:
+        assert display_names(guardian.engine) == {
+            "sam.t@example.test": "Sam O'Brien-Taylor", "robin.lee@example.test": "Robin Lee"}
+        entry, = audit.entries(guardian.engine, email="sam.t@example.test", action="add-user")
+        assert entry.detail == "orgs: U90001; name: Sam O'Brien-Taylor"
+    finally:
+        guardian.close()
+
+
 def test_a_password_from_standard_input_signs_in(db, tmp_path):
     r = run(db, "users", "add", "--email", "gp@example.test", "--role", "gp", "--org",
             "Y90001", "--password-stdin", "--json", cwd=tmp_path, stdin="a long passphrase\n")
@@ -186,6 +217,8 @@ def test_demo_users_are_created_once_and_their_log_ins_written(database_url, tmp
         assert found["admin@demo.invalid"].orgs == ()
         for email in found:
             assert authenticate(guardian.engine, email, password).outcome == "ok"
+        assert found["coordinator@demo.invalid"].name == "Sam Taylor"
+        assert len({u.name for u in found.values()}) == 5  # everyone has their own name
     finally:
         guardian.close()
 
@@ -220,9 +253,9 @@ def test_an_account_life_cycle_from_the_command_line(db, tmp_path):
         assert listed.returncode == 0, listed.stderr
         found = {u["email"]: u for u in json.loads(listed.stdout)["users"]}
         assert found["sam@example.test"] | {"created_at": None} == {
-            "email": "sam@example.test", "role": "coordinator", "orgs": ["U90001"],
-            "enabled": True, "created_at": None, "last_sign_in": None, "tokens": 1,
-            "sessions": 1, "last_token_use": None}
+            "email": "sam@example.test", "display_name": None, "role": "coordinator",
+            "orgs": ["U90001"], "enabled": True, "created_at": None, "last_sign_in": None,
+            "tokens": 1, "sessions": 1, "last_token_use": None}
         text = run(db, "users", "list", cwd=tmp_path).stdout
         assert "sam@example.test" in text and "coordinator" in text and "U90001" in text
 
