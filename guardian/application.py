@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import functools
-import inspect
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -34,6 +32,7 @@ from guardian.store import (
     PatientRepository,
     StagedWrite,
 )
+from guardian.use_cases import patient_command
 
 __all__ = [
     "Clock", "ConcurrentChange", "GuardianApp", "IndexEntry", "NotInitialised", "OutsideScope",
@@ -86,33 +85,6 @@ def _retried(attempts: int, conflict: str, attempt: Callable[[], T]) -> T:
             if n == attempts:
                 raise ConcurrentChange(conflict) from None
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-def patient_command(declared: Callable[..., int | None]) -> Callable[..., int | None]:
-    """A use case that runs the Patient command of the same name (`update_patient`).
-
-    The declared method's signature is the use case's; its body is not run. Its arguments
-    go to the command by name, with `on` defaulting to today, or, where it takes `at` (a
-    message), `at` to now and `on` to that moment's local date.
-    """
-    signature = inspect.signature(declared)
-    name = declared.__name__
-
-    @functools.wraps(declared)
-    def use_case(self: GuardianApp, *args: Any, **kwargs: Any) -> int | None:
-        bound = signature.bind(self, *args, **kwargs)
-        bound.apply_defaults()
-        arguments = dict(bound.arguments)
-        del arguments["self"]
-        patient_id = arguments.pop("patient_id")
-        if "at" in arguments:
-            arguments["at"] = arguments["at"] or self.now()
-            arguments["on"] = arguments["at"].astimezone(self.settings.zone).date()
-        elif "on" in arguments:
-            arguments["on"] = arguments["on"] or self.today()
-        return self.update_patient(patient_id, lambda p: getattr(p, name)(**arguments))
-
-    return use_case
 
 
 class GuardianApp:
@@ -455,6 +427,18 @@ class GuardianApp:
                      in_reply_to: str | None = None,
                      at: dt.datetime | None = None) -> int | None:
         """A message Guardian sends, `at` (default now)."""
+
+    @patient_command
+    def record_reply(self, patient_id: UUID, provider: str, pathway_id: str, message_id: str,
+                     party: str, body: str, sender: str, in_reply_to: str | None = None,
+                     received_on: dt.date | None = None,
+                     at: dt.datetime | None = None) -> int | None:
+        """A party's reply to Guardian, recorded by a coordinator (`sender`) `at` (now)."""
+
+    @patient_command
+    def mark_message_answered(self, patient_id: UUID, provider: str, pathway_id: str,
+                              message_id: str, by: str, on: dt.date | None = None) -> int | None:
+        """A received message marked answered without writing back."""
 
     @patient_command
     def record_check_in_outcome(self, patient_id: UUID, provider: str, pathway_id: str,

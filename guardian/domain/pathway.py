@@ -45,11 +45,15 @@ class Diagnostic:
 
 @dataclass
 class Message:
-    """A message on a pathway to or from a party; one Guardian received is unanswered until
-    Guardian writes to that party (`answered_on`)."""
+    """A message on a pathway to or from a party. One Guardian received is unanswered until
+    Guardian writes to that party or a coordinator marks it answered (`answered_on`); a
+    reply to Guardian recorded by a coordinator (the hospital's) is an answer, not a
+    question: it needs no answer of its own (docs/rules.md, "Messages")."""
 
     message_id: str
-    direction: str  # "in" (received by Guardian) or "out" (sent by Guardian)
+    # "in": received by Guardian, to be answered; "out": sent by Guardian; "reply":
+    # received in answer to Guardian (recorded by a coordinator), needing no answer.
+    direction: str
     party: str  # gp, hospital, patient
     on: dt.date
     at: dt.datetime
@@ -153,6 +157,18 @@ class Pathway(Referral):
 
     def unanswered_messages(self) -> list[Message]:
         return [m for m in self.messages.values() if m.direction == "in" and m.answered_on is None]
+
+    def thread(self) -> list[Message]:
+        """The pathway's messages, oldest first (by when each was sent or recorded)."""
+        return sorted(self.messages.values(), key=lambda m: (m.at, m.message_id))
+
+    def reply_to(self, sent: Message) -> Message | None:
+        """What came back to Guardian's message `sent`: the first message from its party
+        that names it, or else came after it; None while Guardian awaits a reply."""
+        back = [m for m in self.thread() if m.direction != "out" and m.party == sent.party
+                and (m.in_reply_to == sent.message_id or m.at > sent.at)]
+        named = [m for m in back if m.in_reply_to == sent.message_id]
+        return (named or back or [None])[0]
 
 
 @dataclass

@@ -42,6 +42,7 @@ Every event, the module of `events/` that holds its rule, and what fires it:
 | DeteriorationReviewed | contact | `review_deterioration` |
 | ContactLogged, SupportOffered | contact | `log_contact`, `offer_support` |
 | MessageReceived, MessageSent | contact | `receive_message`, `send_message` |
+| ReplyRecorded, MessageMarkedAnswered | contact | `record_reply`, `mark_message_answered` |
 
 Each is stored under the topic `guardian.Patient.<event>`.
 """

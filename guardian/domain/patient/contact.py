@@ -106,6 +106,44 @@ class ContactCommands(PatientState):
                            message_id=message_id, party=party, at=at, on=on,
                            body=body.strip(), sender=sender, in_reply_to=in_reply_to)
 
+    def record_reply(self, provider: str, pathway_id: str, message_id: str, party: str,
+                     at: dt.datetime, on: dt.date, body: str, sender: str,
+                     in_reply_to: str | None = None, received_on: dt.date | None = None
+                     ) -> None:
+        """A party's reply to Guardian, recorded `at` by a coordinator (`sender`), received
+        on `received_on` (default `on`): Guardian no longer awaits a reply, and the reply
+        needs no answer (docs/rules.md, "Messages"). `in_reply_to`, when given, is one of
+        Guardian's messages to that party, sent on or before the reply came."""
+        p = self.pathway(provider, pathway_id)
+        _check_message(party, body, at)
+        day = received_on or on
+        refuse_before(on, day, "the reply cannot have come in the future")
+        if in_reply_to is not None:
+            asked = p.messages.get(in_reply_to)
+            if asked is None or asked.direction != "out" or asked.party != party:
+                raise DomainError("choose one of Guardian's messages to "
+                                  f"{codes.label(codes.MESSAGE_PARTIES, party)}",
+                                  field="in_reply_to")
+            refuse_before(day, asked.on, "a reply cannot come before the message it answers")
+        if message_id in p.messages:
+            return
+        self.trigger_event(ev.ReplyRecorded, provider=provider, pathway_id=pathway_id,
+                           message_id=message_id, party=party, at=at, on=day,
+                           body=body.strip(), sender=sender, in_reply_to=in_reply_to)
+
+    def mark_message_answered(self, provider: str, pathway_id: str, message_id: str,
+                              by: str, on: dt.date) -> None:
+        """A received message dealt with without writing back (answered by phone, say)."""
+        p = self.pathway(provider, pathway_id)
+        m = p.messages.get(message_id)
+        if m is None or m.direction != "in":
+            raise DomainError("choose a message Guardian received", field="message_id")
+        if m.answered_on is not None:
+            return
+        refuse_before(on, m.on, "a message cannot be answered before it came")
+        self.trigger_event(ev.MessageMarkedAnswered, provider=provider, pathway_id=pathway_id,
+                           message_id=message_id, on=on, by=by)
+
 
 def _check_message(party: str, body: str, at: dt.datetime) -> None:
     if party not in codes.MESSAGE_PARTIES:

@@ -41,8 +41,10 @@ from guardian.domain.patient.events.contact import (
     ContactLogged,
     DeteriorationFlagged,
     DeteriorationReviewed,
+    MessageMarkedAnswered,
     MessageReceived,
     MessageSent,
+    ReplyRecorded,
     SupportOffered,
 )
 from guardian.domain.patient.events.identity import (
@@ -88,7 +90,7 @@ STORED: dict[str, type] = {
         DiagnosticOrdered, DiagnosticResulted, DiagnosisCommunicated, PathwayClosed,
         CoordinatorAssigned, WaitBreached, BreachWithdrawn, StepAtRisk, CheckInDue,
         CheckInOutcomeRecorded, DeteriorationFlagged, DeteriorationReviewed, ContactLogged,
-        SupportOffered, MessageReceived, MessageSent,
+        SupportOffered, MessageReceived, MessageSent, ReplyRecorded, MessageMarkedAnswered,
     )
 }
 

@@ -1,5 +1,6 @@
 """Events of Guardian's contact with the patient and the people around them: reported
-deterioration and its review, contacts, support offered, and messages.
+deterioration and its review, contacts, support offered, and messages (received, sent, a
+reply recorded, a message marked answered).
 Deterioration flags, contacts and support offers are the patient's, each made for one
 referral (`provider`, `pathway_id`) or, when recorded before they carried one, for none
 (docs/access.md). Messages belong to a pathway.
@@ -125,3 +126,28 @@ class MessageSent(MessageEvent):
                     and (m.message_id == self.in_reply_to or m.party == self.party)):
                 m.answered_on = self.on
         p.messages[self.message_id] = self.message("out", self.in_reply_to)
+
+
+class ReplyRecorded(MessageEvent):
+    """A party's reply to Guardian (the hospital's, by phone or letter), recorded by a
+    coordinator (`sender`) on the day it came (`on`): it answers Guardian, so Guardian no
+    longer awaits a reply, and needs no answer of its own (direction "reply")."""
+
+    TOPIC = "guardian.Patient.ReplyRecorded"
+    in_reply_to: str | None = None
+
+    def apply(self, patient: Patient) -> None:
+        self.pathway(patient).messages[self.message_id] = self.message("reply", self.in_reply_to)
+
+
+class MessageMarkedAnswered(PathwayEvent):
+    """A message Guardian received was dealt with without writing back (the answer came
+    another way, e.g. by phone): it is answered on `on`, marked so by `by`."""
+
+    TOPIC = "guardian.Patient.MessageMarkedAnswered"
+    message_id: str
+    on: dt.date
+    by: str
+
+    def apply(self, patient: Patient) -> None:
+        self.pathway(patient).messages[self.message_id].answered_on = self.on
