@@ -45,6 +45,7 @@ class PlainStatus:
     wait: tuple[str, ...]
     owed: tuple[str, ...]
     next_step: tuple[str, ...]
+    owes: bool = False  # the practice owes something: `owed` lists one item a line
     owed_overdue: bool = False  # something the practice owes is overdue
 
     HEADINGS: ClassVar[tuple[str, str, str]] = (
@@ -73,6 +74,7 @@ def plain_status(status: ReferralStatus, pathway: Pathway, on: dt.date) -> Plain
     owed = [o for o in status.outstanding if o.owner == "practice"]
     return PlainStatus(wait=_wait(status), owed=_owed(status, owed),
                        next_step=_next_step(status, pathway, on, owed),
+                       owes=bool(owed) and status.stage not in ENDED,
                        owed_overdue=any(o.overdue for o in owed))
 
 
@@ -87,10 +89,12 @@ def _wait(status: ReferralStatus) -> tuple[str, ...]:
     if expected is None:
         return (so_far, "There is no estimate of the wait for this kind of referral.")
     if not expected.known:
+        n = expected.sample
+        who = "No patients" if n == 0 else f"Only {n} patient{'' if n == 1 else 's'}"
         return (so_far, "We cannot estimate the wait yet.",
-                f"Too few patients finished waiting for {tf_name(expected.treatment_function)}"
-                f" at this hospital in the last {expected.window_weeks} weeks "
-                f"({expected.sample}; at least {SMALLEST_GROUP_FOR_STATISTICS} are needed).")
+                f"{who} finished waiting for {tf_name(expected.treatment_function)} at this "
+                f"hospital in the last {expected.window_weeks} weeks.",
+                f"At least {SMALLEST_GROUP_FOR_STATISTICS} are needed for a fair estimate.")
     return (so_far, *_estimate(expected))
 
 

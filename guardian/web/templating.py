@@ -20,6 +20,7 @@ from jinja2_fragments.fastapi import Jinja2Blocks
 from markupsafe import Markup, escape
 
 from guardian.domain import codes
+from guardian.projections.plain import plain_status
 from guardian.web import access
 from guardian.web.inputs import limit_of
 
@@ -77,6 +78,8 @@ def make_templates() -> Jinja2Blocks:
     env.filters["sentence"] = lambda text: str(text)[:1].upper() + str(text)[1:]
     env.filters["zip"] = lambda left, right: list(zip(left, right, strict=False))
     env.filters["test_name"] = lambda code: codes.label(codes.DIAGNOSTIC_TESTS, code)
+    # a referral in plain English, at the top of its card on the patient page
+    env.globals["plain_status"] = plain_status
     return templates
 
 

@@ -58,9 +58,12 @@ def test_no_expected_wait_data_yet():
     assert text.wait == (
         "The patient has waited 8 weeks so far.",
         "We cannot estimate the wait yet.",
-        "Too few patients finished waiting for Trauma and Orthopaedics at this hospital in "
-        "the last 26 weeks (3; at least 8 are needed).",
+        "Only 3 patients finished waiting for Trauma and Orthopaedics at this hospital in "
+        "the last 26 weeks.",
+        "At least 8 are needed for a fair estimate.",
     )
+    none = ExpectedWait("RAJ", "110", 1, ON, 0, None, None)
+    assert said(waiting(), expected=none).wait[2].startswith("No patients finished waiting")
     assert not any("typical" in s for s in text.next_step)  # no date guessed either
     assert said(waiting(), expected=None).wait[1] == (
         "There is no estimate of the wait for this kind of referral.")
@@ -74,7 +77,7 @@ def test_workup_owed_and_overdue_comes_first():
     # asked on 5 Jan: due within 14 days, by 19 Jan
     assert text.owed == ("Photographs of the lesion: asked for on 5 January 2026. "
                          "Please do this by 19 January 2026.",)
-    assert not text.owed_overdue
+    assert text.owes and not text.owed_overdue
     assert text.next_step[0] == ("When the practice has done this, the hospital can book a "
                                  "first appointment.")
     patient.require_workup_item(*PW, "w3", "Recent blood tests", "practice", D(2026, 1, 20))
@@ -93,6 +96,7 @@ def test_nothing_owed_by_the_practice():
     patient.require_workup_item(*PW, "w2", "Blood pressure readings", "patient", START)
     text = said(patient)
     assert text.owed == ("The practice does not need to do anything for this referral.",)
+    assert not text.owes
     assert text.next_step[0] == ("The hospital is waiting for checks from the patient before "
                                  "it books a first appointment.")
 
