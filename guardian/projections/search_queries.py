@@ -6,7 +6,8 @@ The scope is a condition of the query itself, before its LIMIT: a pathway outsid
 never read as a match, and a patient who matches only outside the scope is not found —
 exactly as one who does not exist. Two indexed steps: the matching patients (at most
 `limit` + 1, ordered by name, date of birth and id), then their pathways, of which a
-result holds only those in scope, open ones first.
+result holds only those in scope, open ones first, each with its provider's,
+practice's and PCN's names from the reference (None where the reference has none).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy import Connection, and_, func, or_, select
 from guardian.domain.visibility import takes_in_whole_patient
 from guardian.projections.search import patient_search
 from guardian.projections.search_terms import Terms, prefix_end
+from guardian.store import organisations, providers
 
 s = patient_search
 LIMIT = 50
@@ -100,7 +102,12 @@ def find(conn: Connection, terms: Terms, practices: frozenset[str] | None,
     if not ids:
         return Results([], False)
     rows: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
-    for r in conn.execute(select(s).where(s.c.patient_id.in_(ids))):
+    named = (select(s, providers.c.provider_name, organisations.c.practice_name,
+                    organisations.c.pcn_code, organisations.c.pcn_name)
+             .outerjoin(providers, providers.c.provider_code == s.c.provider)
+             .outerjoin(organisations, organisations.c.practice_code == s.c.practice_code)
+             .where(s.c.patient_id.in_(ids)))
+    for r in conn.execute(named):
         rows[r.patient_id].append(dict(r._mapping))
     return Results([_found(rows[i], practices) for i in ids], more)
 
