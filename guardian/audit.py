@@ -11,6 +11,8 @@ Actions are short kebab-case verbs: "sign-in", "sign-in-failed", "sign-in-thrott
 "sign-out", "view-patient", "view-worklist", "record-workup-done", "view-audit",
 "denied-patient" (an out-of-scope attempt, answered 404), "add-user", "disable-user" …
 A detail is at most DETAIL_LIMIT characters (longer ones are cut, marked TRUNCATED).
+The actions of the patient page's forms are recorded as their names with spaces ("workup
+done", "clock stop"). `words` says what an action means in words (the audit log page).
 """
 
 from __future__ import annotations
@@ -132,3 +134,56 @@ def _rows(bind: Engine | Connection, q: Any) -> list[Any]:
         return list(bind.execute(q))
     with bind.connect() as conn:
         return list(conn.execute(q))
+
+
+# What each action means, as the audit log page says it: the user did this.
+ACTION_WORDS = {
+    "sign-in": "Signed in",
+    "sign-in-failed": "Sign-in refused (wrong e-mail address or password, or account disabled)",
+    "sign-in-throttled": "Sign-in held back after repeated failures",
+    "sign-in-locked": "Sign-in refused: account locked",
+    "sign-out": "Signed out",
+    "view-patient": "Viewed the patient's page",
+    "view-referral": "Viewed the referral through the API",
+    "submit-referral": "Sent a referral through the API",
+    "view-worklist": "Viewed the worklist",
+    "view-practice-overview": "Viewed the practice's referred patients",
+    "find-patient": "Found a patient by searching",
+    "find-patient-none": "Searched for a patient and found none",
+    "view-report": "Viewed the bottleneck report",
+    "download-report": "Downloaded a report table",
+    "view-audit": "Viewed the audit log",
+    "denied-patient": "Was refused a patient outside their scope",
+    "denied-worklist": "Was refused a worklist outside their scope",
+    "add-user": "Account created",
+    "disable-user": "Account disabled",
+    "enable-user": "Account enabled again",
+    "change-user": "Account changed",
+    "reset-password": "Password reset",
+    "create-token": "API token issued",
+    "revoke-token": "API token revoked",
+    "assign-coordinator": "Assigned a care coordinator",
+    "workup required": "Asked for workup",
+    "workup done": "Marked workup done",
+    "diagnostic ordered": "Recorded a test ordered",
+    "diagnostic resulted": "Recorded a test result",
+    "diagnosis communicated": "Recorded what the patient was told",
+    "contact": "Logged contact with the patient",
+    "check in": "Recorded a Waiting Well check-in",
+    "deterioration flagged": "Reported that the patient is worse",
+    "deterioration reviewed": "Recorded the clinical review of a deterioration",
+    "support": "Offered support while waiting",
+    "message": "Wrote a message",
+    "assign": "Assigned a care coordinator",
+    "clock stop": "Stopped the clock",
+    "close": "Closed the pathway",
+}
+
+
+def words(action: str) -> str:
+    """What the action means in words; an action without words reads as its name."""
+    found = ACTION_WORDS.get(action)
+    if found is None:
+        plain = action.replace("-", " ").strip()
+        found = plain[:1].upper() + plain[1:]
+    return found

@@ -32,6 +32,7 @@ from guardian.domain.pathway import Pathway
 from guardian.domain.patient import Patient
 from guardian.domain.visibility import goes_with
 from guardian.projections.bottlenecks import intervals, percentile
+from guardian.projections.name_queries import NO_NAMES, Names, load_names
 from guardian.projections.suppression import SMALLEST_GROUP_FOR_STATISTICS
 from guardian.projections.timeline import (
     TimelineEntry,
@@ -60,13 +61,14 @@ class ExpectedWait:
     median_weeks: float | None
     p92_weeks: float | None
     window_weeks: int = EXPECTED_WAIT_WEEKS
+    provider_name: str | None = None  # the provider as people read it (None: its code)
 
     @property
     def known(self) -> bool:
         return self.median_weeks is not None
 
     def basis(self) -> str:
-        who = f"{self.provider} {tf_name(self.treatment_function)}"
+        who = f"{self.provider_name or self.provider}, {tf_name(self.treatment_function)}"
         if self.priority is not None:
             who += f", {PRIORITIES.get(self.priority, self.priority)} referrals"
         else:
@@ -102,7 +104,7 @@ def _completed_waits(conn: Connection, provider: str, tf: str, priority: int | N
 
 
 def expected_wait(conn: Connection, provider: str, tf: str, priority: int, as_of: dt.date,
-                  weeks: int = EXPECTED_WAIT_WEEKS) -> ExpectedWait:
+                  weeks: int = EXPECTED_WAIT_WEEKS, names: Names = NO_NAMES) -> ExpectedWait:
     """Median and 92nd percentile (weeks) of RTT waits completed in the `weeks` up to
     `as_of` at this provider × treatment function × priority; widened to all priorities
     when that gives fewer than 8; no estimate below 8 either way."""
@@ -113,10 +115,11 @@ def expected_wait(conn: Connection, provider: str, tf: str, priority: int, as_of
         if len(wider) >= SMALLEST_GROUP_FOR_STATISTICS:
             basis, waits = None, wider
     if len(waits) < SMALLEST_GROUP_FOR_STATISTICS:
-        return ExpectedWait(provider, tf, basis, as_of, len(waits), None, None, weeks)
+        return ExpectedWait(provider, tf, basis, as_of, len(waits), None, None, weeks,
+                            names.provider(provider))
     return ExpectedWait(provider, tf, basis, as_of, len(waits),
                         round(percentile(waits, 0.5) / 7, 1),
-                        round(percentile(waits, 0.92) / 7, 1), weeks)
+                        round(percentile(waits, 0.92) / 7, 1), weeks, names.provider(provider))
 
 
 
@@ -155,14 +158,18 @@ class ReferralStatus:
     guardian_actions: list[str]
     expected_wait: ExpectedWait | None
     timeline: list[TimelineEntry] = field(default_factory=list)
+    provider_name: str = ""  # as people read them (the code when it has no name)
+    practice_name: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "provider": self.provider, "pathway_id": self.pathway_id,
+            "provider": self.provider, "provider_name": self.provider_name or self.provider,
+            "pathway_id": self.pathway_id,
             "treatment_function": self.treatment_function,
             "treatment_function_name": tf_name(self.treatment_function),
             "priority": self.priority, "priority_label": PRIORITIES.get(self.priority, ""),
-            "practice_code": self.practice_code, "stage": self.stage,
+            "practice_code": self.practice_code,
+            "practice_name": self.practice_name or self.practice_code, "stage": self.stage,
             "stage_label": self.stage_label, "summary": self.summary,
             "received_on": self.received_on.isoformat(),
             "clock_start": self.clock_start.isoformat() if self.clock_start else None,
@@ -210,9 +217,9 @@ def outstanding(patient: Patient, p: Pathway, on: dt.date, bank_holidays=None,
     return items
 
 
-def _summary(p: Pathway, stage: str, waited: int, on: dt.date) -> str:
+def _summary(p: Pathway, stage: str, waited: int, on: dt.date, names: Names) -> str:
     weeks = waited // 7
-    where = f"{tf_name(p.treatment_function)} at {p.provider}"
+    where = f"{tf_name(p.treatment_function)} at {names.provider(p.provider)}"
     if stage == "closed":
         return f"The referral to {where} was closed on {day_text(p.closed_on)}."
     if stage == "clock-stopped":
@@ -251,10 +258,14 @@ def referral_status(
     bank_holidays=None,
     table: Sequence[standards.Standard] = standards.STANDARDS,
     whole: bool = True,
+    names: Names | None = None,
 ) -> ReferralStatus:
     """Everything a GP or patient needs to know about one referral on `on`, against the
     deployment's standards `table` (Settings.standards). `whole`: the reader sees the whole
-    patient (docs/access.md); otherwise only what was recorded for this referral."""
+    patient (docs/access.md); otherwise only what was recorded for this referral. `names`:
+    providers and practices by name (read on `conn` when not given)."""
+    if names is None:
+        names = load_names(conn) if conn is not None else NO_NAMES
     p = patient.pathway(provider, pathway_id)
     stage = standards.stage(p)
     start = p.clock_start or p.received_on
@@ -292,15 +303,18 @@ def referral_status(
                        f"{len(p.outstanding_diagnostics())} awaiting a result.")
     expected = None
     if conn is not None and p.is_open and p.is_rtt:
-        expected = expected_wait(conn, p.provider, p.treatment_function, p.priority, on)
+        expected = expected_wait(conn, p.provider, p.treatment_function, p.priority, on,
+                                 names=names)
     return ReferralStatus(
         provider=p.provider, pathway_id=p.pathway_id, treatment_function=p.treatment_function,
         priority=p.priority, practice_code=p.practice_code, stage=stage,
-        stage_label=standards.STAGE_LABELS[stage], summary=_summary(p, stage, waited, on),
+        stage_label=standards.STAGE_LABELS[stage],
+        summary=_summary(p, stage, waited, on, names),
         received_on=p.received_on, clock_start=p.clock_start, waited_days=waited,
         deadlines=deadlines, breaches=breaches,
         outstanding=outstanding(patient, p, on, bank_holidays, table, whole)
         if p.is_open else [],
         guardian_actions=actions, expected_wait=expected,
-        timeline=timeline(events, patient, provider, pathway_id, whole),
+        timeline=timeline(events, patient, provider, pathway_id, whole, names),
+        provider_name=names.provider(p.provider), practice_name=names.practice(p.practice_code),
     )

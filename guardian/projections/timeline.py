@@ -19,6 +19,7 @@ from guardian.domain.pathway import Pathway
 from guardian.domain.patient import Patient
 from guardian.domain.patient import events as ev
 from guardian.domain.visibility import goes_with
+from guardian.projections.name_queries import NO_NAMES, Names
 
 
 def day_text(day: dt.date | None) -> str:
@@ -63,10 +64,16 @@ def _humanise(name: str) -> str:
     return words[:1].upper() + words[1:]
 
 
-def _describe(event: Any, pathways: dict[tuple[str, str], Pathway]) -> tuple[dt.date | None, str]:
+# Waiting list types inside a sentence ("corrected to an admitted RTT list").
+LIST_TYPES = {"ORTT": "a non-admitted RTT list", "IRTT": "an admitted RTT list",
+              "ONON": "a non-admitted list outside RTT", "INON": "an admitted list outside RTT"}
+
+
+def _describe(event: Any, pathways: dict[tuple[str, str], Pathway],
+              names: Names = NO_NAMES) -> tuple[dt.date | None, str]:
     """(date, sentence) of one event; the date is when it happened, else when reported.
     Events are told apart by class; stored events of older shapes may lack a field, hence
-    `e.get` for the fields added later."""
+    `e.get` for the fields added later. Providers and practices are told by `names`."""
     e = event.__dict__
     reported = e.get("reported_on")
     key = (e.get("provider"), e.get("pathway_id"))
@@ -85,20 +92,22 @@ def _describe(event: Any, pathways: dict[tuple[str, str], Pathway]) -> tuple[dt.
     match event:
         case ev.ReferralReceived():
             return e["received_on"], (
-                f"Referral received by {e['provider']} for {tf_name(e['treatment_function'])} "
+                f"Referral received by {names.provider(e['provider'])} for "
+                f"{tf_name(e['treatment_function'])} "
                 f"({PRIORITIES.get(e['priority'], e['priority'])})")
         case ev.ReferralDateCorrected():
             return reported, f"Referral date corrected to {day_text(e['received_on'])}"
         case ev.SpecialtyCorrected():
             return reported, f"Specialty corrected to {tf_name(e['treatment_function'])}"
         case ev.WaitingListTypeCorrected():
-            return reported, f"Waiting list type corrected to {e['waiting_list_type']}"
+            kind = e["waiting_list_type"]
+            return reported, f"Waiting list type corrected to {LIST_TYPES.get(kind, kind)}"
         case ev.UbrnCorrected():
             return reported, "e-Referral booking reference (UBRN) corrected"
         case ev.LocalPatientIdCorrected():
             return reported, "The hospital's patient identifier corrected"
         case ev.PracticeChanged():
-            return reported, f"Registered GP practice is now {e['practice_code']}"
+            return reported, f"Registered GP practice is now {names.practice(e['practice_code'])}"
         case ev.PriorityChanged():
             return reported, f"Priority changed to {PRIORITIES.get(e['priority'], e['priority'])}"
         case ev.ClockStartCorrected():
@@ -208,10 +217,12 @@ _IDENTITY = (Patient.Created, ev.Registered, ev.BirthDateCorrected, ev.ContactDe
 
 
 def timeline(events: Iterable[Any], patient: Patient, provider: str,
-             pathway_id: str, whole: bool = True) -> list[TimelineEntry]:
+             pathway_id: str, whole: bool = True,
+             names: Names = NO_NAMES) -> list[TimelineEntry]:
     """The pathway's history as dated sentences, oldest first. Events without a date of
     their own take the date they were recorded on. `whole`: the reader sees the whole
-    patient, so records made for no particular pathway are part of it (docs/access.md)."""
+    patient, so records made for no particular pathway are part of it (docs/access.md).
+    `names`: providers and practices by name (without it, by code)."""
     entries = []
     key = (provider, pathway_id)
     flags_here = {f.flag_id for f in patient.flags.values()
@@ -228,7 +239,7 @@ def timeline(events: Iterable[Any], patient: Patient, provider: str,
                 continue
         elif not isinstance(event, _PATIENT_WIDE) or not whole:
             continue
-        on, text = _describe(event, patient.pathways)
+        on, text = _describe(event, patient.pathways, names)
         if on is None:
             on = event.timestamp.date()
         by_whom = _BY.get(type(event))

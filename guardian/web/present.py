@@ -14,6 +14,7 @@ from sqlalchemy import Connection
 from guardian import users
 from guardian.domain import codes, standards
 from guardian.domain.identifiers import format_nhs_number
+from guardian.projections.name_queries import NO_NAMES, Names
 
 
 def age_on(birth: dt.date, on: dt.date) -> int:
@@ -49,10 +50,11 @@ def present_row(row: dict[str, Any], today: dt.date) -> dict[str, Any]:
     }
 
 
-def referral_label(p: Any) -> str:
-    """A referral as a person picks it: "Dermatology at RAJ (PPI-0002)"."""
-    return f"{codes.treatment_function_label(p.treatment_function)} at {p.provider} " \
-           f"({p.pathway_id})"
+def referral_label(p: Any, names: Names = NO_NAMES) -> str:
+    """A referral as a person picks it: "Dermatology at Mid and South Essex NHS Foundation
+    Trust (pathway PPI-0002)"."""
+    return f"{codes.treatment_function_label(p.treatment_function)} at " \
+           f"{names.provider(p.provider)} (pathway {p.pathway_id})"
 
 
 def coordinators_of(conn: Connection) -> list[users.User]:

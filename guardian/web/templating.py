@@ -21,7 +21,7 @@ from markupsafe import Markup, escape
 
 from guardian.domain import codes
 from guardian.projections.plain import plain_status
-from guardian.web import access
+from guardian.web import access, names
 from guardian.web.inputs import limit_of
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -78,6 +78,7 @@ def make_templates() -> Jinja2Blocks:
     env.filters["sentence"] = lambda text: str(text)[:1].upper() + str(text)[1:]
     env.filters["zip"] = lambda left, right: list(zip(left, right, strict=False))
     env.filters["test_name"] = lambda code: codes.label(codes.DIAGNOSTIC_TESTS, code)
+    names.register(env)  # provider_name, practice_coded, person_name … (names.py)
     # a referral in plain English, at the top of its card on the patient page
     env.globals["plain_status"] = plain_status
     return templates

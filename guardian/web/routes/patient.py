@@ -22,6 +22,7 @@ from guardian.projections.org_queries import orgs_of
 from guardian.web import access
 from guardian.web.access import Principal
 from guardian.web.deps import AppDep
+from guardian.web.names import names_of
 from guardian.web.present import age_on, coordinators_of, covering, referral_label
 from guardian.web.templating import render
 
@@ -67,24 +68,26 @@ def patient_context(request: Request, app: GuardianApp, principal: Principal,
                     values: dict[str, dict[str, str]] | None = None) -> dict[str, Any]:
     today = app.today()
     view = visibility.view_of(patient, visible)
+    names = names_of(request)
     events = list(app.events.get(patient.id))
     with app.engine.connect() as conn:
         statuses = [status_model.referral_status(patient, provider, pathway_id, today,
                                                  events, conn, table=app.settings.standards,
-                                                 whole=view.whole)
+                                                 whole=view.whole, names=names)
                     for provider, pathway_id in visible]
     statuses.sort(key=lambda s: (s.stage in ("clock-stopped", "closed"), s.received_on))
     flags = sorted(view.flags, key=lambda f: f.raised_on)
     pathways = {p.key: p for p in patient.pathways.values() if p.key in view.keys}
     # a contact or support offer is about one referral: open ones first; one is preselected
-    referrals = [(f"{p.provider}|{p.pathway_id}", referral_label(p))
+    referrals = [(f"{p.provider}|{p.pathway_id}", referral_label(p, names))
                  for p in sorted(pathways.values(), key=lambda p: (not p.is_open, p.received_on))]
     with app.engine.connect() as conn:
         pcn_of = {code: pcn for code, (pcn, _) in
                   orgs_of(conn, {p.practice_code for p in pathways.values()}).items()}
         everyone = coordinators_of(conn)
-    assignees = {f"{p.provider}|{p.pathway_id}": [(u.email, u.email) for u in covering(
-        everyone, {pcn_of.get(p.practice_code)})] for p in pathways.values()}
+    assignees = {f"{p.provider}|{p.pathway_id}": [
+        (u.email, names.person(u.email))
+        for u in covering(everyone, {pcn_of.get(p.practice_code)})] for p in pathways.values()}
     values = dict(values or {})
     for form in ("contact:", "support:"):
         if referrals and form not in values:
