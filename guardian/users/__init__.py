@@ -10,9 +10,10 @@ users; users.add_user(...)`); each lives in the module of its concern:
 - `passwords`: argon2 hashing, generated passwords, sign-in under the throttle;
 - `directory`: roles, a role's orgs checked against the organisation reference, adding,
   finding and listing users, everyone's display name by e-mail (`display_names`);
-- `changes`: each account's state (users list), disable, enable, reset the password;
+- `changes`: each account's state (users list), disable, enable, reset the password,
+  change the name, role and scope (`change_user`);
 - `sessions`: server-side sessions behind the cookie;
-- `tokens`: API bearer tokens, their use and revocation;
+- `tokens`: API bearer tokens, their use, the live ones of a user, and revocation;
 - `demo_logins`: the demo users and var/demo-logins.txt.
 
 Passwords are stored as argon2 hashes; API tokens and session ids as SHA-256 hashes, so a
@@ -22,7 +23,14 @@ patch the module that owns it (`records.utcnow`, `passwords._hasher`).
 
 from __future__ import annotations
 
-from guardian.users.changes import Account, accounts, disable_user, enable_user, reset_password
+from guardian.users.changes import (
+    Account,
+    accounts,
+    change_user,
+    disable_user,
+    enable_user,
+    reset_password,
+)
 from guardian.users.demo_logins import (
     DEMO_LOGINS_FILE,
     DEMO_NAMES,
@@ -72,7 +80,9 @@ from guardian.users.sessions import (
 from guardian.users.tokens import (
     LAST_USED_EVERY,
     TOKEN_PREFIX,
+    Token,
     create_token,
+    live_tokens,
     revoke_token,
     revoke_tokens,
     user_for_token,
@@ -81,11 +91,12 @@ from guardian.users.tokens import (
 __all__ = [
     "COMMAND_LINE", "DEMO_LOGINS_FILE", "DEMO_NAMES", "DEMO_USERS", "LAST_USED_EVERY",
     "MIN_PASSWORD", "ROLES", "SESSION_ABSOLUTE", "SESSION_IDLE", "TOKEN_DAYS", "TOKEN_PREFIX",
-    "Account", "Change", "Origin", "Session", "SignIn", "User", "UserError",
-    "accounts", "add_user", "api_tokens", "authenticate", "aware", "create_token",
+    "Account", "Change", "Origin", "Session", "SignIn", "Token", "User", "UserError",
+    "accounts", "add_user", "api_tokens", "authenticate", "aware", "change_user",
+    "create_token",
     "demo_orgs", "demo_orgs_of", "digest", "disable_user", "display_names", "enable_user",
     "end_session", "ensure_demo_users", "find_user", "generate_password", "hash_password",
-    "list_users", "load_session", "normalise_display_name", "normalise_email",
+    "list_users", "live_tokens", "load_session", "normalise_display_name", "normalise_email",
     "readable_email", "reset_password", "resolve_orgs", "revoke_token", "revoke_tokens",
     "start_session", "upgrade", "user_by_id", "user_for_token", "user_sessions", "users",
     "utcnow",

@@ -1,14 +1,19 @@
 """The account life cycle: each user's state as `guardian users list` shows it
-(`accounts`), and the changes an admin makes to an account: disable, enable and reset the
-password (docs/access.md "Accounts").
+(`accounts`), and the changes an admin makes to an account: disable, enable, reset the
+password, change the name, role and scope (docs/access.md "Accounts").
 
 Disabling a user or setting a new password ends their sessions and revokes their tokens in
-the same transaction, and every change is audited in the transaction that makes it.
+the same transaction, and every change is audited in the transaction that makes it. The
+rules that keep someone in charge live here, whichever door the change comes through (the
+command line or the web app): the last enabled admin stays an enabled admin, and an admin
+who says who they are (`actor`) cannot disable themselves or change their own role.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,9 +21,17 @@ from sqlalchemy import Connection, Engine, delete, func, select, update
 
 from guardian import throttle
 from guardian.users import records
-from guardian.users.directory import row_for
+from guardian.users.directory import resolve_orgs, row_for
 from guardian.users.passwords import chosen_or_generated, hash_password
-from guardian.users.records import COMMAND_LINE, Change, Origin, User, UserError
+from guardian.users.records import (
+    COMMAND_LINE,
+    Change,
+    Origin,
+    User,
+    UserError,
+    normalise_display_name,
+    normalise_email,
+)
 from guardian.users.schema import api_tokens, user_sessions, users
 from guardian.users.sessions import live_session
 from guardian.users.tokens import live_token
@@ -87,26 +100,43 @@ def _end_credentials(conn: Connection, origin: Origin, action: str, row: Any,
     return ended
 
 
+def _is_actor(row: Any, actor: str | None) -> bool:
+    return actor is not None and normalise_email(actor) == row.email
+
+
+def _other_admins(conn: Connection, row: Any) -> bool:
+    """Whether an enabled admin other than `row` remains. Every enabled admin is locked,
+    always in id order, before deciding: two admins changed at once cannot each leave the
+    other as the last one."""
+    admins = conn.execute(
+        select(users.c.id).where(users.c.role == "admin", users.c.disabled.is_(False))
+        .order_by(users.c.id).with_for_update()
+    ).scalars().all()
+    return bool(set(admins) - {row.id})
+
+
+def _keep_in_charge(conn: Connection, row: Any, actor: str | None, *, yourself: str,
+                    last: str) -> None:
+    """Refuse a change that the actor makes to themselves, or that leaves no enabled
+    admin (UserError saying which, in the words given)."""
+    if _is_actor(row, actor):
+        raise UserError(f"you cannot {yourself}: ask another admin")
+    if row.role == "admin" and not row.disabled and not _other_admins(conn, row):
+        raise UserError(f"{row.email} is the last enabled admin and {last}: add or enable "
+                        "another admin first")
+
+
 def disable_user(engine: Engine, email: str, *, origin: Origin = COMMAND_LINE,
-                 now: dt.datetime | None = None) -> Change:
+                 now: dt.datetime | None = None, actor: str | None = None) -> Change:
     """Disable a user: they cannot sign in or use a token, and their sessions and tokens
     end in the same transaction (audited: disable-user). The last enabled admin cannot be
-    disabled. Disabling a disabled user changes nothing."""
+    disabled, nor can the `actor` (the admin making the change) disable themselves.
+    Disabling a disabled user changes nothing."""
     now = now or records.utcnow()
     with engine.begin() as conn:
         row = row_for(conn, email)
-        if row.role == "admin" and not row.disabled:
-            # Lock every enabled admin, always in id order, before deciding: two admins
-            # disabled at once cannot each leave the other as the last one.
-            admins = conn.execute(
-                select(users.c.id).where(users.c.role == "admin", users.c.disabled.is_(False))
-                .order_by(users.c.id).with_for_update()
-            ).scalars().all()
-            if not set(admins) - {row.id}:
-                raise UserError(
-                    f"{row.email} is the last enabled admin and cannot be disabled: add or "
-                    "enable another admin first"
-                )
+        _keep_in_charge(conn, row, actor, yourself="disable your own account",
+                        last="cannot be disabled")
         row = row_for(conn, email, lock=True)
         if row.disabled:
             return Change(row.email, changed=False)
@@ -147,3 +177,44 @@ def reset_password(engine: Engine, email: str, password: str | None = None, *,
         sessions, tokens = _end_credentials(conn, origin, "reset-password", row, now)
     return Change(row.email, sessions_ended=sessions, tokens_revoked=tokens,
                   password=generated)
+
+
+def change_user(engine: Engine, email: str, *, role: str | None = None,
+                orgs: Sequence[str] | None = None, display_name: str | None = None,
+                actor: str | None = None, origin: Origin = COMMAND_LINE,
+                now: dt.datetime | None = None) -> Change:
+    """Change a user's role and scope, and their name (audited: change-user, the detail
+    saying what changed from what). `role` None keeps the role; `orgs` None keeps the orgs
+    when the role stays (a new role needs its own); `display_name` None keeps the name, ""
+    removes it. Refused: the `actor` changing their own role, and taking the admin role
+    from the last enabled admin. The user's sessions and tokens carry on: the next request
+    they make is answered in their new scope."""
+    now = now or records.utcnow()
+    with engine.begin() as conn:
+        row = row_for(conn, email)
+        new_role = role.strip() if role is not None else row.role
+        if new_role != row.role:  # the admins are locked before the user, as on disabling
+            _keep_in_charge(conn, row, actor, yourself="change your own role",
+                            last="must stay an admin")
+        row = row_for(conn, email, lock=True)
+        old_orgs = tuple(json.loads(row.orgs))
+        if orgs is None and new_role == row.role:
+            new_orgs = old_orgs
+        else:
+            new_orgs = resolve_orgs(conn, new_role, orgs or ())
+        name = (row.display_name if display_name is None
+                else normalise_display_name(display_name))
+        said = []
+        if new_role != row.role:
+            said.append(f"role: {row.role} → {new_role}")
+        if new_orgs != old_orgs:
+            said.append(f"orgs: {', '.join(old_orgs) or 'none'} → "
+                        f"{', '.join(new_orgs) or 'none'}")
+        if name != row.display_name:
+            said.append(f"name: {row.display_name or 'none'} → {name or 'none'}")
+        if not said:
+            return Change(row.email, changed=False)
+        conn.execute(update(users).where(users.c.id == row.id).values(
+            role=new_role, orgs=json.dumps(list(new_orgs)), display_name=name))
+        records.audit_change(conn, origin, "change-user", row, "; ".join(said), now)
+    return Change(row.email)

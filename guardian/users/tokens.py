@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from guardian.users import records
 from guardian.users.directory import row_for
@@ -56,6 +57,31 @@ def create_token(engine: Engine, email: str, now: dt.datetime | None = None,
         audit_change(conn, origin, "create-token", row,
                      f"expires {expires:%Y-%m-%d %H:%M} UTC", now)
     return token
+
+
+@dataclass(frozen=True)
+class Token:
+    """A live token as an admin sees it: never its value (only its hash is stored)."""
+
+    id: int
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    last_used_at: dt.datetime | None
+
+
+def live_tokens(bind: Engine | Connection, user_id: int,
+                now: dt.datetime | None = None) -> list[Token]:
+    """A user's live tokens (neither revoked nor expired), oldest first."""
+    now = now or records.utcnow()
+    query = (select(api_tokens).where(api_tokens.c.user_id == user_id, live_token(now))
+             .order_by(api_tokens.c.id))
+    if isinstance(bind, Connection):
+        rows = bind.execute(query).all()
+    else:
+        with bind.connect() as conn:
+            rows = conn.execute(query).all()
+    return [Token(r.id, aware(r.created_at), aware(r.expires_at), aware(r.last_used_at))
+            for r in rows]
 
 
 def user_for_token(engine: Engine, token: str, now: dt.datetime | None = None) -> User | None:
@@ -110,18 +136,20 @@ def revoke_token(engine: Engine, token: str, *, origin: Origin = COMMAND_LINE,
 
 def revoke_tokens(engine: Engine, email: str, token: str | None = None, *,
                   every: bool = False, origin: Origin = COMMAND_LINE,
-                  now: dt.datetime | None = None) -> Change:
+                  now: dt.datetime | None = None, token_id: int | None = None) -> Change:
     """Revoke a user's tokens (audited: revoke-token): all of them with `every`; else the
-    `token` given, which must be one of theirs; else their only live token (with several,
-    which one is not guessed: UserError)."""
+    `token` given, or the one with `token_id` (as `live_tokens` lists them), which must be
+    one of theirs; else their only live token (with several, which one is not guessed:
+    UserError)."""
     now = now or records.utcnow()
     with engine.begin() as conn:
         row = row_for(conn, email, lock=True)
         mine = (api_tokens.c.user_id == row.id) & api_tokens.c.revoked.is_(False)
         if every:
             which = mine
-        elif token is not None:
-            which = mine & (api_tokens.c.token_hash == digest(token.strip()))
+        elif token is not None or token_id is not None:
+            which = mine & (api_tokens.c.token_hash == digest(token.strip()) if token is not None
+                            else api_tokens.c.id == token_id)
             if conn.execute(select(api_tokens.c.id).where(which)).first() is None:
                 raise UserError(f"that token is not a token of {row.email} that is still "
                                 "valid (unknown, someone else's, or already revoked)")

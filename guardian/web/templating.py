@@ -57,7 +57,7 @@ NAVIGATION = {
     "gp": [("Practice patients", "/gp")],
     "place-lead": [("Bottleneck report", "/reports")],
     "admin": [("Worklist", "/worklist"), ("Bottleneck report", "/reports"),
-              ("Audit log", "/admin/audit")],
+              ("Audit log", "/admin/audit"), ("Users", "/admin/users")],
 }
 
 
