@@ -29,8 +29,14 @@ from guardian.projections.tables import pathway_key
 from guardian.store import metadata
 
 NAME = "patient_search"
-# A support offer changes nothing a row is made of (as for the worklist).
-UNAFFECTED_BY = frozenset({"guardian.Patient.SupportOffered"})
+# What changes no name, number, practice, treatment function, stage or open state: the
+# runner skips these for this read model (tests/projections/test_readmodel.py checks it).
+UNAFFECTED_BY = frozenset(f"guardian.Patient.{name}" for name in (
+    "SupportOffered", "ContactLogged", "CoordinatorAssigned", "DeteriorationFlagged",
+    "DeteriorationReviewed", "MessageReceived", "MessageSent",
+    "WaitBreached", "BreachWithdrawn", "StepAtRisk", "CheckInDue",
+    "PriorityChanged", "ProcedurePriorityReviewed", "DiagnosisCommunicated",
+))
 
 
 def _key_column(name: str) -> Column:

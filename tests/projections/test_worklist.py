@@ -143,7 +143,7 @@ def test_rebuild_reaches_the_same_rows(app):
     assert rows(app) == before
     with app.engine.connect() as conn:
         names = [r.name for r in conn.execute(select(tracking))]
-    assert sorted(names) == ["bottlenecks", "worklist"]  # no "@rebuild" left over
+    assert sorted(names) == ["bottlenecks", "patient_search", "worklist"]  # no "@rebuild"
     runner.rebuild()  # twice: index and constraint names survive the swap
     assert rows(app) == before
 
@@ -186,16 +186,16 @@ def test_a_skipped_event_moves_the_position_without_loading_its_patient(app, mon
         if p.closed_on is None and p.clock_end is None)
 
     app.log_contact(pid, "c-test", "phone", "Rang about the wait", by="coordinator",
-                    on=AS_OF)  # the worklist's last contact; nothing of the bottlenecks'
-    assert runner.run_once() == 2
-    assert built == {"worklist": [pid], "bottlenecks": []}
+                    on=AS_OF)  # the worklist's last contact; nothing of the others'
+    assert runner.run_once() == 3
+    assert built == {"worklist": [pid], "bottlenecks": [], "patient_search": []}
     app.offer_support(pid, "s-test", "weight-management", on=AS_OF)  # neither's
-    assert runner.run_once() == 2
-    assert built == {"worklist": [], "bottlenecks": []}
+    assert runner.run_once() == 3
+    assert built == {"worklist": [], "bottlenecks": [], "patient_search": []}
     app.require_workup_item(pid, provider, pathway_id, "w-test", "Bloods", "practice",
                             on=AS_OF)  # both's
-    assert runner.run_once() == 2
-    assert built == {"worklist": [pid], "bottlenecks": [pid]}
+    assert runner.run_once() == 3
+    assert built == {"worklist": [pid], "bottlenecks": [pid], "patient_search": [pid]}
     assert {runner.position(p.name) for p in runner.projections} == {runner.head()}
 
 
