@@ -1,5 +1,5 @@
 """The patient search read model: one row per pathway, open or closed, with what a search
-looks up (docs/api.md, "Finding a patient"; the query is `search_queries`).
+looks up (docs/api.md, "finding a patient"; the query is `search_queries`).
 
 Each row carries the keys a search compares — the NHS number, the UBRN, the provider's
 pathway id, and the family and given names as reported with that pathway, folded by

@@ -1,4 +1,4 @@
-"""What a search for a patient asks (docs/api.md, "Finding a patient"): the text typed
+"""What a search for a patient asks (docs/api.md, "finding a patient"): the text typed
 into the header's search box, or `GET /api/v1/patients?q=`, read as an NHS number, a UBRN,
 a pathway id, or a family name with a given name or a date of birth. Pure: no database.
 

@@ -3,7 +3,7 @@ header, for care coordinators (their PCNs) and admins; anyone else gets 404. The
 search answers `GET /api/v1/patients?q=` (guardian/web/api/patients.py), through
 `find_patients` here. What the text may be, and how names match, is
 `guardian.projections.search_terms`; the query, scoped before its limit, is
-`guardian.projections.search_queries` (docs/api.md, "Finding a patient").
+`guardian.projections.search_queries` (docs/api.md, "finding a patient").
 
 The scope is the worklist scope of guardian/web/access.py (`scope_for`), as the practices
 of its PCNs: a patient outside it is answered exactly as one who does not exist. A valid
