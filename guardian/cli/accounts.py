@@ -1,6 +1,7 @@
-"""`guardian users …`: adding users, listing them with their state, disabling, enabling,
-new passwords, and API tokens (docs/cli.md, docs/access.md "Accounts"). Every change is
-audited as made from the command line, by the operating-system user who ran it."""
+"""`guardian users …`: adding users, listing them with their state, changing their role,
+orgs and name, disabling, enabling, new passwords, and API tokens (docs/cli.md,
+docs/access.md "Accounts"). Every change is audited as made from the command line, by the
+operating-system user who ran it."""
 
 from __future__ import annotations
 
@@ -190,6 +191,35 @@ def users_reset_password(email: EmailOpt, password_stdin: PasswordStdinOpt = Fal
     payload = _change_json(change)
     text = f"new password for {change.email}: {_ended(change)}"
     text = _shown_once(payload, text, change.password)
+    emit(as_json, payload, text)
+
+
+@app.command("change")
+@users_command
+def users_change(
+    email: EmailOpt,
+    role: Annotated[str | None, typer.Option(
+        "--role", help="a new role: coordinator, gp, place-lead or admin")] = None,
+    org: Annotated[list[str] | None, typer.Option(
+        "--org", help="the new orgs (as for users add); needed with a new role")] = None,
+    name: Annotated[str | None, typer.Option(
+        "--name", help='a new name people read ("" removes it)')] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change a user's role, orgs or name; what is not given stays. The last enabled admin
+    stays an admin."""
+    from guardian.users import change_user, find_user
+
+    guardian = ready_app()
+    change = change_user(guardian.engine, email, role=role, orgs=org, display_name=name,
+                         origin=_origin("change"))
+    user = find_user(guardian.engine, change.email)
+    assert user is not None
+    payload = {"email": user.email, "changed": change.changed, "role": user.role,
+               "orgs": list(user.orgs), "display_name": user.display_name}
+    text = (f"changed {user.email}: {user.name}, {user.role}"
+            + (f" ({', '.join(user.orgs)})" if user.orgs else "")
+            if change.changed else f"{user.email} was already so: nothing changed")
     emit(as_json, payload, text)
 
 

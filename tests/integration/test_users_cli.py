@@ -363,3 +363,40 @@ def test_tokens_expire_after_guardian_token_days(sqlite_db, tmp_path, monkeypatc
         assert life.days == 7
     finally:
         guardian.close()
+
+
+def test_users_change_sets_role_orgs_and_name_and_keeps_the_last_admin(sqlite_db, tmp_path):
+    assert run(sqlite_db, "users", "add", "--email", "boss@example.test", "--role", "admin",
+               cwd=tmp_path).returncode == 0
+    assert run(sqlite_db, "users", "add", "--email", "kim@example.test", "--role",
+               "coordinator", "--org", "U90001", cwd=tmp_path).returncode == 0
+    named = run(sqlite_db, "users", "change", "--email", "kim@example.test", "--name",
+                "Kim Lee", "--json", cwd=tmp_path)
+    assert named.returncode == 0, named.stderr
+    assert json.loads(named.stdout) == {
+        "email": "kim@example.test", "changed": True, "role": "coordinator",
+        "orgs": ["U90001"], "display_name": "Kim Lee"}
+    moved = run(sqlite_db, "users", "change", "--email", "kim@example.test", "--role", "gp",
+                "--org", "Y90013", cwd=tmp_path)
+    assert moved.returncode == 0 and "changed kim@example.test: Kim Lee, gp (Y90013)" \
+        in moved.stdout
+    no_org = run(sqlite_db, "users", "change", "--email", "kim@example.test", "--role",
+                 "place-lead", cwd=tmp_path)
+    assert no_org.returncode == 1 and "exactly one --org" in no_org.stderr
+    last = run(sqlite_db, "users", "change", "--email", "boss@example.test", "--role", "gp",
+               "--org", "Y90001", cwd=tmp_path)
+    assert last.returncode == 1 and "last enabled admin" in last.stderr
+    same = run(sqlite_db, "users", "change", "--email", "kim@example.test", "--name",
+               "Kim Lee", cwd=tmp_path)
+    assert same.returncode == 0 and "nothing changed" in same.stdout
+
+    from guardian import audit
+
+    guardian = engine_of(sqlite_db, tmp_path)
+    try:
+        details = [e.detail for e in audit.entries(guardian.engine, action="change-user")]
+        assert details == ["role: coordinator → gp; orgs: U90001 → Y90013",
+                           "name: none → Kim Lee"]
+        assert audit.entries(guardian.engine, action="change-user")[0].client == "cli"
+    finally:
+        guardian.close()
