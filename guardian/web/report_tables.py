@@ -22,7 +22,7 @@ from sqlalchemy import Connection
 
 from guardian.domain.codes import PRIORITIES, TREATMENT_FUNCTIONS
 from guardian.projections import bottlenecks as bn
-from guardian.projections.report_queries import pcn_names
+from guardian.projections.name_queries import load_names
 from guardian.projections.suppression import SUPPRESSED
 from guardian.web import svg
 from guardian.web.report_params import GROUPINGS, STAGES, Params
@@ -30,6 +30,7 @@ from guardian.web.report_params import GROUPINGS, STAGES, Params
 SHORT_STEPS = {"workup": "Workup", "diagnostic": "Test", "first-seen": "First seen",
                "treatment": "Treatment"}
 QUEUE_WEEKS = 13  # weeks of flow looked at for queues growing: 12 whole weeks + this one
+NOT_KNOWN = "Not known"  # a group without a value (a practice outside the reference)
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,13 @@ def short(label: str, width: int = 26) -> str:
     return label if len(label) <= width else label[: width - 1].rstrip() + "…"
 
 
+def grouping_words(by: str) -> str:
+    """A grouping's name inside a sentence: "by treatment function", "by primary care
+    network (PCN)"."""
+    words = GROUPINGS[by]
+    return words[:1].lower() + words[1:]
+
+
 def _shown_first(rows: list[dict[str, Any]], key: str, name: str) -> list[dict[str, Any]]:
     """Largest shown value first; suppressed values last in name order (so that the order
     never says what suppression hides)."""
@@ -109,23 +117,35 @@ def _shown_first(rows: list[dict[str, Any]], key: str, name: str) -> list[dict[s
 
 
 class Labels:
-    """Plain-language names of the groups reports show."""
+    """Plain-language names of the groups reports show: `group` for a table's cell (the name
+    with its code beside it where the code helps), `name` for a sentence (the name alone)."""
 
     def __init__(self, conn: Connection) -> None:
-        self.pcn_names = pcn_names(conn)
+        self.names = load_names(conn)
 
-    def group(self, by: str | None, value: Any) -> str:
+    def name(self, by: str | None, value: Any) -> str:
         if value is None:
-            return "Not known"
+            return NOT_KNOWN
         if by == "treatment_function":
-            name = TREATMENT_FUNCTIONS.get(value)
-            return f"{name} ({value})" if name else f"Treatment function {value}"
+            return TREATMENT_FUNCTIONS.get(value) or f"Treatment function {value}"
         if by == "pcn_code":
-            name = self.pcn_names.get(value)
-            return f"{name} ({value})" if name else str(value)
+            return self.names.pcn(value)
+        if by == "provider":
+            return self.names.provider(value)
         if by == "priority":
             return PRIORITIES.get(value, str(value)).capitalize()
         return str(value)
+
+    def group(self, by: str | None, value: Any) -> str:
+        if value is None:
+            return NOT_KNOWN
+        if by == "treatment_function" and value in TREATMENT_FUNCTIONS:
+            return f"{TREATMENT_FUNCTIONS[value]} ({value})"
+        if by == "pcn_code":
+            return self.names.pcn_coded(value)
+        if by == "provider":
+            return self.names.provider_coded(value)
+        return self.name(by, value)
 
 
 Builder = Callable[[Connection, Params, Labels], ReportTable]
@@ -145,7 +165,8 @@ def table(slug: str, title: str) -> Callable[[Builder], Builder]:
 @table("stage-durations", "How long one stage takes")
 def stage_durations(conn: Connection, p: Params, labels: Labels) -> ReportTable:
     rows = [
-        {"group": labels.group(p.by, r["group"]), "completed": r["completed"],
+        {"group": labels.group(p.by, r["group"]), "_name": labels.name(p.by, r["group"]),
+         "completed": r["completed"],
          "median_weeks": _weeks(r["median_days"]), "p90_weeks": _weeks(r["p90_days"]),
          "in_progress": r["in_progress"],
          "in_progress_median_weeks": _weeks(r["in_progress_median_days"])}
@@ -154,7 +175,7 @@ def stage_durations(conn: Connection, p: Params, labels: Labels) -> ReportTable:
     ]
     t = ReportTable(
         "stage-durations",
-        f"{STAGES[p.stage]}: weeks by {GROUPINGS[p.by].lower()}",
+        f"{STAGES[p.stage]}: weeks by {grouping_words(p.by)}",
         [Column("group", GROUPINGS[p.by], "label"),
          Column("completed", f"Completed in the last {p.window} weeks"),
          Column("median_weeks", "Median (weeks)", "statistic"),
@@ -164,9 +185,18 @@ def stage_durations(conn: Connection, p: Params, labels: Labels) -> ReportTable:
         rows, empty="No pathway went through this stage in the window.",
     )
     t.chart = Markup(svg.bar_chart(
-        f"Median weeks, {STAGES[p.stage]}, by {GROUPINGS[p.by].lower()}",
+        f"Median weeks, {STAGES[p.stage]}, by {grouping_words(p.by)}",
         [(short(r["group"]), r["median_weeks"]) for r in rows], unit=" weeks"))
     return t
+
+
+def longest_stages(row: dict[str, Any]) -> list[str]:
+    """The stage kinds of a stage-overview row with the longest median shown (several when
+    they tie, in the journey's order); none when every median is withheld. Only shown
+    medians count, so a stage of fewer than 8 pathways is never "the longest"."""
+    shown = {k: n for k in bn.STEP_KINDS if (n := _number(row.get(k))) is not None}
+    top = max(shown.values(), default=None)
+    return [k for k in bn.STEP_KINDS if k in shown and shown[k] == top]
 
 
 @table("stage-overview", "Median weeks in each stage")
@@ -178,31 +208,42 @@ def stage_overview(conn: Connection, p: Params, labels: Labels) -> ReportTable:
             medians[r["group"]][kind] = _weeks(r["median_days"])
     rows = []
     for group, by_kind in medians.items():
-        row: dict[str, Any] = {"group": labels.group(p.by, group)}
+        row: dict[str, Any] = {"group": labels.group(p.by, group),
+                               "_name": labels.name(p.by, group)}
         for kind in bn.STEP_KINDS:
             row[kind] = by_kind.get(kind, SUPPRESSED)
-        shown = [(_number(row[k]), k) for k in bn.STEP_KINDS if _number(row[k]) is not None]
-        row["longest"] = (bn.KIND_LABELS[max(shown)[1]] if shown
+        longest = longest_stages(row)
+        row["_longest"] = longest
+        row["longest"] = (" and ".join(bn.KIND_LABELS[k] for k in longest) if longest
                           else "Not enough pathways to say")
         rows.append(row)
     rows.sort(key=lambda r: r["group"])
-    return ReportTable(
+    t = ReportTable(
         "stage-overview",
-        f"Median weeks in each stage, by {GROUPINGS[p.by].lower()} (steps completed in the "
+        f"Median weeks in each stage, by {grouping_words(p.by)} (steps completed in the "
         f"last {p.window} weeks)",
         [Column("group", GROUPINGS[p.by], "label"),
          *[Column(kind, bn.KIND_LABELS[kind], "statistic") for kind in bn.STEP_KINDS],
          Column("longest", "Longest stage", "label")],
         rows, empty="No pathway completed a stage in the window.",
     )
+    drawn = _shown_first([{**r, "_top": r[r["_longest"][0]] if r["_longest"] else SUPPRESSED}
+                          for r in rows], "_top", "group")
+    t.chart = Markup(svg.bar_chart(
+        f"Median weeks of each {grouping_words(p.by)}'s longest stage",
+        [(f"{short(r['_name'], 18)} · {SHORT_STEPS[r['_longest'][0]]}", r["_top"])
+         for r in drawn if r["_longest"]], unit=" weeks"))
+    return t
 
 
 @table("top-bottlenecks", "Where most pathways are stuck")
 def top_bottlenecks(conn: Connection, p: Params, labels: Labels) -> ReportTable:
     rows = [
-        {"step": r["step_label"], "_short": SHORT_STEPS[r["step"]], "_tf": r["treatment_function"],
-         "provider": r["provider"],
+        {"step": r["step_label"], "_short": SHORT_STEPS[r["step"]],
+         "provider": labels.group("provider", r["provider"]),
+         "_provider": labels.name("provider", r["provider"]),
          "treatment_function": labels.group("treatment_function", r["treatment_function"]),
+         "_tf_name": labels.name("treatment_function", r["treatment_function"]),
          "target_days": r["target_days"], "in_step": r["in_step"],
          "over_target": r["over_target"], "median_days": r["median_days_in_step"]}
         for r in bn.top_bottlenecks(conn, p.scope, p.as_of)
@@ -217,9 +258,12 @@ def top_bottlenecks(conn: Connection, p: Params, labels: Labels) -> ReportTable:
          Column("median_days", "Median time in stage so far (days)", "statistic")],
         rows, empty="No stage has 8 or more pathways over its target on this date.",
     )
+    several = len({r["_provider"] for r in rows}) > 1  # name the provider only if it varies
     t.chart = Markup(svg.bar_chart(
         "Pathways over the stage's target",
-        [(f"{r['_short']} · {r['provider']} · {r['_tf']}", r["over_target"]) for r in rows]))
+        [(f"{r['_short']} · {short(r['_tf_name'], 14 if several else 20)}"
+          + (f" · {short(r['_provider'], 8)}" if several else ""), r["over_target"])
+         for r in rows]))
     return t
 
 
@@ -227,7 +271,8 @@ def top_bottlenecks(conn: Connection, p: Params, labels: Labels) -> ReportTable:
 def queues_growing(conn: Connection, p: Params, labels: Labels) -> ReportTable:
     found = bn.queues_growing(conn, p.scope, p.as_of, by=p.qby, min_weeks=p.growing,
                               weeks=QUEUE_WEEKS)
-    rows = [{"group": labels.group(p.qby, r["group"]), "weeks_growing": r["weeks_growing"],
+    rows = [{"group": labels.group(p.qby, r["group"]), "_name": labels.name(p.qby, r["group"]),
+             "weeks_growing": r["weeks_growing"],
              "inflow": r["inflow"], "outflow": r["outflow"], "net": r["net"],
              "waiting": r["waiting"]} for r in found]
     # Longest run first, then the growth as shown (never by a hidden number).
@@ -235,7 +280,7 @@ def queues_growing(conn: Connection, p: Params, labels: Labels) -> ReportTable:
     t = ReportTable(
         "queues-growing",
         f"Queues where more arrived than left, {p.growing} or more weeks in a row, by "
-        f"{GROUPINGS[p.qby].lower()}",
+        f"{grouping_words(p.qby)}",
         [Column("group", GROUPINGS[p.qby], "label"),
          Column("weeks_growing", "Weeks in a row growing", "number"),
          Column("inflow", "Referrals received in those weeks"),

@@ -22,7 +22,6 @@ from guardian.web.report_params import Params
 from guardian.web.report_tables import Column, Labels, ReportTable, short, table
 
 # RTT week-band groups: (label, first band index, last band index) of RTT_BAND_COLUMNS.
-# RTT week-band groups: (label, first band index, last band index) of RTT_BAND_COLUMNS.
 BAND_GROUPS = (("Up to 18 weeks", 0, 17), ("18 to 52 weeks", 18, 51),
                ("52 to 65 weeks", 52, 64), ("65 to 78 weeks", 65, 77),
                ("78 to 104 weeks", 78, 103), ("Over 104 weeks", 104, 104))
@@ -85,7 +84,7 @@ EQUITY_COLUMNS = [Column("waiting", "Waiting"),
 
 def _equity(conn: Connection, p: Params, labels: Labels, by: str, slug: str,
             heading: str, column: str) -> ReportTable:
-    rows = [{**r, "group": labels.group(by, r["group"])}
+    rows = [{**r, "group": labels.group(by, r["group"]), "_name": labels.name(by, r["group"])}
             for r in bn.equity(conn, p.scope, p.as_of, by)]
     t = ReportTable(slug, f"RTT waits on {p.as_of:%-d %B %Y} by {heading}",
                     [Column("group", column, "label"), *EQUITY_COLUMNS], rows,
@@ -123,10 +122,10 @@ def equity_pcn_age(conn: Connection, p: Params, labels: Labels) -> ReportTable:
 
     pcns = sorted({pcn for pcn, _ in waits if pcn not in (None, WHOLE_PLACE)})
     rows: list[dict[str, Any]] = [
-        {"group": labels.group("pcn_code", pcn),
+        {"group": labels.group("pcn_code", pcn), "_name": labels.name("pcn_code", pcn),
          **{band: median((pcn, band)) for band in bn.AGE_BANDS}} for pcn in pcns]
     if rows:
-        rows.append({"group": "Whole place", "_total": True,
+        rows.append({"group": "Whole place", "_name": p.place, "_total": True,
                      **{band: median((WHOLE_PLACE, band)) for band in bn.AGE_BANDS}})
     return ReportTable(
         "equity-pcn-age", f"Median RTT wait in weeks on {p.as_of:%-d %B %Y}, by PCN and age "

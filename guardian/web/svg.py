@@ -29,14 +29,23 @@ def _number(value: Any) -> float | None:
 def _label(value: Any) -> str:
     n = _number(value)
     if n is None:
+        if isinstance(value, str) and value.startswith(SUPPRESSED_LABEL):
+            return value
         return SUPPRESSED_LABEL if value == "*" else "–"
     return f"{n:g}"
 
 
 def bar_chart(title: str, rows: Sequence[tuple[str, Any]], unit: str = "",
               width: int = 640) -> str:
-    """A horizontal bar chart of (label, value) rows, largest scale from the data."""
+    """A horizontal bar chart of (label, value) rows, largest scale from the data. Two or
+    more suppressed rows share one last line ("and 12 more: fewer than 8 each"), so that a
+    chart is as tall as what it draws; the description still names every row."""
     bar_h, gap, label_w, value_w = 22, 6, 210, 110
+    described = rows
+    hidden = [r for r in rows if r[1] == "*"]
+    if len(hidden) > 1:
+        rows = [*(r for r in rows if r[1] != "*"),
+                (f"and {len(hidden)} more", f"{SUPPRESSED_LABEL} each")]
     height = max(1, len(rows)) * (bar_h + gap) + 10
     numbers = [_number(v) for _, v in rows]
     top = max([n for n in numbers if n is not None] or [1.0]) or 1.0
@@ -46,13 +55,13 @@ def bar_chart(title: str, rows: Sequence[tuple[str, Any]], unit: str = "",
         f'viewBox="0 0 {width} {height}" width="100%" preserveAspectRatio="xMinYMin meet" '
         f'xmlns="http://www.w3.org/2000/svg">',
         f"<title>{escape(title)}</title>",
-        f"<desc>{escape(_describe_bars(rows, unit))}</desc>",
+        f"<desc>{escape(_describe_bars(described, unit))}</desc>",
     ]
     for i, ((label, value), n) in enumerate(zip(rows, numbers, strict=True)):
         y = 5 + i * (bar_h + gap)
         text_y = y + bar_h * 0.7
         parts.append(f'<text class="chart__label" x="{label_w - 8}" y="{text_y:.1f}" '
-                     f'text-anchor="end">{escape(str(label))[:32]}</text>')
+                     f'text-anchor="end">{escape(str(label)[:32])}</text>')
         if n is None:
             parts.append(f'<text class="chart__value chart__value--suppressed" '
                          f'x="{label_w}" y="{text_y:.1f}">{escape(_label(value))}</text>')

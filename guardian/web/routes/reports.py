@@ -12,6 +12,11 @@ Routes (not in the OpenAPI schema; the JSON form is `GET /api/v1/reports/bottlen
   An htmx request answers the fragment of the section it targets (the `HX-Target` header:
   `stages-results`, `queues-results`, `trend-results`; anything else gets the `report`
   block), and the page pushes the request URL into the address bar (`hx-push-url`).
+  The page opens with the summary (guardian/web/report_summary.py: each answer a few
+  sentences and a small chart); a section's fragment brings that section's answer along
+  (an out-of-band swap), so the summary always says what the sections below show. In each
+  section the chart comes first and long tables are folded behind "Show the table" (every
+  row is still in the page).
   Bad values: a 400 page whose error summary says what to change, keeping what was typed.
 - `GET /reports/{table}.csv` — one table, with the same query parameters, exactly as the
   page shows it (the page and the download render the same rows), UTF-8 with a byte-order
@@ -60,6 +65,8 @@ from guardian.web.access import Principal, record_access, require_role
 from guardian.web.deps import AppDep, CatchUpDep, ReportsDep
 from guardian.web.places import PlaceNotFound, known_places, resolve_place
 from guardian.web.report_pool import ReportBusy, ReportTooSlow
+from guardian.web.report_summary import summarise
+from guardian.web.report_tables import grouping_words
 from guardian.web.reports import (
     DEFAULTS,
     FIELD_ORDER,
@@ -88,6 +95,12 @@ SETTING_LABELS = {"by": "Group stage durations by", "stage": "Stage",
                   "qby": "Group growing queues by", "growing": "Queues growing for at least",
                   "weeks": "Weeks of trend shown"}
 SUPPRESSION_RULE = "* = fewer than 8; counts rounded to the nearest 5"
+# The sections of the page (their ids are also the summary's findings' keys).
+SECTION_TITLES = {"stages": "How long each stage takes",
+                  "bottlenecks": "Where most pathways are stuck",
+                  "queues": "Queues growing", "breaches": "Breaches by standard",
+                  "rtt": "How long patients have waited",
+                  "equity": "Do some groups wait longer?", "trend": "Trend over weeks"}
 
 
 def _place(app: Any, principal: Principal, wanted: str) -> str | None:
@@ -159,7 +172,8 @@ def _page_request(request: Request, principal: Principal, app: Any,
         "choices": {"window": WINDOWS, "weeks": TREND_WEEKS, "by": GROUPINGS,
                     "stage": STAGES, "qby": GROUPINGS, "growing": GROWING},
         "rule": SUPPRESSION_RULE, "smallest": SMALLEST_GROUP_FOR_STATISTICS,
-        "targets": step_targets(),
+        "targets": step_targets(), "summary": [], "section_titles": SECTION_TITLES,
+        "grouping_words": grouping_words,
     }
     fragment = (FRAGMENTS.get(request.headers.get("hx-target", ""), "report")
                 if is_htmx(request) else None)
@@ -181,6 +195,7 @@ def _page(request: Request, principal: Principal, asked: _PageRequest,
     p, fragment = asked.params, asked.fragment
     assert p is not None
     asked.context.update(params=p, tables=tables, query=p.query(),
+                         summary=summarise(tables, p),
                          oob_status=fragment in ("stages", "queues", "trend"),
                          rtt_url=f"/reports/rtt.csv?{p.query()}")
     record_access(request, principal, "view-report",
