@@ -24,7 +24,15 @@ from guardian.projections.report_queries import event_head
 from guardian.web import access, api, auth, docs
 from guardian.web.deps import AppDep, RunnerDep
 from guardian.web.inputs import refuse_bad_text
-from guardian.web.routes import actions, admin_users, gp, patient, search, worklist
+from guardian.web.routes import (
+    actions,
+    admin_users,
+    gp,
+    patient,
+    search,
+    worklist,
+    worklist_export,
+)
 from guardian.web.routes import reports as report_pages
 from guardian.web.templating import make_templates
 
@@ -118,7 +126,8 @@ def create_app(settings: Settings | None = None, follow_events: bool = True) -> 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     auth.install(app)  # sign-in/out, admin pages, 401/403/404 answers (guardian/web/access.py)
     app.include_router(docs.router)
-    for pages in (worklist, patient, actions, gp, search, admin_users):  # guardian/web/routes/
+    for pages in (worklist, worklist_export, patient, actions, gp, search,
+                  admin_users):  # guardian/web/routes/
         app.include_router(pages.router)
     app.include_router(api.router)  # the JSON API under /api/v1 (guardian/web/api/)
     app.include_router(report_pages.router)  # place-lead reports and CSVs

@@ -129,7 +129,8 @@ _numbers = (f"{n}{c}" for n in itertools.count(999_000_001)
 def new_patient(guardian) -> tuple[uuid.UUID, tuple[str, str]]:
     """An urgent suspected cancer referral, waiting 100 days, on which every action form
     shows: two workup items and two tests outstanding, deterioration reported on the
-    pathway and for the patient, a Waiting Well check-in due."""
+    pathway and for the patient, a Waiting Well check-in due, a GP's message unanswered
+    and Guardian's message to the hospital awaiting a reply."""
     today = guardian.today()
     nhs = next(_numbers)
     start = today - dt.timedelta(days=100)
@@ -148,6 +149,9 @@ def new_patient(guardian) -> tuple[uuid.UUID, tuple[str, str]]:
         p.flag_deterioration("f1", today, "Struggling to walk", "patient", *key)
         p.flag_deterioration("f2", today, "Sleeping badly", "gp")
         assert p.check_ins(today) == 1
+        now = guardian.now()  # a GP's message to answer, Guardian's to the hospital
+        p.receive_message(*key, "g1", "gp", now, today, "Any news on the scan?", "gp@x")
+        p.send_message(*key, "h1", "hospital", now, today, "Please review the priority", "sam")
 
     guardian.update_patient(outcome.patient_id, prepare)
     return outcome.patient_id, key
@@ -207,10 +211,15 @@ CASES: dict[str, Case] = {
         label_shown={"kind": "support offered while waiting: {}"}),
     "message": Case(
         recorded={"party": lambda pt, p, v: any(
-            m.direction == "out" and m.party == v for m in p.messages.values())},
+            m.direction == "out" and m.party == v and m.body == TEXT["body"]
+            for m in p.messages.values())},
         otherwise=lambda pt, p, v: any(  # a GP's message, to Guardian
             m.direction == "in" and m.party == "gp" for m in p.messages.values()),
         label_shown={"party": "guardian wrote to {}"}),
+    "hospital-reply": Case(recorded={"in_reply_to": lambda pt, p, v: any(
+        m.direction == "reply" and m.in_reply_to == v for m in p.messages.values())}),
+    "message-answered": Case(
+        once=True, recorded={"message_id": lambda pt, p, v: p.messages[v].answered_on}),
     "assign": Case(recorded={"coordinator": lambda pt, p, v: p.coordinator == v}),
     "clock-stop": Case(
         once=True, recorded={"reason_code": lambda pt, p, v: p.stop_reason == v},

@@ -121,7 +121,7 @@ class ContactCommands(PatientState):
         if in_reply_to is not None:
             asked = p.messages.get(in_reply_to)
             if asked is None or asked.direction != "out" or asked.party != party:
-                raise DomainError("choose one of Guardian's messages to "
+                raise DomainError("Choose one of Guardian's messages to "
                                   f"{codes.label(codes.MESSAGE_PARTIES, party)}",
                                   field="in_reply_to")
             refuse_before(day, asked.on, "a reply cannot come before the message it answers")
@@ -137,7 +137,7 @@ class ContactCommands(PatientState):
         p = self.pathway(provider, pathway_id)
         m = p.messages.get(message_id)
         if m is None or m.direction != "in":
-            raise DomainError("choose a message Guardian received", field="message_id")
+            raise DomainError("Choose a message Guardian received", field="message_id")
         if m.answered_on is not None:
             return
         refuse_before(on, m.on, "a message cannot be answered before it came")

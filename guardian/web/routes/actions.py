@@ -148,6 +148,14 @@ def _message(c: Call) -> Arguments:
             {"in_reply_to": c.form.get("in_reply_to") or None})
 
 
+def _reply(c: Call) -> Arguments:
+    """The hospital's reply, recorded by a coordinator: an answer to Guardian, which needs
+    none of its own (docs/rules.md, "Messages")."""
+    body = c.required("body", "Write what the hospital said")
+    return ((c.provider, c.pathway_id, new_id("m"), "hospital", body, c.principal.email),
+            {"in_reply_to": c.form.get("in_reply_to") or None, "received_on": c.date("on")})
+
+
 def _assignee(c: Call) -> Arguments:
     """A care coordinator of this pathway's PCN (docs/access.md)."""
     email = c.required("coordinator", "Choose the care coordinator")
@@ -226,6 +234,10 @@ ACTIONS = {a.name: a for a in (
            sees=_flag_seen),
     Action("support", STAFF, "referral", _support, "offer_support"),
     Action("message", EVERYONE, "pathway", _message, _send_or_receive),
+    Action("hospital-reply", STAFF, "pathway", _reply, "record_reply"),
+    Action("message-answered", STAFF, "pathway", _on_pathway(
+        _field("message_id", "Choose the message"), lambda c: c.principal.email, on=_date),
+        "mark_message_answered"),
     Action("assign", STAFF, "pathway", _assignee, "assign_coordinator"),
     Action("clock-stop", STAFF, "pathway", _on_pathway(
         _field("reason_code", "Choose why the clock stops"), on=_date), "stop_clock"),
