@@ -10,6 +10,7 @@ change shows everywhere within that time), and the Jinja filters over them:
 
 An unknown code reads as the code, never an error. A route or API endpoint takes
 `NamesDep`; templates need nothing (the filters find the app through the request).
+`with_names` puts each name beside its code in an answer of the JSON API (docs/api.md).
 """
 
 from __future__ import annotations
@@ -75,3 +76,25 @@ def register(env: Environment) -> None:
     """The name filters (FILTERS)."""
     for name, method in FILTERS.items():
         env.filters[name] = _filter(method)
+
+
+# A code's key in an API answer → the key of its name beside it (docs/api.md).
+NAME_KEYS = {"provider": ("provider_name", "provider"),
+             "practice_code": ("practice_name", "practice"),
+             "pcn_code": ("pcn_name", "pcn"),
+             "treatment_function": ("treatment_function_name", "treatment_function")}
+
+
+def with_names(value: Any, names: Names) -> Any:
+    """`value` (dicts and lists, recursively) with the name beside every provider,
+    practice, PCN and treatment function code that has none yet; a null code gets a null
+    name."""
+    if isinstance(value, list):
+        return [with_names(v, names) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {k: with_names(v, names) for k, v in value.items()}
+    for key, (name_key, method) in NAME_KEYS.items():
+        if key in out and name_key not in out and (out[key] is None or isinstance(out[key], str)):
+            out[name_key] = getattr(names, method)(out[key]) if out[key] else None
+    return out

@@ -44,6 +44,8 @@ class AmbiguousPathway(BaseModel):
 
     detail: str
     providers: list[str] = Field(description="The providers in the caller's scope using it")
+    provider_names: dict[str, str] = Field(
+        description="Each of those providers' names by code (the code when unnamed)")
 
 
 def responses(*extra: int) -> dict[int | str, dict[str, Any]]:

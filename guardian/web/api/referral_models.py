@@ -97,6 +97,7 @@ ReferralRow = create_model(  # type: ignore[call-overload]
 class ReferralWritten(BaseModel):
     result: Literal["created", "updated", "unchanged"]
     provider: str
+    provider_name: str = Field(description="The provider's name (its code when unnamed)")
     pathway_id: str
     href: str = Field(description="Where to read the referral's status")
 
@@ -141,6 +142,7 @@ class OutstandingItem(BaseModel):
 
 class ExpectedWaitOut(BaseModel):
     provider: str
+    provider_name: str | None = Field(description="The provider's name")
     treatment_function: str
     priority: int | None = Field(description="None: the basis is every priority")
     as_of: dt.date
@@ -181,13 +183,16 @@ class ReferralView(BaseModel):
     as_of: dt.date
     patient: PatientDetails
     provider: str
+    provider_name: str = Field(description="The provider's name (its code when unnamed)")
     pathway_id: str
     treatment_function: str
     treatment_function_name: str
     priority: int
     priority_label: str
     practice_code: str
+    practice_name: str = Field(description="The practice's name (its code when unknown)")
     pcn_code: str | None
+    pcn_name: str | None = Field(description="The PCN's name (null with no PCN)")
     stage: str = Field(description="One of the stages of docs/rules.md §9")
     stage_label: str
     summary: str

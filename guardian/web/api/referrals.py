@@ -2,7 +2,8 @@
 row of the waiting-list extract by the importer's rules, and `GET /api/v1/referrals/
 {pathway_id}` answers a referral's status, each within the caller's scope (coordinators
 their PCNs' practices, GPs their practice, admins all) and audited. The shapes are in
-`referral_models`.
+`referral_models`; each provider, practice, PCN and treatment function code comes with its
+name beside it.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from guardian.web.api.referral_models import (
     WorkupOut,
 )
 from guardian.web.deps import AppDep, CatchUpDep, ConnDep
+from guardian.web.names import NamesDep
 
 router = APIRouter()
 
@@ -82,6 +84,7 @@ def create_referral(
     app: AppDep,
     connect: ConnDep,
     catch_up: CatchUpDep,
+    names: NamesDep,
 ) -> JSONResponse:
     """The same rules as a row of `guardian import-ptl`: a new pathway is **201 created**;
     a known one answers **200** with `result` `updated` (one event per changed fact) or
@@ -128,7 +131,8 @@ def create_referral(
     if submission.result != "unchanged":
         after_write(catch_up)
     body = ReferralWritten(result=submission.result, provider=provider,  # type: ignore[arg-type]
-                           pathway_id=pathway_id, href=_referral_href(provider, pathway_id))
+                           provider_name=names.provider(provider), pathway_id=pathway_id,
+                           href=_referral_href(provider, pathway_id))
     headers = {"Location": body.href} if submission.result == "created" else None
     return JSONResponse(body.model_dump(), status_code=submission.status_code, headers=headers)
 
@@ -145,6 +149,7 @@ def get_referral(
     principal: PatientReader,
     app: AppDep,
     connect: ConnDep,
+    names: NamesDep,
     pathway_id: Annotated[str, Path(description="The provider's pathway id")],
     provider: Annotated[str | None, Query(
         description="The provider's ODS code: needed when two providers in your scope "
@@ -179,10 +184,12 @@ def get_referral(
         providers = [p.provider for _, p in visible]
         return JSONResponse(  # type: ignore[return-value]
             {"detail": f"pathway id {pathway_id!r} is used by {len(providers)} providers: "
-                       "add ?provider=CODE", "providers": providers},
+                       "add ?provider=CODE", "providers": providers,
+             "provider_names": {code: names.provider(code) for code in providers}},
             status_code=409,
         )
     patient, p = visible[0]
+    pcn = orgs.get(p.practice_code, (None, None))[0]
     on = app.today()
     events = list(app.events.get(patient.id))
     with connect() as conn:
@@ -192,7 +199,7 @@ def get_referral(
         view = view_of(patient, visible_pathways(principal, patient.pathways.values(),
                                                  everywhere))
         status = referral_status(patient, p.provider, p.pathway_id, on, events, conn,
-                                 table=app.settings.standards, whole=view.whole)
+                                 table=app.settings.standards, whole=view.whole, names=names)
     record_access(request, principal, "view-referral", patient_id=patient.id.hex,
                   provider=p.provider, pathway_id=p.pathway_id)
     response.headers["Cache-Control"] = NO_STORE
@@ -201,7 +208,7 @@ def get_referral(
         patient=PatientDetails(patient_id=patient.id.hex, nhs_number=patient.nhs_number,
                                given_name=view.given_name, family_name=view.family_name,
                                birth_date=view.birth_date),
-        pcn_code=orgs.get(p.practice_code, (None, None))[0],
+        pcn_code=pcn, pcn_name=names.pcn(pcn) if pcn else None,
         workup=[WorkupOut(item_id=w.item_id, description=w.description,
                           requested_from=w.requested_from, required_on=w.required_on,
                           completed_on=w.completed_on, completed_by=w.completed_by)

@@ -19,6 +19,7 @@ from guardian.web import places
 from guardian.web.access import Principal, record_access, require_role
 from guardian.web.api.answers import invalid, not_found, responses
 from guardian.web.deps import AppDep, ConnDep, ReportsDep
+from guardian.web.names import names_of, with_names
 from guardian.web.report_params import Params, as_of_problem
 from guardian.web.report_pool import ReportBusy, ReportTooSlow
 from guardian.web.reports import bottleneck_report, not_ready
@@ -77,6 +78,10 @@ async def get_bottlenecks(
         return JSONResponse({"detail": message}, status_code=status, headers=headers)
     await run_in_threadpool(record_access, request, principal, "view-report",
                             detail=f"bottlenecks place={canonical} as_of={on.isoformat()}")
+    named = await run_in_threadpool(names_of, request)  # each name beside its code
+    data = with_names(data, named)
+    data["equity_by_pcn"] = [{**r, "pcn_name": named.pcn(r["group"]) if r.get("group") else None}
+                             for r in data["equity_by_pcn"]]
     return BottleneckReport(**data)
 
 

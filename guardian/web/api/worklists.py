@@ -2,7 +2,8 @@
 PCN's open pathways for coordinators (their PCNs) and admins, filtered, sorted and keyset-
 paged with the one worklist cursor (guardian/web/cursor.py), with the rows matching each
 filter counted; read from the worklist read model (guardian/projections/worklist.py) and
-audited as `view-worklist`.
+audited as `view-worklist`. Each provider, practice, PCN and treatment function code comes
+with its name beside it (`provider_name` …).
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from guardian.domain import standards
 from guardian.domain.identifiers import normalise_practice_code, normalise_provider_code
 from guardian.projections import org_queries
 from guardian.projections import worklist as wl
+from guardian.projections.name_queries import Names
 from guardian.web import cursor
 from guardian.web.access import PatientReader, may_see_pcn, record_access
 from guardian.web.api.answers import NO_STORE, code_parameter, invalid, not_found, responses
 from guardian.web.deps import AppDep, ConnDep, ScopeDep
+from guardian.web.names import NamesDep
 
 router = APIRouter()
 
@@ -36,6 +39,7 @@ class WorklistRow(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     provider: str
+    provider_name: str = Field(description="The provider's name (its code when unnamed)")
     pathway_id: str
     patient_id: str
     nhs_number: str
@@ -43,9 +47,12 @@ class WorklistRow(BaseModel):
     family_name: str | None
     birth_date: dt.date
     practice_code: str
+    practice_name: str = Field(description="The practice's name (its code when unknown)")
     pcn_code: str | None
+    pcn_name: str | None = Field(description="The PCN's name (its code when unknown)")
     place: str | None
     treatment_function: str
+    treatment_function_name: str
     priority: int
     waiting_list_type: str
     procedure_priority: str | None
@@ -75,6 +82,7 @@ class WorklistRow(BaseModel):
 
 class WorklistPage(BaseModel):
     pcn_code: str
+    pcn_name: str = Field(description="The PCN's name")
     as_of: dt.date
     filters: list[str]
     sort: str
@@ -113,10 +121,14 @@ def _attributes(practice: str | None, provider: str | None, treatment_function: 
     return attrs
 
 
-def _row_out(row: dict[str, Any], on: dt.date) -> WorklistRow:
+def _row_out(row: dict[str, Any], on: dt.date, names: Names) -> WorklistRow:
     breach, risk = row["next_breach_on"], row["next_at_risk_from"]
     return WorklistRow(
         **row,
+        provider_name=names.provider(row["provider"]),
+        practice_name=names.practice(row["practice_code"]),
+        pcn_name=names.pcn(row["pcn_code"]) if row["pcn_code"] else None,
+        treatment_function_name=names.treatment_function(row["treatment_function"]),
         days_waiting=(on - row["wait_from"]).days,
         breached=standards.breached_when(breach, on),
         at_risk=standards.at_risk_when(risk, breach, on),
@@ -136,6 +148,7 @@ def get_worklist(
     scope: ScopeDep,
     app: AppDep,
     connect: ConnDep,
+    names: NamesDep,
     pcn_code: Annotated[str, Path(description="The PCN's ODS code, e.g. U90001")],
     filters: Annotated[list[FilterName], Query(  # type: ignore[valid-type]
         alias="filter", description="Repeatable; rows must match every filter")] = [],  # noqa: B006
@@ -173,7 +186,8 @@ def get_worklist(
                                    f"rows={len(rows)}"]))
     response.headers["Cache-Control"] = NO_STORE
     return WorklistPage(
-        pcn_code=pcn, as_of=on, filters=chosen, sort=sort, attributes=attrs, limit=limit,
-        rows=[_row_out(r, on) for r in rows], counts=counts,
+        pcn_code=pcn, pcn_name=names.pcn(pcn), as_of=on, filters=chosen, sort=sort,
+        attributes=attrs, limit=limit,
+        rows=[_row_out(r, on, names) for r in rows], counts=counts,
         next=cursor.encode(sort, rows[-1]) if more else None,
     )

@@ -21,6 +21,7 @@ def test_a_coordinator_posts_a_referral_and_reads_its_own_write(client, engine, 
     created = post(client, coordinator, body, expect=201)
     href = "/api/v1/referrals/NEW%2F1?provider=RAJ"
     assert created.json() == {"result": "created", "provider": "RAJ", "pathway_id": "NEW/1",
+                              "provider_name": "Mid and South Essex NHS Foundation Trust",
                               "href": href}
     assert created.headers["location"] == href
     status = client.get(href, headers=coordinator)
