@@ -34,6 +34,7 @@ from guardian.web.routes import (
     worklist_export,
 )
 from guardian.web.routes import reports as report_pages
+from guardian.web.routes import help as help_pages
 from guardian.web.templating import make_templates
 
 HERE = Path(__file__).parent
@@ -131,6 +132,7 @@ def create_app(settings: Settings | None = None, follow_events: bool = True) -> 
         app.include_router(pages.router)
     app.include_router(api.router)  # the JSON API under /api/v1 (guardian/web/api/)
     app.include_router(report_pages.router)  # place-lead reports and CSVs
+    app.include_router(help_pages.router)  # the glossary
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception):
