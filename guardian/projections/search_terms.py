@@ -110,7 +110,7 @@ def parse(q: str | None) -> Terms:
         born = birth_date(dates[0])
         if born is None:
             return Terms(text, pathway_ids=ids, problem=(
-                f"{dates[0]!r} is not a date: write a date of birth as 14/03/1958."))
+                f"“{dates[0]}” is not a date: write a date of birth as 14/03/1958."))
         if not names:
             return Terms(text, pathway_ids=ids, problem=(
                 "Add the family name to the date of birth, for example Okafor 14/03/1958."))
@@ -122,12 +122,12 @@ def _number(text: str, digits: str, ids: tuple[str, ...]) -> Terms:
         return Terms(text, ubrn=digits, pathway_ids=ids)
     if len(digits) != 10:
         return Terms(text, pathway_ids=ids, problem=(
-            f"An NHS number has 10 digits and a UBRN 12: {text!r} has {len(digits)}."))
+            f"An NHS number has 10 digits and a UBRN 12: “{text}” has {len(digits)}."))
     try:
         return Terms(text, nhs_number=normalise_nhs_number(digits), pathway_ids=ids)
     except InvalidValue:
         return Terms(text, pathway_ids=ids, problem=(
-            f"{text!r} is not a valid NHS number: its check digit does not match. "
+            f"“{text}” is not a valid NHS number: its check digit does not match. "
             "Check the number."))
 
 

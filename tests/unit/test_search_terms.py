@@ -28,7 +28,7 @@ def test_an_nhs_number_with_or_without_spaces():
 def test_a_partial_nhs_number_is_no_error_but_says_what_is_wrong():
     terms = parse("943 476")
     assert terms.nhs_number is None and terms.ubrn is None and terms.names == ()
-    assert terms.problem == "An NHS number has 10 digits and a UBRN 12: '943 476' has 6."
+    assert terms.problem == "An NHS number has 10 digits and a UBRN 12: “943 476” has 6."
     assert terms.pathway_ids == ("943 476",)  # a provider's pathway id may be digits
 
 

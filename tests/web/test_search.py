@@ -81,7 +81,7 @@ def test_a_partial_or_malformed_number_is_explained_on_the_page(client, patients
     sign_in(client, "coordinator")
     page = search(client, "999 526").text
     assert "No patient found" in page
-    assert "An NHS number has 10 digits and a UBRN 12: &#39;999 526&#39; has 6." in page
+    assert "An NHS number has 10 digits and a UBRN 12: “999 526” has 6." in page
     page = search(client, "999 526 0183").text
     assert "its check digit does not match" in page
 
