@@ -68,6 +68,11 @@ def weeks_text(weeks: float) -> str:
     return f"{n} week{'' if n == 1 else 's'}"
 
 
+def owed_text(item: Outstanding) -> str:
+    """What an outstanding workup item asks for, without its "Workup:" label."""
+    return item.what.split(": ", 1)[-1]
+
+
 def plain_status(status: ReferralStatus, pathway: Pathway, on: dt.date) -> PlainStatus:
     """The referral in plain English on `on`: what the wait may be, what the practice
     still needs to do, and what happens next (and roughly when)."""
@@ -84,7 +89,7 @@ def plain_status(status: ReferralStatus, pathway: Pathway, on: dt.date) -> Plain
 def _wait(status: ReferralStatus) -> tuple[str, ...]:
     if status.stage in ENDED:
         return ("The patient is no longer waiting on this referral.",)
-    so_far = f"The patient has waited {weeks_text(status.waited_days / 7)} so far."
+    so_far = f"The patient has waited {weeks_text(status.waited_days // 7)} so far."
     expected = status.expected_wait
     if expected is None:
         return (so_far, "There is no estimate of the wait for this kind of referral.")
@@ -130,8 +135,7 @@ def _owed(status: ReferralStatus, owed: list[Outstanding]) -> tuple[str, ...]:
     due = _workup_due(status)
     lines = []
     for o in sorted(owed, key=lambda o: (not o.overdue, o.since)):
-        what = o.what.split(": ", 1)[-1]
-        line = f"{what}: asked for on {date_text(o.since)}."
+        line = f"{owed_text(o)}: asked for on {date_text(o.since)}."
         if o.overdue:  # the workup's one deadline runs from the first item asked for
             line += " This is overdue" + (f" (it was due by {date_text(due)})."
                                           if due and due >= o.since else ".")
@@ -174,13 +178,14 @@ def _open_step(status: ReferralStatus, p: Pathway, on: dt.date,
                owed: list[Outstanding]) -> tuple[str, ...]:
     stage = status.stage
     if stage == "awaiting-workup":
+        then = "take the next step" if p.last_attended_on or p.appointment_on else \
+            "book a first appointment"
         if owed:
-            return ("When the practice has done this, the hospital can book a first "
-                    "appointment.",)
+            return (f"When the practice has done this, the hospital can {then}.",)
         others = sorted({codes.label(codes.WORKUP_OWNERS, w.requested_from)
                          for w in p.outstanding_workup()})
         return (f"The hospital is waiting for checks from {' and '.join(others)} "
-                "before it books a first appointment.",)
+                f"before it can {then}.",)
     if stage == "first-appointment-booked" and p.appointment_on is not None:
         if p.appointment_on >= on:
             return (f"The first appointment is on {date_text(p.appointment_on)}.",)

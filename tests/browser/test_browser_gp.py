@@ -51,7 +51,8 @@ def test_gp_finds_a_patient_and_messages_guardian(signed_in, live, shoot):
     status = card.locator("p.nhsuk-body").first
     expect(status.locator("strong.nhsuk-tag")).not_to_be_empty()
     expect(status).to_contain_text(re.compile(r"[Ww]aiting \d+ weeks?"))
-    expect(card.locator(".guardian-expected")).to_contain_text("Expected wait:")
+    expect(card.locator(".guardian-expected")).to_contain_text("Expected wait")
+    expect(card.locator(".guardian-plain")).to_contain_text("What happens next")
     expect(card.locator(".guardian-timeline li").first).to_contain_text("Referral received")
     # What a GP may do, and nothing a coordinator does.
     summaries = card.locator("details.guardian-action summary").all_inner_texts()

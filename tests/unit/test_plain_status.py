@@ -98,7 +98,11 @@ def test_nothing_owed_by_the_practice():
     assert text.owed == ("The practice does not need to do anything for this referral.",)
     assert not text.owes
     assert text.next_step[0] == ("The hospital is waiting for checks from the patient before "
-                                 "it books a first appointment.")
+                                 "it can book a first appointment.")
+    seen = waiting(last_attended_on=D(2026, 2, 10))
+    seen.require_workup_item(*PW, "w1", "Recent blood tests", "practice", D(2026, 2, 11))
+    assert said(seen).next_step[0] == ("When the practice has done this, the hospital can take "
+                                       "the next step.")
 
 
 def test_appointment_booked_ahead_and_past():

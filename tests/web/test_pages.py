@@ -279,7 +279,8 @@ def test_gp_overview_and_search(client, demo):
     r = client.get("/gp")
     assert r.status_code == 200 and "Your referred patients" in r.text
     practice_rows = rows_where(demo, wl.worklist.c.practice_code == "Y90001")
-    assert f"<dd class=\"nhsuk-summary-list__value\">{len(practice_rows)}</dd>" in r.text
+    n = len(practice_rows)
+    assert f"{n:,} referral{' is' if n == 1 else 's are'} waiting." in r.text  # in words
     bad = client.get("/gp?nhs_number=123")
     assert bad.status_code == 422 and "nhsuk-error-message" in bad.text
     assert 'value="123"' in bad.text
