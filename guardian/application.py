@@ -393,6 +393,11 @@ class GuardianApp:
         """A standard's wait breached."""
 
     @patient_command
+    def see_news(self, patient_id: UUID, pathways: list[tuple[str, str]], whole: bool,
+                 by: str) -> int | None:
+        """A coordinator opened the patient: what was new on these pathways is seen."""
+
+    @patient_command
     def flag_deterioration(self, patient_id: UUID, flag_id: str, summary: str, source: str,
                            provider: str | None = None, pathway_id: str | None = None,
                            on: dt.date | None = None) -> int | None:

@@ -112,6 +112,9 @@ class Pathway(Referral):
     breaches: dict[tuple[str, str], dt.date] = field(default_factory=dict)
     # At-risk warnings recorded: (standard, subject) → last day within of the warned window.
     at_risk: dict[tuple[str, str], dt.date] = field(default_factory=dict)
+    # Breaches (standard, subject) recorded since a coordinator last opened the patient:
+    # "new" on the worklist until then (docs/rules.md §11).
+    unseen_breaches: set[tuple[str, str]] = field(default_factory=set)
     check_in: CheckIn | None = None  # the open check-in, if any
     last_check_in_due: dt.date | None = None  # due date of the latest check-in recorded
     validated_on: dt.date | None = None  # the patient last confirmed they still need care
@@ -155,6 +158,10 @@ class Pathway(Referral):
     def outstanding_diagnostics(self) -> list[Diagnostic]:
         return [d for d in self.diagnostics.values() if d.resulted_on is None]
 
+    def unseen_breach_dates(self) -> list[dt.date]:
+        """The breach days of the breaches no one has seen yet (docs/rules.md §11)."""
+        return [self.breaches[s] for s in self.unseen_breaches if s in self.breaches]
+
     def unanswered_messages(self) -> list[Message]:
         return [m for m in self.messages.values() if m.direction == "in" and m.answered_on is None]
 
@@ -183,6 +190,7 @@ class DeteriorationFlag:
     pathway: PathwayKey | None = None
     reviewed_on: dt.date | None = None
     review_outcome: str | None = None
+    seen: bool = False  # a coordinator opened the patient since it was raised
 
 
 @dataclass

@@ -30,14 +30,15 @@ from sqlalchemy import (
     and_,
     case,
     func,
+    literal,
     literal_column,
-    or_,
     select,
     text,
     true,
+    tuple_,
 )
 
-from guardian.domain import checkins, standards
+from guardian.domain import checkins, standards, urgency
 from guardian.domain.patient import Patient
 from guardian.domain.visibility import goes_with, reported_details
 from guardian.projections.readmodel import ReadModel, Rows
@@ -48,6 +49,7 @@ NAME = "worklist"
 
 
 # Partial-index predicates, written as the filters render them (see _filter).
+_NEWS = "news_on IS NOT NULL"
 _RARE_FLAGS = {"deterioration": "deterioration_since IS NOT NULL",
                "unanswered": "unanswered_messages > 0"}
 
@@ -79,6 +81,10 @@ def _define(name: str, md: MetaData) -> Table:
         Column("diagnostics_outstanding", Integer, nullable=False),
         Column("oldest_diagnostic_on", Date),
         Column("deterioration_since", Date),  # oldest unreviewed deterioration flag
+        # The day of the newest breach or unreviewed flag no coordinator has seen yet, and
+        # the same day as it sorts newest first (the urgency order, docs/rules.md §11).
+        Column("news_on", Date),
+        Column("news_sort", Date),
         Column("last_contact_on", Date),
         Column("coordinator", Text),
         Column("unanswered_messages", Integer, nullable=False),
@@ -107,6 +113,8 @@ def _define(name: str, md: MetaData) -> Table:
                 postgresql_where=text(where), sqlite_where=text(where))
           for flag, where in _RARE_FLAGS.items()
           for sort, key in (("deadline", "deadline_sort"), ("wait", "wait_from"))],
+        Index(f"{name}_pcn_news", "pcn_code", "news_on", postgresql_where=text(_NEWS),
+              sqlite_where=text(_NEWS)),
         Index(f"{name}_coordinator", "coordinator"),
         Index(f"{name}_patient", "patient_id"),
         Index(f"{name}_sweep_due", "sweep_due_on"),
@@ -132,7 +140,7 @@ def _define_periods(name: str, md: MetaData) -> Table:
 
 worklist = _define(NAME, metadata)
 rtt_periods = _define_periods("rtt_periods", metadata)
-NO_DEADLINE = dt.date(9999, 12, 31)
+NO_DEADLINE = urgency.NO_DEADLINE
 # A support offer is the only event that changes nothing a row here is made of.
 UNAFFECTED_BY = frozenset({"guardian.Patient.SupportOffered"})
 
@@ -177,6 +185,8 @@ def rows_for(
         last_contact = max((c.on for c in patient.contacts.values()
                             if goes_with(c.pathway, {p.key}, True)), default=None)
         pathway_flags = [f for f in flags if f.pathway is None or f.pathway == p.key]
+        news_on = max([*p.unseen_breach_dates(),
+                       *(f.raised_on for f in pathway_flags if not f.seen)], default=None)
         tracked = standards.tracked_deadlines(p, all_flags, table, bank_holidays)
         # For an open pathway the outstanding tracked deadlines are `standards.deadlines`.
         first = next((t.deadline for t in tracked if t.done_on is None), None)
@@ -212,6 +222,8 @@ def rows_for(
                 "diagnostics_outstanding": len(waiting_tests),
                 "oldest_diagnostic_on": min((d.ordered_on for d in waiting_tests), default=None),
                 "deterioration_since": min((f.raised_on for f in pathway_flags), default=None),
+                "news_on": news_on,
+                "news_sort": urgency.descending(news_on) if news_on else None,
                 "last_contact_on": last_contact,
                 "coordinator": p.coordinator,
                 "unanswered_messages": len(unanswered),
@@ -269,17 +281,21 @@ class Scope:
         return self.pcns is None or pcn in self.pcns
 
 
-FILTERS = ("breached", "at-risk", "deterioration", "workup-incomplete",
+FILTERS = ("new", "breached", "at-risk", "deterioration", "workup-incomplete",
            "diagnostics-overdue", "unanswered-messages", "check-in-due", "assigned-to-me",
            "unassigned", "diagnostics-outstanding", "left-list")
 FILTER_LABELS = {
+    "new": "New since last opened",
     "breached": "Breached", "at-risk": "At risk", "deterioration": "Deterioration flagged",
     "workup-incomplete": "Workup incomplete", "diagnostics-overdue": "Tests overdue (6 weeks)",
     "unanswered-messages": "Unanswered messages", "check-in-due": "Check-in due",
     "assigned-to-me": "Assigned to me", "unassigned": "Unassigned",
     "diagnostics-outstanding": "Tests awaiting result", "left-list": "Left the hospital list",
 }
-SORTS = ("next-deadline", "days-waiting")
+# "urgency" (the default): docs/rules.md §11, guardian/domain/urgency.py.
+SORTS = ("urgency", "next-deadline", "days-waiting")
+SORT_LABELS = {"urgency": "What needs doing first", "next-deadline": "Next deadline",
+               "days-waiting": "Longest waiting"}
 # Exact-match attribute filters (the worklist's drop-downs).
 ATTRIBUTES = ("practice_code", "provider", "treatment_function", "priority", "stage")
 DIAGNOSTIC_OVERDUE_DAYS = 42  # DM01 "6 weeks or more" (docs/rules.md §2)
@@ -308,11 +324,49 @@ def _attribute_clauses(attrs: dict[str, Any] | None) -> list[Any]:
     return clauses
 
 
-def position_after(sort: str, row: dict[str, Any]) -> tuple[Any, str, str]:
-    """The keyset position just after `row` in `sort` order: `page`'s `after` for the
-    page that follows it."""
+def _is_new(on: dt.date):
+    """SQL for urgency.is_new: unseen news within the last NEW_FOR_DAYS days."""
+    cutoff = on - dt.timedelta(days=urgency.NEW_FOR_DAYS - 1)
+    return and_(worklist.c.news_on.is_not(None), worklist.c.news_on >= cutoff)
+
+
+def _urgency(on: dt.date) -> list[Any]:
+    """The urgency order's sort key (guardian/domain/urgency.py `urgency`) as SQL: tier,
+    day, cancer first. A test checks that the two order alike."""
+    w = worklist
+    cancer = w.c.priority == urgency.CANCER_PRIORITY
+    new = _is_new(on)
+    tier = case(
+        (new, int(urgency.Tier.NEW)),
+        (cancer, int(urgency.Tier.CANCER)),
+        (standards.at_risk_when(w.c.next_at_risk_from, w.c.next_breach_on, on),
+         int(urgency.Tier.AT_RISK)),
+        (standards.breached_when(w.c.next_breach_on, on), int(urgency.Tier.BREACHED)),
+        else_=int(urgency.Tier.OTHER))
+    day = case((new, w.c.news_sort), else_=w.c.deadline_sort)
+    return [tier.label("urgency_tier"), day.label("urgency_day"),
+            case((cancer, 0), else_=1).label("urgency_cancer")]
+
+
+def position_after(sort: str, row: dict[str, Any]) -> tuple[Any, ...]:
+    """The keyset position just after `row` (a row `page` gave) in `sort` order: `page`'s
+    `after` for the page that follows it."""
+    if sort == "urgency":
+        return (row["urgency_tier"], row["urgency_day"], row["urgency_cancer"],
+                row["provider"], row["pathway_id"])
     key = "deadline_sort" if sort == "next-deadline" else "wait_from"
     return row[key], row["provider"], row["pathway_id"]
+
+
+def _keyset(keys: list[Any], after: tuple[Any, ...] | None, backwards: bool):
+    """Rows after (before, `backwards`) the position `after` in the order of `keys`."""
+    if after is None:
+        return true()
+    if len(after) != len(keys):
+        raise ValueError("a position of another sort order")
+    if backwards:
+        return tuple_(*keys) < tuple_(*[literal(v) for v in after])
+    return tuple_(*keys) > tuple_(*[literal(v) for v in after])
 
 
 def page(
@@ -321,47 +375,48 @@ def page(
     pcn: str | None,
     on: dt.date,
     filters: Sequence[str] = (),
-    sort: str = "next-deadline",
-    after: tuple[Any, str, str] | None = None,
+    sort: str = "urgency",
+    after: tuple[Any, ...] | None = None,
     limit: int = 50,
     attrs: dict[str, Any] | None = None,
+    before: tuple[Any, ...] | None = None,
 ) -> list[dict[str, Any]]:
     """One page of a PCN's worklist (or of every PCN in scope when `pcn` is None),
-    keyset-paged on (sort key, provider, pathway id).
+    keyset-paged on the sort key, provider and pathway id: the `limit` rows after the
+    position `after`, or, given `before`, the `limit` rows just before that position (the
+    previous page), in order.
 
     Out of scope, the answer is an empty page: callers turn that into a 404. For several
-    PCNs, each PCN's page is read along its own (PCN, sort key) index and the pages merged:
-    one ordered scan per PCN instead of sorting every row of them all.
+    PCNs in a deadline or waiting order, each PCN's page is read along its own (PCN, sort
+    key) index and the pages merged: one ordered scan per PCN instead of sorting every row
+    of them all. The urgency order depends on the day, so it is computed, not indexed.
     """
-    if pcn is None and scope.pcns is not None and 1 < len(scope.pcns) <= 8:
-        if sort not in SORTS:
-            raise ValueError(f"unknown sort {sort!r}; one of {', '.join(SORTS)}")
-        key = "deadline_sort" if sort == "next-deadline" else "wait_from"
+    if sort not in SORTS:
+        raise ValueError(f"unknown sort {sort!r}; one of {', '.join(SORTS)}")
+    if (sort != "urgency" and before is None and pcn is None and scope.pcns is not None
+            and 1 < len(scope.pcns) <= 8):
         rows = [row for code in sorted(scope.pcns)
                 for row in page(conn, scope, code, on, filters, sort, after, limit, attrs)]
-        rows.sort(key=lambda r: (r[key], r["provider"], r["pathway_id"]))
+        rows.sort(key=lambda r: position_after(sort, r))
         return rows[:limit]
     where = _scoped(scope, pcn)
     if where is None:
         return []
     w = worklist
-    q = select(w).where(where, *_attribute_clauses(attrs))
+    extra = _urgency(on) if sort == "urgency" else []
+    q = select(w, *extra).where(where, *_attribute_clauses(attrs))
     for f in filters:
         q = q.where(_filter(f, on, scope))
-    if sort not in SORTS:
-        raise ValueError(f"unknown sort {sort!r}; one of {', '.join(SORTS)}")
-    key = w.c.deadline_sort if sort == "next-deadline" else w.c.wait_from
-    if after is not None:
-        value, provider, pathway_id = after
-        q = q.where(
-            or_(
-                key > value,
-                and_(key == value, w.c.provider > provider),
-                and_(key == value, w.c.provider == provider, w.c.pathway_id > pathway_id),
-            )
-        )
-    q = q.order_by(key, w.c.provider, w.c.pathway_id).limit(limit)
-    return [dict(r._mapping) for r in conn.execute(q)]
+    if sort == "urgency":
+        keys = [extra[0].element, extra[1].element, extra[2].element]
+    else:
+        keys = [w.c.deadline_sort if sort == "next-deadline" else w.c.wait_from]
+    keys += [w.c.provider, w.c.pathway_id]
+    backwards = before is not None
+    q = q.where(_keyset(keys, before if backwards else after, backwards))
+    q = q.order_by(*[k.desc() if backwards else k for k in keys]).limit(limit)
+    rows = [dict(r._mapping) for r in conn.execute(q)]
+    return rows[::-1] if backwards else rows
 
 
 def counts(
@@ -408,6 +463,7 @@ def _filter(name: str, on: dt.date, scope: Scope):
     w = worklist
     return {
         # the rule of standards.deadline_state, as SQL conditions
+        "new": _is_new(on),
         "breached": standards.breached_when(w.c.next_breach_on, on),
         "at-risk": standards.at_risk_when(w.c.next_at_risk_from, w.c.next_breach_on, on),
         "deterioration": w.c.deterioration_since.is_not(None),

@@ -1,7 +1,8 @@
 """The one keyset cursor of every paged worklist, the API's `after`/`next` and the worklist
 page's "next page" link alike (docs/api.md, `GET /api/v1/worklists/{pcn_code}`): an opaque
 string, unpadded URL-safe base64 of the JSON list `[sort, key, provider, pathway_id]`, where
-`key` is the row's sort key as an ISO date. `decode` gives back the keyset position
+`key` is the row's sort key as an ISO date, or for the urgency order (docs/rules.md §11) its
+tier, day and cancer rank joined by dots (`1.2026-12-05.0`). `decode` gives back the keyset position
 (`guardian.projections.worklist.page`'s `after`), or BadCursor saying in words what is wrong
 (a cursor of another sort order, or none this list gave out); each caller answers that its
 own way (422 for the API, the bad-request page for pages).
@@ -17,11 +18,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from guardian.domain import text
+from guardian.projections.worklist import position_after
 
-# The worklist column each sort order pages on (guardian/projections/worklist.py SORTS).
-SORT_KEYS = {"next-deadline": "deadline_sort", "days-waiting": "wait_from"}
-
-Position = tuple[dt.date, str, str]  # (sort key, provider, pathway id)
+# (sort key, provider, pathway id); the urgency order's sort key is three values
+Position = tuple[Any, ...]
 
 
 class BadCursor(ValueError):
@@ -34,9 +34,13 @@ class BadCursor(ValueError):
 
 def encode(sort: str, row: Mapping[str, Any]) -> str:
     """The cursor that pages on after `row` (a worklist row) in `sort` order."""
-    key = row[SORT_KEYS[sort]]
-    raw = json.dumps([sort, key.isoformat(), row["provider"], row["pathway_id"]],
-                     separators=(",", ":")).encode()
+    *key, provider, pathway_id = position_after(sort, row)
+    if sort == "urgency":
+        tier, day, cancer = key
+        text_key = f"{tier}.{day.isoformat()}.{cancer}"
+    else:
+        text_key = key[0].isoformat()
+    raw = json.dumps([sort, text_key, provider, pathway_id], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
@@ -60,6 +64,11 @@ def decode(sort: str, cursor: str) -> Position:
     if cursor_sort != sort:
         raise BadCursor(f"this cursor is for sort={cursor_sort}, not {sort}")
     try:
-        return dt.date.fromisoformat(key), provider, pathway_id
+        if sort != "urgency":
+            return dt.date.fromisoformat(key), provider, pathway_id
+        tier, day, cancer = key.split(".")
+        if tier not in {"0", "1", "2", "3", "4"} or cancer not in {"0", "1"}:
+            raise ValueError(key)
+        return int(tier), dt.date.fromisoformat(day), int(cancer), provider, pathway_id
     except ValueError:
         raise BadCursor() from None

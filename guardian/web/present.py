@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from guardian import users
-from guardian.domain import codes, standards
+from guardian.domain import codes, standards, urgency
 from guardian.domain.identifiers import format_nhs_number
 from guardian.projections.name_queries import NO_NAMES, Names
 
@@ -42,6 +42,7 @@ def present_row(row: dict[str, Any], today: dt.date) -> dict[str, Any]:
         "tf_name": codes.TREATMENT_FUNCTIONS.get(row["treatment_function"],
                                                  row["treatment_function"]),
         "priority_label": codes.PRIORITIES.get(row["priority"], str(row["priority"])),
+        "is_new": urgency.is_new(row.get("news_on"), today),
         "deterioration_days": (today - row["deterioration_since"]).days
         if row["deterioration_since"] else None,
         "unanswered_days": (today - row["oldest_unanswered_on"]).days

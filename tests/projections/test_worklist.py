@@ -16,10 +16,12 @@ from sqlalchemy import select, text
 from guardian.bootstrap import build_app, init_database
 from guardian.config import Settings
 from guardian.demo import load_demo
+from guardian.domain import urgency
 from guardian.projections import runner as runner_module
 from guardian.projections import worklist as wl
 from guardian.projections.registry import runner_for
 from guardian.projections.tracking import PositionTaken, tracking
+from guardian.waits import check_waits
 
 AS_OF = dt.date(2026, 3, 31)
 
@@ -169,7 +171,6 @@ def test_an_event_this_version_cannot_read_is_skipped_with_a_warning(app, caplog
 def test_a_skipped_event_moves_the_position_without_loading_its_patient(app, monkeypatch):
     runner = runner_for(app)
     runner.run_once()
-    worklist, bottlenecks = runner.projections
     built: dict[str, list[uuid.UUID]] = {}
     for projection in runner.projections:
         def rows(app, patients, orgs, real=projection.rows, name=projection.name):
@@ -206,19 +207,24 @@ def test_worklist_pages_are_scoped_filtered_and_keyset_paged(app):
             text("SELECT pcn_code FROM worklist GROUP BY pcn_code ORDER BY count(*) DESC")
         ).scalars().first()
         everyone = wl.Scope(None)
-        full = wl.page(conn, everyone, pcn, AS_OF, limit=10_000)
+        full = wl.page(conn, everyone, pcn, AS_OF, sort="next-deadline", limit=10_000)
         assert full and all(r["pcn_code"] == pcn for r in full)
         keys = [(r["deadline_sort"], r["provider"], r["pathway_id"]) for r in full]
         assert keys == sorted(keys)
-        paged, after = [], None
-        while True:
-            part = wl.page(conn, everyone, pcn, AS_OF, after=after, limit=7)
-            if not part:
-                break
-            paged += part
-            last = part[-1]
-            after = (last["deadline_sort"], last["provider"], last["pathway_id"])
-        assert paged == full
+        for sort in wl.SORTS:
+            whole = wl.page(conn, everyone, pcn, AS_OF, sort=sort, limit=10_000)
+            paged, after = [], None
+            while part := wl.page(conn, everyone, pcn, AS_OF, sort=sort, after=after, limit=7):
+                paged += part
+                after = wl.position_after(sort, part[-1])
+            assert paged == whole, sort
+            # and back again, a page before each position (the "previous page" link)
+            back, before = [], wl.position_after(sort, whole[-1])
+            while part := wl.page(conn, everyone, pcn, AS_OF, sort=sort, before=before,
+                                  limit=7):
+                back = part + back
+                before = wl.position_after(sort, part[0])
+            assert back == whole[:-1], sort
         assert wl.page(conn, wl.Scope(frozenset({"U00000"})), pcn, AS_OF) == []
         breached = wl.page(conn, everyone, pcn, AS_OF, ["breached"], limit=10_000)
         assert all(r["next_breach_on"] <= AS_OF for r in breached)
@@ -254,27 +260,36 @@ def test_a_killed_projector_process_resumes_without_gaps_or_duplicates(database_
     app.close()
 
 
+def order_key(sort: str, row: dict) -> tuple:
+    """The row's place in `sort` order, in Python: the urgency order by its definition
+    (guardian/domain/urgency.py), the others by their column."""
+    if sort == "urgency":
+        return urgency.urgency(row["news_on"], row["priority"], row["next_at_risk_from"],
+                               row["next_breach_on"], row["next_deadline"], AS_OF)
+    return (row["deadline_sort" if sort == "next-deadline" else "wait_from"],)
+
+
 @pytest.mark.parametrize("sort", wl.SORTS)
 def test_several_pcns_page_as_one_list(app, sort):
-    """Pages over several PCNs (read per PCN, merged) equal one ordered list of them all."""
+    """Pages over several PCNs equal one ordered list of them all, in the order the sort
+    defines: for the urgency order, the SQL orders as guardian/domain/urgency.py does."""
+    runner_for(app).run_once()
+    check_waits(app, AS_OF)  # breaches: the urgency order's new and breached tiers
     runner_for(app).run_once()
     with app.engine.connect() as conn:
         pcns = sorted({r.pcn_code for r in conn.execute(select(wl.worklist.c.pcn_code))
                        if r.pcn_code})[:3]
         scope = wl.Scope(frozenset(pcns))
-        key = "deadline_sort" if sort == "next-deadline" else "wait_from"
         everything = sorted(
             (dict(r._mapping) for r in conn.execute(
                 select(wl.worklist).where(wl.worklist.c.pcn_code.in_(pcns)))),
-            key=lambda r: (r[key], r["provider"], r["pathway_id"]))
+            key=lambda r: (*order_key(sort, r), r["provider"], r["pathway_id"]))
         seen, after = [], None
-        while True:
-            rows = wl.page(conn, scope, None, AS_OF, (), sort, after, limit=7)
-            if not rows:
-                break
+        while rows := wl.page(conn, scope, None, AS_OF, (), sort, after, limit=7):
             seen += rows
-            last = rows[-1]
-            after = (last[key], last["provider"], last["pathway_id"])
+            after = wl.position_after(sort, rows[-1])
     assert len(pcns) > 1
+    if sort == "urgency":  # tiers of the demo (every boundary: test_urgency_order.py)
+        assert len({order_key(sort, r)[0] for r in everything}) >= 3
     assert [(r["provider"], r["pathway_id"]) for r in seen] == [
         (r["provider"], r["pathway_id"]) for r in everything]

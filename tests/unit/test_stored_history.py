@@ -20,6 +20,7 @@ from uuid import UUID
 from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import resolve_topic
 
+from guardian.domain.pathway import DeteriorationFlag, Pathway
 from guardian.domain.patient import Patient
 from guardian.domain.patient import events as ev
 from guardian.store import make_mapper
@@ -32,6 +33,14 @@ def mapper() -> Mapper[UUID]:
     return make_mapper()
 
 
+# State fields added after the fixture was captured: left out of the comparison (their
+# values after a replay are the domain tests' business).
+ADDED_SINCE: dict[type, frozenset[str]] = {
+    Pathway: frozenset({"unseen_breaches"}),
+    DeteriorationFlag: frozenset({"seen"}),
+}
+
+
 def plain(value: Any) -> Any:
     """A JSON-able form of aggregate state that keeps types and order apart: dates and
     datetimes are tagged, dicts become lists of [key, value] pairs in insertion order."""
@@ -42,7 +51,9 @@ def plain(value: Any) -> Any:
     if isinstance(value, UUID):
         return f"uuid:{value}"
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        added = ADDED_SINCE.get(type(value), frozenset())
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if f.name not in added}
     if isinstance(value, dict):
         return [[plain(k), plain(v)] for k, v in value.items()]
     if isinstance(value, list | tuple):
@@ -93,7 +104,8 @@ def test_the_fixture_holds_every_event_type_of_its_time():
     assert topics == set(fixture["topics"])
     named_since = {ev.ReferralDateCorrected, ev.SpecialtyCorrected, ev.WaitingListTypeCorrected,
                    ev.UbrnCorrected, ev.LocalPatientIdCorrected, ev.AttendanceWithdrawn,
-                   ev.NonAttendanceWithdrawn, ev.ReplyRecorded, ev.MessageMarkedAnswered}
+                   ev.NonAttendanceWithdrawn, ev.NewsSeen, ev.ReplyRecorded,
+                   ev.MessageMarkedAnswered}
     assert topics == {cls.TOPIC for cls in ev.STORED.values() if cls not in named_since}
     assert "guardian.Patient.ProviderRecordCorrected" in topics
     for topic in topics:

@@ -13,6 +13,8 @@ from web_helpers import PASSWORD, csrf_of, sign_in
 from guardian import audit, users
 from guardian.demo import load_demo
 from guardian.projections import worklist as wl
+from guardian.web.routes import worklist as worklist_route
+from guardian.web.routes.worklist import NOTICES
 
 
 @pytest.fixture
@@ -81,14 +83,51 @@ def test_worklist_pages_through_every_row_once(client, demo):
     assert set(seen) == expected
 
 
-@pytest.mark.parametrize("query", ["filter=nonsense", "sort=sideways", "priority=9",
-                                   "stage=on-the-moon", "after=%%%"])
-def test_worklist_bad_parameters_say_what_is_wrong(client, demo, query):
+@pytest.mark.parametrize(("query", "notice"), [
+    ("filter=nonsense", "bad-filter"), ("sort=sideways", "bad-filter"),
+    ("priority=9", "bad-filter"), ("stage=on-the-moon", "bad-filter"),
+    ("after=%%%&page=2", "bad-page"), ("page=two", "bad-page"), ("page=0", "bad-page"),
+    ("after=%%%", "bad-page"), ("page=900", "bad-page")])
+def test_a_bad_worklist_address_comes_back_to_the_list_with_a_message(client, demo, query,
+                                                                      notice):
+    """No dead ends: the list without the bad part, with a message saying so."""
     sign_in(client, "coordinator")
-    r = client.get(f"/worklist?{query}")
-    assert r.status_code == 400
-    assert "Traceback" not in r.text
-    assert any(word in r.text for word in ("Unknown", "not valid"))
+    r = client.get(f"/worklist?filter=breached&{query}", follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"].startswith("/worklist?filter=breached")
+    assert r.headers["location"].endswith(f"notice={notice}")
+    page = client.get(r.headers["location"])
+    assert page.status_code == 200 and "Traceback" not in page.text
+    assert NOTICES[notice] in page.text.replace("&#39;", "'")
+    assert 'id="filter-breached" name="filter" type="checkbox" value="breached" checked' \
+        in page.text
+
+
+def test_pages_say_page_x_of_y_and_go_back_and_forth(client, demo, monkeypatch):
+    monkeypatch.setattr(worklist_route, "PAGE_SIZE", 5)  # the demo's list in pages of 5
+    sign_in(client, "coordinator")
+    first = client.get("/worklist")
+    pages = int(re.search(r"Page 1 of (\d+)", first.text).group(1))
+    assert pages >= 4, "the demo's list should span four pages"
+    second = client.get(next_link(first.text))
+    assert f"Page 2 of {pages}" in second.text
+    third = client.get(next_link(second.text))
+    back = client.get(prev_link(third.text))
+    assert f"Page 2 of {pages}" in back.text
+    assert rows_of(back.text) == rows_of(second.text)
+    assert rows_of(client.get(prev_link(back.text)).text) == rows_of(first.text)
+
+
+def next_link(page: str) -> str:
+    return re.search(r'rel="next" href="([^"]+)"', page).group(1).replace("&amp;", "&")
+
+
+def prev_link(page: str) -> str:
+    return re.search(r'rel="prev" href="([^"]+)"', page).group(1).replace("&amp;", "&")
+
+
+def rows_of(page: str) -> list[str]:
+    return re.findall(r'id="row-([^"]+)"', page)
 
 
 @pytest.mark.parametrize("role, status", [("gp", 404), ("place-lead", 404), ("admin", 200)])
@@ -151,7 +190,8 @@ def test_pathways_are_assigned_only_to_coordinators_of_their_pcn(client, demo):
     r = post(client, "/worklist/assign", {
         "pathway": [f"{row.provider}|{row.pathway_id}|{row.patient_id}"],
         "coordinator": "thurrock.coordinator@guardian.test", "back": "/worklist"})
-    assert r.status_code == 422 and "does not work for" in r.text
+    assert r.status_code == 303 and r.headers["location"] == "/worklist?notice=assign-outside"
+    assert "does not work for the PCN" in client.get(r.headers["location"]).text
     [after] = rows_where(demo, wl.worklist.c.provider == row.provider,
                          wl.worklist.c.pathway_id == row.pathway_id)
     assert after.coordinator is None
@@ -341,3 +381,21 @@ def test_message_sent_shows_awaiting_reply_on_the_worklist(client, demo):
     [answered] = rows_where(demo, wl.worklist.c.provider == row.provider,
                             wl.worklist.c.pathway_id == row.pathway_id)
     assert answered.awaiting_reply_since is None
+
+
+@pytest.mark.parametrize(("form", "notice"), [
+    ({"coordinator": "coordinator@demo.invalid"}, "assign-none"),
+    ({"pathway": ["RAJ|x|y"], "coordinator": ""}, "assign-nobody"),
+])
+def test_a_bulk_action_that_cannot_be_done_returns_to_the_same_list(client, demo, form,
+                                                                   notice):
+    sign_in(client, "coordinator")
+    if "pathway" in form:  # a real pathway of the list, so only the coordinator is missing
+        row = next(r_ for r_ in mine(demo) if r_.pcn_code == "U90001")
+        form = {**form, "pathway": [f"{row.provider}|{row.pathway_id}|{row.patient_id}"]}
+    back = "/worklist?filter=breached&sort=days-waiting&notice=assign-none"
+    r = post(client, "/worklist/assign", {**form, "back": back})
+    assert r.status_code == 303
+    assert r.headers["location"] == (
+        f"/worklist?filter=breached&sort=days-waiting&notice={notice}")
+    assert NOTICES[notice] in client.get(r.headers["location"]).text

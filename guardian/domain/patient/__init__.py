@@ -38,6 +38,7 @@ Every event, the module of `events/` that holds its rule, and what fires it:
 | StepAtRisk | waits | `check_waits` |
 | CheckInDue | waits | `check_ins` |
 | CheckInOutcomeRecorded | waits | `record_check_in_outcome` |
+| NewsSeen | waits | `see_news` (a coordinator opened the patient) |
 | DeteriorationFlagged | contact | `flag_deterioration`, `record_check_in_outcome` ("worse") |
 | DeteriorationReviewed | contact | `review_deterioration` |
 | ContactLogged, SupportOffered | contact | `log_contact`, `offer_support` |

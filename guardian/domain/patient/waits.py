@@ -48,6 +48,24 @@ class WaitCommands(PatientState):
         self.trigger_event(ev.BreachWithdrawn, provider=provider, pathway_id=pathway_id,
                            standard=standard, subject=subject, reason=reason)
 
+    def with_news(self, pathways: list[tuple[str, str]], whole: bool) -> set[tuple[str, str]]:
+        """Which of these pathways have news no coordinator has seen: a breach, or an
+        unreviewed deterioration flag made for it (or, seeing the `whole` patient, for no
+        referral) (docs/rules.md §11)."""
+        fresh = [f for f in self.flags.values() if not f.seen and f.reviewed_on is None]
+        return {key for key in pathways if key in self.pathways and (
+            self.pathways[key].unseen_breaches
+            or any(f.pathway == key or (f.pathway is None and whole) for f in fresh))}
+
+    def see_news(self, pathways: list[tuple[str, str]], whole: bool, by: str) -> None:
+        """A coordinator opened the patient, seeing these pathways (and the whole patient
+        when `whole`): their new breaches and deterioration flags are no longer new
+        (docs/rules.md §11). Nothing is recorded when nothing was new."""
+        keys = [key for key in pathways if key in self.pathways]
+        if self.with_news(keys, whole):
+            self.trigger_event(ev.NewsSeen, pathways=[list(key) for key in keys],
+                               whole=whole, by=by)
+
     # ------------------------------------------------------------------ the wait-time sweep
     def check_waits(
         self,

@@ -8,12 +8,13 @@ which re-render this page when a form is refused.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 
-from guardian.application import GuardianApp, PatientNotFound
+from guardian.application import ConcurrentChange, GuardianApp, PatientNotFound
 from guardian.domain import codes, visibility
 from guardian.domain.identifiers import format_nhs_number
 from guardian.domain.patient import Patient
@@ -21,7 +22,7 @@ from guardian.projections import status as status_model
 from guardian.projections.org_queries import orgs_of
 from guardian.web import access
 from guardian.web.access import Principal
-from guardian.web.deps import AppDep
+from guardian.web.deps import AppDep, CatchUpDep
 from guardian.web.names import names_of
 from guardian.web.present import age_on, coordinators_of, covering, referral_label
 from guardian.web.templating import render
@@ -106,14 +107,31 @@ def patient_context(request: Request, app: GuardianApp, principal: Principal,
         "errors": errors or {}, "values": values,
         "done": request.query_params.get("done"),
         "is_gp": principal.role == "gp",
+        "new_keys": set(),  # pathways with news when the page was opened (`see_news`)
         "choices": CHOICES,
     }
 
 
+def see_news(app: GuardianApp, principal: Principal, patient: Patient,
+             visible: Visible) -> set[tuple[str, str]]:
+    """A coordinator or an admin opened the patient: what was new on the pathways they see
+    is new no longer (docs/rules.md §11). Returns those pathways (the page marks them)."""
+    whole = visibility.view_of(patient, visible).whole
+    new = patient.with_news(list(visible), whole)
+    if new and principal.role in ("coordinator", "admin"):
+        # someone else writing first leaves the news new until the next opening
+        with contextlib.suppress(ConcurrentChange):
+            app.see_news(patient.id, list(visible), whole, principal.email)
+    return new
+
+
 @router.get("/patients/{patient_ref}")
 def patient_page(request: Request, principal: access.PatientReader, app: AppDep,
-                 patient_ref: str):
+                 catch_up: CatchUpDep, patient_ref: str):
     patient, visible = load_visible_patient(request, app, principal, patient_ref)
     access.record_access(request, principal, "view-patient", patient_id=patient.id.hex)
-    return render(request, "patient.html", patient_context(request, app, principal, patient,
-                                                           visible))
+    new = see_news(app, principal, patient, visible) if principal.role != "gp" else set()
+    if new:
+        catch_up()
+    context = patient_context(request, app, principal, patient, visible)
+    return render(request, "patient.html", {**context, "new_keys": new})

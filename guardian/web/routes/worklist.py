@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -24,13 +24,23 @@ from guardian.web.access import Principal, require_role
 from guardian.web.deps import AppDep, CatchUpDep, ConnDep, PageCacheDep, ScopeDep
 from guardian.web.inputs import LARGEST_INTEGER
 from guardian.web.present import coordinators_of, covering, present_row
-from guardian.web.templating import is_htmx, page_or_fragment, render
+from guardian.web.templating import is_htmx, page_or_fragment
 
 router = APIRouter(include_in_schema=False)
 
 Coordinator = Annotated[Principal, Depends(require_role("coordinator", "admin"))]
 PAGE_SIZE = 50
-BAD_CURSOR = "The page link is not valid: go back to the first page of the worklist"
+# What a page that could not do what was asked says on the list it comes back to: a notice
+# code in the address, never text from it (no dead ends, docs/access.md).
+NOTICES = {
+    "bad-page": "That page link is not valid any more, so this is the first page of the list.",
+    "bad-filter": "Part of that worklist address was not valid, so it was left out.",
+    "assign-none": "Select at least one pathway to assign, then choose a care coordinator.",
+    "assign-nobody": "Choose the care coordinator to assign the selected pathways to.",
+    "assign-outside": "That care coordinator does not work for the PCN of every pathway "
+                      "selected: choose a coordinator of their PCN.",
+}
+BAD_CURSOR = NOTICES["bad-page"]
 
 
 def _problems(filter: list[str], sort: str, priority: str | None,
@@ -49,13 +59,10 @@ def _problems(filter: list[str], sort: str, priority: str | None,
     return errors
 
 
-def _decode(sort: str, after: str | None) -> cursor.Position | None:
-    if not after:
-        return None
-    try:
-        return cursor.decode(sort, after)
-    except cursor.BadCursor:
-        raise HTTPException(status_code=400, detail=BAD_CURSOR) from None
+def _back_to(pairs: list[tuple[str, str]], notice: str) -> RedirectResponse:
+    """Back to the list these query pairs show, with a notice (see NOTICES)."""
+    return RedirectResponse("/worklist?" + urlencode([*pairs, ("notice", notice)]),
+                            status_code=303)
 
 
 @router.get("/worklist")
@@ -68,13 +75,16 @@ def worklist_page(
     cache: PageCacheDep,
     pcn: str | None = None,
     filter: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI reads the default
-    sort: str = "next-deadline",
+    sort: str = "urgency",
     practice_code: str | None = None,
     provider: str | None = None,
     treatment_function: str | None = None,
     priority: str | None = None,
     stage: str | None = None,
     after: str | None = None,
+    before: str | None = None,
+    page: str | None = None,
+    notice: str | None = None,
     assigned: Annotated[int, Query(ge=0, le=LARGEST_INTEGER)] = 0,
 ) -> Response:
     pcn = pcn or None
@@ -82,16 +92,34 @@ def worklist_page(
         access.record_access(request, principal, "denied-worklist", detail=f"PCN {pcn}")
         raise HTTPException(status_code=404, detail="Not Found")
     errors = _problems(filter, sort, priority, stage)
-    if errors:
-        return render(request, "worklist_error.html", {"errors": errors}, status_code=400)
     filters = [f for f in wl.FILTERS if f in filter]
+    state = {"pcn": pcn or "", "filter": filters,
+             "sort": sort if "sort" not in errors else "urgency",
+             "practice_code": practice_code or "", "provider": provider or "",
+             "treatment_function": treatment_function or "",
+             "priority": priority if "priority" not in errors else "",
+             "stage": stage if "stage" not in errors else ""}
+    pairs = [(k, v) for k, vs in state.items()
+             for v in (vs if isinstance(vs, list) else [vs]) if v]
+    if errors:
+        return _back_to(pairs, "bad-filter")
+    sort = state["sort"]
+    try:
+        number = int(page) if page else 1
+        after_at = cursor.decode(sort, after) if after else None
+        before_at = cursor.decode(sort, before) if before else None
+    except (ValueError, cursor.BadCursor):
+        return _back_to(pairs, "bad-page")
+    # page 1 has no cursor, every other page exactly one
+    if number < 1 or (after and before) or bool(after or before) != (number > 1):
+        return _back_to(pairs, "bad-page")
     attrs = {"practice_code": practice_code, "provider": provider,
              "treatment_function": treatment_function,
              "priority": int(priority) if priority else None, "stage": stage}
-    position = _decode(sort, after)
     today = app.today()
     with connect() as conn:
-        rows = wl.page(conn, scope, pcn, today, filters, sort, position, PAGE_SIZE + 1, attrs)
+        rows = wl.page(conn, scope, pcn, today, filters, sort, after_at, PAGE_SIZE + 1, attrs,
+                       before=before_at)
         # The counts scan every row in scope: reuse them until the worklist changes (its
         # tracking position moves with every projected event) or the day does.
         counts = cache.get(("counts", scope.pcns, scope.user, pcn,
@@ -101,27 +129,35 @@ def worklist_page(
         facets = cache.get(("facets", scope.pcns, pcn), lambda: wl.facets(conn, scope, pcn))
         names = cache.get(("pcn-names",), lambda: pcn_names(conn))
         everyone = cache.get(("coordinators",), lambda: coordinators_of(conn))
+    if before_at is not None:
+        # a previous page: the rows just before, so there is always a next one
+        more, rows = True, rows[-PAGE_SIZE:]
+    else:
+        more, rows = len(rows) > PAGE_SIZE, rows[:PAGE_SIZE]
+    if not rows and number > 1:
+        return _back_to(pairs, "bad-page")
+    pages = max(1, -(-counts["matching"] // PAGE_SIZE))
+    number = min(number, pages)
     # only coordinators of the PCNs on the page may be given its pathways (docs/access.md)
     coordinators = [u.email for u in covering(everyone, {pcn} if pcn else principal.pcns)]
-    more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
-    state = {"pcn": pcn or "", "filter": filters, "sort": sort,
-             "practice_code": practice_code or "", "provider": provider or "",
-             "treatment_function": treatment_function or "", "priority": priority or "",
-             "stage": stage or ""}
-    pairs = [(k, v) for k, vs in state.items()
-             for v in (vs if isinstance(vs, list) else [vs]) if v]
-    next_href = None
+    query = urlencode(pairs, doseq=True)
+    next_href = prev_href = None
     if more:
-        next_href = "/worklist?" + urlencode([*pairs, ("after", cursor.encode(sort, rows[-1]))])
+        next_href = "/worklist?" + urlencode(
+            [*pairs, ("after", cursor.encode(sort, rows[-1])), ("page", number + 1)])
+    if number > 1:
+        prev_href = "/worklist?" + (urlencode(
+            [*pairs, ("before", cursor.encode(sort, rows[0])), ("page", number - 1)])
+            if number > 2 else query)
     access.record_access(request, principal, "view-worklist",
                          detail=f"PCN {pcn or 'all in scope'}; filters {','.join(filters)}")
     my_pcns = sorted(principal.pcns) if principal.pcns is not None else sorted(names)
     return page_or_fragment(request, "worklist.html", {
         "rows": [present_row(r, today) for r in rows], "counts": counts, "facets": facets,
-        "state": state, "query": urlencode(pairs, doseq=True), "next_href": next_href,
-        "first_page": after is None,
+        "state": state, "query": query, "next_href": next_href, "prev_href": prev_href,
+        "page_number": number, "pages": pages, "notice": NOTICES.get(notice or ""),
         "filters": wl.FILTERS, "filter_labels": wl.FILTER_LABELS,
+        "sorts": wl.SORTS, "sort_labels": wl.SORT_LABELS,
         "pcns": [(c, names.get(c, c)) for c in my_pcns], "today": today,
         "stages": standards.STAGES, "stage_labels": standards.STAGE_LABELS,
         "priorities": codes.PRIORITIES, "tf_names": codes.TREATMENT_FUNCTIONS,
@@ -129,13 +165,13 @@ def worklist_page(
     }, "results")
 
 
-def _assign_problems(keys: list[str], target: users.User | None) -> list[str]:
-    problems = []
+def _assign_problem(keys: list[str], target: users.User | None) -> str | None:
+    """The notice (see NOTICES) for an assignment that cannot be made as asked, if any."""
     if not keys:
-        problems.append("Select at least one pathway to assign.")
+        return "assign-none"
     if target is None or target.role != "coordinator":
-        problems.append("Choose a care coordinator to assign the pathways to.")
-    return problems
+        return "assign-nobody"
+    return None
 
 
 @router.post("/worklist/assign")
@@ -146,8 +182,11 @@ async def bulk_assign(request: Request, principal: Coordinator, app: AppDep,
     coordinator = str(form.get("coordinator") or "").strip()
     back = str(form.get("back") or "")
     back = back if back.startswith("/worklist") else "/worklist"
+    path, _, query = back.partition("?")
+    back = path + "?" + urlencode([(k, v) for k, v in parse_qsl(query)
+                                   if k not in ("notice", "assigned")])
     target = users.find_user(app.engine, coordinator) if coordinator else None
-    problems = _assign_problems(keys, target)
+    problem = _assign_problem(keys, target)
     parsed = []
     for key in keys:
         provider, _, rest = key.partition("|")
@@ -161,21 +200,16 @@ async def bulk_assign(request: Request, principal: Coordinator, app: AppDep,
             access.record_access(request, principal, "denied-patient",
                                  detail=f"bulk assign {provider}/{pathway_id}")
             raise HTTPException(status_code=404, detail="Not Found")
-    outside = sorted({rows[(pv, pw)].pcn_code for pv, pw, _ in parsed} - set(
-        target.orgs if target is not None else ()))
-    if target is not None and target.role == "coordinator" and outside:
-        problems.append(f"{target.email} does not work for {', '.join(outside)}: choose a "
-                        "coordinator of the PCN of every pathway selected.")
-    if problems:
-        return render(request, "worklist_error.html",
-                      {"errors": {"assign": " ".join(problems)}, "back": back},
-                      status_code=422)
-    assert target is not None
+    if problem is None and target is not None and {
+            rows[(pv, pw)].pcn_code for pv, pw, _ in parsed} - set(target.orgs):
+        problem = "assign-outside"
+    sep = "&" if not back.endswith("?") else ""
+    if problem is not None or target is None:
+        return RedirectResponse(f"{back}{sep}notice={problem}", status_code=303)
     for provider, pathway_id, patient_hex in parsed:
         with app.audited(access.audit_entry(
                 request, principal, "assign-coordinator", patient_id=patient_hex,
                 provider=provider, pathway_id=pathway_id, detail=f"to {target.email}")):
             app.assign_coordinator(uuid.UUID(patient_hex), provider, pathway_id, target.email)
     catch_up()
-    sep = "&" if "?" in back else "?"
     return RedirectResponse(f"{back}{sep}assigned={len(parsed)}", status_code=303)

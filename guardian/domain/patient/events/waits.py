@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from guardian.domain import checkins
 from guardian.domain.pathway import CheckIn
-from guardian.domain.patient.events.base import PathwayEvent
+from guardian.domain.patient.events.base import PathwayEvent, PatientEvent
 
 if TYPE_CHECKING:
     from guardian.domain.patient.aggregate import Patient
@@ -35,7 +35,9 @@ class WaitBreached(StepEvent):
     breach_on: dt.date
 
     def apply(self, patient: Patient) -> None:
-        self.pathway(patient).breaches[self.step] = self.breach_on
+        p = self.pathway(patient)
+        p.breaches[self.step] = self.breach_on
+        p.unseen_breaches.add(self.step)
 
 
 class BreachWithdrawn(StepEvent):
@@ -45,7 +47,9 @@ class BreachWithdrawn(StepEvent):
     reason: str
 
     def apply(self, patient: Patient) -> None:
-        self.pathway(patient).breaches.pop(self.step, None)
+        p = self.pathway(patient)
+        p.breaches.pop(self.step, None)
+        p.unseen_breaches.discard(self.step)
 
 
 class StepAtRisk(StepEvent):
@@ -101,3 +105,24 @@ class CheckInOutcomeRecorded(PathwayEvent):
             p.check_in.attempts = self.attempt
             if self.attempt >= checkins.NO_RESPONSE_ATTEMPTS:
                 p.check_in = None
+
+
+class NewsSeen(PatientEvent):
+    """A coordinator opened the patient: the breaches and deterioration flags of the
+    pathways they saw (`pathways`, [provider, pathway id] pairs), and, when they see the
+    whole patient (`whole`), the flags made for no referral, are no longer new
+    (docs/rules.md §11)."""
+
+    TOPIC = "guardian.Patient.NewsSeen"
+    pathways: list[list[str]]
+    whole: bool
+    by: str
+
+    def apply(self, patient: Patient) -> None:
+        keys = {(provider, pathway_id) for provider, pathway_id in self.pathways}
+        for key in keys:
+            if key in patient.pathways:
+                patient.pathways[key].unseen_breaches.clear()
+        for flag in patient.flags.values():
+            if flag.pathway in keys or (flag.pathway is None and self.whole):
+                flag.seen = True
