@@ -71,6 +71,7 @@ from guardian.domain.patient.events.waits import (
     BreachWithdrawn,
     CheckInDue,
     CheckInOutcomeRecorded,
+    NewsSeen,
     StepAtRisk,
     WaitBreached,
 )
@@ -89,7 +90,8 @@ STORED: dict[str, type] = {
         NonAttendanceWithdrawn, WorkupItemRequired, WorkupItemCompleted, WorkupCompleted,
         DiagnosticOrdered, DiagnosticResulted, DiagnosisCommunicated, PathwayClosed,
         CoordinatorAssigned, WaitBreached, BreachWithdrawn, StepAtRisk, CheckInDue,
-        CheckInOutcomeRecorded, DeteriorationFlagged, DeteriorationReviewed, ContactLogged,
+        CheckInOutcomeRecorded, NewsSeen, DeteriorationFlagged, DeteriorationReviewed,
+        ContactLogged,
         SupportOffered, MessageReceived, MessageSent, ReplyRecorded, MessageMarkedAnswered,
     )
 }
