@@ -67,6 +67,7 @@ class Orgs:
     pcns: list[tuple[str, str]]  # (code, name), by name
     practices: list[tuple[str, str]]  # (code, "name (code)"), by name
     places: list[str]
+    pcns_by_place: list[tuple[str, list[tuple[str, str]]]]  # as the form groups them
 
     def scope(self, user: users.User) -> str:
         """A user's scope as people read it."""
@@ -87,7 +88,10 @@ def orgs_of(conn: Connection) -> Orgs:
     pcns = sorted({(r.pcn_code, r.pcn_name) for r in rows}, key=lambda p: (p[1], p[0]))
     practices = sorted(((r.practice_code, f"{r.practice_name} ({r.practice_code})")
                         for r in rows), key=lambda p: (p[1], p[0]))
-    return Orgs(pcns, practices, sorted({r.place for r in rows}))
+    places = sorted({r.place for r in rows})
+    place_of = {r.pcn_code: r.place for r in rows}
+    by_place = [(place, [p for p in pcns if place_of[p[0]] == place]) for place in places]
+    return Orgs(pcns, practices, places, by_place)
 
 
 def reference(request: Request) -> Orgs:
