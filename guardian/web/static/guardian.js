@@ -12,3 +12,9 @@ document.body.addEventListener("htmx:configRequest", (event) => {
     event.detail.headers["X-CSRF-Token"] = csrf.content;
   }
 });
+
+// Print buttons (data-print) need this script: shown only when it runs.
+for (const button of document.querySelectorAll("[data-print]")) {
+  button.hidden = false;
+  button.addEventListener("click", () => window.print());
+}
