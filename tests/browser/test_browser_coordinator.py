@@ -31,7 +31,7 @@ def test_worklist_filter_open_patient_and_complete_workup(signed_in, live, shoot
     tick_filter(page, "workup-incomplete")
     assert total_of(page) == count_of(page, "workup-incomplete") == workup_pile
     assert rows.count() == min(workup_pile, 50)
-    expect(rows.first.locator("td").nth(6)).to_contain_text("Workup:")
+    expect(rows.first.locator("td.guardian-attention")).to_contain_text("Workup:")
     shoot(page, "03-worklist-filtered")
 
     # The URL holds the state: reloading it shows the same filtered table.
