@@ -108,7 +108,11 @@ def test_status_outstanding_owners_and_timeline(app):
     # MRI ordered 3 Mar: day 41 is 13 Apr, so not overdue yet
     assert owners["Test result: MRI"] == ("hospital", False)
     texts = [t.text for t in status.timeline]
-    assert texts[0] == "Referral received by RQW for Trauma and Orthopaedics (routine)"
+    # providers by name (`guardian db init` adds the shipped names: docs/formats.md)
+    pah = "The Princess Alexandra Hospital NHS Trust"
+    assert texts[0] == f"Referral received by {pah} for Trauma and Orthopaedics (routine)"
+    assert pah in status.summary and "RQW" not in status.summary
+    assert status.as_dict()["provider_name"] == pah
     assert "Workup needed from the GP practice: Full blood count" in texts
     assert "Test ordered: MRI" in texts
     assert "A Guardian care coordinator was assigned" in texts
