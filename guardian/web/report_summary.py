@@ -31,7 +31,7 @@ from guardian.web.report_tables import (
 )
 
 TOP = 3  # groups named in each finding
-CHART_WIDTH = 520  # the summary's charts are small: two side by side on a desktop
+CHART_WIDTH, LABEL_WIDTH = 450, 180  # small charts: two side by side on a desktop
 # The tables each finding reads (a finding is left out when its tables were not built).
 NEEDS = {"stages": ("stage-overview",), "queues": ("queues-growing",),
          "breaches": ("breaches",), "equity": ("equity-pcn-age", "equity-pcn")}
@@ -85,7 +85,10 @@ def _weeks(value: Any) -> str:
 
 
 def _chart(title: str, rows: list[tuple[str, Any]], unit: str = "") -> Markup | None:
-    return Markup(svg.bar_chart(title, rows, unit=unit, width=CHART_WIDTH)) if rows else None
+    if not rows:
+        return None
+    return Markup(svg.bar_chart(title, rows, unit=unit, width=CHART_WIDTH,
+                                label_width=LABEL_WIDTH))
 
 
 # ----------------------------------------------------------------------------- findings
@@ -118,7 +121,7 @@ def _stages(tables: Mapping[str, ReportTable], p: Params) -> Finding:
                              f"median {_weeks(row[kinds[0]])} each.")
     lead = f"Steps completed in the last {p.window} weeks, by {grouping_words(p.by)}:"
     chart = _chart("Median weeks of the longest stages",
-                   [(f"{short(name, 18)} · {SHORT_STEPS[kinds[0]]}", row[kinds[0]])
+                   [(f"{short(name, 12)} · {SHORT_STEPS[kinds[0]]}", row[kinds[0]])
                     for _, name, kinds, row in top], unit=" weeks")
     return Finding("stages", heading, (lead, *sentences), chart)
 
@@ -144,7 +147,7 @@ def _queues(tables: Mapping[str, ReportTable], p: Params) -> Finding:
         sentences.append(f"{len(t.rows)} queues in all grew for {p.growing} weeks in a row "
                          "or more.")
     chart = _chart("Weeks in a row growing",
-                   [(short(_name(r), 26), r["weeks_growing"]) for r in top], unit=" weeks")
+                   [(short(_name(r), 22), r["weeks_growing"]) for r in top], unit=" weeks")
     return Finding("queues", heading, tuple(sentences), chart)
 
 
@@ -161,10 +164,10 @@ def _breaches(tables: Mapping[str, ReportTable], p: Params) -> Finding:
             return Finding("breaches", heading, (
                 f"Fewer than {SMALLEST} breaches of each standard were recorded {window}.",))
         return Finding("breaches", heading, (f"No breaches were recorded {window}.",))
-    sentences = [f"{r['standard']}: {_number(r['breaches']):,.0f} breaches recorded {window}."
-                 for r in top]
+    sentences = [f"Recorded {window}:",
+                 *(f"{r['standard']}: {_number(r['breaches']):,.0f} breaches." for r in top)]
     chart = _chart("Breaches by standard",
-                   [(short(str(r["standard"])), r["breaches"]) for r in top])
+                   [(short(str(r["standard"]), 22), r["breaches"]) for r in top])
     return Finding("breaches", heading, tuple(sentences), chart)
 
 
@@ -193,7 +196,7 @@ def _equity(tables: Mapping[str, ReportTable], p: Params) -> Finding:
             f"Patients {_band_words(band)} registered in {pcn} wait longest for their age: a "
             f"median of {mine:.1f} weeks, {-gap:.1f} weeks longer than patients "
             f"{_band_words(band)} across {p.place} ({place:.1f} weeks).")
-        bars = [(short(_name(r), 26), r[band]) for r in by_band.rows
+        bars = [(short(_name(r), 22), r[band]) for r in by_band.rows
                 if _known(r) and _number(r.get(band)) is not None]
         bars.sort(key=lambda b: (-(_number(b[1]) or 0.0), b[0]))
         chart = _chart(f"Median wait in weeks, patients {_band_words(band)}",

@@ -186,7 +186,7 @@ def stage_durations(conn: Connection, p: Params, labels: Labels) -> ReportTable:
     )
     t.chart = Markup(svg.bar_chart(
         f"Median weeks, {STAGES[p.stage]}, by {grouping_words(p.by)}",
-        [(short(r["group"]), r["median_weeks"]) for r in rows], unit=" weeks"))
+        [(short(r["_name"]), r["median_weeks"]) for r in rows], unit=" weeks"))
     return t
 
 
@@ -231,7 +231,7 @@ def stage_overview(conn: Connection, p: Params, labels: Labels) -> ReportTable:
                           for r in rows], "_top", "group")
     t.chart = Markup(svg.bar_chart(
         f"Median weeks of each {grouping_words(p.by)}'s longest stage",
-        [(f"{short(r['_name'], 18)} · {SHORT_STEPS[r['_longest'][0]]}", r["_top"])
+        [(f"{short(r['_name'], 14)} · {SHORT_STEPS[r['_longest'][0]]}", r["_top"])
          for r in drawn if r["_longest"]], unit=" weeks"))
     return t
 
@@ -290,7 +290,7 @@ def queues_growing(conn: Connection, p: Params, labels: Labels) -> ReportTable:
         rows, empty=f"No queue grew for {p.growing} weeks in a row up to this date.",
     )
     t.chart = Markup(svg.bar_chart("Weeks in a row growing",
-                                   [(short(r["group"]), r["weeks_growing"]) for r in rows],
+                                   [(short(r["_name"]), r["weeks_growing"]) for r in rows],
                                    unit=" weeks"))
     return t
 

@@ -90,7 +90,7 @@ def _equity(conn: Connection, p: Params, labels: Labels, by: str, slug: str,
                     [Column("group", column, "label"), *EQUITY_COLUMNS], rows,
                     empty="Nobody was waiting on an RTT pathway on this date.")
     t.chart = Markup(svg.bar_chart(f"Median wait by {heading}",
-                                   [(short(r["group"]), r["median_weeks"]) for r in rows],
+                                   [(short(r["_name"]), r["median_weeks"]) for r in rows],
                                    unit=" weeks"))
     return t
 

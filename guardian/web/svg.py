@@ -36,11 +36,12 @@ def _label(value: Any) -> str:
 
 
 def bar_chart(title: str, rows: Sequence[tuple[str, Any]], unit: str = "",
-              width: int = 640) -> str:
+              width: int = 640, label_width: int = 210) -> str:
     """A horizontal bar chart of (label, value) rows, largest scale from the data. Two or
     more suppressed rows share one last line ("and 12 more: fewer than 8 each"), so that a
-    chart is as tall as what it draws; the description still names every row."""
-    bar_h, gap, label_w, value_w = 22, 6, 210, 110
+    chart is as tall as what it draws; the description still names every row. Labels are
+    cut at 32 characters: `label_width` (px) should hold what the caller passes."""
+    bar_h, gap, label_w, value_w = 22, 6, label_width, 110
     described = rows
     hidden = [r for r in rows if r[1] == "*"]
     if len(hidden) > 1:
