@@ -50,12 +50,18 @@ def check_names(page, live, width: int) -> None:
     assert page.evaluate("document.documentElement.scrollWidth") <= width
 
 
-@pytest.mark.parametrize("width", [1366, 390])
-def test_the_patient_page_reads_names(signed_in, live, shoot, width):
+def open_the_patient(signed_in, live, width: int):
+    """A coordinator on the patient page of `a_patient`; the page and the family name."""
     pid, family, _ = a_patient(live)
     page = signed_in("coordinator", width=width)
     page.goto(f"/patients/{pid}")
     expect(page.locator("h1")).to_contain_text(family.upper())
+    return page, family
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+def test_the_patient_page_reads_names(signed_in, live, shoot, width):
+    page, _ = open_the_patient(signed_in, live, width)
     heading = page.locator("h2.nhsuk-card__heading").first
     expect(heading).to_contain_text(f" at {MSE}")
     expect(heading).not_to_contain_text(" at RAJ")
@@ -67,11 +73,7 @@ def test_the_patient_page_reads_names(signed_in, live, shoot, width):
 
 @pytest.mark.parametrize("width", [1366, 390])
 def test_the_audit_log_reads_in_words(signed_in, live, shoot, width):
-    pid, family, _ = a_patient(live)
-    coordinator = signed_in("coordinator", width=width)
-    coordinator.goto(f"/patients/{pid}")
-    expect(coordinator.locator("h1")).to_contain_text(family.upper())
-
+    _, family = open_the_patient(signed_in, live, width)
     page = signed_in("admin", width=width)
     page.goto("/admin/audit?" + f"user={live.emails['coordinator']}")
     first = page.locator("table.guardian-audit tbody tr").first

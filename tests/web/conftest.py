@@ -85,3 +85,14 @@ def one_connection_per_thread(engine):
 @pytest.fixture
 def engine(client):
     return client.app.state.guardian.engine
+
+
+@pytest.fixture
+def demo(client):
+    """The demo cohort (300 patients, seed 11) in the client's store, read models current."""
+    from guardian.demo import load_demo
+
+    guardian = client.app.state.guardian
+    load_demo(guardian, patients=300, seed=11)
+    client.app.state.runner.run_once()
+    return guardian

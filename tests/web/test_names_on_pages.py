@@ -16,20 +16,11 @@ from sqlalchemy import select
 from visible_text import bare_codes, visible_text
 from web_helpers import csrf_of, sign_in
 
-from guardian.demo import load_demo
 from guardian.domain.identifiers import format_nhs_number
 from guardian.projections import worklist as wl
 from guardian.projections.name_queries import load_names
 
-pytestmark = pytest.mark.one_backend
-
-
-@pytest.fixture
-def demo(client):
-    guardian = client.app.state.guardian
-    load_demo(guardian, patients=300, seed=11)
-    client.app.state.runner.run_once()
-    return guardian
+pytestmark = pytest.mark.one_backend  # `demo`: tests/web/conftest.py
 
 
 def _names(guardian):
