@@ -61,8 +61,8 @@ def test_the_report_starts_with_the_answer(signed_in, shoot, width):
     expect(table).to_be_visible()
     assert table.locator("tbody tr").count() >= 1
     assert page.evaluate("document.documentElement.scrollWidth") <= width
-    details.scroll_into_view_if_needed()
-    shoot(page, f"14-report-table-open-{width}")
+    if width == 390:  # the phone: the table scrolls inside its own box
+        shoot(page, "14-report-table-open-390")
 
     # an answer leads to its section
     summary.get_by_role("link", name=re.compile("Breaches by standard")).click()
