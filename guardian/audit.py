@@ -139,7 +139,7 @@ def _rows(bind: Engine | Connection, q: Any) -> list[Any]:
 # What each action means, as the audit log page says it: the user did this.
 ACTION_WORDS = {
     "sign-in": "Signed in",
-    "sign-in-failed": "Sign-in refused (wrong e-mail address or password, or account disabled)",
+    "sign-in-failed": "Sign-in refused (wrong email address or password, or account disabled)",
     "sign-in-throttled": "Sign-in held back after repeated failures",
     "sign-in-locked": "Sign-in refused: account locked",
     "sign-out": "Signed out",

@@ -19,7 +19,7 @@ P = ParamSpec("P")
 
 app = typer.Typer(help="Users, their roles and API tokens.", no_args_is_help=True)
 
-EmailOpt = Annotated[str, typer.Option("--email", help="the user's e-mail address")]
+EmailOpt = Annotated[str, typer.Option("--email", help="the user's email address")]
 PasswordStdinOpt = Annotated[
     bool, typer.Option("--password-stdin", help="read the password from standard input")
 ]

@@ -59,6 +59,12 @@ class TimelineEntry:
         return {"on": self.on.isoformat(), "text": self.text, "by": self.by}
 
 
+def standard_label(code: str) -> str:
+    """A standard as people read it (a code no longer in the table reads as itself)."""
+    known = {s.code: s.label for s in standards.STANDARDS}
+    return known.get(code, code)
+
+
 def _humanise(name: str) -> str:
     words = re.sub(r"(?<!^)(?=[A-Z])", " ", name).lower()
     return words[:1].upper() + words[1:]
@@ -161,9 +167,13 @@ def _describe(event: Any, pathways: dict[tuple[str, str], Pathway],
         case ev.CoordinatorAssigned():
             return None, "A Guardian care coordinator was assigned"
         case ev.WaitBreached():
-            label = standards.get_standard(e["standard"]).label if e["standard"] in {
-                s.code for s in standards.STANDARDS} else e["standard"]
-            return e["breach_on"], f"Standard missed: {label}"
+            return e["breach_on"], f"Standard missed: {standard_label(e['standard'])}"
+        case ev.StepAtRisk():  # which step, and its last day (never a bare "step at risk")
+            return e["at_risk_from"], (f"At risk: {standard_label(e['standard'])}; the last "
+                                       f"day within is {day_text(e['last_day_within'])}")
+        case ev.CheckInDue():
+            return e["due_on"], (f"Waiting Well check-in due after {e['wait_days'] // 7} "
+                                 "weeks of waiting")
         case ev.BreachWithdrawn():
             return None, f"A missed standard was withdrawn ({e['reason']})"
         case ev.DeteriorationFlagged():

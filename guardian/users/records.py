@@ -82,7 +82,7 @@ def normalise_email(value: str) -> str:
     email = (value or "").strip().lower()
     local, _, domain = email.partition("@")
     if not local or "." not in domain or " " in email or len(email) > 254:
-        raise UserError(f"{value!r} is not an e-mail address")
+        raise UserError(f"{value!r} is not an email address")
     return email
 
 

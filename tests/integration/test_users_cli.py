@@ -168,7 +168,7 @@ def test_other_failures_are_clear(sqlite_url, tmp_path):
     assert none.returncode == 1 and "no password on standard input" in none.stderr
     bad = run(sqlite_url, "users", "add", "--email", "not-an-address", "--role", "admin",
               cwd=tmp_path)
-    assert bad.returncode == 1 and "is not an e-mail address" in bad.stderr
+    assert bad.returncode == 1 and "is not an email address" in bad.stderr
     unknown = run(sqlite_url, "users", "token", "--email", "nobody@example.test", cwd=tmp_path)
     assert unknown.returncode == 1 and "no user nobody@example.test" in unknown.stderr
     missing = run(sqlite_url, "users", "add", "--email", "x@example.test", cwd=tmp_path)

@@ -55,7 +55,7 @@ def test_a_disabled_user_gets_the_answer_a_wrong_password_gets(client, engine):
     disabled = sign_in(client, COORDINATOR, PASSWORD)
     wrong = sign_in(client, "gp", "not the password")
     assert disabled.status_code == wrong.status_code == 401
-    assert "The e-mail address or password is not right" in disabled.text
+    assert "The email address or password is not right" in disabled.text
     assert "disabled" not in disabled.text.lower()
     assert audit.entries(engine, action="sign-in-failed")[1].detail == "disabled"
     with pytest.raises(users.UserError, match="is disabled"):

@@ -104,7 +104,7 @@ def test_wrong_credentials_give_one_message_whoever_asks(client, email):
     r = sign_in(client, email, password="not the password")
     assert r.status_code == 401
     assert "There is a problem" in r.text
-    assert "The e-mail address or password is not right" in r.text
+    assert "The email address or password is not right" in r.text
     assert 'href="#email"' in r.text and "nhsuk-form-group--error" in r.text
     assert f'value="{email}"' in r.text  # what was typed is kept
     assert SESSION_COOKIE not in r.headers.get("set-cookie", "")
@@ -116,7 +116,7 @@ def test_missing_fields_are_named_next_to_the_field(client):
     r = client.post("/sign-in", data={"email": "", "password": "",
                                       "csrf_token": sign_in_token(client)})
     assert r.status_code == 400
-    assert "Enter your e-mail address" in r.text and "Enter your password" in r.text
+    assert "Enter your email address" in r.text and "Enter your password" in r.text
     assert r.text.count("nhsuk-error-message") == 2
     assert 'id="email-error"' in r.text and 'id="password-error"' in r.text
 

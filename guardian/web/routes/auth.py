@@ -154,9 +154,9 @@ def sign_in(
                              errors={"form": CSRF_MESSAGE}, status_code=403)
     errors: dict[str, str] = {}
     if not email:
-        errors["email"] = "Enter your e-mail address"
+        errors["email"] = "Enter your email address"
     elif "@" not in email:
-        errors["email"] = "Enter an e-mail address in the right format, like name@example.nhs.uk"
+        errors["email"] = "Enter an email address in the right format, like name@example.nhs.uk"
     if not password:
         errors["password"] = "Enter your password"
     if errors:
@@ -183,7 +183,7 @@ def sign_in(
     if result.outcome != "ok" or result.user is None:
         return _sign_in_page(
             request, app, email=email, next_path=next_path, status_code=401,
-            errors={"email": "The e-mail address or password is not right. Check them and "
+            errors={"email": "The email address or password is not right. Check them and "
                     "try again."},
         )
     old = access.session_id(request)
