@@ -11,26 +11,16 @@ import datetime as dt
 import io
 import urllib.parse
 
-import pytest
 from sqlalchemy import insert, select
 from web_helpers import referred_patient, sign_in
 
 from guardian import audit
-from guardian.demo import load_demo
 from guardian.domain.report import ReferralReport
 from guardian.projections import worklist as wl
 from guardian.web.routes import worklist_export
 from guardian.web.routes.worklist_export import safe
 
 MINE = ["U90001", "U90002"]
-
-
-@pytest.fixture
-def demo(client):
-    guardian = client.app.state.guardian
-    load_demo(guardian, patients=300, seed=11)
-    client.app.state.runner.run_once()
-    return guardian
 
 
 def read_csv(text: str) -> list[dict[str, str]]:
