@@ -33,8 +33,8 @@ from guardian.web.routes import (
     worklist,
     worklist_export,
 )
-from guardian.web.routes import reports as report_pages
 from guardian.web.routes import help as help_pages
+from guardian.web.routes import reports as report_pages
 from guardian.web.templating import make_templates
 
 HERE = Path(__file__).parent

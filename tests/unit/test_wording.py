@@ -71,7 +71,7 @@ JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
 TAG = re.compile(r"<[^>]+>")
 ELEMENTS = ("h1", "h2", "h3", "h4", "legend", "label", "th", "caption", "button", "summary",
             "title", "dt")
-ELEMENT = re.compile(r"<(%s)\b[^>]*>(.*?)</\1>" % "|".join(ELEMENTS), re.S | re.I)
+ELEMENT = re.compile(r"<(" + "|".join(ELEMENTS) + r")\b[^>]*>(.*?)</\1>", re.S | re.I)
 TITLE_BLOCK = re.compile(r"\{%-?\s*block title\s*-?%\}(.*?)\{%-?\s*endblock", re.S)
 # The label argument of the form macros: text_input("name", "Label", …), select_field(…).
 MACRO_LABEL = re.compile(r'\b(?:text_input|select_field|action_form)\(\s*"[^"]*"\s*,\s*"([^"]+)"')
