@@ -21,6 +21,19 @@ def age_on(birth: dt.date, on: dt.date) -> int:
     return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
 
 
+# The standards as a worklist cell names them (the full label is its tooltip), so a
+# deadline reads in one line; a deployment's own standard shows its label.
+SHORT_STANDARDS = {
+    "rtt-18": "18 weeks (RTT)", "rtt-52": "52 weeks (RTT)", "rtt-65": "65 weeks (RTT)",
+    "rtt-78": "78 weeks (RTT)", "rtt-104": "104 weeks (RTT)",
+    "cancer-fds-28": "Cancer: told in 28 days", "cancer-62": "Cancer: treated in 62 days",
+    "diagnostic-6w": "Test within 6 weeks", "procedure-p2": "P2: within 4 weeks",
+    "procedure-p3": "P3: within 3 months", "workup-14": "Workup within 14 days",
+    "deterioration-review": "Review within 2 working days",
+    "message-answer": "Answer within 2 working days",
+}
+
+
 def present_row(row: dict[str, Any], today: dt.date) -> dict[str, Any]:
     """A worklist row as the table shows it: state words, waits in weeks, ages in days."""
     state = standards.deadline_state(row["next_breach_on"], row["next_at_risk_from"], today)
@@ -38,6 +51,7 @@ def present_row(row: dict[str, Any], today: dt.date) -> dict[str, Any]:
         "waited_weeks": waited // 7,
         "deadline_state": state,
         "deadline_label": label,
+        "deadline_short": SHORT_STANDARDS.get(row["next_standard"] or "", label),
         "stage_label": standards.STAGE_LABELS.get(row["stage"], row["stage"]),
         "tf_name": codes.TREATMENT_FUNCTIONS.get(row["treatment_function"],
                                                  row["treatment_function"]),
