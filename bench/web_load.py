@@ -8,14 +8,18 @@ loaded and projected), starts `guardian serve --workers 4`, signs in the simulat
 then runs the load generator in a separate process held to one core (`taskset -c 1`):
 
 (a) open loop: `--users` simulated coordinators, each thinking 1–3 s between requests for
-    `--seconds`, doing filter / sort / next page / open a patient — reports errors and
-    p50/p95 per page kind (targets: no errors, worklist p95 < 150 ms, patient p95 < 100 ms);
+    `--seconds`, doing filter / sort / next page / open a patient / find a patient — reports
+    errors and p50/p95 per page kind (targets: no errors, worklist p95 < 150 ms, patient
+    p95 < 100 ms, search p95 < 100 ms). A search (`/search?q=`) looks for an NHS number
+    (half of them typed with spaces), a family name or a pathway id taken from the
+    coordinator's own worklist (read once, before the clock starts, from the JSON API), or
+    for one of these that exists nowhere (one search in ten);
 (b) closed loop: `--clients` concurrent clients requesting worklist pages back to back for
     30 s — reports requests/s and p95 (target ≥ 100 requests/s).
 
 Baseline, same run: the same worklist query (wl.page + wl.counts, as the page issues them)
 sent straight to PostgreSQL from one process, p50/p95 — the ratio shows what the web layer
-(HTTP, session, audit, templates) costs.
+(HTTP, session, audit, templates) costs; and the same for the search's query.
 """
 
 from __future__ import annotations
@@ -36,11 +40,13 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+MISSES = 0.1  # the share of searches for something that exists nowhere
 FILTERS = ["", "breached", "at-risk", "deterioration", "workup-incomplete", "assigned-to-me",
            "unanswered-messages"]
 SORTS = ["next-deadline", "days-waiting"]
@@ -70,7 +76,38 @@ async def sign_in(client, email: str, password: str) -> None:
         raise SystemExit(f"sign-in failed for {email}: {r.status_code}")
 
 
-async def coordinator(base: str, cookies: dict, until: float, out: dict, rng: random.Random):
+async def search_terms(client, pcns: list[str], rng: random.Random) -> list[str]:
+    """What the simulated coordinators search for: an NHS number, a family name or a pathway
+    id of a row of their own worklists (the API's first 200 rows of each PCN), and misses."""
+    rows = []
+    for pcn in pcns:
+        r = await client.get(f"/api/v1/worklists/{pcn}", params={"limit": 200})
+        if r.status_code != 200:
+            raise SystemExit(f"worklist {pcn} for the search terms: {r.status_code}")
+        rows += r.json()["rows"]
+    if not rows:
+        raise SystemExit("the coordinator's worklists are empty: nothing to search for")
+    from guardian.domain.identifiers import format_nhs_number, nhs_check_digit
+
+    terms = []
+    for row in rows:
+        nhs = row["nhs_number"]
+        terms += [format_nhs_number(nhs) if rng.random() < 0.5 else nhs, row["pathway_id"]]
+        if row["family_name"]:
+            terms.append(row["family_name"])
+    known = {row["nhs_number"] for row in rows}
+    misses = []
+    while len(misses) < max(3, int(len(terms) * MISSES / (1 - MISSES))):
+        first = f"{rng.randrange(10**8, 10**9)}"
+        check = nhs_check_digit(first)
+        if check is not None and first + str(check) not in known:
+            nobody = "".join(rng.choice("qxz") for _ in range(7)).capitalize()
+            misses += [first + str(check), nobody, f"NONE-{rng.randrange(10**6):06d}"]
+    return terms + misses
+
+
+async def coordinator(base: str, cookies: dict, until: float, out: dict, rng: random.Random,
+                      terms: list[str]):
     import httpx
 
     async with httpx.AsyncClient(base_url=base, cookies=cookies, timeout=30,
@@ -82,6 +119,8 @@ async def coordinator(base: str, cookies: dict, until: float, out: dict, rng: ra
                 kind, url = "patient", rng.choice(patients)
             elif roll < 0.45 and next_url:
                 kind, url = "worklist", next_url
+            elif 0.45 <= roll < 0.6:
+                kind, url = "search", "/search?" + urlencode({"q": rng.choice(terms)})
             else:
                 f = rng.choice(FILTERS)
                 kind = "worklist"
@@ -90,7 +129,8 @@ async def coordinator(base: str, cookies: dict, until: float, out: dict, rng: ra
             t = time.perf_counter()
             try:
                 r = await client.get(url, headers=headers)
-                ok = r.status_code == 200
+                # one NHS number in scope opens the patient's page: a redirect
+                ok = r.status_code == 200 or (kind == "search" and r.status_code == 303)
             except httpx.HTTPError:
                 ok, r = False, None
             out[kind].append((time.perf_counter() - t) * 1000)
@@ -120,7 +160,7 @@ async def closed_loop(base: str, cookies: dict, until: float, out: list, errors:
 
 
 async def generate(base: str, email: str, password: str, users: int, seconds: float,
-                   clients: int) -> dict:
+                   clients: int, pcns: list[str]) -> dict:
     import httpx
 
     sessions = []
@@ -129,10 +169,11 @@ async def generate(base: str, email: str, password: str, users: int, seconds: fl
             client.cookies.clear()
             await sign_in(client, email, password)
             sessions.append(dict(client.cookies))
+        terms = await search_terms(client, pcns, random.Random(11))
     rng = random.Random(7)
-    out: dict = {"worklist": [], "patient": [], "errors": []}
+    out: dict = {"worklist": [], "patient": [], "search": [], "errors": []}
     until = time.monotonic() + seconds
-    await asyncio.gather(*[coordinator(base, sessions[i], until, out, random.Random(i))
+    await asyncio.gather(*[coordinator(base, sessions[i], until, out, random.Random(i), terms)
                            for i in range(users)])
     closed: list[float] = []
     closed_errors: list[str] = []
@@ -144,7 +185,8 @@ async def generate(base: str, email: str, password: str, users: int, seconds: fl
     return {
         "open_loop": {"users": users, "seconds": seconds, "errors": len(out["errors"]),
                       "error_examples": out["errors"][:5],
-                      "worklist": summary(out["worklist"]), "patient": summary(out["patient"])},
+                      "worklist": summary(out["worklist"]), "patient": summary(out["patient"]),
+                      "search": summary(out["search"])},
         "closed_loop": {"clients": clients, "requests": len(closed),
                         "requests_per_s": round(len(closed) / elapsed, 1),
                         "errors": len(closed_errors), **summary(closed)},
@@ -180,6 +222,34 @@ def baseline(url: str, pcns: frozenset[str], user: str, n: int = 200) -> dict:
             t = time.perf_counter()
             wl.page(conn, scope, None, today, filters, rng.choice(SORTS), limit=51)
             wl.counts(conn, scope, None, today, {}, filters)
+            samples.append((time.perf_counter() - t) * 1000)
+    app.close()
+    return summary(samples)
+
+
+def search_baseline(url: str, pcns: frozenset[str], n: int = 200) -> dict:
+    """The search page's own queries (the coordinator's scope, terms from their patients,
+    one in ten a miss), straight to the database: what the web layer adds to a search."""
+    from sqlalchemy import select
+
+    from guardian.bootstrap import build_app
+    from guardian.config import Settings
+    from guardian.projections import org_queries
+    from guardian.projections.search import patient_search as s
+    from guardian.projections.search_queries import find
+    from guardian.projections.search_terms import parse
+
+    app = build_app(Settings(database_url=url))
+    rng = random.Random(5)
+    samples = []
+    with app.engine.connect() as conn:
+        practices = org_queries.practices_in(conn, pcns)
+        rows = list(conn.execute(select(s.c.nhs_number, s.c.family_name, s.c.pathway_id)
+                                 .where(s.c.practice_code.in_(sorted(practices))).limit(500)))
+        for _ in range(n if rows else 0):
+            q = "Qzxqzx" if rng.random() < MISSES else str(rng.choice(rng.choice(rows)) or "x")
+            t = time.perf_counter()
+            find(conn, parse(q), practices)
             samples.append((time.perf_counter() - t) * 1000)
     app.close()
     return summary(samples)
@@ -295,9 +365,10 @@ def main() -> None:
         coordinator = users_mod.find_user(app.engine, "coordinator@demo.invalid")
         app.close()
         base_line = baseline(url, frozenset(coordinator.orgs), coordinator.email)
+        search_line = search_baseline(url, frozenset(coordinator.orgs))
         spec = {"base": f"http://127.0.0.1:{port}", "email": "coordinator@demo.invalid",
                 "password": password, "users": args.users, "seconds": args.seconds,
-                "clients": args.clients}
+                "clients": args.clients, "pcns": sorted(coordinator.orgs)}
         cmd = [sys.executable, __file__, "--generate", json.dumps(spec)]
         if shutil.which("taskset"):
             cmd = ["taskset", "-c", "1", *cmd]
@@ -310,7 +381,7 @@ def main() -> None:
             "server_log_problems": len(problems), "server_log_first_problems": problems[:5],
             "patients": args.patients if not args.url else None, "workers": args.workers,
             "generator": "taskset -c 1" if shutil.which("taskset") else "unpinned",
-            "baseline_direct_query": base_line, **load,
+            "baseline_direct_query": base_line, "baseline_direct_search": search_line, **load,
             "closed_loop_p50_vs_direct_p50": round(
                 load["closed_loop"]["p50_ms"] / base_line["p50_ms"], 1),
         }

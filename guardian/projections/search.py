@@ -11,7 +11,8 @@ from the aggregate, like the worklist's.
 
 Every way of searching has its index: the NHS number, the UBRN, the pathway id, the family
 name key with the given name key (prefix ranges; on PostgreSQL the keys use the "C"
-collation, so a range is a range of code points and its index serves it), and the patient.
+collation, so a range is a range of code points and its index serves it) — also after the
+practice, for a coordinator's scope — and the patient.
 """
 
 from __future__ import annotations
@@ -70,7 +71,10 @@ def _define(name: str, md: MetaData) -> Table:
         Index(f"{name}_nhs_number", "nhs_number"),
         Index(f"{name}_ubrn", "ubrn"),
         Index(f"{name}_pathway_id", "pathway_id"),
-        Index(f"{name}_name", "family_key", "given_key", "birth_date"),
+        Index(f"{name}_name", "family_key", "given_key", "birth_date", "patient_id"),
+        # a coordinator's name search reads only their practices' rows of that name
+        Index(f"{name}_practice_name", "practice_code", "family_key", "given_key",
+              "patient_id"),
         Index(f"{name}_patient", "patient_id"),
     )
 
