@@ -30,6 +30,7 @@ def practice_owes_workup(page: Page, signed_in) -> None:
     card_id = page.locator("section.guardian-pathway").first.get_attribute("id")
     coordinator = signed_in("coordinator")
     coordinator.goto(page.url)
+    coordinator.reload()  # the first opening marks what is new as seen
     form = action(coordinator.locator(f'section[id="{card_id}"]'), "Ask for workup")
     form.get_by_label("Workup needed").fill("Photographs of the lesion (browser test)")
     form.get_by_label("From").select_option(label="The GP practice")
