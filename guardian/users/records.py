@@ -43,10 +43,13 @@ class User:
 @dataclass(frozen=True)
 class Origin:
     """Where an account change comes from, for its audit entry: the client column ("cli"
-    for the command line) and the user-agent column (the command, and who ran it)."""
+    for the command line) and the user-agent column (the command, and who ran it); `by`,
+    the signed-in admin who made it in the web app, ends the entry's detail ("…; by
+    admin@…"), so that the audit log says who did it."""
 
     client: str = "cli"
     agent: str | None = None
+    by: str | None = None
 
 
 COMMAND_LINE = Origin()
@@ -126,5 +129,7 @@ def first(bind: Engine | Connection, query: Any) -> Any:
 def audit_change(conn: Connection, origin: Origin, action: str, row: Any, detail: str,
                  now: dt.datetime) -> None:
     """An account change's audit entry, in the change's own transaction."""
+    if origin.by:
+        detail = f"{detail}; by {origin.by}"
     audit.record(conn, action=action, email=row.email, role=row.role, detail=detail,
                  client=origin.client, user_agent=origin.agent, at=now)

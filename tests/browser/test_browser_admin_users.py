@@ -102,6 +102,13 @@ def test_the_admin_disables_a_coordinator_whose_session_stops_at_once(
     coordinator.reload()  # their very next request
     expect(coordinator).to_have_url(re.compile(r"/sign-in"))
 
+    admin.goto("/admin/audit?action=disable-user")  # who did it, and when
+    entry = admin.locator("#audit-results tbody tr").first
+    expect(entry).to_contain_text(name)
+    expect(entry).to_contain_text("Account disabled")
+    expect(entry).to_contain_text("by Jordan Lee")
+    admin.go_back()
+
     with admin.expect_navigation():
         admin.get_by_role("button", name=f"Enable {name}").click()
     expect(admin.locator("main")).to_contain_text(f"{name} can sign in again")

@@ -126,7 +126,7 @@ def test_adding_a_user_shows_their_password_once(client, engine, caplog):
         == "ok"
     [entry] = web_entries(engine, "add-user")
     assert entry.user_email == "ana@example.nhs.uk" and entry.client == "testclient"
-    assert entry.detail == "orgs: U90001, U90002; name: Ana O'Connell-Núñez"
+    assert entry.detail == f"orgs: U90001, U90002; name: Ana O'Connell-Núñez; by {ADMIN}"
     again = add(client, token, email="ana@example.nhs.uk", role="admin")
     assert again.status_code == 400 and "already exists" in again.text
 
@@ -191,8 +191,10 @@ def test_disabling_ends_their_session_and_tokens_at_once_and_enabling_lets_them_
                       headers=bearer(api_token)).status_code == 401
     [entry] = web_entries(engine, "disable-user")
     assert entry.user_email == COORDINATOR and entry.role == "coordinator"
-    assert entry.detail == "sessions ended: 1; tokens revoked: 1"
+    assert entry.detail == f"sessions ended: 1; tokens revoked: 1; by {ADMIN}"  # who did it
     assert entry.client == "testclient"
+    log = html.unescape(client.get("/admin/audit?action=disable-user").text)
+    assert "Account disabled" in log and "tokens revoked: 1; by Admin" in log  # by name
 
     client.post(f"/admin/users/{target}/enable", data={"csrf_token": token})
     assert sign_in(coordinator, "coordinator").status_code == 303
@@ -214,7 +216,7 @@ def test_changing_role_scope_and_name_takes_effect_on_their_next_request(client,
     assert coordinator.get("/gp").status_code == 200
     [entry] = web_entries(engine, "change-user")
     assert entry.detail == ("role: coordinator → gp; orgs: U90001, U90002 → Y90013; "
-                            "name: none → Sam Taylor")
+                            f"name: none → Sam Taylor; by {ADMIN}")
     same = client.post(f"/admin/users/{target}", data={
         "csrf_token": token, "display_name": "Sam Taylor", "role": "gp",
         "practice": "Y90013"}, follow_redirects=False)
@@ -276,7 +278,7 @@ def test_a_new_password_is_shown_once_and_ends_their_session_and_tokens(client, 
     assert password not in caplog.text
     assert password not in client.get(f"/admin/users/{target}").text
     [entry] = web_entries(engine, "reset-password")
-    assert entry.detail == "sessions ended: 1; tokens revoked: 1"
+    assert entry.detail == f"sessions ended: 1; tokens revoked: 1; by {ADMIN}"
     assert password not in (entry.detail + entry.user_agent)
 
 
@@ -317,7 +319,7 @@ def test_an_api_token_is_shown_once_and_revoked_one_by_one_or_all(client, engine
     assert all(client.get("/api/v1/worklists/U90001", headers=bearer(t)).status_code == 401
                for t in issued)
     assert [e.detail for e in web_entries(engine, "revoke-token")] == [
-        "tokens revoked: 2 (all)", "tokens revoked: 1"]
+        f"tokens revoked: 2 (all); by {ADMIN}", f"tokens revoked: 1; by {ADMIN}"]
     assert len(web_entries(engine, "create-token")) == 3
 
     users.disable_user(engine, COORDINATOR)

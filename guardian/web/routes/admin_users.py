@@ -158,7 +158,8 @@ def origin_of(request: Request, principal: Principal) -> users.Origin:
     """A change made in the web app, for its audit entry: the client's address, and the
     admin who made it with their browser."""
     agent = request.headers.get("user-agent") or "unknown browser"
-    return users.Origin(client_of(request) or "web", f"web app, by {principal.email} ({agent})")
+    return users.Origin(client_of(request) or "web", f"web app, by {principal.email} ({agent})",
+                        by=principal.email)
 
 
 def sentence(error: Exception) -> str:
