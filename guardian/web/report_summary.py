@@ -139,10 +139,9 @@ def _queues(tables: Mapping[str, ReportTable], p: Params) -> Finding:
     sentences = []
     for r in top:
         growth = _number(r.get("net"))
-        tail = (f": {growth:,.0f} more arrived than left in those weeks"
-                if growth is not None and growth > 0 else "")
-        sentences.append(f"{_name(r)}: more referrals arrived than left the list in each of "
-                         f"the last {r['weeks_growing']} weeks{tail}.")
+        tail = f" ({growth:,.0f} more in all)" if growth is not None and growth > 0 else ""
+        sentences.append(f"In {_name(r)} more referrals arrived than left the list in each "
+                         f"of the last {r['weeks_growing']} weeks{tail}.")
     if len(t.rows) > len(top):
         sentences.append(f"{len(t.rows)} queues in all grew for {p.growing} weeks in a row "
                          "or more.")

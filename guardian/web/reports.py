@@ -7,7 +7,7 @@ event-store head and parameters. The report pool's jobs are here too: the tables
 bottleneck API's report and the RTT export, all small-number suppressed
 (docs/suppression.md). The routes are `guardian/web/routes/reports.py` (pages and CSVs) and
 the bottleneck API's; the settings are `report_params.py`, the tables `report_tables.py`
-and `report_waits.py`.
+and `report_waits.py`, the summary at the top of the page `report_summary.py`.
 """
 
 from __future__ import annotations

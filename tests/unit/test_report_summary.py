@@ -115,11 +115,11 @@ def test_the_queues_growing_longest_in_the_tables_order_without_hidden_growth():
     f = findings(tables(queues=[queue("Dermatology", 8, 35), queue("Urology", 6, "*"),
                                 queue("ENT", 5, 10), queue("Cardiology", 4, 10)]))["queues"]
     assert f.sentences == (
-        "Dermatology: more referrals arrived than left the list in each of the last 8 weeks: "
-        "35 more arrived than left in those weeks.",
-        "Urology: more referrals arrived than left the list in each of the last 6 weeks.",
-        "ENT: more referrals arrived than left the list in each of the last 5 weeks: 10 more "
-        "arrived than left in those weeks.",
+        "In Dermatology more referrals arrived than left the list in each of the last 8 weeks "
+        "(35 more in all).",
+        "In Urology more referrals arrived than left the list in each of the last 6 weeks.",
+        "In ENT more referrals arrived than left the list in each of the last 5 weeks (10 more "
+        "in all).",
         "4 queues in all grew for 4 weeks in a row or more.",
     )
     none = findings(tables())["queues"]
