@@ -24,8 +24,8 @@ def test_init_creates_an_index_a_newer_version_added(database_url, tmp_path):
 
 
 def test_init_adds_the_account_columns_a_newer_version_added(database_url, tmp_path):
-    """A database made before accounts could be disabled and tokens expired: `db init`
-    adds the columns, keeps every user enabled, and gives old tokens an expiry."""
+    """A database made before accounts could be disabled, had names, and tokens expired:
+    `db init` adds the columns, keeps every user enabled, and gives old tokens an expiry."""
     import datetime as dt
 
     from guardian import users
@@ -36,7 +36,7 @@ def test_init_adds_the_account_columns_a_newer_version_added(database_url, tmp_p
         made = dt.datetime.now(dt.UTC) - dt.timedelta(days=10)
         with app.engine.begin() as conn:
             for table, column in (("users", "disabled"), ("users", "last_sign_in_at"),
-                                  ("api_tokens", "expires_at")):
+                                  ("users", "display_name"), ("api_tokens", "expires_at")):
                 conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
             conn.execute(text("DROP TABLE sign_in_failures"))
             conn.execute(text(
@@ -49,10 +49,11 @@ def test_init_adds_the_account_columns_a_newer_version_added(database_url, tmp_p
                 {"hash": users.digest("gdn_old-token"), "made": made})
         init_database(app)
         columns = {c["name"] for c in inspect(app.engine).get_columns("users")}
-        assert {"disabled", "last_sign_in_at"} <= columns
+        assert {"disabled", "last_sign_in_at", "display_name"} <= columns
         assert "sign_in_failures" in inspect(app.engine).get_table_names()
         [account] = users.accounts(app.engine)
         assert account.enabled and account.tokens == 1
+        assert users.display_names(app.engine) == {"old@example.test": "Old"}  # no name yet
         assert users.user_for_token(app.engine, "gdn_old-token").email == "old@example.test"
         assert users.authenticate(app.engine, "old@example.test", "an old passphrase"
                                   ).outcome == "ok"
