@@ -33,6 +33,7 @@ class User:
     role: str
     orgs: tuple[str, ...]
     display_name: str | None = None  # None for accounts made without a name
+    enabled: bool = True  # False once disabled (docs/access.md "Accounts")
 
     @property
     def name(self) -> str:
@@ -115,7 +116,7 @@ def readable_email(email: str) -> str:
 def user_of(row: Any) -> User:
     """The User of a row of the users table."""
     return User(row.id, row.email, row.role, tuple(json.loads(row.orgs)),
-                row.display_name)
+                row.display_name, not row.disabled)
 
 
 def first(bind: Engine | Connection, query: Any) -> Any:

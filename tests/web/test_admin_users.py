@@ -333,3 +333,10 @@ def test_an_unknown_user_is_not_found(client):
     assert client.post("/admin/users/999999/disable",
                        data={"csrf_token": token}).status_code == 404
     assert client.get("/admin/users/0").status_code == 400
+
+
+def test_a_user_says_whether_they_are_enabled(engine):
+    users.disable_user(engine, COORDINATOR)
+    found = {u.email: u.enabled for u in users.list_users(engine)}
+    assert found[COORDINATOR] is False and found[ADMIN] is True
+    assert users.find_user(engine, COORDINATOR).enabled is False
