@@ -36,25 +36,24 @@ from guardian.web.routes.worklist import Coordinator
 router = APIRouter(include_in_schema=False)
 
 BATCH = 1000  # rows read per query while streaming
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = frozenset("=+-@\t\r")
 STATE_WORDS = {"breached": "Breached", "at-risk": "At risk", "on-track": "On track"}
 
 
 def safe(value: Any) -> str:
     """A cell as text a spreadsheet shows rather than runs: one that starts like a formula
     (=, +, -, @, a tab or a carriage return) is prefixed with an apostrophe."""
-    text = "" if value is None else value.isoformat() if isinstance(value, dt.date) \
-        else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    if value is None:
+        return ""
+    text = value.isoformat() if isinstance(value, dt.date) else str(value)
+    return "'" + text if text[:1] in FORMULA_STARTS else text
 
 
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _standard(code: str | None) -> str:
-    known = {s.code: s.label for s in standards.STANDARDS}
-    return known.get(code, code) if code else ""
+STANDARD_LABELS = {s.code: s.label for s in standards.STANDARDS}
 
 
 # (header, the cell of a row): the columns of the export, in order
@@ -77,7 +76,8 @@ COLUMNS: list[tuple[str, Any]] = [
     ("Stage", lambda r, n, t: standards.STAGE_LABELS.get(r["stage"], r["stage"])),
     ("Waiting since", lambda r, n, t: r["wait_from"]),
     ("Weeks waiting", lambda r, n, t: (t - r["wait_from"]).days // 7),
-    ("Next deadline", lambda r, n, t: _standard(r["next_standard"])),
+    ("Next deadline", lambda r, n, t: STANDARD_LABELS.get(r["next_standard"],
+                                                          r["next_standard"] or "")),
     ("Last day within", lambda r, n, t: r["next_deadline"]),
     ("Deadline state", lambda r, n, t: STATE_WORDS.get(standards.deadline_state(
         r["next_breach_on"], r["next_at_risk_from"], t), "") if r["next_standard"] else ""),
