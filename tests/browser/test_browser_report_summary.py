@@ -64,6 +64,15 @@ def test_the_report_starts_with_the_answer(signed_in, shoot, width):
     if width == 390:  # the phone: the table scrolls inside its own box
         shoot(page, "14-report-table-open-390")
 
+    # a section's setting changes its answer in the summary too (htmx, no page load)
+    if width == 1366:
+        with page.expect_response(lambda r: r.request.headers.get("hx-target")
+                                  == "stages-results") as swap:
+            page.select_option("#by", "provider")
+        assert swap.value.ok, swap.value.status
+        expect(page.locator("#summary-stages")).to_contain_text("by provider")
+        expect(page).to_have_url(re.compile(r"[?&]by=provider(&|$)"))
+
     # an answer leads to its section
     summary.get_by_role("link", name=re.compile("Breaches by standard")).click()
     expect(page).to_have_url(re.compile(r"#breaches$"))
