@@ -17,7 +17,10 @@ WIDTHS = [1366, 390]
 
 def assert_no_sideways_scroll(page: Page, width: int) -> None:
     scroll = page.evaluate("document.documentElement.scrollWidth")
-    assert scroll <= width, f"{page.url} is {scroll} px wide at {width} px"
+    wide = page.evaluate(f"""[...document.querySelectorAll('body *')].filter(e =>
+        e.getBoundingClientRect().right > {width} + 1).slice(-4).map(e =>
+        e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))""")
+    assert scroll <= width, f"{page.url} is {scroll} px wide at {width} px: {wide}"
 
 
 def practice_owes_workup(page: Page, signed_in) -> None:
@@ -38,6 +41,14 @@ def practice_owes_workup(page: Page, signed_in) -> None:
     expect(coordinator.locator(".guardian-done")).to_contain_text("Recorded")
     page.goto("/gp")
     expect(page.locator(".guardian-gp-card").first).to_be_visible()
+
+
+def long_words(page: Page, selectors: list[str]) -> None:
+    """Put a 60-letter word into the first element of each selector (in this page only)."""
+    for selector in selectors:
+        page.locator(selector).first.evaluate(
+            "(e) => { e.textContent = 'WOLFESCHLEGELSTEINHAUSENBERGERDORFF'.repeat(2) + "
+            "' 9991234560999123456099912345609991234560'; }")
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -70,6 +81,10 @@ def test_gp_overview_on_a_phone_and_a_desktop(signed_in, shoot, width):
         assert box["width"] >= 300 and box["height"] >= 40, box
         button = page.get_by_role("button", name="Find", exact=True).bounding_box()
         assert button["width"] >= 300 and button["height"] >= 44, button
+        long_words(page, [".guardian-gp-card a", ".guardian-gp-table tbody a",
+                          ".guardian-gp-table .guardian-id", ".nhsuk-caption-l"])
+        assert_no_sideways_scroll(page, width)
+        page.reload()
     shoot(page, f"14-gp-overview-{width}")
 
 
@@ -112,5 +127,10 @@ def test_gp_status_page_in_plain_english(signed_in, shoot, width):
         assert box["x"] >= 0 and box["x"] + box["width"] <= width, box
     assert not re.search(r"\bRTT\b|\bFDS\b", plain.inner_text())
     assert_no_sideways_scroll(page, width)
+    if width == 390:  # long words wrap: a very long name, NHS number and pathway id
+        long_words(page, ["h1", "section.guardian-pathway h2", ".guardian-id",
+                          ".guardian-owed li, .guardian-owed p"])
+        assert_no_sideways_scroll(page, width)
+        page.reload()
     plain.scroll_into_view_if_needed()
     shoot(page, f"14-gp-status-{width}")
