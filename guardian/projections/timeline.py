@@ -93,7 +93,7 @@ def _describe(event: Any, pathways: dict[tuple[str, str], Pathway],
     def workup_name(item_id: str) -> str:
         if pathway and item_id in pathway.workup:
             return pathway.workup[item_id].description
-        return item_id
+        return "an item"  # never its id: people read what it is, not an identifier
 
     match event:
         case ev.ReferralReceived():
