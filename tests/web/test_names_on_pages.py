@@ -65,7 +65,7 @@ def test_no_page_of_the_demo_shows_a_code_without_its_name(client, demo):
     practice = re.search(r'<option value="(Y\d{5})"', worklist).group(1)
     _check(client, [
         "/worklist", "/worklist?sort=days-waiting", f"/worklist?practice_code={practice}",
-        "/worklist?provider=RAJ", "/worklist?pcn=U90002",
+        "/worklist?provider=RAJ", "/worklist?pcn=U90002", "/search?q=Khan",
         *_patients(demo, mine, w.c.deterioration_since.is_not(None)),
         *_patients(demo, mine, w.c.coordinator.is_not(None)),
         *_patients(demo, mine, w.c.provider != "RAJ"),
@@ -78,7 +78,7 @@ def test_no_page_of_the_demo_shows_a_code_without_its_name(client, demo):
     _check(client, ["/reports"], names, providers)
 
     sign_in(client, "admin")
-    _check(client, ["/worklist", "/reports?place=Thurrock", "/admin/audit",
+    _check(client, ["/worklist", "/reports?place=Thurrock", "/admin/audit", "/admin/users",
                     "/admin/audit?user=gp%40guardian.test",
                     *_patients(demo, w.c.pcn_code == "U90024", n=2)], names, providers)
 
