@@ -1,7 +1,7 @@
 """Reads of the worklist read model (`guardian/projections/worklist.py`) that the pages make
 beyond a page of rows, its counts and facets: the model's position (what cached counts are
-filed under), the rows of given patients (bulk assign checks every pathway chosen), a
-practice's rows (the GP view) and a practice's name. Each takes a connection; none writes.
+filed under), the rows of given patients (bulk assign checks every pathway chosen) and a
+practice's rows (the GP view). Each takes a connection; none writes.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from sqlalchemy import Connection, Row, select
 
 from guardian.projections import worklist as wl
 from guardian.projections.tracking import tracking
-from guardian.store import organisations
 
 
 def position(conn: Connection) -> int | None:
@@ -37,9 +36,3 @@ def practice_rows(conn: Connection, practice: str | None) -> list[dict[str, Any]
     q = (select(w).where(w.c.practice_code == practice)
          .order_by(w.c.deadline_sort, w.c.provider, w.c.pathway_id))
     return [dict(r._mapping) for r in conn.execute(q)]
-
-
-def practice_name(conn: Connection, practice: str | None) -> str | None:
-    """The practice's name in the organisation reference."""
-    return conn.execute(select(organisations.c.practice_name)
-                        .where(organisations.c.practice_code == practice)).scalar()

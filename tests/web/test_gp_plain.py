@@ -18,6 +18,7 @@ from guardian.domain.report import ReferralReport
 from guardian.projections import worklist as wl
 from guardian.projections.plain import date_text, plain_status
 from guardian.projections.status import referral_status
+from guardian.store import organisations
 from guardian.web.routes.gp import counts_in_words, owed_in_words
 
 
@@ -120,6 +121,10 @@ def test_gp_overview_puts_the_practice_workup_first(client):
     assert attention.index("X-ray of the knee") < attention.index("Recent FBC")
     assert f"asked for on {date_text(today - dt.timedelta(days=20))}" in attention
     assert "2 referrals are waiting." in words
+    with guardian.engine.connect() as conn:
+        practice = conn.execute(select(organisations.c.practice_name).where(
+            organisations.c.practice_code == "Y90001")).scalar()
+    assert practice and f"{practice} (Y90001)" in words  # the practice by name, code beside
     assert "None has waited more than 18 weeks." in words
     assert "O'NEILL-RAMASUBRAMANIAN, Bea" in attention  # family name first, in capitals
 

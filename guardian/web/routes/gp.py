@@ -58,14 +58,13 @@ def gp_home(request: Request, principal: GP, app: AppDep, connect: ConnDep,
             error = NOT_AT_PRACTICE
     with connect() as conn:
         rows = worklist_queries.practice_rows(conn, principal.practice)
-        practice_name = worklist_queries.practice_name(conn, principal.practice)
     shown = [present_row(r, today) for r in rows]
     owed = practice_owes(app, shown, today)
     access.record_access(request, principal, "view-practice-overview",
                          detail=f"practice {principal.practice}")
     return render(request, "gp.html", {
         "rows": shown, "counts": counts_in_words(shown), "owed": owed,
-        "owed_summary": owed_in_words(owed), "practice_name": practice_name or "",
+        "owed_summary": owed_in_words(owed),
         "error": error, "nhs_number": nhs_number or "",
     }, status_code=422 if error else 200)
 
