@@ -12,9 +12,10 @@ from __future__ import annotations
 import html
 import logging
 import re
+import uuid
 
 from fastapi.testclient import TestClient
-from web_helpers import ACCOUNTS, PASSWORD, csrf_of, sign_in
+from web_helpers import ACCOUNTS, PASSWORD, csrf_of, referred_patient, sign_in
 
 from guardian import audit, users
 
@@ -340,3 +341,16 @@ def test_a_user_says_whether_they_are_enabled(engine):
     found = {u.email: u.enabled for u in users.list_users(engine)}
     assert found[COORDINATOR] is False and found[ADMIN] is True
     assert users.find_user(engine, COORDINATOR).enabled is False
+
+
+def test_a_disabled_coordinators_page_says_how_many_pathways_are_still_theirs(client, engine):
+    guardian = client.app.state.guardian
+    pid, key = referred_patient(guardian)
+    guardian.assign_coordinator(uuid.UUID(pid), *key.split("|"), COORDINATOR)
+    client.app.state.runner.run_once()
+    token = as_admin(client)
+    target = user_id(engine, COORDINATOR)
+    assert "1 open pathway is assigned to them" in client.get(f"/admin/users/{target}").text
+    page = client.post(f"/admin/users/{target}/disable", data={"csrf_token": token})
+    assert "1 open pathway is still assigned to Sam" in page.text
+    assert 'href="/worklist"' in page.text

@@ -23,9 +23,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Path, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from guardian import users
+from guardian.projections.worklist import worklist
 from guardian.store import organisations
 from guardian.users import UserError
 from guardian.web.access import AdminPrincipal, Principal, client_of
@@ -97,6 +98,13 @@ def orgs_of(conn: Connection) -> Orgs:
 def reference(request: Request) -> Orgs:
     with request.app.state.guardian.engine.connect() as conn:
         return orgs_of(conn)
+
+
+def assigned_to(guardian: Any, email: str) -> int:
+    """How many open pathways are assigned to this user (the worklist's rows)."""
+    with guardian.engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(worklist)
+                            .where(worklist.c.coordinator == email)).scalar_one()
 
 
 # ---------------------------------------------------------------------------- the forms
@@ -242,6 +250,7 @@ def _user_page(request: Request, principal: Principal, guardian: Any, user: user
         "typed": typed or Typed.of(user), "errors": errors or {}, "orgs": orgs,
         "role_hints": ROLE_HINTS, "zone": guardian.settings.zone,
         "is_me": user.email == principal.email,
+        "assigned": assigned_to(guardian, user.email) if user.role == "coordinator" else 0,
         "done": DONE[done].format(name=user.name) if done in DONE else None,
     }, status_code=status_code)
 
