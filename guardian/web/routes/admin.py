@@ -21,6 +21,7 @@ from guardian import audit
 from guardian.application import GuardianApp, PatientNotFound
 from guardian.domain.errors import InvalidValue
 from guardian.domain.identifiers import format_nhs_number, normalise_nhs_number
+from guardian.projections import worklist as wl
 from guardian.projections.name_queries import (
     NamedPatient,
     Names,
@@ -106,9 +107,18 @@ def _what(r: audit.Entry, names: Names, referral: str) -> str:
     return audit.words(r.action)
 
 
+_WORKLIST_VIEW = re.compile(r"^PCN (\S+|all in scope); filters ?(.*)$")
+
+
 def _detail(r: audit.Entry, names: Names) -> str:
     if r.action == "assign-coordinator" and _ASSIGNED_TO.match(r.detail or ""):
         return ""  # said in the action's words
+    view = _WORKLIST_VIEW.match(r.detail or "") if r.action == "view-worklist" else None
+    if view:  # the worklist page's "PCN U90001; filters breached,at-risk"
+        pcn, filters = view.groups()
+        said = "All PCNs in scope" if pcn == "all in scope" else names.pcn_coded(pcn)
+        chosen = [wl.FILTER_LABELS.get(f, f) for f in filters.split(",") if f]
+        return said + (f"; filtered: {', '.join(chosen)}" if chosen else "")
     return names.annotate(r.detail)
 
 
