@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 
 import pytest
 from sqlalchemy import select
@@ -97,6 +98,11 @@ def test_the_audit_log_says_who_did_what_to_which_patient_in_words(client, demo)
         "pathway": key, "coordinator": "sam@guardian.test", "back": "/worklist",
         "csrf_token": csrf_of(client)}, follow_redirects=False)
     assert assigned.status_code == 303
+    version = demo.get_patient(uuid.UUID(row.patient_id)).version
+    again = client.post(f"/patients/{row.patient_id}/actions/assign", data={
+        "pathway": f"{row.provider}|{row.pathway_id}", "coordinator": "sam@guardian.test",
+        "version": str(version), "csrf_token": csrf_of(client)}, follow_redirects=False)
+    assert again.status_code == 303, again.text
 
     sign_in(client, "admin")
     page = visible_text(_get(client, "/admin/audit?user=sam%40guardian.test"))
@@ -108,7 +114,8 @@ def test_the_audit_log_says_who_did_what_to_which_patient_in_words(client, demo)
     referral = (f"{named.treatment_function(row.treatment_function)} at "
                 f"{named.provider(row.provider)} (pathway {row.pathway_id})")
     assert named.provider(row.provider) != row.provider
-    assert f"Assigned {referral} to Sam Patient {person} Referral {referral}" in page
+    # from the worklist and from the patient's page alike
+    assert page.count(f"Assigned {referral} to Sam Patient {person} Referral {referral}") == 2
     assert "Entries for Sam" in page
     assert ("What happened Viewed the worklist Patient – Referral – Detail Demo Basildon East "
             "PCN (U90002); filtered: Breached, Unassigned") in page

@@ -281,7 +281,9 @@ async def patient_action(request: Request, principal: access.PatientReader, app:
             entry = access.audit_entry(request, principal, action.replace("-", " "),
                                        patient_id=patient.id.hex,
                                        provider=key[0] if key else None,
-                                       pathway_id=key[1] if key else None)
+                                       pathway_id=key[1] if key else None,
+                                       detail=f"to {form.get('coordinator', '')}"
+                                       if action == "assign" else None)
             with app.audited(entry):  # the entry commits with the action (docs/access.md)
                 chosen.run(Call(app, principal, patient.id, key, form, app.today()))
         except ConcurrentChange as e:

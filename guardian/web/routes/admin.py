@@ -102,7 +102,7 @@ _ASSIGNED_TO = re.compile(r"^to (\S+@\S+)$")
 def _what(r: audit.Entry, names: Names, referral: str) -> str:
     """The action in words; an assignment names the referral and the coordinator."""
     to = _ASSIGNED_TO.match(r.detail or "")
-    if r.action == "assign-coordinator" and to and referral:
+    if r.action in ("assign-coordinator", "assign") and to and referral:
         return f"Assigned {referral} to {names.person(to.group(1))}"
     return audit.words(r.action)
 
@@ -111,7 +111,7 @@ _WORKLIST_VIEW = re.compile(r"^PCN (\S+|all in scope); filters ?(.*)$")
 
 
 def _detail(r: audit.Entry, names: Names) -> str:
-    if r.action == "assign-coordinator" and _ASSIGNED_TO.match(r.detail or ""):
+    if r.action in ("assign-coordinator", "assign") and _ASSIGNED_TO.match(r.detail or ""):
         return ""  # said in the action's words
     view = _WORKLIST_VIEW.match(r.detail or "") if r.action == "view-worklist" else None
     if view:  # the worklist page's "PCN U90001; filters breached,at-risk"
