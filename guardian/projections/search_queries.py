@@ -6,8 +6,8 @@ The scope is a condition of the query itself, before its LIMIT: a pathway outsid
 never read as a match, and a patient who matches only outside the scope is not found —
 exactly as one who does not exist. Two indexed steps: the matching patients (at most
 `limit` + 1, ordered by name, date of birth and id), then their pathways, of which a
-result holds only those in scope, open ones first, each with its provider's,
-practice's and PCN's names from the reference (None where the reference has none).
+result holds only those in scope, open ones first, each with its practice's PCN from the
+organisation reference (None when the reference does not know the practice).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sqlalchemy import Connection, and_, func, or_, select
 from guardian.domain.visibility import takes_in_whole_patient
 from guardian.projections.search import patient_search
 from guardian.projections.search_terms import Terms, prefix_end
-from guardian.store import organisations, providers
+from guardian.store import organisations
 
 s = patient_search
 LIMIT = 50
@@ -102,12 +102,10 @@ def find(conn: Connection, terms: Terms, practices: frozenset[str] | None,
     if not ids:
         return Results([], False)
     rows: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
-    named = (select(s, providers.c.provider_name, organisations.c.practice_name,
-                    organisations.c.pcn_code, organisations.c.pcn_name)
-             .outerjoin(providers, providers.c.provider_code == s.c.provider)
-             .outerjoin(organisations, organisations.c.practice_code == s.c.practice_code)
-             .where(s.c.patient_id.in_(ids)))
-    for r in conn.execute(named):
+    with_pcn = (select(s, organisations.c.pcn_code)
+                .outerjoin(organisations, organisations.c.practice_code == s.c.practice_code)
+                .where(s.c.patient_id.in_(ids)))
+    for r in conn.execute(with_pcn):
         rows[r.patient_id].append(dict(r._mapping))
     return Results([_found(rows[i], practices) for i in ids], more)
 

@@ -17,6 +17,7 @@ from guardian.projections.search_terms import BadSearch
 from guardian.web.access import Principal, require_role
 from guardian.web.api.answers import NO_STORE, invalid, responses
 from guardian.web.deps import ConnDep
+from guardian.web.names import NamesDep
 from guardian.web.routes.search import SEARCHERS, audit_search, find_patients, pathway_out
 
 router = APIRouter()
@@ -24,10 +25,10 @@ router = APIRouter()
 
 class FoundPathway(BaseModel):
     provider: str
-    provider_name: str | None
+    provider_name: str
     pathway_id: str
     practice_code: str
-    practice_name: str | None
+    practice_name: str
     pcn_code: str | None
     pcn_name: str | None
     treatment_function: str
@@ -66,6 +67,7 @@ def find_patient(
     response: Response,
     principal: Annotated[Principal, Depends(require_role(*SEARCHERS))],
     connect: ConnDep,
+    names: NamesDep,
     q: Annotated[str, Query(description="An NHS number (spaces allowed), a family name "
                                         "(with a given name or a date of birth), a pathway "
                                         "id or a UBRN")],
@@ -83,5 +85,5 @@ def find_patient(
         FoundPatient(patient_id=p.patient_id, nhs_number=p.nhs_number,
                      family_name=p.family_name, given_name=p.given_name,
                      birth_date=p.birth_date,
-                     pathways=[FoundPathway(**pathway_out(r)) for r in p.pathways])
+                     pathways=[FoundPathway(**pathway_out(r, names)) for r in p.pathways])
         for p in found.patients])

@@ -22,14 +22,16 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import Connection
 
-from guardian.domain import codes, standards
+from guardian.domain import standards
 from guardian.domain.identifiers import format_nhs_number
 from guardian.projections import org_queries
+from guardian.projections.name_queries import Names
 from guardian.projections.search_queries import LIMIT, Results, find
 from guardian.projections.search_terms import LONGEST, BadSearch, Terms, parse
 from guardian.web import access
 from guardian.web.access import Principal, require_role
 from guardian.web.deps import AppDep, ConnDep
+from guardian.web.names import NamesDep
 from guardian.web.present import age_on
 from guardian.web.templating import render
 
@@ -61,27 +63,26 @@ def audit_search(request: Request, principal: Principal, terms: Terms,
         detail=f"search {terms.text!r} as {terms.kind}: {count} found")
 
 
-def pathway_out(row: dict[str, Any]) -> dict[str, Any]:
-    """A pathway of a result, with each code's name beside it (None: the reference has
-    no name for it)."""
+def pathway_out(row: dict[str, Any], names: Names) -> dict[str, Any]:
+    """A pathway of a result, with each code's name beside it (guardian/web/names.py)."""
     return {
-        "provider": row["provider"], "provider_name": row["provider_name"],
-        "pathway_id": row["pathway_id"],
-        "practice_code": row["practice_code"], "practice_name": row["practice_name"],
-        "pcn_code": row["pcn_code"], "pcn_name": row["pcn_name"],
+        "provider": row["provider"], "provider_name": names.provider(row["provider"]),
+        "pathway_id": row["pathway_id"], "practice_code": row["practice_code"],
+        "practice_name": names.practice(row["practice_code"]), "pcn_code": row["pcn_code"],
+        "pcn_name": names.pcn(row["pcn_code"]) if row["pcn_code"] else None,
         "treatment_function": row["treatment_function"],
-        "treatment_function_name": codes.treatment_function_label(row["treatment_function"]),
+        "treatment_function_name": names.treatment_function(row["treatment_function"]),
         "stage": row["stage"], "open": bool(row["is_open"]), "ubrn": row["ubrn"],
         "received_on": row["received_on"],
     }
 
 
-def _shown(results: Results, today: dt.date) -> list[dict[str, Any]]:
+def _shown(results: Results, today: dt.date, names: Names) -> list[dict[str, Any]]:
     return [{
         "href": f"/patients/{p.patient_id}", "nhs": format_nhs_number(p.nhs_number),
         "family_name": p.family_name, "given_name": p.given_name, "birth_date": p.birth_date,
         "age": age_on(p.birth_date, today),
-        "pathways": [{**pathway_out(r),
+        "pathways": [{**pathway_out(r, names),
                       "stage_label": standards.STAGE_LABELS.get(r["stage"], r["stage"])}
                      for r in p.pathways],
     } for p in results.patients]
@@ -89,7 +90,7 @@ def _shown(results: Results, today: dt.date) -> list[dict[str, Any]]:
 
 @router.get("/search")
 def search_page(request: Request, principal: Searcher, app: AppDep, connect: ConnDep,
-                q: str | None = None) -> Response:
+                names: NamesDep, q: str | None = None) -> Response:
     if q is None or not q.strip():
         return render(request, "search.html", {"q": "", "searched": False, "results": [],
                                                "longest": LONGEST})
@@ -106,7 +107,7 @@ def search_page(request: Request, principal: Searcher, app: AppDep, connect: Con
         return RedirectResponse(f"/patients/{results.patients[0].patient_id}",
                                 status_code=303)
     return render(request, "search.html", {
-        "q": terms.text, "searched": True, "results": _shown(results, app.today()),
+        "q": terms.text, "searched": True, "results": _shown(results, app.today(), names),
         "more": MORE if results.more else None, "problem": terms.problem,
         "longest": LONGEST,
     })
