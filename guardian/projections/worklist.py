@@ -242,13 +242,10 @@ def rows_for(
 
 
 def _awaiting_reply(p) -> dt.date | None:
-    """The day Guardian wrote to the GP or hospital, when its message is the pathway's
-    latest to or from them (no answer has come back since)."""
-    talk = [m for m in p.messages.values() if m.party in ("gp", "hospital")]
-    if not talk:
-        return None
-    last = max(talk, key=lambda m: m.at)
-    return last.on if last.direction == "out" else None
+    """The day of Guardian's oldest message to the GP practice or the hospital that nothing
+    has come back to yet (docs/rules.md, "Messages": `Pathway.reply_to`)."""
+    return min((m.on for m in p.messages.values() if m.direction == "out"
+                and m.party in ("gp", "hospital") and p.reply_to(m) is None), default=None)
 
 
 class WorklistProjection(ReadModel):

@@ -50,6 +50,7 @@ RULES_HEADINGS = {
     8: "Waiting Well check-ins",
     9: "Stages",
     10: "Codes and identifiers",
+    11: "The worklist's urgency order",
 }
 MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)\)")
 

@@ -133,5 +133,6 @@ def patient_page(request: Request, principal: access.PatientReader, app: AppDep,
     new = see_news(app, principal, patient, visible) if principal.role != "gp" else set()
     if new:
         catch_up()
+        patient = app.get_patient(patient.id)  # the forms carry the version just written
     context = patient_context(request, app, principal, patient, visible)
     return render(request, "patient.html", {**context, "new_keys": new})
