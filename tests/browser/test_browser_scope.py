@@ -38,4 +38,4 @@ def test_coordinator_gets_404_for_a_patient_outside_their_pcns(signed_in, live):
     admin.goto(f"/admin/audit?patient={patient_id}&action=denied-patient")
     entries = admin.locator("#audit-results tbody tr")
     expect(entries.first).to_contain_text(live.emails["coordinator"])
-    expect(entries.first).to_contain_text("denied-patient")
+    expect(entries.first).to_contain_text("Was refused a patient outside their scope")
