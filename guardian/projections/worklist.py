@@ -49,7 +49,6 @@ NAME = "worklist"
 
 
 # Partial-index predicates, written as the filters render them (see _filter).
-_NEWS = "news_on IS NOT NULL"
 _RARE_FLAGS = {"deterioration": "deterioration_since IS NOT NULL",
                "unanswered": "unanswered_messages > 0"}
 
@@ -113,8 +112,10 @@ def _define(name: str, md: MetaData) -> Table:
                 postgresql_where=text(where), sqlite_where=text(where))
           for flag, where in _RARE_FLAGS.items()
           for sort, key in (("deadline", "deadline_sort"), ("wait", "wait_from"))],
-        Index(f"{name}_pcn_news", "pcn_code", "news_on", postgresql_where=text(_NEWS),
-              sqlite_where=text(_NEWS)),
+        # Everything the urgency order reads (docs/rules.md §11), so the order of a PCN's
+        # rows is found in the index alone and only the page's rows are read from the table.
+        Index(f"{name}_pcn_urgency", "pcn_code", "news_on", "priority", "next_at_risk_from",
+              "next_breach_on", "deadline_sort", "news_sort", "provider", "pathway_id"),
         Index(f"{name}_coordinator", "coordinator"),
         Index(f"{name}_patient", "patient_id"),
         Index(f"{name}_sweep_due", "sweep_due_on"),
@@ -386,7 +387,8 @@ def page(
     Out of scope, the answer is an empty page: callers turn that into a 404. For several
     PCNs in a deadline or waiting order, each PCN's page is read along its own (PCN, sort
     key) index and the pages merged: one ordered scan per PCN instead of sorting every row
-    of them all. The urgency order depends on the day, so it is computed, not indexed.
+    of them all. The urgency order depends on the day, so it is computed when read: over
+    the columns of one covering index, the page's keys first, then their rows.
     """
     if sort not in SORTS:
         raise ValueError(f"unknown sort {sort!r}; one of {', '.join(SORTS)}")
@@ -400,20 +402,30 @@ def page(
     if where is None:
         return []
     w = worklist
-    extra = _urgency(on) if sort == "urgency" else []
-    q = select(w, *extra).where(where, *_attribute_clauses(attrs))
-    for f in filters:
-        q = q.where(_filter(f, on, scope))
-    if sort == "urgency":
-        keys = [extra[0].element, extra[1].element, extra[2].element]
-    else:
-        keys = [w.c.deadline_sort if sort == "next-deadline" else w.c.wait_from]
-    keys += [w.c.provider, w.c.pathway_id]
+    clauses = [where, *_attribute_clauses(attrs), *[_filter(f, on, scope) for f in filters]]
     backwards = before is not None
-    q = q.where(_keyset(keys, before if backwards else after, backwards))
-    q = q.order_by(*[k.desc() if backwards else k for k in keys]).limit(limit)
+    position = before if backwards else after
+    if sort == "urgency":
+        # Two steps: the page's keys in order, from the covering index, then their rows.
+        extra = _urgency(on)
+        keys = [*[e.element for e in extra], w.c.provider, w.c.pathway_id]
+        chosen = (select(w.c.provider, w.c.pathway_id, *extra)
+                  .where(*clauses, _keyset(keys, position, backwards))
+                  .order_by(*[k.desc() if backwards else k for k in keys]).limit(limit)
+                  .subquery())
+        order = [chosen.c.urgency_tier, chosen.c.urgency_day, chosen.c.urgency_cancer,
+                 w.c.provider, w.c.pathway_id]
+        q = (select(w, chosen.c.urgency_tier, chosen.c.urgency_day, chosen.c.urgency_cancer)
+             .join(chosen, and_(w.c.provider == chosen.c.provider,
+                                w.c.pathway_id == chosen.c.pathway_id))
+             .order_by(*order))
+    else:
+        keys = [w.c.deadline_sort if sort == "next-deadline" else w.c.wait_from,
+                w.c.provider, w.c.pathway_id]
+        q = (select(w).where(*clauses, _keyset(keys, position, backwards))
+             .order_by(*[k.desc() if backwards else k for k in keys]).limit(limit))
     rows = [dict(r._mapping) for r in conn.execute(q)]
-    return rows[::-1] if backwards else rows
+    return rows[::-1] if backwards and sort != "urgency" else rows
 
 
 def counts(
