@@ -27,7 +27,7 @@ def test_each_corrected_fact_reads_as_what_changed():
         (AS_OF, "The hospital's patient identifier corrected", "hospital"),
         (AS_OF, "e-Referral booking reference (UBRN) corrected", "hospital"),
         (AS_OF, "Specialty corrected to Dermatology", "hospital"),
-        (AS_OF, "Waiting list type corrected to IRTT", "hospital"),
+        (AS_OF, "Waiting list type corrected to an admitted RTT list", "hospital"),
         (AS_OF, "Referral date corrected to 6 Jan 2026", "hospital"),
     ]
 
