@@ -278,7 +278,9 @@ def referral_status(
          "subject": s.deadline.subject,
          "last_day_within": s.deadline.last_day_within.isoformat(),
          "breach_on": s.deadline.breach_on.isoformat(), "state": s.state,
-         "days_left": s.days_left, "text": s.describe(), "plain": _plain(s)}
+         "days_left": s.days_left, "plain": _plain(s),
+         "text": s.describe(standards.subject_words(p, flags, s.deadline.standard.applies_to,
+                                                    s.deadline.subject))}
         for s in standards.assess(p, on, flags, table, bank_holidays=bank_holidays)
     ] if p.is_open else []
     labels = {s.code: s.label for s in table}

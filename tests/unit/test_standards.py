@@ -313,8 +313,15 @@ def test_deadline_describe_is_plain_english() -> None:
     text = dl.describe()
     assert "18 weeks" in text and "5 Jan 2026" in text and "11 May 2026" in text
     assert "day 126" in text and "12 May 2026" in text
-    msg = only(S.deadlines(given_pathway(messages={"m1": given_message()})), "message-answer")
-    assert "working days" in msg.describe() and "(m1)" in msg.describe()
+    pathway = given_pathway(messages={"m1": given_message()},
+                            diagnostics={"t1": Diagnostic("t1", "mri", D(2026, 2, 2))})
+    msg = only(S.deadlines(pathway), "message-answer")
+    words = S.subject_words(pathway, [], "message", msg.subject)
+    assert "working days" in msg.describe() and "m1" not in msg.describe()  # never the id
+    assert words is not None and words.startswith("message from the")
+    assert f"({words})" in msg.describe(words)
+    test = only(S.deadlines(pathway), "diagnostic-6w")
+    assert S.subject_words(pathway, [], "diagnostic", test.subject) == "MRI ordered 2 Feb 2026"
 
 
 # ------------------------------------------------------------------------------ stages

@@ -45,6 +45,7 @@ from guardian.domain.standards.deadline import (
     Deadline,
     TrackedDeadline,
     deadlines,
+    subject_words,
     tracked_deadlines,
 )
 from guardian.domain.standards.findings import (
@@ -84,7 +85,7 @@ from guardian.domain.standards.working_days import (
 __all__ = [  # by module, as imported above
     "STATES", "DeadlineStatus", "assess", "at_risk", "at_risk_when", "breached",
     "breached_when", "deadline_state", "next_deadline", "status_on",
-    "Deadline", "TrackedDeadline", "deadlines", "tracked_deadlines",
+    "Deadline", "TrackedDeadline", "deadlines", "subject_words", "tracked_deadlines",
     "AT_ONCE", "FINDING_KINDS", "WaitFinding", "sweep_due_on", "wait_findings",
     "LONGEST_BAND_LAST_DAY", "OVER_104_WEEKS_BAND", "RTT_18_WEEKS_LAST_DAY", "RTT_BAND_COLUMNS",
     "is_rtt_waiting_on", "waiting_days", "week_band", "within_18_weeks",

@@ -69,8 +69,8 @@ class DeadlineStatus:
     state: str
     days_left: int
 
-    def describe(self) -> str:
-        """Plain English: the deadline and where it stands."""
+    def describe(self, subject: str | None = None) -> str:
+        """Plain English: the deadline (about `subject`, in words) and where it stands."""
         d = self.deadline
         if self.state == "breached":
             where = f"breached (recorded on {day_text(d.breach_on)})"
@@ -83,7 +83,7 @@ class DeadlineStatus:
             where = f"{self.days_left} day{plural} left"
         if self.state == "at-risk":
             where = "at risk: " + where
-        return f"{d.describe()} — {where}"
+        return f"{d.describe(subject)} — {where}"
 
 
 def status_on(deadline: Deadline, on: dt.date) -> DeadlineStatus:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
-from guardian.domain.codes import URGENT_SUSPECTED_CANCER
+from guardian.domain.codes import DIAGNOSTIC_TESTS, MESSAGE_PARTIES, URGENT_SUSPECTED_CANCER
 from guardian.domain.pathway import DeteriorationFlag, Pathway
 from guardian.domain.standards.table import STANDARDS, Standard
 from guardian.domain.standards.working_days import BankHolidays, add_working_days
@@ -35,11 +35,12 @@ class Deadline:
     breach_on: dt.date
     at_risk_from: dt.date | None
 
-    def describe(self) -> str:
+    def describe(self, subject: str | None = None) -> str:
         """Plain English, e.g. "18 weeks from referral to treatment: clock from 5 Jan 2026;
-        met if done by 11 May 2026 (day 126); breach recorded on 12 May 2026"."""
+        met if done by 11 May 2026 (day 126); breach recorded on 12 May 2026". `subject`:
+        what the step is about, in words (`subject_words`); never the stored id."""
         s = self.standard
-        what = s.label + (f" ({self.subject})" if self.subject else "")
+        what = s.label + (f" ({subject})" if subject else "")
         if s.working_days:
             by = f"{day_text(self.last_day_within)} ({s.last_day_within} working days)"
         else:
@@ -49,6 +50,27 @@ class Deadline:
         if self.at_risk_from is not None:
             text += f"; at risk from {day_text(self.at_risk_from)}"
         return text
+
+
+def subject_words(p: Pathway, flags: Iterable[DeteriorationFlag], applies_to: str,
+                  subject: str) -> str | None:
+    """What one step of a pathway is about, as a person reads it: a test by its name and
+    order date, a message by who sent it and when, a deterioration by when it was reported
+    (None: the step is the pathway's own, or its subject is no longer held)."""
+    if not subject:
+        return None
+    if applies_to == "diagnostic" and subject in p.diagnostics:
+        test = p.diagnostics[subject]
+        name = DIAGNOSTIC_TESTS.get(test.test, test.test)
+        return f"{name} ordered {day_text(test.ordered_on)}"
+    if applies_to == "message" and subject in p.messages:
+        message = p.messages[subject]
+        return f"message from {MESSAGE_PARTIES.get(message.party, message.party)} of " \
+               f"{day_text(message.on)}"
+    flag = next((f for f in flags if f.flag_id == subject), None)
+    if applies_to == "deterioration" and flag is not None:
+        return f"reported {day_text(flag.raised_on)}"
+    return None
 
 
 def day_text(d: dt.date) -> str:
