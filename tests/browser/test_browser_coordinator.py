@@ -165,7 +165,8 @@ def test_next_page_swaps_in_the_following_rows(signed_in):
     with page.expect_response(lambda r: "after=" in r.url):
         page.get_by_role("link", name="Next page").click()
     expect(page).to_have_url(re.compile(r"[?&]after="))
-    expect(page.get_by_role("link", name="First page")).to_be_visible()
+    expect(page.get_by_role("link", name="Previous page")).to_be_visible()
+    expect(page.locator("#page-of")).to_contain_text("Page 2 of")
     second_page = row_ids(page)
     assert second_page and not set(first_page) & set(second_page)
     assert page.evaluate("window.__guardianNoReload") is True
