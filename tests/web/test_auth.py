@@ -89,7 +89,8 @@ def test_the_session_cookie_is_secure_over_https(app):
 def test_the_header_shows_who_is_signed_in_and_a_sign_out_form(client):
     sign_in(client, "coordinator")
     html = client.get("/").text
-    assert "sam@guardian.test" in html and "Care coordinator, U90001, U90002" in html
+    assert "sam@guardian.test" in html  # the PCNs by name, not code
+    assert "Care coordinator, Demo Basildon Central PCN, Demo Basildon East PCN" in html
     assert 'action="/sign-out"' in html and 'name="csrf_token"' in html
     assert 'href="/sign-in"' not in html
 
