@@ -237,10 +237,13 @@ class ProjectionRunner:
     def _write(self, named: dict[str, ReadModel], group: list[str], suffix: str,
                changes: list[Changes], old: int, new: int) -> None:
         with self.app.engine.begin() as conn:
-            for name, change in zip(group, changes, strict=True):
-                replace_rows(conn, named[name].tables(suffix), change)
+            # The positions first: a second runner writing the same batch at once (two web
+            # requests catching up) waits on the position's row and then finds it taken,
+            # before it writes a row the first one is writing too.
             for name in group:
                 self.positions.advance(conn, name, old, new)
+            for name, change in zip(group, changes, strict=True):
+                replace_rows(conn, named[name].tables(suffix), change)
 
     def _notices(self, after: int) -> list[Notice]:
         """The next batch of notifications: ids, aggregates and topics only (no ORM, no state)."""

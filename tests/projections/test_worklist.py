@@ -293,3 +293,37 @@ def test_several_pcns_page_as_one_list(app, sort):
         assert len({order_key(sort, r)[0] for r in everything}) >= 3
     assert [(r["provider"], r["pathway_id"]) for r in seen] == [
         (r["provider"], r["pathway_id"]) for r in everything]
+
+
+def test_runners_catching_up_at_once_never_write_a_row_twice(app):
+    """Web requests catch up side by side (docs/deployment.md): each batch is written by
+    one runner; the others find its position taken and read on, never a duplicate row."""
+    import threading
+
+    runner_for(app).run_once()
+    with app.engine.connect() as conn:
+        pids = [uuid.UUID(h) for h in conn.execute(
+            select(wl.worklist.c.patient_id).distinct().limit(40)).scalars()]
+    for n, pid in enumerate(pids):
+        app.log_contact(pid, f"c-race-{n}", "phone", "Rang", by="coordinator", on=AS_OF)
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def catch_up() -> None:
+        try:
+            start.wait()
+            runner_for(app, batch_size=3).run_once()
+        except BaseException as e:  # noqa: BLE001 - any failure fails the test
+            errors.append(e)
+
+    threads = [threading.Thread(target=catch_up) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    runner = runner_for(app)
+    assert {runner.position(p.name) for p in runner.projections} == {runner.head()}
+    resumed = rows(app)
+    runner.rebuild()
+    assert rows(app) == resumed
