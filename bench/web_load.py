@@ -47,9 +47,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 MISSES = 0.1  # the share of searches for something that exists nowhere
-FILTERS = ["", "breached", "at-risk", "deterioration", "workup-incomplete", "assigned-to-me",
-           "unanswered-messages"]
-SORTS = ["next-deadline", "days-waiting"]
+FILTERS = ["", "new", "breached", "at-risk", "deterioration", "workup-incomplete",
+           "assigned-to-me", "unanswered-messages"]
+# the page's default (what needs doing first) as often as the other two together
+SORTS = ["urgency", "urgency", "next-deadline", "days-waiting"]
 
 
 def pct(values: list[float], p: float) -> float:

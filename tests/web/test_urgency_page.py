@@ -75,6 +75,7 @@ def test_opening_the_patient_sees_the_news(client, demo):
     opened = client.get(href)
     assert "since the patient was last opened" in opened.text  # said once, on that visit
     assert "since the patient was last opened" not in client.get(href).text
+    client.app.state.runner.run_once()  # what the server's follower does within a second
     after = client.get("/worklist?filter=new").text
     assert f'id="row-{first}"' not in after
     patient = demo.get_patient(uuid.UUID(href.rsplit("/", 1)[1]))
