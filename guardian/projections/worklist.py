@@ -113,9 +113,16 @@ def _define(name: str, md: MetaData) -> Table:
           for flag, where in _RARE_FLAGS.items()
           for sort, key in (("deadline", "deadline_sort"), ("wait", "wait_from"))],
         # Everything the urgency order reads (docs/rules.md §11), so the order of a PCN's
-        # rows is found in the index alone and only the page's rows are read from the table.
+        # rows is found in the index alone and only the page's rows are read from the table;
+        # on PostgreSQL it also carries every column a filter, a drop-down or a count reads,
+        # so the counts beside the filters are an index-only scan too.
         Index(f"{name}_pcn_urgency", "pcn_code", "news_on", "priority", "next_at_risk_from",
-              "next_breach_on", "deadline_sort", "news_sort", "provider", "pathway_id"),
+              "next_breach_on", "deadline_sort", "news_sort", "provider", "pathway_id",
+              postgresql_include=["deterioration_since", "workup_outstanding",
+                                  "oldest_diagnostic_on", "coordinator",
+                                  "unanswered_messages", "diagnostics_outstanding",
+                                  "left_list_on", "check_in_due", "practice_code",
+                                  "treatment_function", "stage"]),
         Index(f"{name}_coordinator", "coordinator"),
         Index(f"{name}_patient", "patient_id"),
         Index(f"{name}_sweep_due", "sweep_due_on"),
