@@ -345,6 +345,10 @@ def main() -> None:
         from guardian.config import Settings
 
         app = build_app(Settings(database_url=url))
+        # The planner's statistics, as autovacuum keeps them in a deployment (a store made
+        # on a server with autovacuum off may have none for tables filled in bulk).
+        with app.engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
         users.ensure_demo_users(app.engine, var)
         # The demo users may have been made earlier (their logins file elsewhere): the
         # simulated coordinator signs in with a password set for this run.

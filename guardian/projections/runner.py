@@ -69,6 +69,10 @@ def apply(projection: ReadModel, conn: Connection, app: Any, batch: Sequence[Not
     replace_rows(conn, projection.tables(suffix), changes)
 
 
+# Events projected (per read model) in one catch-up above which its tables are analysed.
+ANALYZE_AFTER = 20_000
+
+
 class ProjectionRunner:
     def __init__(self, app: Any, projections: Iterable[ReadModel], batch_size: int = 1000):
         self.app = app
@@ -125,8 +129,12 @@ class ProjectionRunner:
         The projections furthest behind go first; those at the same position share each
         batch: it is read once, each of its patients loaded once, and their rows and
         positions are written in one transaction. With `stop`, returns early (between
-        batches) once it is set."""
-        return self._together({p.name: p for p in self.projections}, "", stop)
+        batches) once it is set. After a large catch-up the planner's statistics of the
+        tables written are refreshed (`_refresh_statistics`)."""
+        processed = self._together({p.name: p for p in self.projections}, "", stop)
+        if processed >= ANALYZE_AFTER * len(self.projections):
+            self._refresh_statistics()
+        return processed
 
     def follow(self, stop: threading.Event, poll: float = 0.2, fallback: float = 1.0,
                listen: bool | None = None) -> None:
@@ -165,7 +173,19 @@ class ProjectionRunner:
                 p.swap(conn, suffix)
                 self.positions.forget(conn, name)
                 self.positions.put(conn, Tracking(p.name, position))
+        self._refresh_statistics()
         return total + self.run_once()  # whatever arrived during the swap
+
+    def _refresh_statistics(self) -> None:
+        """ANALYZE every read model's tables (PostgreSQL), so a table just filled or
+        rebuilt is read along its indexes at once, not scanned whole until autovacuum's
+        next pass (or never, where autovacuum is off)."""
+        if self.app.engine.dialect.name != "postgresql":
+            return
+        with self.app.engine.begin() as conn:
+            for p in self.projections:
+                for table in p.tables(""):
+                    conn.exec_driver_sql(f"ANALYZE {table.name}")
 
     # ------------------------------------------------------------------ batches
     def _together(self, named: dict[str, ReadModel], suffix: str,

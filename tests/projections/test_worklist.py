@@ -327,3 +327,19 @@ def test_runners_catching_up_at_once_never_write_a_row_twice(app):
     resumed = rows(app)
     runner.rebuild()
     assert rows(app) == resumed
+
+
+def test_a_large_catch_up_leaves_the_planner_statistics_of_what_it_wrote(app, monkeypatch):
+    """On PostgreSQL the tables a large catch-up filled are analysed (reltuples known), so
+    they are read along their indexes even where autovacuum has not run yet."""
+    if app.engine.dialect.name != "postgresql":
+        pytest.skip("planner statistics are PostgreSQL's")
+    monkeypatch.setattr(runner_module, "ANALYZE_AFTER", 1)
+    runner = runner_for(app)
+    runner.run_once()
+    with app.engine.connect() as conn:
+        counted = dict(conn.exec_driver_sql(
+            "SELECT relname, reltuples FROM pg_class WHERE relname IN "
+            "('worklist', 'patient_search', 'pathway_intervals')").all())
+    assert set(counted) == {"worklist", "patient_search", "pathway_intervals"}
+    assert all(n > 0 for n in counted.values()), counted
