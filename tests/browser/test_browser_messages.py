@@ -102,10 +102,15 @@ def test_read_the_thread_record_the_hospitals_reply_and_the_worklist_follows(
 
     # the GP's message was dealt with on the phone: marked answered
     form = action(card, "Mark a message answered")
-    form.get_by_label("Message", exact=True).select_option(index=1)
+    choice = form.get_by_label("Message", exact=True)
+    ours = choice.locator("option").filter(has_text=f"({width} px)").first.get_attribute("value")
+    choice.select_option(ours)
     submit(form, "Mark a message answered")
     card = page.locator(f'section[id="{card_id}"]')
-    expect(card.locator(".guardian-thread")).not_to_contain_text("Not answered yet")
+    mine = card.locator(".guardian-message--in").filter(
+        has_text=f"Pain much worse, please expedite ({width} px)")
+    expect(mine).to_contain_text("Answered")
+    expect(mine).not_to_contain_text("Not answered yet")
     card.scroll_into_view_if_needed()
     shoot(page, f"14-messages-replied-{width}")
     assert_no_sideways_scroll(page, width)
