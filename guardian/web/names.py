@@ -40,6 +40,13 @@ def names_of(request: Request) -> Names:
     return cache.get("names", read)
 
 
+def forget_names(request: Request) -> None:
+    """This worker reads the names again on its next use: after an admin added or renamed
+    someone here, the pages this worker serves name them at once (other workers within
+    NAMES_TTL)."""
+    request.app.state.names_cache = None
+
+
 async def names_dependency(request: Request) -> Names:
     return names_of(request)
 

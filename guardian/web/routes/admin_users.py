@@ -32,6 +32,7 @@ from guardian.users import UserError
 from guardian.web.access import AdminPrincipal, Principal, client_of
 from guardian.web.deps import AppDep
 from guardian.web.inputs import LARGEST_INTEGER
+from guardian.web.names import forget_names
 from guardian.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -225,6 +226,7 @@ def add_user(request: Request, principal: AdminPrincipal, guardian: AppDep,
             field = "email" if "already exists" in str(e) else "form"
             errors[field] = sentence(e)
         else:
+            forget_names(request)
             return render(request, "admin_users_secret.html", {
                 "user": user, "kind": "added", "secret": password,
             }, headers=NO_STORE)
@@ -283,6 +285,7 @@ def change_user(request: Request, principal: AdminPrincipal, guardian: AppDep, u
         except UserError as e:
             errors["form"] = sentence(e)
         else:
+            forget_names(request)
             return _done(user, "changed" if change.changed else "unchanged")
     return _user_page(request, principal, guardian, user, typed=typed, errors=errors,
                       status_code=409 if "form" in errors else 400)
