@@ -11,18 +11,9 @@ from sqlalchemy import select
 from web_helpers import PASSWORD, csrf_of, sign_in
 
 from guardian import audit, users
-from guardian.demo import load_demo
 from guardian.projections import worklist as wl
 from guardian.web.routes import worklist as worklist_route
 from guardian.web.routes.worklist import NOTICES
-
-
-@pytest.fixture
-def demo(client):
-    guardian = client.app.state.guardian
-    load_demo(guardian, patients=300, seed=11)
-    client.app.state.runner.run_once()
-    return guardian
 
 
 def rows_where(guardian, *clauses) -> list:

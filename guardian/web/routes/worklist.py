@@ -8,7 +8,8 @@ PCN). Coordinators and admins only; another PCN's worklist answers 404 (audited)
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from dataclasses import dataclass, field
+from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -43,20 +44,75 @@ NOTICES = {
 BAD_CURSOR = NOTICES["bad-page"]
 
 
-def _problems(filter: list[str], sort: str, priority: str | None,
-              stage: str | None) -> dict[str, str]:
-    """What is wrong with the worklist's query, field by field."""
-    errors = {}
-    unknown = [f for f in filter if f not in wl.FILTERS]
-    if unknown:
-        errors["filter"] = f"Unknown filter: {', '.join(unknown)}"
-    if sort not in wl.SORTS:
-        errors["sort"] = f"Unknown sort order {sort!r}"
-    if priority not in (None, "") and priority not in {str(k) for k in codes.PRIORITIES}:
-        errors["priority"] = f"Unknown priority {priority!r}"
-    if stage not in (None, "") and stage not in standards.STAGES:
-        errors["stage"] = f"Unknown stage {stage!r}"
-    return errors
+@dataclass
+class WorklistQuery:
+    """What a worklist view is (the page and its CSV export take the same query): the PCN
+    (none: every PCN in scope), the ticked filters, the sort and the drop-downs."""
+
+    pcn: str | None = None
+    filter: list[str] = field(default_factory=list)
+    sort: str = "urgency"
+    practice_code: str | None = None
+    provider: str | None = None
+    treatment_function: str | None = None
+    priority: str | None = None
+    stage: str | None = None
+
+    def __post_init__(self) -> None:
+        self.pcn = self.pcn or None
+
+    def problems(self) -> dict[str, str]:
+        """What is wrong with the query, field by field."""
+        errors = {}
+        unknown = [f for f in self.filter if f not in wl.FILTERS]
+        if unknown:
+            errors["filter"] = f"Unknown filter: {', '.join(unknown)}"
+        if self.sort not in wl.SORTS:
+            errors["sort"] = f"Unknown sort order {self.sort!r}"
+        if self.priority not in (None, "") and self.priority not in {
+                str(k) for k in codes.PRIORITIES}:
+            errors["priority"] = f"Unknown priority {self.priority!r}"
+        if self.stage not in (None, "") and self.stage not in standards.STAGES:
+            errors["stage"] = f"Unknown stage {self.stage!r}"
+        return errors
+
+    @property
+    def filters(self) -> list[str]:
+        """The known filters ticked, in the worklist's order."""
+        return [f for f in wl.FILTERS if f in self.filter]
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        """The drop-downs, as `worklist.page` takes them (a valid query's)."""
+        return {"practice_code": self.practice_code or None, "provider": self.provider or None,
+                "treatment_function": self.treatment_function or None,
+                "priority": int(self.priority) if self.priority else None,
+                "stage": self.stage or None}
+
+
+def worklist_query(
+    pcn: str | None = None,
+    filter: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI reads the default
+    sort: str = "urgency",
+    practice_code: str | None = None,
+    provider: str | None = None,
+    treatment_function: str | None = None,
+    priority: str | None = None,
+    stage: str | None = None,
+) -> WorklistQuery:
+    return WorklistQuery(pcn, filter, sort, practice_code, provider, treatment_function,
+                         priority, stage)
+
+
+QueryDep = Annotated[WorklistQuery, Depends(worklist_query)]
+
+
+def in_scope_or_404(request: Request, principal: Principal, pcn: str | None,
+                    detail: str = "") -> None:
+    """Another PCN's worklist answers 404, audited (docs/access.md)."""
+    if pcn is not None and not access.may_see_pcn(principal, pcn):
+        access.record_access(request, principal, "denied-worklist", detail=f"PCN {pcn}{detail}")
+        raise HTTPException(status_code=404, detail="Not Found")
 
 
 def _back_to(pairs: list[tuple[str, str]], notice: str) -> RedirectResponse:
@@ -73,32 +129,23 @@ def worklist_page(
     connect: ConnDep,
     scope: ScopeDep,
     cache: PageCacheDep,
-    pcn: str | None = None,
-    filter: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI reads the default
-    sort: str = "urgency",
-    practice_code: str | None = None,
-    provider: str | None = None,
-    treatment_function: str | None = None,
-    priority: str | None = None,
-    stage: str | None = None,
+    asked: QueryDep,
     after: str | None = None,
     before: str | None = None,
     page: str | None = None,
     notice: str | None = None,
     assigned: Annotated[int, Query(ge=0, le=LARGEST_INTEGER)] = 0,
 ) -> Response:
-    pcn = pcn or None
-    if pcn is not None and not access.may_see_pcn(principal, pcn):
-        access.record_access(request, principal, "denied-worklist", detail=f"PCN {pcn}")
-        raise HTTPException(status_code=404, detail="Not Found")
-    errors = _problems(filter, sort, priority, stage)
-    filters = [f for f in wl.FILTERS if f in filter]
+    pcn = asked.pcn
+    in_scope_or_404(request, principal, pcn)
+    errors = asked.problems()
+    filters = asked.filters
     state = {"pcn": pcn or "", "filter": filters,
-             "sort": sort if "sort" not in errors else "urgency",
-             "practice_code": practice_code or "", "provider": provider or "",
-             "treatment_function": treatment_function or "",
-             "priority": priority if "priority" not in errors else "",
-             "stage": stage if "stage" not in errors else ""}
+             "sort": asked.sort if "sort" not in errors else "urgency",
+             "practice_code": asked.practice_code or "", "provider": asked.provider or "",
+             "treatment_function": asked.treatment_function or "",
+             "priority": asked.priority if "priority" not in errors else "",
+             "stage": asked.stage if "stage" not in errors else ""}
     pairs = [(k, v) for k, vs in state.items()
              for v in (vs if isinstance(vs, list) else [vs]) if v]
     if errors:
@@ -113,9 +160,7 @@ def worklist_page(
     # page 1 has no cursor, every other page exactly one
     if number < 1 or (after and before) or bool(after or before) != (number > 1):
         return _back_to(pairs, "bad-page")
-    attrs = {"practice_code": practice_code, "provider": provider,
-             "treatment_function": treatment_function,
-             "priority": int(priority) if priority else None, "stage": stage}
+    attrs = asked.attrs
     today = app.today()
     with connect() as conn:
         rows = wl.page(conn, scope, pcn, today, filters, sort, after_at, PAGE_SIZE + 1, attrs,

@@ -18,10 +18,10 @@ import datetime as dt
 import io
 import re
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from guardian.domain import codes, standards
@@ -31,7 +31,7 @@ from guardian.web import access
 from guardian.web.deps import AppDep, ConnDep, ScopeDep
 from guardian.web.names import names_of
 from guardian.web.present import age_on
-from guardian.web.routes.worklist import Coordinator
+from guardian.web.routes.worklist import Coordinator, QueryDep, in_scope_or_404
 
 router = APIRouter(include_in_schema=False)
 
@@ -100,40 +100,15 @@ def _lines(rows: list[list[Any]]) -> str:
     return out.getvalue()
 
 
-def _valid(filter: list[str], sort: str, priority: str | None, stage: str | None) -> bool:
-    """The worklist page would take this query as it is."""
-    return (all(f in wl.FILTERS for f in filter) and sort in wl.SORTS
-            and priority in (None, "", *(str(k) for k in codes.PRIORITIES))
-            and stage in (None, "", *standards.STAGES))
-
-
 @router.get("/worklist.csv")
-def worklist_csv(
-    request: Request,
-    principal: Coordinator,
-    app: AppDep,
-    connect: ConnDep,
-    scope: ScopeDep,
-    pcn: str | None = None,
-    filter: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI reads the default
-    sort: str = wl.SORTS[0],
-    practice_code: str | None = None,
-    provider: str | None = None,
-    treatment_function: str | None = None,
-    priority: str | None = None,
-    stage: str | None = None,
-) -> Response:
-    pcn = pcn or None
-    if pcn is not None and not access.may_see_pcn(principal, pcn):
-        access.record_access(request, principal, "denied-worklist", detail=f"PCN {pcn} (CSV)")
-        raise HTTPException(status_code=404, detail="Not Found")
-    if not _valid(filter, sort, priority, stage):
+def worklist_csv(request: Request, principal: Coordinator, app: AppDep, connect: ConnDep,
+                 scope: ScopeDep, asked: QueryDep) -> Response:
+    pcn, sort = asked.pcn, asked.sort
+    in_scope_or_404(request, principal, pcn, " (CSV)")
+    if asked.problems():
         # the worklist itself says what is wrong with the query, on the list
         return RedirectResponse(f"/worklist?{request.url.query}", status_code=303)
-    filters = [f for f in wl.FILTERS if f in filter]
-    attrs = {"practice_code": practice_code or None, "provider": provider or None,
-             "treatment_function": treatment_function or None,
-             "priority": int(priority) if priority else None, "stage": stage or None}
+    filters, attrs = asked.filters, asked.attrs
     today = app.today()
     names = names_of(request)
     with connect() as conn:
