@@ -69,3 +69,35 @@ def test_every_term_a_template_links_is_in_the_glossary():
             linked.setdefault(anchor, []).append(path.name)
     unknown = {a: where for a, where in linked.items() if a not in ANCHORS}
     assert not unknown, f"terms linked with no glossary entry: {unknown}"
+
+
+def test_the_worklist_and_the_gp_page_link_their_words_to_the_glossary(client):
+    assert sign_in(client, "coordinator").status_code == 303
+    worklist = client.get("/worklist").text
+    for anchor in ("breached", "at-risk", "deterioration-flag", "workup", "check-in"):
+        assert f'href="/help/glossary#{anchor}"' in worklist, anchor
+    assert sign_in(client, "gp").status_code == 303
+    gp = client.get("/gp").text
+    for anchor in ("breached", "at-risk", "workup", "urgent-suspected-cancer"):
+        assert f'href="/help/glossary#{anchor}"' in gp, anchor
+
+
+def test_a_patient_page_with_a_missed_standard_links_it_to_the_glossary(client, demo):
+    from sqlalchemy import select
+
+    from guardian.projections.worklist import worklist
+    from guardian.waits import check_waits
+
+    check_waits(demo, demo.today())  # the sweep records the breaches
+    client.app.state.runner.run_once()
+    with demo.engine.connect() as conn:
+        breached = conn.execute(select(worklist.c.patient_id).distinct()
+                                .where(worklist.c.next_breach_on <= demo.today())
+                                .limit(30)).scalars().all()
+    assert sign_in(client, "admin").status_code == 303
+    pages = (client.get(f"/patients/{pid}").text for pid in breached)
+    page = next((p for p in pages if "Standards missed" in p), None)
+    assert page is not None, "no breached pathway of the demo lists a missed standard"
+    assert 'href="/help/glossary#breached" class="guardian-term">Standards missed</a>' in page
+    assert 'href="/help/glossary#breached" class="guardian-term">Breached</a>' in page
+    assert 'href="/help/glossary#at-risk" class="guardian-term">At risk</a>' in page
