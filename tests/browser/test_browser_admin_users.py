@@ -139,7 +139,7 @@ def test_refusals_show_on_the_same_page(signed_in, shoot, width):
 
 
 @pytest.mark.parametrize("width", [1366, 390])
-def test_the_glossary_from_the_footer(signed_in, shoot, width):
+def test_the_glossary_from_the_footer_and_from_a_word(signed_in, shoot, width):
     page = signed_in("coordinator", width=width)
     with page.expect_navigation():
         page.get_by_role("contentinfo").get_by_role("link", name="Help").click()
@@ -149,3 +149,10 @@ def test_the_glossary_from_the_footer(signed_in, shoot, width):
     page.get_by_role("link", name="FDS (Faster Diagnosis Standard)").click()
     expect(page).to_have_url(re.compile(r"#fds$"))
     expect(page.locator("#fds + p")).to_contain_text("28 days")
+
+    # a word on the worklist leads to its entry
+    page.goto("/worklist")
+    with page.expect_navigation():
+        page.locator("#filter-hint").get_by_role("link", name="at risk").click()
+    expect(page).to_have_url(re.compile(r"/help/glossary#at-risk$"))
+    expect(page.locator("#at-risk")).to_be_in_viewport()
