@@ -30,12 +30,10 @@ from sqlalchemy import (
     and_,
     case,
     func,
-    literal,
     literal_column,
     select,
     text,
     true,
-    tuple_,
 )
 
 from guardian.domain import checkins, standards, urgency
@@ -43,6 +41,7 @@ from guardian.domain.patient import Patient
 from guardian.domain.visibility import goes_with, reported_details
 from guardian.projections.readmodel import ReadModel, Rows
 from guardian.projections.tables import pathway_key
+from guardian.projections.worklist_order import is_new, keyset, position_after, urgency_keys
 from guardian.store import metadata
 
 NAME = "worklist"
@@ -329,51 +328,6 @@ def _attribute_clauses(attrs: dict[str, Any] | None) -> list[Any]:
     return clauses
 
 
-def _is_new(on: dt.date):
-    """SQL for urgency.is_new: unseen news within the last NEW_FOR_DAYS days."""
-    cutoff = on - dt.timedelta(days=urgency.NEW_FOR_DAYS - 1)
-    return and_(worklist.c.news_on.is_not(None), worklist.c.news_on >= cutoff)
-
-
-def _urgency(on: dt.date) -> list[Any]:
-    """The urgency order's sort key (guardian/domain/urgency.py `urgency`) as SQL: tier,
-    day, cancer first. A test checks that the two order alike."""
-    w = worklist
-    cancer = w.c.priority == urgency.CANCER_PRIORITY
-    new = _is_new(on)
-    tier = case(
-        (new, int(urgency.Tier.NEW)),
-        (cancer, int(urgency.Tier.CANCER)),
-        (standards.at_risk_when(w.c.next_at_risk_from, w.c.next_breach_on, on),
-         int(urgency.Tier.AT_RISK)),
-        (standards.breached_when(w.c.next_breach_on, on), int(urgency.Tier.BREACHED)),
-        else_=int(urgency.Tier.OTHER))
-    day = case((new, w.c.news_sort), else_=w.c.deadline_sort)
-    return [tier.label("urgency_tier"), day.label("urgency_day"),
-            case((cancer, 0), else_=1).label("urgency_cancer")]
-
-
-def position_after(sort: str, row: dict[str, Any]) -> tuple[Any, ...]:
-    """The keyset position just after `row` (a row `page` gave) in `sort` order: `page`'s
-    `after` for the page that follows it."""
-    if sort == "urgency":
-        return (row["urgency_tier"], row["urgency_day"], row["urgency_cancer"],
-                row["provider"], row["pathway_id"])
-    key = "deadline_sort" if sort == "next-deadline" else "wait_from"
-    return row[key], row["provider"], row["pathway_id"]
-
-
-def _keyset(keys: list[Any], after: tuple[Any, ...] | None, backwards: bool):
-    """Rows after (before, `backwards`) the position `after` in the order of `keys`."""
-    if after is None:
-        return true()
-    if len(after) != len(keys):
-        raise ValueError("a position of another sort order")
-    if backwards:
-        return tuple_(*keys) < tuple_(*[literal(v) for v in after])
-    return tuple_(*keys) > tuple_(*[literal(v) for v in after])
-
-
 def page(
     conn: Connection,
     scope: Scope,
@@ -414,10 +368,10 @@ def page(
     position = before if backwards else after
     if sort == "urgency":
         # Two steps: the page's keys in order, from the covering index, then their rows.
-        extra = _urgency(on)
+        extra = urgency_keys(worklist, on)
         keys = [*[e.element for e in extra], w.c.provider, w.c.pathway_id]
         chosen = (select(w.c.provider, w.c.pathway_id, *extra)
-                  .where(*clauses, _keyset(keys, position, backwards))
+                  .where(*clauses, keyset(keys, position, backwards))
                   .order_by(*[k.desc() if backwards else k for k in keys]).limit(limit)
                   .subquery())
         order = [chosen.c.urgency_tier, chosen.c.urgency_day, chosen.c.urgency_cancer,
@@ -429,7 +383,7 @@ def page(
     else:
         keys = [w.c.deadline_sort if sort == "next-deadline" else w.c.wait_from,
                 w.c.provider, w.c.pathway_id]
-        q = (select(w).where(*clauses, _keyset(keys, position, backwards))
+        q = (select(w).where(*clauses, keyset(keys, position, backwards))
              .order_by(*[k.desc() if backwards else k for k in keys]).limit(limit))
     rows = [dict(r._mapping) for r in conn.execute(q)]
     return rows[::-1] if backwards and sort != "urgency" else rows
@@ -479,7 +433,7 @@ def _filter(name: str, on: dt.date, scope: Scope):
     w = worklist
     return {
         # the rule of standards.deadline_state, as SQL conditions
-        "new": _is_new(on),
+        "new": is_new(worklist, on),
         "breached": standards.breached_when(w.c.next_breach_on, on),
         "at-risk": standards.at_risk_when(w.c.next_at_risk_from, w.c.next_breach_on, on),
         "deterioration": w.c.deterioration_since.is_not(None),
