@@ -31,6 +31,7 @@ from sqlalchemy import (
     case,
     func,
     literal_column,
+    or_,
     select,
     text,
     true,
@@ -280,6 +281,9 @@ class Scope:
 
     pcns: frozenset[str] | None
     user: str | None = None
+    # Care coordinators whose accounts are disabled: their pathways count as unassigned
+    # (docs/access.md, "Someone leaves").
+    gone: frozenset[str] = frozenset()
 
     def allows(self, pcn: str) -> bool:
         return self.pcns is None or pcn in self.pcns
@@ -441,7 +445,8 @@ def _filter(name: str, on: dt.date, scope: Scope):
         "diagnostics-overdue": w.c.oldest_diagnostic_on
         <= on - dt.timedelta(days=DIAGNOSTIC_OVERDUE_DAYS),
         "assigned-to-me": w.c.coordinator == (scope.user or ""),
-        "unassigned": w.c.coordinator.is_(None),
+        "unassigned": or_(w.c.coordinator.is_(None), w.c.coordinator.in_(sorted(scope.gone)))
+        if scope.gone else w.c.coordinator.is_(None),
         # A literal 0, as in the partial index's predicate (SQLite matches it by text).
         "unanswered-messages": w.c.unanswered_messages > literal_column("0"),
         "diagnostics-outstanding": w.c.diagnostics_outstanding > 0,

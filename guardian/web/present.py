@@ -6,6 +6,7 @@ PCN).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -34,7 +35,8 @@ SHORT_STANDARDS = {
 }
 
 
-def present_row(row: dict[str, Any], today: dt.date) -> dict[str, Any]:
+def present_row(row: dict[str, Any], today: dt.date,
+                gone: frozenset[str] = frozenset()) -> dict[str, Any]:
     """A worklist row as the table shows it: state words, waits in weeks, ages in days."""
     state = standards.deadline_state(row["next_breach_on"], row["next_at_risk_from"], today)
     label = None
@@ -57,6 +59,7 @@ def present_row(row: dict[str, Any], today: dt.date) -> dict[str, Any]:
                                                  row["treatment_function"]),
         "priority_label": codes.PRIORITIES.get(row["priority"], str(row["priority"])),
         "is_new": urgency.is_new(row.get("news_on"), today),
+        "coordinator_gone": row["coordinator"] in gone,
         "deterioration_days": (today - row["deterioration_since"]).days
         if row["deterioration_since"] else None,
         "unanswered_days": (today - row["oldest_unanswered_on"]).days
@@ -73,8 +76,17 @@ def referral_label(p: Any, names: Names = NO_NAMES) -> str:
 
 
 def coordinators_of(conn: Connection) -> list[users.User]:
-    """Every care coordinator (on the caller's connection)."""
-    return [u for u in users.list_users(conn) if u.role == "coordinator"]
+    """Every care coordinator whose account is enabled (on the caller's connection): the
+    only ones a pathway may be given to."""
+    return [u for u in users.list_users(conn) if u.role == "coordinator" and u.enabled]
+
+
+def with_departed(conn: Connection, scope: Any) -> Any:
+    """The worklist scope knowing the coordinators whose accounts are disabled: their
+    pathways show and filter as unassigned (docs/access.md, "Someone leaves")."""
+    gone = frozenset(u.email for u in users.list_users(conn)
+                     if u.role == "coordinator" and not u.enabled)
+    return dataclasses.replace(scope, gone=gone)
 
 
 def covering(coordinators: list[users.User], pcns: Any) -> list[users.User]:

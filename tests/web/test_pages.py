@@ -390,3 +390,26 @@ def test_a_bulk_action_that_cannot_be_done_returns_to_the_same_list(client, demo
     assert r.headers["location"] == (
         f"/worklist?filter=breached&sort=days-waiting&notice={notice}")
     assert NOTICES[notice] in client.get(r.headers["location"]).text
+
+
+def test_a_leavers_pathways_show_and_filter_as_unassigned(client, demo):
+    """docs/access.md, "Someone leaves": a disabled coordinator's pathways read as
+    unassigned (with who had them), are in the unassigned pile and in the API's, and the
+    coordinator is no longer offered for assignment."""
+    users.add_user(demo.engine, "kim.leaver@guardian.test", "coordinator", ["U90001"],
+                   PASSWORD, display_name="Kim Leaver")
+    row = next(r_ for r_ in mine(demo) if r_.coordinator is None and r_.pcn_code == "U90001")
+    demo.assign_coordinator(uuid.UUID(row.patient_id), row.provider, row.pathway_id,
+                            "kim.leaver@guardian.test")
+    client.app.state.runner.run_once()
+    sign_in(client, "coordinator")
+    row_id = f'id="row-{row.provider}-{row.pathway_id}"'
+    assert row_id not in client.get("/worklist?filter=unassigned&pcn=U90001").text
+    users.disable_user(demo.engine, "kim.leaver@guardian.test")
+    page = client.get("/worklist?filter=unassigned&pcn=U90001").text
+    assert row_id in page
+    assert "Kim Leaver has left" in page
+    assert 'value="kim.leaver@guardian.test"' not in page  # not offered for assignment
+    api = client.get("/api/v1/worklists/U90001", params={"filter": "unassigned",
+                                                         "limit": 200}).json()
+    assert row.pathway_id in {r["pathway_id"] for r in api["rows"]}

@@ -24,6 +24,7 @@ from guardian.web.access import PatientReader, may_see_pcn, record_access
 from guardian.web.api.answers import NO_STORE, code_parameter, invalid, not_found, responses
 from guardian.web.deps import AppDep, ConnDep, ScopeDep
 from guardian.web.names import NamesDep
+from guardian.web.present import with_departed
 
 router = APIRouter()
 
@@ -176,6 +177,7 @@ def get_worklist(
     on = app.today()
     chosen = list(dict.fromkeys(filters))
     with connect() as conn:
+        scope = with_departed(conn, scope)
         rows = wl.page(conn, scope, pcn, on, chosen, sort, position, limit + 1, attrs)
         counts = wl.counts(conn, scope, pcn, on, attrs)
     more = len(rows) > limit

@@ -24,7 +24,7 @@ from guardian.web import access, cursor
 from guardian.web.access import Principal, require_role
 from guardian.web.deps import AppDep, CatchUpDep, ConnDep, PageCacheDep, ScopeDep
 from guardian.web.inputs import LARGEST_INTEGER
-from guardian.web.present import coordinators_of, covering, present_row
+from guardian.web.present import coordinators_of, covering, present_row, with_departed
 from guardian.web.templating import is_htmx, page_or_fragment
 
 router = APIRouter(include_in_schema=False)
@@ -163,17 +163,18 @@ def worklist_page(
     attrs = asked.attrs
     today = app.today()
     with connect() as conn:
+        scope = with_departed(conn, scope)
         rows = wl.page(conn, scope, pcn, today, filters, sort, after_at, PAGE_SIZE + 1, attrs,
                        before=before_at)
         # The counts scan every row in scope: reuse them until the worklist changes (its
         # tracking position moves with every projected event) or the day does.
-        counts = cache.get(("counts", scope.pcns, scope.user, pcn,
+        counts = cache.get(("counts", scope.pcns, scope.user, scope.gone, pcn,
                             tuple(sorted((k, str(v)) for k, v in attrs.items())),
                             tuple(filters), today, worklist_queries.position(conn)),
                            lambda: wl.counts(conn, scope, pcn, today, attrs, filters))
         facets = cache.get(("facets", scope.pcns, pcn), lambda: wl.facets(conn, scope, pcn))
         names = cache.get(("pcn-names",), lambda: pcn_names(conn))
-        everyone = cache.get(("coordinators",), lambda: coordinators_of(conn))
+        everyone = coordinators_of(conn)  # not cached: a disabled one is offered no more
     if before_at is not None:
         # a previous page: the rows just before, so there is always a next one
         more, rows = True, rows[-PAGE_SIZE:]
@@ -198,7 +199,8 @@ def worklist_page(
                          detail=f"PCN {pcn or 'all in scope'}; filters {','.join(filters)}")
     my_pcns = sorted(principal.pcns) if principal.pcns is not None else sorted(names)
     return page_or_fragment(request, "worklist.html", {
-        "rows": [present_row(r, today) for r in rows], "counts": counts, "facets": facets,
+        "rows": [present_row(r, today, scope.gone) for r in rows], "counts": counts,
+        "facets": facets,
         "state": state, "query": query, "next_href": next_href, "prev_href": prev_href,
         "page_number": number, "pages": pages, "notice": NOTICES.get(notice or ""),
         "filters": wl.FILTERS, "filter_labels": wl.FILTER_LABELS,

@@ -30,7 +30,7 @@ from guardian.projections import worklist as wl
 from guardian.web import access
 from guardian.web.deps import AppDep, ConnDep, ScopeDep
 from guardian.web.names import names_of
-from guardian.web.present import age_on
+from guardian.web.present import age_on, with_departed
 from guardian.web.routes.worklist import Coordinator, QueryDep, in_scope_or_404
 
 router = APIRouter(include_in_schema=False)
@@ -112,6 +112,7 @@ def worklist_csv(request: Request, principal: Coordinator, app: AppDep, connect:
     today = app.today()
     names = names_of(request)
     with connect() as conn:
+        scope = with_departed(conn, scope)
         total = wl.counts(conn, scope, pcn, today, attrs, filters)["matching"]
     view = "; ".join([
         f"PCN {names.pcn_coded(pcn) if pcn else 'all in scope'}",
