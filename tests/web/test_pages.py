@@ -365,7 +365,7 @@ def test_message_sent_shows_awaiting_reply_on_the_worklist(client, demo):
     assert after.awaiting_reply_since == demo.today()
     page = client.get(f"/worklist?pcn={row.pcn_code}&sort=days-waiting")
     if f'id="row-{row.provider}-{row.pathway_id}"' in page.text:
-        assert "Message sent, awaiting reply (0 days)" in page.text
+        assert "message sent, awaiting reply (0 days)" in page.text.lower()
     demo.receive_message(uuid.UUID(row.patient_id), row.provider, row.pathway_id, "m-reply",
                          "hospital", "Re-prioritised to urgent", "hospital team")
     client.app.state.runner.run_once()
