@@ -14,10 +14,15 @@ import logging
 import re
 import uuid
 
+import pytest
 from fastapi.testclient import TestClient
 from web_helpers import ACCOUNTS, PASSWORD, csrf_of, referred_patient, sign_in
 
 from guardian import audit, users
+
+# One backend: the web forms over the account functions, which run on both in
+# tests/integration/test_users_cli.py.
+pytestmark = pytest.mark.one_backend
 
 ADMIN = ACCOUNTS["admin"][0]
 COORDINATOR = ACCOUNTS["coordinator"][0]

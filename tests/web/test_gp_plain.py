@@ -10,6 +10,7 @@ import html
 import re
 import uuid
 
+import pytest
 from sqlalchemy import select
 from web_helpers import referred_patient, sign_in
 
@@ -20,6 +21,9 @@ from guardian.projections.plain import date_text, plain_status
 from guardian.projections.status import referral_status
 from guardian.store import organisations
 from guardian.web.routes.gp import counts_in_words, owed_in_words
+
+# One backend: the plain-English texts; their queries are the status read model's, tested on both.
+pytestmark = pytest.mark.one_backend
 
 
 def text_of(page: str) -> str:

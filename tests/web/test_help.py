@@ -12,6 +12,9 @@ from web_helpers import sign_in
 from guardian.web.routes.help import ANCHORS, GLOSSARY
 from guardian.web.templating import make_templates
 
+# One backend: the glossary and its links are pages, not queries.
+pytestmark = pytest.mark.one_backend
+
 TEMPLATES = Path(__file__).resolve().parents[2] / "guardian" / "web" / "templates"
 WANTED = {"rtt", "clock-start", "clock-stop", "pathway", "ptl", "p-codes", "fds", "62-day",
           "urgent-suspected-cancer", "at-risk", "breached", "check-in", "workup",

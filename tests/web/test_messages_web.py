@@ -11,11 +11,15 @@ import html
 import re
 import uuid
 
+import pytest
 from sqlalchemy import select
 from web_helpers import csrf_of, referred_patient, sign_in
 
 from guardian import audit
 from guardian.projections import worklist as wl
+
+# One backend: the thread's forms and page; the events are the domain's.
+pytestmark = pytest.mark.one_backend
 
 
 def post(client, pid: str, action: str, data: dict):

@@ -36,9 +36,9 @@ from web_helpers import ACCOUNTS, csrf_of, referred_patient, sign_in, sign_in_to
 from guardian.web.inputs import LARGEST_INTEGER
 
 ROLES = ("anonymous", *ACCOUNTS)  # anonymous, coordinator, gp, place-lead, admin
-# Per route and role: 20 routes × 5 roles × 20 = 2,000 requests per backend, about 25 s.
+# Per route and role: 30 routes × 5 roles × 10 = 1,500 requests per backend, about 25 s.
 # GUARDIAN_FUZZ_EXAMPLES=500 searches deeper.
-EXAMPLES = int(os.environ.get("GUARDIAN_FUZZ_EXAMPLES", "20"))
+EXAMPLES = int(os.environ.get("GUARDIAN_FUZZ_EXAMPLES", "10"))
 
 # ---------------------------------------------------------------------------- random input
 

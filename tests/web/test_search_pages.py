@@ -14,6 +14,9 @@ from web_helpers import referred_patient, sign_in
 from guardian import audit
 from guardian.domain.identifiers import format_nhs_number
 
+# One backend: the search pages; the search's SQL runs on both in tests/projections/test_search.py.
+pytestmark = pytest.mark.one_backend
+
 MINE, OTHERS, UNKNOWN = "9995260182", "9434765919", "9434765870"
 THURROCK = "Y90141"
 

@@ -6,7 +6,11 @@ no name for comes back as its own name.
 
 from __future__ import annotations
 
+import pytest
 from api_helpers import HOME, NEIGHBOUR, NHS, post, row
+
+# One backend: names beside codes in the answers.
+pytestmark = pytest.mark.one_backend
 
 MSE = "Mid and South Essex NHS Foundation Trust"
 PAH = "The Princess Alexandra Hospital NHS Trust"

@@ -13,6 +13,10 @@ from api_helpers import HOME, NEIGHBOUR, NHS, THURROCK, entries, locs, post, row
 
 from guardian.domain.identifiers import format_nhs_number
 
+# One backend: the API's shape and scope; the search's SQL runs on both in
+# tests/projections/test_search.py.
+pytestmark = pytest.mark.one_backend
+
 # (pathway id, practice, provider, NHS number index, family name, given name, birth date)
 PEOPLE = [
     ("FIND-1", HOME, "RAJ", 20, "O'Brien", "Siobhán", "1961-07-02"),
