@@ -78,14 +78,20 @@ def referral_label(p: Any, names: Names = NO_NAMES) -> str:
 def coordinators_of(conn: Connection) -> list[users.User]:
     """Every care coordinator whose account is enabled (on the caller's connection): the
     only ones a pathway may be given to."""
-    return [u for u in users.list_users(conn) if u.role == "coordinator" and u.enabled]
+    return enabled_coordinators(users.list_users(conn))
 
 
-def with_departed(conn: Connection, scope: Any) -> Any:
-    """The worklist scope knowing the coordinators whose accounts are disabled: their
-    pathways show and filter as unassigned (docs/access.md, "Someone leaves")."""
-    gone = frozenset(u.email for u in users.list_users(conn)
-                     if u.role == "coordinator" and not u.enabled)
+def enabled_coordinators(people: list[users.User]) -> list[users.User]:
+    return [u for u in people if u.role == "coordinator" and u.enabled]
+
+
+def with_departed(conn: Connection, scope: Any,
+                  people: list[users.User] | None = None) -> Any:
+    """The worklist scope knowing the coordinators whose accounts are disabled (from
+    `people`, every user, when the caller has read them): their pathways show and filter
+    as unassigned (docs/access.md, "Someone leaves")."""
+    people = users.list_users(conn) if people is None else people
+    gone = frozenset(u.email for u in people if u.role == "coordinator" and not u.enabled)
     return dataclasses.replace(scope, gone=gone)
 
 

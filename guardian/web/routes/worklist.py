@@ -24,7 +24,7 @@ from guardian.web import access, cursor
 from guardian.web.access import Principal, require_role
 from guardian.web.deps import AppDep, CatchUpDep, ConnDep, PageCacheDep, ScopeDep
 from guardian.web.inputs import LARGEST_INTEGER
-from guardian.web.present import coordinators_of, covering, present_row, with_departed
+from guardian.web.present import covering, enabled_coordinators, present_row, with_departed
 from guardian.web.templating import is_htmx, page_or_fragment
 
 router = APIRouter(include_in_schema=False)
@@ -41,7 +41,6 @@ NOTICES = {
     "assign-outside": "That care coordinator does not work for the PCN of every pathway "
                       "selected: choose a coordinator of their PCN.",
 }
-BAD_CURSOR = NOTICES["bad-page"]
 
 
 @dataclass
@@ -163,7 +162,8 @@ def worklist_page(
     attrs = asked.attrs
     today = app.today()
     with connect() as conn:
-        scope = with_departed(conn, scope)
+        people = users.list_users(conn)  # not cached: who left, and whom to offer
+        scope = with_departed(conn, scope, people)
         rows = wl.page(conn, scope, pcn, today, filters, sort, after_at, PAGE_SIZE + 1, attrs,
                        before=before_at)
         # The counts scan every row in scope: reuse them until the worklist changes (its
@@ -174,7 +174,6 @@ def worklist_page(
                            lambda: wl.counts(conn, scope, pcn, today, attrs, filters))
         facets = cache.get(("facets", scope.pcns, pcn), lambda: wl.facets(conn, scope, pcn))
         names = cache.get(("pcn-names",), lambda: pcn_names(conn))
-        everyone = coordinators_of(conn)  # not cached: a disabled one is offered no more
     if before_at is not None:
         # a previous page: the rows just before, so there is always a next one
         more, rows = True, rows[-PAGE_SIZE:]
@@ -185,7 +184,8 @@ def worklist_page(
     pages = max(1, -(-counts["matching"] // PAGE_SIZE))
     number = min(number, pages)
     # only coordinators of the PCNs on the page may be given its pathways (docs/access.md)
-    coordinators = [u.email for u in covering(everyone, {pcn} if pcn else principal.pcns)]
+    coordinators = [u.email for u in covering(enabled_coordinators(people),
+                                              {pcn} if pcn else principal.pcns)]
     query = urlencode(pairs, doseq=True)
     next_href = prev_href = None
     if more:
