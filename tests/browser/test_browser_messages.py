@@ -45,6 +45,12 @@ def attention_of(page: Page, where: str, provider: str, pathway_id: str) -> str:
     return row.locator("td.guardian-attention").inner_text()
 
 
+def unanswered_of(attention: str) -> int:
+    """How many messages the worklist row says are unanswered (0 when it says none)."""
+    found = re.search(r"messages unanswered: (\d+)", attention)
+    return int(found.group(1)) if found else 0
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 def test_read_the_thread_record_the_hospitals_reply_and_the_worklist_follows(
         signed_in, live, shoot, width):
@@ -83,7 +89,10 @@ def test_read_the_thread_record_the_hospitals_reply_and_the_worklist_follows(
     assert provider not in asked.locator(".guardian-message__meta").inner_text()  # by name
     shoot(page, f"14-messages-thread-{width}")
     assert_no_sideways_scroll(page, width)
-    assert "awaiting reply" in attention_of(page, where, provider, pathway_id).lower()
+    attention = attention_of(page, where, provider, pathway_id).lower()
+    assert "awaiting reply" in attention
+    unanswered = unanswered_of(attention)  # the GP's, and any an earlier test left
+    assert unanswered >= 1
 
     # the hospital rings back: the coordinator records its reply
     page.goto(f"/patients/{pid}")
@@ -116,7 +125,8 @@ def test_read_the_thread_record_the_hospitals_reply_and_the_worklist_follows(
     assert_no_sideways_scroll(page, width)
 
     attention = attention_of(page, where, provider, pathway_id).lower()
-    assert "awaiting reply" not in attention and "unanswered" not in attention, attention
+    assert "awaiting reply" not in attention, attention
+    assert unanswered_of(attention) == unanswered - 1, attention  # the GP's answered
 
     # the GP reads the same thread, the hospital's reply included, without the forms
     gp.goto(f"/patients/{pid}")
