@@ -233,9 +233,12 @@ def engine_of(url: str, tmp_path: Path):
     return build_app(Settings(database_url=url, var_dir=tmp_path / "var"))
 
 
-def test_an_account_life_cycle_from_the_command_line(db, tmp_path):
+def test_an_account_life_cycle_from_the_command_line(sqlite_db, tmp_path):
     """add → token → list → disable (sessions and tokens end) → enable → reset-password →
     revoke-token, each answering one JSON object and each audited."""
+    # SQLite only (a process per command): the same account changes run on both backends
+    # in tests/web/test_accounts.py
+    db = sqlite_db
     from guardian import audit, users
 
     for email, role in (("boss@example.test", "admin"), ("sam@example.test", "coordinator")):
