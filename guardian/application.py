@@ -415,6 +415,11 @@ class GuardianApp:
         """A contact with the patient."""
 
     @patient_command
+    def record_contact_preference(self, patient_id: UUID, preference: str, by: str,
+                                  on: dt.date | None = None) -> int | None:
+        """How the patient wants Guardian to write to them."""
+
+    @patient_command
     def offer_support(self, patient_id: UUID, offer_id: str, kind: str, note: str = "",
                       on: dt.date | None = None, provider: str | None = None,
                       pathway_id: str | None = None) -> int | None:

@@ -18,6 +18,14 @@ class Settings(BaseSettings):
     secret_key: str | None = None
     timezone: str = "Europe/London"
     smtp_url: str | None = None
+    # Notifications (docs/notifications.md): the From of every e-mail; the address replies
+    # to thread messages go to (plus a token: guardian+<token>@…; unset: replies are not
+    # taken in); the address of the web app, for links in messages; failures before a
+    # notification is parked.
+    mail_from: str = "Guardian Service <guardian@localhost>"
+    mail_reply_to: str | None = None
+    base_url: str = "http://127.0.0.1:8000"
+    notify_max_attempts: int = 8
     var_dir: Path = Path("var")
     # Wait-time standards and check-in schedule overrides (TOML or JSON), read at start-up.
     standards_file: Path | None = None
@@ -64,6 +72,20 @@ class Settings(BaseSettings):
                 "GUARDIAN_DATABASE_URL must be an SQLite (sqlite:///path) or PostgreSQL "
                 f"(postgresql+psycopg2://…) URL, not {value!r}"
             )
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp(cls, value: str | None) -> str | None:
+        if value:
+            parse_smtp_url(value)  # refuses what is not an SMTP URL, naming it
+        return value or None
+
+    @field_validator("notify_max_attempts")
+    @classmethod
+    def _attempts(cls, value: int) -> int:
+        if not 1 <= value <= 100:
+            raise ValueError(f"GUARDIAN_NOTIFY_MAX_ATTEMPTS must be 1 to 100, not {value}")
         return value
 
     @field_validator("token_days")
@@ -188,3 +210,21 @@ def proxy_networks(value: str) -> list[Any]:
                 "(like 10.0.0.5 or 10.0.0.0/24)"
             ) from None
     return networks
+
+
+def parse_smtp_url(url: str) -> dict[str, Any]:
+    """The parts of GUARDIAN_SMTP_URL; a URL that is not one raises ValueError naming it."""
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps", "smtp+starttls") or not parts.hostname:
+        raise ValueError(f"GUARDIAN_SMTP_URL {url!r} must look like smtp://host:port "
+                         "(or smtps://, smtp+starttls://)")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"GUARDIAN_SMTP_URL {url!r} has a bad port") from None
+    return {"scheme": parts.scheme, "host": parts.hostname,
+            "port": port or (465 if parts.scheme == "smtps" else 25),
+            "user": unquote(parts.username) if parts.username else None,
+            "password": unquote(parts.password) if parts.password else None}

@@ -15,7 +15,7 @@ import logging
 
 import typer
 
-from guardian.cli import accounts, database, export, loading, orgs, service, sweeps
+from guardian.cli import accounts, database, export, loading, notify, orgs, service, sweeps
 
 app = typer.Typer(
     help="Guardian: case management for referred-but-not-seen patients.",
@@ -32,6 +32,9 @@ app.command("project")(loading.project)
 app.add_typer(export.app, name="export")
 app.command("check-waits")(sweeps.check_waits)
 app.command("check-ins")(sweeps.check_ins)
+app.command("notify")(notify.notify)
+app.add_typer(notify.contacts, name="contacts")
+app.add_typer(notify.webhooks, name="webhooks")
 app.command("scheduler")(service.scheduler)
 app.command("serve")(service.serve)
 

@@ -48,13 +48,14 @@ def command(body: Callable[P, int | None]) -> Callable[P, None]:
         from guardian.application import NotInitialised
         from guardian.domain.errors import DomainError
         from guardian.ingest.ptl import MalformedExtract
+        from guardian.notifications.contacts import ContactError
         from guardian.orgs import OrgFileError
 
         try:
             code = body(*args, **kwargs) or 0
         except typer.BadParameter:  # a usage error: typer reports it (exit code 2)
             raise
-        except (Failure, MalformedExtract, NotInitialised, OrgFileError) as e:
+        except (Failure, MalformedExtract, NotInitialised, OrgFileError, ContactError) as e:
             typer.echo(f"guardian: {e}", err=True)
             raise typer.Exit(1) from None
         except DomainError as e:

@@ -101,6 +101,11 @@ CONTACT_CHANNELS: dict[str, str] = {
     "in-person": "In person", "video": "Video call",
 }
 
+# How the patient wants Guardian to write to them (docs/notifications.md "Patients").
+CONTACT_PREFERENCES: dict[str, str] = {
+    "email": "By e-mail", "letter": "By letter", "none": "Do not contact",
+}
+
 # Who a message comes from or goes to (labels read inside a sentence: "from the GP practice").
 MESSAGE_PARTIES: dict[str, str] = {
     "hospital": "the hospital team", "gp": "the GP practice", "patient": "the patient",

@@ -105,7 +105,7 @@ def test_the_fixture_holds_every_event_type_of_its_time():
     named_since = {ev.ReferralDateCorrected, ev.SpecialtyCorrected, ev.WaitingListTypeCorrected,
                    ev.UbrnCorrected, ev.LocalPatientIdCorrected, ev.AttendanceWithdrawn,
                    ev.NonAttendanceWithdrawn, ev.NewsSeen, ev.ReplyRecorded,
-                   ev.MessageMarkedAnswered}
+                   ev.MessageMarkedAnswered, ev.ContactPreferenceRecorded}
     assert topics == {cls.TOPIC for cls in ev.STORED.values() if cls not in named_since}
     assert "guardian.Patient.ProviderRecordCorrected" in topics
     for topic in topics:

@@ -70,6 +70,17 @@ class ContactCommands(PatientState):
                            summary=summary.strip(), by=by, provider=provider,
                            pathway_id=pathway_id)
 
+    def record_contact_preference(self, preference: str, on: dt.date, by: str) -> None:
+        """How the patient wants to be written to; e-mail needs an address on record."""
+        codes.check_code(codes.CONTACT_PREFERENCES, preference, "preference",
+                         "a contact preference")
+        if preference == "email" and not getattr(self, "email", None):
+            raise InvalidValue("there is no e-mail address for this patient; choose a letter",
+                               field="preference")
+        if self.contact_preference == preference:
+            return
+        self.trigger_event(ev.ContactPreferenceRecorded, preference=preference, on=on, by=by)
+
     def offer_support(self, offer_id: str, kind: str, on: dt.date, note: str = "",
                       provider: str | None = None, pathway_id: str | None = None) -> None:
         """Tier II, community or lifestyle support offered while waiting for one referral."""

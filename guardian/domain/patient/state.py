@@ -35,6 +35,9 @@ class PatientState:
     flags: dict[str, DeteriorationFlag]
     contacts: dict[str, Contact]
     support: dict[str, SupportOffer]
+    # How the patient wants Guardian to write (codes.CONTACT_PREFERENCES); None: not asked
+    # yet (e-mail when they have an address, else a letter: docs/notifications.md).
+    contact_preference: str | None = None
 
     if TYPE_CHECKING:  # from eventsourcing's Aggregate, which the Patient also is
 

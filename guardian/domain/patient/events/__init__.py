@@ -39,6 +39,7 @@ from guardian.domain.patient.events.clock import (
 )
 from guardian.domain.patient.events.contact import (
     ContactLogged,
+    ContactPreferenceRecorded,
     DeteriorationFlagged,
     DeteriorationReviewed,
     MessageMarkedAnswered,
@@ -91,7 +92,7 @@ STORED: dict[str, type] = {
         DiagnosticOrdered, DiagnosticResulted, DiagnosisCommunicated, PathwayClosed,
         CoordinatorAssigned, WaitBreached, BreachWithdrawn, StepAtRisk, CheckInDue,
         CheckInOutcomeRecorded, NewsSeen, DeteriorationFlagged, DeteriorationReviewed,
-        ContactLogged,
+        ContactLogged, ContactPreferenceRecorded,
         SupportOffered, MessageReceived, MessageSent, ReplyRecorded, MessageMarkedAnswered,
     )
 }

@@ -151,3 +151,17 @@ class MessageMarkedAnswered(PathwayEvent):
 
     def apply(self, patient: Patient) -> None:
         self.pathway(patient).messages[self.message_id].answered_on = self.on
+
+
+class ContactPreferenceRecorded(PatientEvent):
+    """How the patient wants Guardian to write to them (`preference`, one of
+    codes.CONTACT_PREFERENCES: by e-mail, by letter, or not at all), as they told `by` on
+    `on` (docs/notifications.md "Patients")."""
+
+    TOPIC = "guardian.Patient.ContactPreferenceRecorded"
+    preference: str
+    on: dt.date
+    by: str
+
+    def apply(self, patient: Patient) -> None:
+        patient.contact_preference = self.preference
