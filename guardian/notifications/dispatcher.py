@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import secrets
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
@@ -118,9 +119,14 @@ class Dispatcher:
 
     # ------------------------------------------------------------------ claiming
     def claim(self, now: dt.datetime) -> list[Any]:
+        """Due rows, claimed by this dispatcher: marked `sending` until a claim time of its
+        own, by an update that only takes rows still due, so two dispatchers (or two
+        processes on one SQLite file) never take the same row."""
         n = notifications
         due = or_(and_(n.c.status == QUEUED, n.c.due_at <= now),
                   and_(n.c.status == SENDING, n.c.claimed_until < now))
+        mark = now + dt.timedelta(seconds=CLAIM_SECONDS,
+                                  microseconds=secrets.randbelow(1_000_000))
         with self.engine.begin() as conn:
             q = select(n.c.id).where(due).order_by(n.c.due_at, n.c.id).limit(self.batch_size)
             if self.engine.dialect.name == "postgresql":
@@ -128,9 +134,11 @@ class Dispatcher:
             ids = list(conn.execute(q).scalars())
             if not ids:
                 return []
-            conn.execute(update(n).where(n.c.id.in_(ids)).values(
-                status=SENDING, claimed_until=now + dt.timedelta(seconds=CLAIM_SECONDS)))
-            return list(conn.execute(select(n).where(n.c.id.in_(ids)).order_by(n.c.id)))
+            conn.execute(update(n).where(n.c.id.in_(ids), due).values(
+                status=SENDING, claimed_until=mark))
+            return list(conn.execute(select(n).where(
+                n.c.id.in_(ids), n.c.status == SENDING, n.c.claimed_until == mark
+            ).order_by(n.c.id)))
 
     # ------------------------------------------------------------------ sending
     def run_once(self, limit: int | None = None) -> Report:

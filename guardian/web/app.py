@@ -94,12 +94,19 @@ def create_app(settings: Settings | None = None, follow_events: bool = True) -> 
                 target=app.state.runner.follow, args=(stop,), name="projector", daemon=True
             )
             follower.start()
+            # and the notification dispatcher (on PostgreSQL: `guardian notify --follow`)
+            from guardian.notifications.dispatcher import Dispatcher
+
+            sender = threading.Thread(target=Dispatcher(guardian).follow, args=(stop,),
+                                      name="notifications", daemon=True)
+            sender.start()
         try:
             yield
         finally:
             stop.set()
             if follower is not None:
                 follower.join(timeout=10)
+                sender.join(timeout=10)
             pool = getattr(app.state, "report_pool", None)  # guardian/web/report_pool.py
             if pool is not None:
                 pool.close()
