@@ -63,7 +63,7 @@ def compose(row: Any, patient: Any, world: World, to: str | None,
     """The message for a row. `to`: the address resolved when sending; `extra`: what a
     summary or digest gathered when sending."""
     context = json.loads(row.context)
-    context["provider"] = row.provider
+    context["provider"], context["pathway_id"] = row.provider, row.pathway_id
     url = base_url(world.settings)
     words = pathway_words(context, world.names)
     values: dict[str, Any] = {**context, **words, **(extra or {}), "kind": row.kind,

@@ -148,7 +148,7 @@ class Dispatcher:
         total, handled = Report(), 0
         channels = None
         while limit is None or handled < limit:
-            now = self.app.now()
+            now = self.app.now().astimezone(dt.UTC)
             rows = self.claim(now)
             if not rows:
                 break

@@ -12,6 +12,7 @@ two projectors at once never make a notification twice.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from collections.abc import Iterable
@@ -79,7 +80,7 @@ class Outbox:
             return []
         patients = self.app.load_patients({e.originator_id for e in events})
         directory = Directory(self.app.engine, self.app.settings)
-        now = self.app.now()
+        now = self.app.now().astimezone(dt.UTC)
         zone = self.app.settings.zone
         rows: list[dict[str, Any]] = []
         for event in events:

@@ -44,7 +44,7 @@ def verify(secret: str, header: str, body: bytes, now: float | None = None,
 class Webhook:
     name = "webhook"
 
-    def __init__(self, secrets: dict[int, str], timeout: float = TIMEOUT):
+    def __init__(self, secrets: dict[int, str], timeout: float | None = None):
         self.secrets = secrets  # webhook id → secret
         self.timeout = timeout
 
@@ -63,7 +63,7 @@ class Webhook:
             SIGNATURE_HEADER: sign(secret, int(time.time()), body),
             KEY_HEADER: row.key, "User-Agent": "Guardian"})
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as answer:
+            with urllib.request.urlopen(request, timeout=self.timeout or TIMEOUT) as answer:
                 answer.read(1024)
         except urllib.error.HTTPError as e:
             permanent = 400 <= e.code < 500 and e.code not in (408, 429)

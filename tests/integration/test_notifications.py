@@ -1,0 +1,328 @@
+"""Notifications end to end on SQLite and PostgreSQL against real local servers: the outbox
+made once per recipient and channel whatever is replayed, each kind through each channel
+(SMTP e-mail, inbox, signed webhook, letter), the checks made again at send time, an SMTP
+outage, and a webhook receiver that fails or times out (docs/notifications.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from notify_helpers import MailServer, WebhookReceiver
+from sqlalchemy import select, update
+
+from guardian import users
+from guardian.bootstrap import build_app, init_database
+from guardian.config import Settings
+from guardian.demo import ORGS_FILE
+from guardian.domain.identifiers import nhs_check_digit
+from guardian.domain.report import ReferralReport
+from guardian.notifications import dispatcher as dispatching
+from guardian.notifications.channels.webhook import verify
+from guardian.notifications.contacts import add_hook, set_org_contact
+from guardian.notifications.dispatcher import Dispatcher
+from guardian.notifications.outbox import POSITION, Outbox
+from guardian.notifications.schema import (
+    letters,
+    notification_attempts,
+    notification_preferences,
+    notifications,
+)
+from guardian.orgs import load_orgs, read_org_file
+from guardian.projections.tracking import tracking
+from guardian.waits import check_ins
+
+SAM, KIM = "sam@guardian.test", "kim@guardian.test"
+
+
+def nhs(n: int) -> str:
+    for k in range(n, n + 50):
+        nine = f"999{k:06d}"
+        digit = nhs_check_digit(nine)
+        if digit is not None:
+            return f"{nine}{digit}"
+    raise AssertionError("no NHS number")
+
+
+@pytest.fixture
+def mail():
+    server = MailServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def app(database_url, tmp_path, mail):
+    settings = Settings(database_url=database_url, var_dir=tmp_path, secret_key="k",
+                        smtp_url=mail.url, base_url="https://guardian.example",
+                        mail_reply_to="guardian@replies.example")
+    guardian = build_app(settings)
+    init_database(guardian)
+    load_orgs(guardian.engine, read_org_file(ORGS_FILE))
+    users.add_user(guardian.engine, SAM, "coordinator", ["U90001"], "pw-123456789",
+                   display_name="Sam Taylor")
+    users.add_user(guardian.engine, KIM, "coordinator", ["U90002"], "pw-123456789")
+    yield guardian
+    guardian.close()
+
+
+def refer(app, n: int, practice: str = "Y90001", weeks: int = 12, email: str | None = None,
+          pathway: str = "N-1"):
+    """A referral to cardiology at RAJ whose clock started `weeks` weeks ago; its patient."""
+    today = app.today()
+    start = today - dt.timedelta(weeks=weeks)
+    report = ReferralReport(
+        provider="RAJ", pathway_id=pathway, nhs_number=nhs(n),
+        birth_date=dt.date(1960, 1, 1), practice_code=practice, treatment_function="320",
+        priority=1, waiting_list_type="ORTT", received_on=start, clock_start=start,
+        as_of=today, given_name="Ada", family_name="Test", email=email)
+    app.apply_reports([report])
+    return app.patient_id(report.nhs_number)
+
+
+def rows(app, **where):
+    n = notifications
+    q = select(n)
+    for k, v in where.items():
+        q = q.where(n.c[k] == v)
+    with app.engine.connect() as conn:
+        return list(conn.execute(q.order_by(n.c.id)))
+
+
+def flag(app, pid, flag_id="f1", pathway="N-1"):
+    app.flag_deterioration(pid, flag_id, "more breathless", "patient", provider="RAJ",
+                           pathway_id=pathway)
+
+
+def test_a_deterioration_goes_to_the_pcns_coordinators_by_inbox_and_email(app, mail):
+    pid = refer(app, 100)
+    flag(app, pid)
+    report = Dispatcher(app).run_once()
+    assert report.sent == 2 and report.withheld == 0
+    mine = rows(app, kind="deterioration")
+    assert {(r.channel, r.recipient) for r in mine} == {("inbox", "user:1"), ("email", "user:1")}
+    [message] = mail.to(SAM)
+    assert message["Subject"] == "Getting worse: Cardiology at " + message["Subject"].split(
+        " at ", 1)[1]
+    body = message.get_body(("plain",)).get_content()
+    assert f"https://guardian.example/patients/{pid.hex}" in body
+    assert "Synthetic Basildon Town Centre Surgery" in body  # the practice by name
+    assert "Ada" not in body and nhs(100) not in body  # no name or NHS number in an e-mail
+    assert message.get_body(("html",)) is not None
+    assert not mail.to(KIM)  # another PCN's coordinator hears nothing
+
+
+def test_nothing_is_made_or_sent_twice_whatever_is_replayed(app, mail):
+    pid = refer(app, 101)
+    flag(app, pid)
+    Dispatcher(app).run_once()
+    before = rows(app)
+    # the outbox reads the whole log again (a rebuild, a replay), twice at once
+    with app.engine.begin() as conn:
+        conn.execute(update(tracking).where(tracking.c.name == POSITION).values(position=0))
+    assert Outbox(app).run_once() == 0
+    with app.engine.begin() as conn:
+        conn.execute(update(tracking).where(tracking.c.name == POSITION).values(position=0))
+    first, second = Outbox(app), Outbox(app)
+    assert first.run_once() + second.run_once() == 0
+    Dispatcher(app).run_once()
+    assert [(r.id, r.status) for r in rows(app)] == [(r.id, r.status) for r in before]
+    assert len(mail.to(SAM)) == 1
+    # the same command again records nothing new, so tells no one again
+    flag(app, pid)
+    Dispatcher(app).run_once()
+    assert len(mail.to(SAM)) == 1
+
+
+def test_old_news_makes_no_notification(app, mail):
+    pid = refer(app, 102, weeks=30)
+    today = app.today()
+    app.record_breach(pid, "RAJ", "N-1", "rtt-18", "", today - dt.timedelta(days=14))
+    app.record_breach(pid, "RAJ", "N-1", "diagnostic-6", "", today - dt.timedelta(days=13))
+    Dispatcher(app).run_once()
+    assert {json.loads(r.context)["standard"] for r in rows(app, kind="breach")} == {
+        "diagnostic-6"}
+
+
+def test_the_mail_server_down_for_a_while_loses_nothing_and_sends_nothing_twice(app, mail):
+    pids = [refer(app, 110 + i, pathway=f"N-{i}") for i in range(3)]
+    mail.stop()
+    for i, pid in enumerate(pids):
+        flag(app, pid, f"f{i}", pathway=f"N-{i}")
+    report = Dispatcher(app).run_once()
+    assert report.down == 3 and report.sent == 3  # the inbox does not need the server
+    waiting = rows(app, channel="email")
+    assert {r.status for r in waiting} == {"queued"} and all(r.attempts == 0 for r in waiting)
+    assert Dispatcher(app).run_once().summary()["sent"] == 0  # not due again yet
+    mail.start()  # back, on the same port
+    make_due(app)  # a minute has passed
+    assert Dispatcher(app).run_once().sent == 3
+    assert Dispatcher(app).run_once().sent == 0
+    assert len(mail.to(SAM)) == 3
+    assert {r.status for r in rows(app, channel="email")} == {"sent"}
+    with app.engine.connect() as conn:
+        outcomes = [o for (o,) in conn.execute(select(notification_attempts.c.outcome))]
+    assert outcomes.count("down") == 3
+
+
+def make_due(app):
+    with app.engine.begin() as conn:
+        conn.execute(update(notifications).where(notifications.c.status == "queued")
+                     .values(due_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC)))
+
+
+def test_a_signed_webhook_is_sent_and_verifiable(app):
+    pid = refer(app, 120)
+    with WebhookReceiver(200) as receiver:
+        add_hook(app.engine, name="Practice system", url=receiver.url, practice="Y90001",
+                 provider=None, kinds=["deterioration"], secret="s3cret",
+                 now=dt.datetime.now(dt.UTC))
+        flag(app, pid)
+        Dispatcher(app).run_once()
+    [(headers, body)] = receiver.requests
+    assert verify("s3cret", headers["Guardian-Signature"], body)
+    assert not verify("other", headers["Guardian-Signature"], body)
+    payload = json.loads(body)
+    assert payload["kind"] == "deterioration" and payload["practice_code"] == "Y90001"
+    assert headers["Guardian-Notification"] == payload["notification"]
+    assert "Ada" not in body.decode()
+
+
+@pytest.mark.parametrize("status,delay", [(500, 0.0), (200, 2.0)])
+def test_a_failing_webhook_is_retried_then_parked(app, status, delay, monkeypatch):
+    monkeypatch.setattr("guardian.notifications.channels.webhook.TIMEOUT", 0.5)
+    app.settings.notify_max_attempts = 3
+    pid = refer(app, 121)
+    with WebhookReceiver(status, delay) as receiver:
+        add_hook(app.engine, name="Hospital", url=receiver.url, practice=None, provider="RAJ",
+                 kinds=None, secret="x", now=dt.datetime.now(dt.UTC))
+        flag(app, pid)
+        for _ in range(3):
+            Dispatcher(app).run_once()
+            make_due(app)
+        [row] = rows(app, channel="webhook")
+        assert row.status == "parked" and row.attempts == 3
+        assert len(receiver.requests) == 3
+        assert dispatching.resend(app.engine, row.id, dt.datetime.now(dt.UTC))
+        receiver.status, receiver.delay = 200, 0.0
+        assert Dispatcher(app).run_once().sent == 1
+    assert rows(app, channel="webhook")[0].status == "sent"
+
+
+def test_a_4xx_webhook_answer_parks_at_once(app):
+    pid = refer(app, 122)
+    with WebhookReceiver(410) as receiver:
+        add_hook(app.engine, name="Gone", url=receiver.url, practice="Y90001", provider=None,
+                 kinds=None, secret="x", now=dt.datetime.now(dt.UTC))
+        flag(app, pid)
+        Dispatcher(app).run_once()
+    assert rows(app, channel="webhook")[0].status == "parked"
+
+
+def test_checked_again_when_sent_closed_case_lost_access_do_not_contact(app, mail):
+    a = refer(app, 130, pathway="A")
+    b = refer(app, 131, pathway="B")
+    flag(app, a, "fa", pathway="A")
+    flag(app, b, "fb", pathway="B")
+    Outbox(app).run_once()
+    app.close_pathway(a, "RAJ", "A", "withdrawn")  # closed before sending
+    users.disable_user(app.engine, SAM)
+    report = Dispatcher(app).run_once()
+    assert report.sent == 0
+    reasons = {r.pathway_id: r.last_error for r in rows(app) if r.kind == "deterioration"}
+    assert "closed" in reasons["A"]
+    assert "disabled" in reasons["B"]
+    assert not mail.messages
+
+
+def test_a_coordinator_moved_to_another_pcn_is_not_told(app, mail):
+    pid = refer(app, 132)
+    flag(app, pid)
+    Outbox(app).run_once()
+    users.change_user(app.engine, SAM, orgs=["U90002"])
+    Dispatcher(app).run_once()
+    assert {r.status for r in rows(app, kind="deterioration")} == {"withheld"}
+    assert not mail.messages
+
+
+def test_the_patient_is_written_to_as_they_prefer(app, mail):
+    by_email = refer(app, 140, email="ada@example.invalid", pathway="E")
+    by_letter = refer(app, 141, pathway="L")
+    not_at_all = refer(app, 142, email="no@example.invalid", pathway="X")
+    app.record_contact_preference(not_at_all, "none", by=SAM)
+    check_ins(app, app.today())
+    Dispatcher(app).run_once()
+    [mine] = mail.to("ada@example.invalid")
+    text = mine.get_body(("plain",)).get_content()
+    assert "Dear Ada Test" in text and "111" in text and "999" in text
+    assert "12 weeks" in text
+    with app.engine.connect() as conn:
+        [letter] = list(conn.execute(select(letters)))
+    assert letter.patient_id == by_letter.hex and letter.pcn_code == "U90001"
+    assert "If you get worse" in letter.html and "Answer online" not in letter.html
+    assert not mail.to("no@example.invalid")
+    assert not [r for r in rows(app, recipient="patient") if r.patient_id == not_at_all.hex]
+    assert {r.kind for r in rows(app, user_id=1)} == {"check-in-due"}
+    # a patient who asks not to be contacted before the letter goes is not written to
+    app.record_contact_preference(by_email, "none", by=SAM)
+
+
+def test_quiet_hours_hold_the_email_not_the_inbox(app, mail):
+    with app.engine.begin() as conn:
+        now = dt.datetime.now(app.settings.zone)
+        start = (now - dt.timedelta(hours=1)).strftime("%H:%M")
+        until = (now + dt.timedelta(hours=1)).strftime("%H:%M")
+        conn.execute(notification_preferences.insert().values(
+            user_id=1, email_mode="immediate", quiet_from=start, quiet_until=until))
+    flag(app, refer(app, 150))
+    report = Dispatcher(app).run_once()
+    assert report.sent == 1 and not mail.messages
+    [held] = rows(app, channel="email")
+    assert held.status == "queued"
+    due = held.due_at if held.due_at.tzinfo else held.due_at.replace(tzinfo=dt.UTC)
+    assert dt.timedelta(minutes=55) < due - dt.datetime.now(dt.UTC) < dt.timedelta(minutes=65)
+
+
+def test_a_daily_summary_user_gets_no_email_per_event(app, mail):
+    with app.engine.begin() as conn:
+        conn.execute(notification_preferences.insert().values(user_id=1, email_mode="daily"))
+    flag(app, refer(app, 151))
+    Dispatcher(app).run_once()
+    assert {r.channel for r in rows(app, kind="deterioration")} == {"inbox"}
+
+
+def test_a_thread_message_goes_to_the_hospital_with_a_reply_address(app, mail):
+    pid = refer(app, 160)
+    set_org_contact(app.engine, "RAJ", email="cardiology@hospital.example")
+    app.send_message(pid, "RAJ", "N-1", "m1", "hospital", "Is the echo booked?", SAM)
+    Dispatcher(app).run_once()
+    [sent] = mail.to("cardiology@hospital.example")
+    assert "Is the echo booked?" in sent.get_body(("plain",)).get_content()
+    assert sent["Reply-To"].startswith("guardian+") and sent["Reply-To"].endswith(
+        "@replies.example")
+
+
+def test_email_off_skips_email_and_still_fills_the_inbox(app, mail):
+    app.settings.smtp_url = None
+    flag(app, refer(app, 170))
+    report = Dispatcher(app).run_once()
+    assert report.sent == 1 and report.skipped == 1
+
+
+def test_a_due_row_is_claimed_by_one_dispatcher_only(app):
+    flag(app, refer(app, 180))
+    Outbox(app).run_once()
+    first, second = Dispatcher(app), Dispatcher(app)
+    now = dt.datetime.now(dt.UTC)
+    taken = first.claim(now)
+    assert taken and second.claim(now) == []
+    # a dispatcher that died: its claim runs out, and another takes the rows
+    later = now + dt.timedelta(seconds=dispatching.CLAIM_SECONDS + 1)
+    assert {r.id for r in second.claim(later)} == {r.id for r in taken}
+
+
+def test_other_events_make_no_notification(app):
+    pid = refer(app, 190)
+    app.log_contact(pid, "c1", "phone", "rang", SAM, provider="RAJ", pathway_id="N-1")
+    assert Outbox(app).run_once() == 0
