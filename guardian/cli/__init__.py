@@ -15,7 +15,7 @@ import logging
 
 import typer
 
-from guardian.cli import accounts, database, export, loading, notify, orgs, service, sweeps
+from guardian.cli import accounts, database, export, loading, mail, notify, orgs, service, sweeps
 
 app = typer.Typer(
     help="Guardian: case management for referred-but-not-seen patients.",
@@ -35,6 +35,7 @@ app.command("check-ins")(sweeps.check_ins)
 app.command("notify")(notify.notify)
 app.add_typer(notify.contacts, name="contacts")
 app.add_typer(notify.webhooks, name="webhooks")
+app.add_typer(mail.app, name="mail")
 app.command("scheduler")(service.scheduler)
 app.command("serve")(service.serve)
 
