@@ -43,11 +43,13 @@ def demo(
 ) -> None:
     """Load the synthetic Mid and South Essex demo (skipped when already loaded)."""
     from guardian.demo import load_demo
+    from guardian.demo.loading import add_demo_contacts
     from guardian.users import ensure_demo_users
 
     guardian = ready_app()
     summary = load_demo(guardian, patients=patients, seed=seed)
     logins = ensure_demo_users(guardian.engine, guardian.settings.var_dir)
+    add_demo_contacts(guardian.engine)  # so the demo's messages and digests have addresses
     summary["demo_logins"] = logins["file"]
     message = summary["message"]
     if logins["created"]:

@@ -148,3 +148,25 @@ def load_demo(
         ),
     }
 
+
+
+def add_demo_contacts(engine: Any) -> int:
+    """Give every demo practice and hospital an address at demo.invalid (a domain that
+    never receives mail), so that the demo makes their messages and digests
+    (docs/notifications.md); an address already set is kept. Returns how many were set."""
+    from sqlalchemy import select
+
+    from guardian.notifications.contacts import set_org_contact
+    from guardian.notifications.schema import org_contacts
+    from guardian.orgs import all_practices
+    from guardian.store import providers
+
+    with engine.connect() as conn:
+        have = set(conn.execute(select(org_contacts.c.code)).scalars())
+        codes = [*all_practices(conn), *conn.execute(select(providers.c.provider_code)).scalars()]
+    added = 0
+    for code in codes:
+        if code not in have:
+            set_org_contact(engine, code, email=f"{code.lower()}@demo.invalid")
+            added += 1
+    return added
