@@ -9,7 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import mailbox
+import os
+import signal
 import smtplib
+import subprocess
+import sys
+import time
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
@@ -255,12 +260,15 @@ def test_a_long_reply_is_cut():
     assert len(body) <= 5000 and body.endswith("[cut: the email was longer]")
 
 
+def environment(settings) -> dict[str, str]:
+    return {"GUARDIAN_DATABASE_URL": settings.database_url,
+            "GUARDIAN_VAR_DIR": str(settings.var_dir), "GUARDIAN_SECRET_KEY": SECRET,
+            "GUARDIAN_MAIL_REPLY_TO": REPLY_TO}
+
+
 @pytest.mark.one_backend
 def test_cli_exit_codes(app, sent, settings, tmp_path, monkeypatch):
-    for name, value in {"GUARDIAN_DATABASE_URL": settings.database_url,
-                        "GUARDIAN_VAR_DIR": str(settings.var_dir),
-                        "GUARDIAN_SECRET_KEY": SECRET,
-                        "GUARDIAN_MAIL_REPLY_TO": REPLY_TO}.items():
+    for name, value in environment(settings).items():
         monkeypatch.setenv(name, value)
     good = reply(sent["Reply-To"])
     forged = reply(sent["Reply-To"].replace("+", "+f"))
@@ -283,3 +291,28 @@ def test_cli_exit_codes(app, sent, settings, tmp_path, monkeypatch):
     assert result.exit_code == 1
     assert "cannot be read" in result.stderr
     assert len(received(app)) == 1
+
+
+@pytest.mark.one_backend
+def test_guardian_mail_listen_takes_replies_in_until_stopped(app, sent, settings):
+    port = free_port()
+    listener = subprocess.Popen(
+        [sys.executable, "-m", "guardian.cli", "mail", "listen", "--port", str(port)],
+        env={**os.environ, **environment(settings)}, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                client = smtplib.SMTP("127.0.0.1", port, timeout=5)
+                break
+            except OSError:
+                assert listener.poll() is None, listener.stderr.read()
+                assert time.monotonic() < deadline, "guardian mail listen did not start"
+                time.sleep(0.1)
+        with client:
+            assert client.send_message(reply(sent["Reply-To"])) == {}
+    finally:
+        listener.send_signal(signal.SIGTERM)
+        assert listener.wait(timeout=10) == 0
+    [message] = received(app)
+    assert message.body == ANSWER
