@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import email
+import email.errors
 import email.policy
 import hashlib
 import logging
@@ -114,7 +115,7 @@ def ingest_message(app: Any, message: bytes | Message, today: dt.date | None = N
     looked at before the headers (SMTP). Never raises for a bad e-mail: a refusal is a
     Result, logged and audited."""
     mail, raw = _parse(message)
-    header_id = (mail.get("Message-ID") or "").strip() or None
+    header_id = (headers(mail, "Message-ID") or [""])[0].strip()[:998] or None
     try:
         return _ingest(app, mail, raw, header_id, today or app.today(), recipients or [])
     except Refused as e:
@@ -177,7 +178,7 @@ def _ingest(app: Any, mail: Message, raw: bytes, header_id: str | None, today: d
         header_id.encode() if header_id else raw).hexdigest()[:16]
     if message_id in pathway.messages:
         return Result(HAD, message_id=message_id, header_id=header_id)
-    sender = parseaddr(str(mail.get("From") or ""))[1][:254] or "unknown sender"
+    sender = parseaddr((headers(mail, "From") or [""])[0])[1][:254] or "unknown sender"
     at = _when(app, mail, pathway.messages.get(_context_message(row)))
     entry = audit.entry(action="mail-received", email=None, detail=(
         f"reply by email from {sender} to notification {row.id} ({party})"), **where)
@@ -222,7 +223,7 @@ def _when(app: Any, mail: Message, asked: Any) -> dt.datetime:
     now = app.now()
     at = None
     try:
-        at = parsedate_to_datetime(str(mail.get("Date") or ""))
+        at = parsedate_to_datetime((headers(mail, "Date") or [""])[0])
     except (TypeError, ValueError, IndexError):
         at = None
     if at is not None and at.tzinfo is None:
@@ -242,8 +243,7 @@ def find_tokens(reply_to: str, mail: Message, recipients: Iterable[str] = ()) ->
     local, _, domain = parseaddr(reply_to)[1].lower().rpartition("@")
     addresses = list(recipients)
     for name in ADDRESS_HEADERS:
-        addresses += [address for _, address in getaddresses(
-            [str(v) for v in mail.get_all(name, [])])]
+        addresses += [address for _, address in getaddresses(headers(mail, name))]
     found: list[str] = []
     for address in addresses:
         box, _, host = address.strip().strip("<>").rpartition("@")
@@ -262,10 +262,24 @@ def is_reply_address(reply_to: str, address: str) -> bool:
 
 
 # ---------------------------------------------------------------------------- the text
+def headers(mail: Message, name: str) -> list[str]:
+    """A header's values as sent (unfolded), never parsed: a malformed header is text."""
+    out = []
+    for key, value in mail.raw_items():
+        if key.lower() == name.lower():
+            out.append(re.sub(r"\r?\n[ \t]+", " ", str(value)).strip())
+    return out
+
+
 def reply_text(mail: Message) -> str:
     """The reply's own words: its plain text (else its HTML as text), without the quoted
     message, trimmed and at most MAX_BODY characters."""
-    text = _plain(mail)
+    try:
+        text = _plain(mail)
+    except (LookupError, ValueError, TypeError, IndexError, AttributeError,
+            email.errors.MessageError):  # a part that cannot be read: no text
+        log.info("a reply's text could not be read", exc_info=True)
+        text = ""
     kept: list[str] = []
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     for i, line in enumerate(lines):
@@ -302,7 +316,10 @@ def _plain(mail: Message) -> str:
         content = None
     if not isinstance(content, str):
         payload = part.get_payload(decode=True) or b""
-        content = payload.decode(part.get_content_charset() or "utf-8", "replace")
+        try:
+            content = payload.decode(part.get_content_charset() or "utf-8", "replace")
+        except LookupError:  # a charset Python does not know
+            content = payload.decode("utf-8", "replace")
     if part.get_content_type() == "text/html":
         return html_text(content)
     return content

@@ -231,6 +231,18 @@ def test_refusals_are_logged_and_audited_and_write_nothing(app, sent, caplog):
     assert ingest_message(app, ok, today).outcome == TAKEN
 
 
+def test_a_malformed_email_is_refused_or_read_never_a_crash(app, sent):
+    token = sent["Reply-To"]
+    garbage = ingest_message(app, b"\x00\xff not an email at all")
+    assert garbage.outcome == REFUSED and "no reply address" in garbage.reason
+    odd = (f"To: <<<@@@>>>, \"unterminated\nCc: Someone\n  <{token.upper()}>\n"
+           "Message-ID: <\nFrom: ,,,\nDate: not a date\n"
+           "Content-Type: text/plain; charset=klingon\n\nBooked.\n").encode()
+    result = ingest_message(app, odd)
+    assert result.outcome == TAKEN, result.reason
+    assert [m.body for m in received(app)] == ["Booked."]
+
+
 def test_a_reply_to_a_closed_referral_is_refused(app, sent):
     app.close_pathway(app.patient_id("9995260182"), "RAJ", "P1", "treated-elsewhere")
     result = ingest_message(app, reply(sent["Reply-To"]))
