@@ -6,9 +6,11 @@ server refuses is a `SendFailed` (permanent for a 5xx answer)."""
 from __future__ import annotations
 
 import contextlib
+import email.policy
 import smtplib
 import ssl
 from collections.abc import Iterator
+from email.headerregistry import HeaderRegistry
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
@@ -19,10 +21,30 @@ from guardian.notifications.channels import ChannelDown, Outgoing, SendFailed
 TIMEOUT = 10.0
 
 
+class _Headers(HeaderRegistry):
+    """The standard header registry, but making each header's class once: the standard one
+    makes a new class for every header of every message, half the cost of building one
+    (docs/notifications.md "Sending")."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._classes: dict[str, type] = {}
+
+    def __getitem__(self, name: str) -> type:
+        key = name.lower()
+        made = self._classes.get(key)
+        if made is None:
+            made = self._classes[key] = super().__getitem__(name)
+        return made
+
+
+POLICY = email.policy.default.clone(header_factory=_Headers())
+
+
 def email_message(message: Outgoing, sender: str, key: str | None = None) -> EmailMessage:
     """The MIME message: plain text with an HTML alternative; a Message-ID made from the
     notification's key, so a receiver can tell a message sent again after a crash."""
-    mail = EmailMessage()
+    mail = EmailMessage(policy=POLICY)
     mail["From"] = sender
     mail["To"] = message.to or ""
     mail["Subject"] = message.subject
