@@ -103,7 +103,7 @@ CONTACT_CHANNELS: dict[str, str] = {
 
 # How the patient wants Guardian to write to them (docs/notifications.md "Patients").
 CONTACT_PREFERENCES: dict[str, str] = {
-    "email": "By e-mail", "letter": "By letter", "none": "Do not contact",
+    "email": "By email", "letter": "By letter", "none": "Do not contact",
 }
 
 # Who a message comes from or goes to (labels read inside a sentence: "from the GP practice").

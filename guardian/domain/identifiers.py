@@ -99,6 +99,18 @@ def normalise_ubrn(value: str) -> str:
     return _UBRN.check(value.replace(" ", ""), value)
 
 
+_EMAIL_ADDRESS = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
+
+
+def is_email_address(value: str) -> bool:
+    """A well-formed e-mail address as Guardian stores one (a user's, a patient's, a
+    practice's): a dotted local part and a domain of at least two labels, no spaces, at
+    most 254 characters (docs/notifications.md "Contacts")."""
+    return len(value) <= 254 and _EMAIL_ADDRESS.fullmatch(value) is not None
+
+
 def patient_id(namespace: UUID, nhs_number: str) -> UUID:
     """The Patient aggregate id: uuid5 of the NHS number under the deployment's namespace.
 

@@ -111,7 +111,7 @@ class Checks:
     def _org_address(self, code: str, what: str) -> Verdict:
         contact = self.contacts.get(code)
         if contact is None or not contact.email:
-            return Verdict(f"the {what} has no e-mail address in Guardian "
+            return Verdict(f"the {what} has no email address in Guardian "
                            f"(guardian contacts set {code} --email …)")
         return Verdict(address=contact.email)
 
@@ -129,7 +129,7 @@ class Checks:
     def _digest(self, row: Any, code: str) -> Verdict:
         contact = self.contacts.get(code)
         if contact is None or not contact.email:
-            return Verdict("the practice has no e-mail address in Guardian")
+            return Verdict("the practice has no email address in Guardian")
         if not contact.weekly_digest:
             return Verdict("the practice opted out of the weekly digest")
         return Verdict(address=contact.email, extra=json.loads(row.context))

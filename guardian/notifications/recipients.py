@@ -25,8 +25,6 @@ from guardian.users.directory import list_users
 
 EMAIL, INBOX, WEBHOOK, LETTER = "email", "inbox", "webhook", "letter"
 CHANNELS = (EMAIL, INBOX, WEBHOOK, LETTER)
-# A patient's contact preference (the ContactPreferenceRecorded event): how Guardian writes.
-PATIENT_CHANNELS = {"email": "by e-mail", "letter": "by letter", "none": "do not contact"}
 
 
 @dataclass(frozen=True)

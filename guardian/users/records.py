@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from guardian import audit
+from guardian.domain.identifiers import is_email_address
 
 
 class UserError(Exception):
@@ -84,8 +85,7 @@ def digest(secret: str) -> str:
 
 def normalise_email(value: str) -> str:
     email = (value or "").strip().lower()
-    local, _, domain = email.partition("@")
-    if not local or "." not in domain or " " in email or len(email) > 254:
+    if not is_email_address(email):
         raise UserError(f"{value!r} is not an email address")
     return email
 

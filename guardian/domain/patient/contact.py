@@ -75,7 +75,7 @@ class ContactCommands(PatientState):
         codes.check_code(codes.CONTACT_PREFERENCES, preference, "preference",
                          "a contact preference")
         if preference == "email" and not getattr(self, "email", None):
-            raise InvalidValue("there is no e-mail address for this patient; choose a letter",
+            raise InvalidValue("there is no email address for this patient; choose a letter",
                                field="preference")
         if self.contact_preference == preference:
             return

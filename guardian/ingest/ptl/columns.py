@@ -17,6 +17,7 @@ from typing import Literal
 from guardian.domain import codes, text
 from guardian.domain.errors import InvalidValue
 from guardian.domain.identifiers import (
+    is_email_address,
     normalise_nhs_number,
     normalise_practice_code,
     normalise_provider_code,
@@ -70,7 +71,7 @@ def _phone(value: str) -> str:
 
 def _email(value: str) -> str:
     v = value.strip()
-    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", v) or len(v) > 254:
+    if not is_email_address(v):
         raise InvalidValue(f"e-mail {value!r} is not an e-mail address")
     return v
 
