@@ -26,8 +26,11 @@ from guardian.web.deps import AppDep, RunnerDep
 from guardian.web.inputs import refuse_bad_text
 from guardian.web.routes import (
     actions,
+    admin_outbox,
     admin_users,
     gp,
+    inbox,
+    letters,
     patient,
     search,
     worklist,
@@ -76,6 +79,7 @@ def is_admin(request: Request) -> bool:
 def create_app(settings: Settings | None = None, follow_events: bool = True) -> FastAPI:
     settings = settings or Settings()
     templates = make_templates()
+    inbox.install(templates)  # the header's unread count (guardian/web/routes/inbox.py)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -135,7 +139,7 @@ def create_app(settings: Settings | None = None, follow_events: bool = True) -> 
     auth.install(app)  # sign-in/out, admin pages, 401/403/404 answers (guardian/web/access.py)
     app.include_router(docs.router)
     for pages in (worklist, worklist_export, patient, actions, gp, search,
-                  admin_users):  # guardian/web/routes/
+                  admin_users, inbox, letters, admin_outbox):  # guardian/web/routes/
         app.include_router(pages.router)
     app.include_router(api.router)  # the JSON API under /api/v1 (guardian/web/api/)
     app.include_router(report_pages.router)  # place-lead reports and CSVs

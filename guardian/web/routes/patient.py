@@ -3,26 +3,31 @@ referral's status, flags, contacts and the action forms (guardian/web/routes/act
 for coordinators, GPs and admins. Scope follows each pathway's practice, never the patient
 (docs/access.md, "By pathway"): no pathway in scope, or no such patient, answers 404
 (audited). `load_visible_patient` and `patient_context` are shared with the action routes,
-which re-render this page when a form is refused.
+which re-render this page when a form is refused. `POST /patients/{patient_id}/contact-
+preference` records how the patient wants Guardian to write to them (coordinators and
+admins; docs/notifications.md "Who is told").
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 import uuid
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
 
 from guardian.application import ConcurrentChange, GuardianApp, PatientNotFound
 from guardian.domain import codes, visibility
+from guardian.domain.errors import DomainError
 from guardian.domain.identifiers import format_nhs_number
 from guardian.domain.patient import Patient
 from guardian.projections import status as status_model
 from guardian.projections.org_queries import orgs_of
 from guardian.web import access
 from guardian.web.access import Principal
-from guardian.web.deps import AppDep
+from guardian.web.deps import AppDep, CatchUpDep
 from guardian.web.names import names_of
 from guardian.web.present import age_on, coordinators_of, covering, referral_label
 from guardian.web.templating import render
@@ -39,6 +44,12 @@ CHOICES = {
     "review": codes.REVIEW_OUTCOMES, "diagnosis": codes.DIAGNOSIS_OUTCOMES,
     "sources": codes.DETERIORATION_SOURCES,
 }
+
+# The domain writes "e-mail"; pages say "email" (tests/unit/test_wording.py).
+EMAIL_WORD = re.compile(r"\be-?mail\b")
+# How the patient wants to be written to, as the page says it (docs/notifications.md).
+CONTACT_PREFERENCES = {code: EMAIL_WORD.sub("email", label)
+                       for code, label in codes.CONTACT_PREFERENCES.items()}
 
 Visible = list[tuple[str, str]]  # the keys (provider, pathway id) this user may see
 
@@ -109,6 +120,9 @@ def patient_context(request: Request, app: GuardianApp, principal: Principal,
         "is_gp": principal.role == "gp",
         "new_keys": set(),  # pathways with news when the page was opened (`see_news`)
         "choices": CHOICES,
+        "contact_preference": patient.contact_preference,
+        "preference_choices": CONTACT_PREFERENCES,
+        "patient_has_email": bool(patient.email),
     }
 
 
@@ -138,3 +152,40 @@ def patient_page(request: Request, principal: access.PatientReader, app: AppDep,
         patient = app.get_patient(patient.id)
     context = patient_context(request, app, principal, patient, visible)
     return render(request, "patient.html", {**context, "new_keys": new})
+
+
+@router.post("/patients/{patient_ref}/contact-preference")
+async def contact_preference(request: Request, principal: access.PatientReader, app: AppDep,
+                             catch_up: CatchUpDep, patient_ref: str) -> Response:
+    """How to contact the patient: e-mail, letter or not at all (the domain refuses e-mail
+    without an address; the message is shown next to the choice)."""
+    if principal.role not in ("coordinator", "admin"):
+        raise HTTPException(status_code=404, detail="Not Found")
+    raw = await request.form()
+    chosen = raw.get("preference")
+    form = {"preference": chosen.strip() if isinstance(chosen, str) else ""}
+    patient, visible = load_visible_patient(request, app, principal, patient_ref)
+    errors: dict[str, str] = {}
+    if not form["preference"]:
+        errors["preference"] = "Choose how to contact the patient"
+    else:
+        try:
+            entry = access.audit_entry(request, principal, "contact-preference",
+                                       patient_id=patient.id.hex, detail=form["preference"])
+            with app.audited(entry):  # the entry commits with the action (docs/access.md)
+                app.record_contact_preference(patient.id, form["preference"],
+                                              by=principal.email)
+        except ConcurrentChange as e:
+            errors["form"] = str(e)
+        except DomainError as e:
+            message = EMAIL_WORD.sub("email", e.message)
+            errors["preference"] = message[:1].upper() + message[1:]
+    if errors:
+        patient, visible = load_visible_patient(request, app, principal, patient_ref)
+        context = patient_context(request, app, principal, patient, visible,
+                                  errors={"contact-preference:": errors},
+                                  values={"contact-preference:": form})
+        return render(request, "patient.html", context, status_code=422)
+    catch_up()
+    return RedirectResponse(f"/patients/{patient.id.hex}?done=contact-preference"
+                            "#contact-preference", status_code=303)
