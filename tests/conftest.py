@@ -163,3 +163,28 @@ def database_url(request: pytest.FixtureRequest) -> str:
     """An empty database of each kind in turn: the test runs once per backend."""
     fixture = {"sqlite": "sqlite_url", "postgresql": "pg_url"}[request.param]
     return request.getfixturevalue(fixture)
+
+
+# Tests that must share one pytest-xdist worker, in file order (``make test`` runs
+# ``--dist loadgroup``): the browser tests share one live server and one Chromium, and the
+# harness's own tests check each other's clean-up. Grouped here, by path, because the
+# ``xdist_group`` mark is lost under pytest 9 (xdist suffixes ``item._nodeid``, which
+# pytest 9 no longer reads), so every worker would start its own server and browser.
+TOGETHER = {"tests/browser/": "browser", "tests/integration/test_harness.py": "harness"}
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Together(LoadScopeScheduling):
+        """Each test its own unit of work, but those of a TOGETHER path one unit."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            for prefix, group in TOGETHER.items():
+                if nodeid.startswith(prefix):
+                    return group
+            return nodeid
+
+    return Together(config, log)
