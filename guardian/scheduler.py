@@ -7,6 +7,8 @@ Jobs (cron times in `GUARDIAN_TIMEZONE`, so 00:05 stays 00:05 across daylight sa
 | `check-waits` | hourly at minute 5 (00:05 is the day's first) | the wait-time sweep, as of today |
 | `check-ins` | daily at 00:15 | records the Waiting Well check-ins due today |
 | `projection-lag` | every minute | logs the read models' lag (a warning past a minute) |
+| `daily-summaries` | daily at 07:00 | queues the coordinators' daily summaries |
+| `weekly-digests` | Fridays at 07:00 | queues the practices' weekly digests |
 
 Every run logs its start, its end with counts and duration, and writes them to
 `scheduler_runs` (guardian/job_runs.py: one row per job, plus a `leader` row with the acting
@@ -25,7 +27,8 @@ breach missed during the outage is still dated on its breach day: the sweep date
 records from the standards, not from the day it runs.
 
 For tests and demonstrations, `GUARDIAN_SCHEDULER_INTERVAL=N` runs every job every N seconds
-instead of at its cron times.
+instead of at its cron times. The summaries and digests are keyed by their day or week, so
+running them again (every N seconds, or two catch-ups) adds no row (docs/notifications.md).
 """
 
 from __future__ import annotations
@@ -57,6 +60,9 @@ LEADER = "leader"
 WAITS_JOB = "check-waits"
 CHECK_INS_JOB = "check-ins"
 LAG_JOB = "projection-lag"
+DAILY_JOB = "daily-summaries"
+WEEKLY_JOB = "weekly-digests"
+JOBS = (WAITS_JOB, CHECK_INS_JOB, LAG_JOB, DAILY_JOB, WEEKLY_JOB)
 HEARTBEAT_SECONDS = 10.0
 STANDBY_POLL_SECONDS = 5.0
 LAG_WARNING_SECONDS = 60.0
@@ -131,6 +137,25 @@ class Jobs:
 
         self.run(LAG_JOB, work)
 
+    def daily_summaries(self) -> None:
+        from guardian.notifications.digests import make_daily_summaries, summary_day
+
+        def work() -> dict[str, Any]:
+            day = summary_day(self.app.now(), self.app.settings.zone)
+            return {"day": day.isoformat(), "queued": make_daily_summaries(self.app, day)}
+
+        self.run(DAILY_JOB, work)
+
+    def weekly_digests(self) -> None:
+        from guardian.notifications.digests import digest_week_ending, make_weekly_digests
+
+        def work() -> dict[str, Any]:
+            week = digest_week_ending(self.app.now(), self.app.settings.zone)
+            return {"week_ending": week.isoformat(),
+                    "queued": make_weekly_digests(self.app, week)}
+
+        self.run(WEEKLY_JOB, work)
+
 
 # ---------------------------------------------------------------------------- the scheduler
 
@@ -142,12 +167,13 @@ def _triggers(settings: Any) -> dict[str, Any]:
     zone = settings.zone
     every = settings.scheduler_interval
     if every:
-        return {name: IntervalTrigger(seconds=every, timezone=zone)
-                for name in (WAITS_JOB, CHECK_INS_JOB, LAG_JOB)}
+        return {name: IntervalTrigger(seconds=every, timezone=zone) for name in JOBS}
     return {
         WAITS_JOB: CronTrigger(minute=5, timezone=zone),
         CHECK_INS_JOB: CronTrigger(hour=0, minute=15, timezone=zone),
         LAG_JOB: IntervalTrigger(minutes=1, timezone=zone),
+        DAILY_JOB: CronTrigger(hour=7, minute=0, timezone=zone),
+        WEEKLY_JOB: CronTrigger(day_of_week="fri", hour=7, minute=0, timezone=zone),
     }
 
 
@@ -227,8 +253,9 @@ def run(settings: Any, stop: threading.Event | None = None, install_signals: boo
     triggers = _triggers(settings)
     now = dt.datetime.now(settings.zone)
     work = {WAITS_JOB: jobs.check_waits, CHECK_INS_JOB: jobs.check_ins,
-            LAG_JOB: jobs.projection_lag}
-    for name in (WAITS_JOB, CHECK_INS_JOB, LAG_JOB):
+            LAG_JOB: jobs.projection_lag, DAILY_JOB: jobs.daily_summaries,
+            WEEKLY_JOB: jobs.weekly_digests}
+    for name in JOBS:
         catch_up = name != LAG_JOB and missed_since(triggers[name], last_started(app.engine, name),
                                                 now)
         if catch_up:

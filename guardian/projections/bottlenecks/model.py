@@ -27,6 +27,10 @@ from guardian.store import metadata
 NAME = "bottlenecks"
 KINDS = ("workup", "diagnostic", "first-seen", "treatment", "rtt", "pathway")
 STEP_KINDS = ("workup", "diagnostic", "first-seen", "treatment")
+# Facts the practices' weekly digest counts (docs/notifications.md "Weekly digest"), no
+# report's: each workup item asked of the practice (required → completed) and each message
+# from the GP practice (received → answered).
+DIGEST_KINDS = ("practice-workup", "gp-message")
 KIND_LABELS = {
     "workup": "Referral received → agreed workup complete",
     "diagnostic": "Test ordered → test resulted",
@@ -46,7 +50,8 @@ AGE_BANDS = ("0-17", "18-39", "40-64", "65-79", "80+")
 
 # What a row here is made of: the pathway's dates, steps, periods, breaches and dimensions,
 # the patient's birth date. These events change none of that (appointments, messages,
-# contacts, coordinators, flags, check-ins falling due are the worklist's).
+# contacts, coordinators, flags, check-ins falling due are the worklist's; messages are
+# the digest's `gp-message` intervals).
 UNAFFECTED_BY = frozenset({
     "guardian.Patient.ReferralDetailsReported",
     "guardian.Patient.ContactDetailsChanged",
@@ -64,8 +69,6 @@ UNAFFECTED_BY = frozenset({
     "guardian.Patient.DeteriorationReviewed",
     "guardian.Patient.ContactLogged",
     "guardian.Patient.SupportOffered",
-    "guardian.Patient.MessageReceived",
-    "guardian.Patient.MessageSent",
 })
 
 
@@ -191,6 +194,14 @@ def rows_for(patient: Patient, orgs: dict[str, Any]) -> tuple[list[dict], list[d
         if p.workup:
             add("workup", 0, p.received_on, p.workup_completed_on
                 if not p.outstanding_workup() else None)
+        asked = sorted((w for w in p.workup.values() if w.requested_from == "practice"),
+                       key=lambda w: (w.required_on, w.item_id))
+        for n, w in enumerate(asked):
+            add("practice-workup", n, w.required_on, w.completed_on)
+        from_gp = sorted((m for m in p.messages.values() if m.direction == "in"
+                          and m.party == "gp"), key=lambda m: (m.on, m.message_id))
+        for n, m in enumerate(from_gp):
+            add("gp-message", n, m.on, m.answered_on)
         tests = sorted(p.diagnostics.values(), key=lambda d: (d.ordered_on, d.test_id))
         for n, d in enumerate(tests):
             add("diagnostic", n, d.ordered_on, d.resulted_on)
