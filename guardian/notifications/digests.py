@@ -146,26 +146,30 @@ def make_weekly_digests(app: Any, week_ending: dt.date) -> int:
     """One weekly-digest row per practice with an e-mail address that takes the digest,
     its content computed now for the seven days before `week_ending` (a Friday). Returns
     how many rows were new."""
-    zone = app.settings.zone
-    now = app.now()
     with app.engine.begin() as conn:
-        wanted = [r.code for r in conn.execute(select(org_contacts.c.code).where(
-            org_contacts.c.kind == "practice", org_contacts.c.weekly_digest == true(),
-            org_contacts.c.email.is_not(None), org_contacts.c.email != ""))]
-        if not wanted:
-            return 0
-        contents = digest_contents(conn, week_ending, zone, base_url(app.settings))
-        rows = []
-        for code in sorted(wanted):
-            recipient = Recipient(f"practice:{code}", EMAIL)
-            rows.append({
-                "key": key_of(f"{WEEKLY}:{week_ending.isoformat()}", WEEKLY, recipient),
-                "kind": WEEKLY, "channel": EMAIL, "recipient": recipient.who,
-                "user_id": None, "patient_id": None, "provider": None, "pathway_id": None,
-                "context": json.dumps(contents(code), sort_keys=True),
-                "created_at": now, "due_at": now, "status": QUEUED, "attempts": 0,
-            })
-        return insert_rows(conn, rows)
+        return queue_weekly_digests(app, conn, week_ending)
+
+
+def queue_weekly_digests(app: Any, conn: Connection, week_ending: dt.date) -> int:
+    """`make_weekly_digests` in the caller's transaction (bench/digest.py rolls it back)."""
+    now = app.now()
+    wanted = [r.code for r in conn.execute(select(org_contacts.c.code).where(
+        org_contacts.c.kind == "practice", org_contacts.c.weekly_digest == true(),
+        org_contacts.c.email.is_not(None), org_contacts.c.email != ""))]
+    if not wanted:
+        return 0
+    contents = digest_contents(conn, week_ending, app.settings.zone, base_url(app.settings))
+    rows = []
+    for code in sorted(wanted):
+        recipient = Recipient(f"practice:{code}", EMAIL)
+        rows.append({
+            "key": key_of(f"{WEEKLY}:{week_ending.isoformat()}", WEEKLY, recipient),
+            "kind": WEEKLY, "channel": EMAIL, "recipient": recipient.who,
+            "user_id": None, "patient_id": None, "provider": None, "pathway_id": None,
+            "context": json.dumps(contents(code), sort_keys=True),
+            "created_at": now, "due_at": now, "status": QUEUED, "attempts": 0,
+        })
+    return insert_rows(conn, rows)
 
 
 def digest_contents(conn: Connection, week_ending: dt.date, zone: Any, url: str) -> Any:
