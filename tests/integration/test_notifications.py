@@ -9,6 +9,7 @@ import datetime as dt
 import json
 
 import pytest
+from argon2 import PasswordHasher
 from notify_helpers import MailServer, WebhookReceiver
 from sqlalchemy import select, update
 
@@ -22,6 +23,7 @@ from guardian.notifications import dispatcher as dispatching
 from guardian.notifications.channels.webhook import verify
 from guardian.notifications.contacts import add_hook, set_org_contact
 from guardian.notifications.dispatcher import Dispatcher
+from guardian.notifications.kinds import COORDINATOR_KINDS
 from guardian.notifications.outbox import POSITION, Outbox
 from guardian.notifications.schema import (
     letters,
@@ -31,7 +33,7 @@ from guardian.notifications.schema import (
 )
 from guardian.orgs import load_orgs, read_org_file
 from guardian.projections.tracking import tracking
-from guardian.waits import check_ins
+from guardian.waits import check_ins, check_waits
 
 SAM, KIM = "sam@guardian.test", "kim@guardian.test"
 
@@ -43,6 +45,13 @@ def nhs(n: int) -> str:
         if digit is not None:
             return f"{nine}{digit}"
     raise AssertionError("no NHS number")
+
+
+@pytest.fixture(autouse=True)
+def cheap_hashes(monkeypatch):
+    """argon2 with small costs: the accounts are made the same way, in a fraction of the time."""
+    monkeypatch.setattr(users.passwords, "_hasher", PasswordHasher(
+        time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture
@@ -68,10 +77,11 @@ def app(database_url, tmp_path, mail):
 
 
 def refer(app, n: int, practice: str = "Y90001", weeks: int = 12, email: str | None = None,
-          pathway: str = "N-1"):
-    """A referral to cardiology at RAJ whose clock started `weeks` weeks ago; its patient."""
+          pathway: str = "N-1", days: int | None = None):
+    """A referral to cardiology at RAJ whose clock started `weeks` weeks (or `days` days)
+    ago; its patient."""
     today = app.today()
-    start = today - dt.timedelta(weeks=weeks)
+    start = today - dt.timedelta(days=days if days is not None else 7 * weeks)
     report = ReferralReport(
         provider="RAJ", pathway_id=pathway, nhs_number=nhs(n),
         birth_date=dt.date(1960, 1, 1), practice_code=practice, treatment_function="320",
@@ -326,3 +336,51 @@ def test_other_events_make_no_notification(app):
     pid = refer(app, 190)
     app.log_contact(pid, "c1", "phone", "rang", SAM, provider="RAJ", pathway_id="N-1")
     assert Outbox(app).run_once() == 0
+
+
+def make_news(app, kind: str):
+    """The event that makes a coordinator's notification of this kind, on a new referral."""
+    if kind == "at-risk":  # day 115 of 18 weeks: inside the at-risk window since day 112
+        refer(app, 200, days=115)
+        check_waits(app, app.today())
+        return
+    pid = refer(app, 201)
+    if kind == "breach":
+        app.record_breach(pid, "RAJ", "N-1", "rtt-18", "", app.today())
+    elif kind == "deterioration":
+        flag(app, pid)
+    elif kind == "check-in-due":
+        check_ins(app, app.today())
+    elif kind == "message-waiting":
+        app.receive_message(pid, "RAJ", "N-1", "m1", "gp", "Any news?", "gp@practice.example")
+
+
+@pytest.mark.parametrize("kind", list(COORDINATOR_KINDS))
+def test_each_coordinator_kind_goes_by_inbox_email_and_webhook(app, mail, kind):
+    with WebhookReceiver(200) as receiver:
+        add_hook(app.engine, name="Practice", url=receiver.url, practice="Y90001",
+                 provider=None, kinds=None, secret="s", now=dt.datetime.now(dt.UTC))
+        make_news(app, kind)
+        Dispatcher(app).run_once()
+    made = rows(app, kind=kind)
+    assert {(r.channel, r.status) for r in made} == {
+        ("inbox", "sent"), ("email", "sent"), ("webhook", "sent")}
+    [message] = mail.to(SAM)
+    assert "Cardiology" in message["Subject"]
+    assert [json.loads(body)["kind"] for _, body in receiver.requests] == [kind]
+
+
+@pytest.mark.parametrize("party,address", [
+    ("hospital", "cardiology@hospital.example"), ("gp", "surgery@practice.example"),
+    ("patient", "ada@example.invalid")])
+def test_a_thread_message_goes_to_its_addressee(app, mail, party, address):
+    pid = refer(app, 210, email="ada@example.invalid")
+    set_org_contact(app.engine, "RAJ", email="cardiology@hospital.example")
+    set_org_contact(app.engine, "Y90001", email="surgery@practice.example")
+    app.send_message(pid, "RAJ", "N-1", "m1", party, "Your echo is booked.", SAM)
+    Dispatcher(app).run_once()
+    [sent] = mail.messages
+    assert sent["To"] == address
+    text = sent.get_body(("plain",)).get_content()
+    assert "Your echo is booked." in text
+    assert ("111" in text) is (party == "patient")
