@@ -1,8 +1,9 @@
-"""The admin's view of the outbox (docs/notifications.md "Sending"): `GET
-/admin/notifications`, how many notifications there are by state and by kind, the parked
-ones (what, to whom in words, how many failures, the last error, when made) each with a
-"Send again" button (`POST /admin/notifications/{id}/resend`, which queues it again), and
-the last 50 attempts to send. Admins only (others get 404); views and resends are audited.
+"""The admin's view of the outbox (docs/access.md "Notification pages"; docs/notifications.md
+"Sending"): `GET /admin/notifications`, how many notifications there are by state and by
+kind, the parked ones (what, to whom in words, how many failures, the last error, when
+made) each with a "Send again" button (`POST /admin/notifications/{id}/resend`, which
+queues it again), and the last 50 attempts to send. Admins only (others get 404); views
+and resends are audited.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The in-app inbox (docs/notifications.md "The inbox"): `GET /inbox`, the signed-in user's
+"""The in-app inbox (docs/access.md "Notification pages"): `GET /inbox`, the signed-in user's
 notifications sent to the inbox channel, newest first, 50 a page, each told in words
 (what happened, the patient by name, the specialty, hospital and practice by name, when)
 and linking to the patient; `POST /inbox/{id}/read` and `POST /inbox/read-all` mark them

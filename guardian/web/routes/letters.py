@@ -1,4 +1,4 @@
-"""Letters to print (docs/notifications.md "Letters"): `GET /letters`, the letters Guardian
+"""Letters to print (docs/access.md "Notification pages"): `GET /letters`, the letters Guardian
 made for patients who prefer letters (or have no e-mail address), for the PCNs in the
 user's scope, not yet printed; `GET /letters/{id}`, one letter's print-ready page (the
 stored page, served as it is); `POST /letters/{id}/printed` records who printed it and when.
