@@ -35,6 +35,7 @@ def init_database(app: GuardianApp) -> None:
 
     reset_changed_read_models(app)
     create_schema(app.engine, app.recorder)  # type: ignore[arg-type]
+    record_read_model_versions(app)
     with app.engine.begin() as conn:  # indexes a newer one replaced
         for index in RETIRED_INDEXES:
             conn.exec_driver_sql(f"DROP INDEX IF EXISTS {index}")
@@ -43,33 +44,55 @@ def init_database(app: GuardianApp) -> None:
 
 
 def reset_changed_read_models(app: GuardianApp) -> list[str]:
-    """Drop each read model whose stored tables lack a column its definition has (a newer
-    version added it), with its tracking position, so that it is rebuilt from the events.
+    """Drop each read model whose stored tables lack a column its definition has, or whose
+    rows were made by an earlier `version` of it (rows of a kind it did not make then),
+    with its tracking position, so that it is rebuilt from the events.
 
-    Read models are disposable (rebuilt from the events); `CREATE TABLE` never alters a table, so an
-    existing database would otherwise keep the old columns. Returns the models reset.
+    Read models are disposable (rebuilt from the events); `CREATE TABLE` never alters a
+    table, so an existing database would otherwise keep the old columns and rows. The
+    version each read model's rows were made by is kept in `guardian_meta`. Returns the
+    models reset.
     """
-    from sqlalchemy import inspect
+    from sqlalchemy import inspect, select
 
     from guardian.projections.registry import all_projections
     from guardian.projections.tracking import tracking
+    from guardian.store import meta_table
 
     existing = inspect(app.engine)
     names = set(existing.get_table_names())
+    made_by: dict[str, str] = {}
+    if meta_table.name in names:
+        with app.engine.connect() as conn:
+            made_by = {k: v for k, v in conn.execute(select(meta_table.c.key, meta_table.c.value))
+                       if k.startswith("read-model-version:")}
     reset = []
     for projection in all_projections():
         tables = [t for t in projection.tables() if t.name in names]
         changed = [t for t in tables if {c.name for c in t.columns}
                    - {c["name"] for c in existing.get_columns(t.name)}]
-        if not changed:
-            continue
-        with app.engine.begin() as conn:
-            for table in tables:
-                table.drop(conn)
-            if tracking.name in names:
-                conn.execute(tracking.delete().where(tracking.c.name == projection.name))
-        reset.append(projection.name)
+        stored = made_by.get(f"read-model-version:{projection.name}", "1")
+        if tables and (changed or stored != str(projection.version)):
+            with app.engine.begin() as conn:
+                for table in tables:
+                    table.drop(conn)
+                if tracking.name in names:
+                    conn.execute(tracking.delete().where(tracking.c.name == projection.name))
+            reset.append(projection.name)
     return reset
+
+
+def record_read_model_versions(app: GuardianApp) -> None:
+    """Remember which version of each read model its rows are made by (see above)."""
+    from guardian.projections.registry import all_projections
+    from guardian.store import dialect_insert, meta_table
+
+    with app.engine.begin() as conn:
+        for projection in all_projections():
+            stmt = dialect_insert(conn, meta_table).values(
+                key=f"read-model-version:{projection.name}", value=str(projection.version))
+            conn.execute(stmt.on_conflict_do_update(index_elements=["key"],
+                                                    set_={"value": stmt.excluded.value}))
 
 
 def import_extract(app: GuardianApp, path: Path, *args: Any, **kwargs: Any) -> ptl.ImportResult:

@@ -46,12 +46,15 @@ class Changes:
 
 class ReadModel(ABC):
     """A read model: `name` (its tracking position's), `definers` (each live table and how
-    to define it under another name, for a rebuild aside), `unaffected_by` (topics) and
-    `rows` (every row of some patients, per table)."""
+    to define it under another name, for a rebuild aside), `unaffected_by` (topics),
+    `version` (of what its rows hold) and `rows` (every row of some patients, per table)."""
 
     name: str
     definers: tuple[tuple[Table, Callable[[str, MetaData], Table]], ...]
     unaffected_by: frozenset[str] = frozenset()
+    # Raised when what its rows hold changes without a new column (rows of a new kind):
+    # `guardian db init` then resets it, and it is rebuilt from the events (bootstrap.py).
+    version: int = 1
 
     def tables(self, suffix: str = "") -> list[Table]:
         """Its tables (with `suffix` for a rebuild aside); each is created when missing."""

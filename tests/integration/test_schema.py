@@ -62,3 +62,33 @@ def test_init_adds_the_account_columns_a_newer_version_added(database_url, tmp_p
         init_database(app)  # and again: nothing to do, no error
     finally:
         app.close()
+
+
+def test_init_resets_a_read_model_made_by_an_earlier_version_of_it(database_url, tmp_path):
+    """Rows of a kind an earlier version did not make: `db init` drops the read model (and
+    its position), the runner rebuilds it from the events, and a second init keeps it."""
+    from guardian.demo import load_demo
+    from guardian.projections.registry import runner_for
+
+    app = build_app(Settings(database_url=database_url, var_dir=tmp_path))
+    try:
+        init_database(app)
+        load_demo(app, patients=30, seed=4)
+        runner_for(app).run_once()
+        count = "SELECT COUNT(*) FROM pathway_intervals"
+        with app.engine.begin() as conn:
+            full = conn.execute(text(count)).scalar()
+            # as a database whose bottlenecks were made by version 1
+            conn.execute(text("DELETE FROM pathway_intervals WHERE kind = 'gp-message'"))
+            conn.execute(text("UPDATE guardian_meta SET value = '1' "
+                              "WHERE key = 'read-model-version:bottlenecks'"))
+        init_database(app)
+        assert runner_for(app).position("bottlenecks") == 0
+        assert runner_for(app).position("worklist") > 0  # the others are kept
+        runner_for(app).run_once()
+        with app.engine.connect() as conn:
+            assert conn.execute(text(count)).scalar() == full
+        init_database(app)
+        assert runner_for(app).position("bottlenecks") > 0
+    finally:
+        app.close()

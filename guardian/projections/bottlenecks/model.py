@@ -226,6 +226,7 @@ class BottleneckProjection(ReadModel):
     """Stage intervals and breach facts, every pathway's, rebuilt per patient."""
 
     name = NAME
+    version = 2  # 2: the digest's practice-workup and gp-message intervals
     definers = ((intervals, _define_intervals), (breach_facts, _define_breaches))
     unaffected_by = UNAFFECTED_BY
 
