@@ -154,7 +154,6 @@ def test_an_empty_inbox_pages_and_who_may_open_it(client):
     assert client.get("/inbox").status_code == 404
 
 
-@pytest.mark.one_backend
 def test_settings_every_choice_and_refusals_keep_what_was_typed(client):
     engine = client.app.state.guardian.engine
     sign_in(client, "coordinator")
@@ -212,7 +211,6 @@ def parked_row(engine, recipient: str = "practice:Y90001") -> int:
             attempts=8, last_error="550 mailbox unavailable")).inserted_primary_key[0]
 
 
-@pytest.mark.one_backend
 def test_the_admins_outbox_page_and_send_again(client):
     engine = client.app.state.guardian.engine
     flagged(client)
@@ -245,7 +243,6 @@ def test_the_admins_outbox_page_and_send_again(client):
     assert "no longer parked" in client.get(again.headers["location"]).text
 
 
-@pytest.mark.one_backend
 def test_letters_in_scope_open_and_are_marked_printed(client):
     engine = client.app.state.guardian.engine
     ours, _ = referred_patient(client.app.state.guardian)
