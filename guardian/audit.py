@@ -180,6 +180,18 @@ ACTION_WORDS = {
     "assign": "Assigned a care coordinator",
     "clock stop": "Stopped the clock",
     "close": "Closed the pathway",
+    "contact-preference": "Recorded how the patient wants to be contacted",
+    "view-inbox": "Viewed their inbox",
+    "inbox-read": "Marked inbox notifications read",
+    "view-notification-settings": "Viewed their email alert settings",
+    "change-notification-settings": "Changed their email alert settings",
+    "view-letters": "Viewed the letters to print",
+    "view-letter": "Opened a letter to print",
+    "letter-printed": "Marked a letter printed",
+    "view-outbox": "Viewed the notifications outbox",
+    "notification-resend": "Sent a parked notification again",
+    "mail-received": "Took in a reply by email",
+    "mail-refused": "Refused an email reply (bad or expired reply address)",
 }
 
 
