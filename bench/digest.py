@@ -36,6 +36,7 @@ from guardian.notifications.digests import digest_week_ending, queue_weekly_dige
 from guardian.notifications.schema import org_contacts  # noqa: E402
 from guardian.projections.bottlenecks.model import breach_facts  # noqa: E402
 from guardian.projections.worklist import worklist  # noqa: E402
+from guardian.store import pathway_index  # noqa: E402
 
 TARGET_SECONDS = 60.0
 
@@ -66,6 +67,7 @@ def bench(app, sample: int) -> dict:
         trans = conn.begin()
         try:
             codes = sorted(conn.execute(select(worklist.c.practice_code).distinct()).scalars())
+            pathways = conn.execute(select(func.count()).select_from(pathway_index)).scalar()
             have = set(conn.execute(select(org_contacts.c.code)).scalars())
             conn.execute(org_contacts.update().values(email="bench@nhs.example",
                                                       weekly_digest=True))
@@ -84,7 +86,7 @@ def bench(app, sample: int) -> dict:
             trans.rollback()
     return {
         "backend": app.engine.dialect.name, "week_ending": week.isoformat(),
-        "practices": len(codes), "digests": rows,
+        "pathways": pathways, "practices": len(codes), "digests": rows,
         "digest_seconds": round(digest_s, 3),
         "count_seconds": round(count_s, 3),
         "ratio_to_count": round(digest_s / count_s, 1) if count_s else None,

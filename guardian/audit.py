@@ -191,7 +191,7 @@ ACTION_WORDS = {
     "view-outbox": "Viewed the notifications outbox",
     "notification-resend": "Sent a parked notification again",
     "mail-received": "Took in a reply by email",
-    "mail-refused": "Refused an email reply (bad or expired reply address)",
+    "mail-refused": "Refused an email reply (the entry says why)",
 }
 
 
