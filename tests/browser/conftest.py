@@ -66,6 +66,7 @@ class Live:
     log_path: Path
     emails: dict[str, str] = field(default_factory=dict)  # role → e-mail
     orgs: dict[str, list[str]] = field(default_factory=dict)  # role → PCN / practice codes
+    mail: list = field(default_factory=list)  # what the server e-mailed (MailSink)
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -151,11 +152,33 @@ def _settled(health: dict) -> bool:
                for name in ("check-waits", "check-ins"))
 
 
+class MailSink:
+    """A real SMTP server on 127.0.0.1 (aiosmtpd) keeping each message the server sends."""
+
+    def __init__(self) -> None:
+        self.messages: list = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        import email
+        import email.policy
+
+        self.messages.append(email.message_from_bytes(envelope.content,
+                                                      policy=email.policy.default))
+        return "250 OK"
+
+
 @pytest.fixture(scope="session")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    from aiosmtpd.controller import Controller
+
     root = tmp_path_factory.mktemp("guardian-live")
     db_path = root / "guardian.sqlite"
+    sink = MailSink()
+    smtp = Controller(sink, hostname="127.0.0.1", port=_free_port())
+    smtp.start()
     env = {**os.environ,
+           "GUARDIAN_SMTP_URL": f"smtp://127.0.0.1:{smtp.port}",
+           "GUARDIAN_BASE_URL": "http://guardian.test",
            "GUARDIAN_DATABASE_URL": f"sqlite:///{db_path}",
            "GUARDIAN_VAR_DIR": str(root / "var"),
            "GUARDIAN_SECRET_KEY": "browser-tests-" + os.urandom(16).hex(),
@@ -176,7 +199,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             [sys.executable, "-m", "guardian.cli", "serve", "--host", "127.0.0.1",
              "--port", str(port)],
             env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    server = Live(base_url, password, db_path, log_path, emails, orgs)
+    server = Live(base_url, password, db_path, log_path, emails, orgs, sink.messages)
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while True:
@@ -199,6 +222,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=5)
+        smtp.stop()
 
 
 @pytest.fixture(scope="session")
