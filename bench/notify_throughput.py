@@ -22,7 +22,7 @@ makes a throwaway database on 127.0.0.1:5432 and drops it after):
    records every row — with this process's RSS sampled every second on a thread.
 
 Checks that the sink received exactly `count` messages in the measured run and that every
-row is `sent`. Target (docs/notifications.md "Sending"): ≥ 500 messages/s with flat memory.
+row is `sent`. Target: ≥ 500 messages/s with flat memory.
 """
 
 from __future__ import annotations
