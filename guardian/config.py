@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     mail_reply_to: str | None = None
     base_url: str = "http://127.0.0.1:8000"
     notify_max_attempts: int = 8
+    # SMTP connections a dispatcher sends a batch over at once (bench/README.md).
+    smtp_connections: int = 4
     var_dir: Path = Path("var")
     # Wait-time standards and check-in schedule overrides (TOML or JSON), read at start-up.
     standards_file: Path | None = None
@@ -80,6 +82,13 @@ class Settings(BaseSettings):
         if value:
             parse_smtp_url(value)  # refuses what is not an SMTP URL, naming it
         return value or None
+
+    @field_validator("smtp_connections")
+    @classmethod
+    def _connections(cls, value: int) -> int:
+        if not 1 <= value <= 32:
+            raise ValueError(f"GUARDIAN_SMTP_CONNECTIONS must be 1 to 32, not {value}")
+        return value
 
     @field_validator("notify_max_attempts")
     @classmethod

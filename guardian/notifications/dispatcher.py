@@ -57,7 +57,7 @@ CLAIM_SECONDS = 300
 DOWN_RETRY_SECONDS = 60
 FIRST_RETRY_SECONDS = 60
 LONGEST_RETRY_SECONDS = 3600
-BATCH = 200
+BATCH = 500
 
 
 def retry_delay(failures: int) -> dt.timedelta:
@@ -113,7 +113,8 @@ class Dispatcher:
 
         with self.engine.connect() as conn:
             secrets = {r.id: r.secret for r in conn.execute(select(webhooks))}
-        return {"email": Email(self.settings.smtp_url, self.settings.mail_from),
+        return {"email": Email(self.settings.smtp_url, self.settings.mail_from,
+                               self.settings.smtp_connections),
                 "inbox": Delivered(), "webhook": Webhook(secrets),
                 "letter": Letter(self.engine)}
 
@@ -173,36 +174,55 @@ class Dispatcher:
                 outcomes += [Outcome(r, "skipped", "e-mail is off (no GUARDIAN_SMTP_URL)")
                              for r in group]
                 continue
-            channel = channels[name]
-            try:
-                with channel.session() as sender:
-                    for i, row in enumerate(group):
-                        patient = patients.get(UUID(hex=row.patient_id)) if row.patient_id \
-                            else None
-                        verdict = checks.verdict(row, patient)
-                        if verdict.reason is not None:
-                            outcomes.append(Outcome(row, "withheld", verdict.reason))
-                            continue
-                        try:
-                            message = compose(row, patient, world, verdict.address,
-                                              verdict.extra)
-                            sender.send(row, message)
-                        except ChannelDown as e:
-                            outcomes += [Outcome(r, "down", str(e)) for r in group[i:]]
-                            break
-                        except SendFailed as e:
-                            outcomes.append(Outcome(row, "failed", str(e), e.permanent))
-                            continue
-                        except Exception as e:  # a bug must not stop the other messages
-                            log.exception("notification %s could not be composed", row.id)
-                            outcomes.append(Outcome(row, "failed",
-                                                    f"{type(e).__name__}: {e}"))
-                            continue
-                        outcomes.append(Outcome(row, "sent"))
-            except ChannelDown as e:
-                done = {o.row.id for o in outcomes}
-                outcomes += [Outcome(r, "down", str(e)) for r in group if r.id not in done]
+            ready = []  # (row, message): checked and composed, to send
+            for row in group:
+                patient = patients.get(UUID(hex=row.patient_id)) if row.patient_id else None
+                verdict = checks.verdict(row, patient)
+                if verdict.reason is not None:
+                    outcomes.append(Outcome(row, "withheld", verdict.reason))
+                    continue
+                try:
+                    ready.append((row, compose(row, patient, world, verdict.address,
+                                               verdict.extra)))
+                except Exception as e:  # a bug must not stop the other messages
+                    log.exception("notification %s could not be composed", row.id)
+                    outcomes.append(Outcome(row, "failed", f"{type(e).__name__}: {e}"))
+            outcomes += self._send(channels[name], ready)
         return outcomes
+
+    @staticmethod
+    def _send(channel: Any, ready: list[tuple[Any, Any]]) -> list[Outcome]:
+        """Send composed messages through one channel (at once where it can: e-mail over
+        several connections); an outage leaves the rest for later."""
+        if not ready:
+            return []
+        try:
+            with channel.session() as sender:
+                if hasattr(sender, "send_batch"):
+                    errors = sender.send_batch(ready)
+                else:
+                    errors = []
+                    for row, message in ready:
+                        try:
+                            sender.send(row, message)
+                            errors.append(None)
+                        except (ChannelDown, SendFailed) as e:
+                            errors.append(e)
+                            if isinstance(e, ChannelDown):
+                                break
+        except ChannelDown as e:
+            return [Outcome(row, "down", str(e)) for row, _ in ready]
+        out = []
+        for (row, _), error in zip(ready, errors, strict=False):
+            if error is None:
+                out.append(Outcome(row, "sent"))
+            elif isinstance(error, ChannelDown):
+                out.append(Outcome(row, "down", str(error)))
+            else:
+                out.append(Outcome(row, "failed", str(error), error.permanent))
+        gone = ChannelDown("the channel went down before this message")
+        out += [Outcome(row, "down", str(gone)) for row, _ in ready[len(errors):]]
+        return out
 
     def record(self, outcomes: list[Outcome], now: dt.datetime) -> Report:
         n = notifications
