@@ -116,3 +116,25 @@ def test_a_good_address_is_kept():
 def test_how_the_patient_is_written_to(preference, email, channel):
     patient = SimpleNamespace(contact_preference=preference, email=email)
     assert patient_channel(patient) == channel
+
+
+def test_a_message_built_into_bytes_reads_back_whole():
+    import email
+    import email.policy
+
+    from guardian.notifications.channels import Outgoing
+    from guardian.notifications.channels.email import mime_bytes
+
+    message = Outgoing("zoë@example.nhs.uk".replace("ë", "e"), "Getting worse: Zoë's\r\nBcc: x",
+                       "Dear Zoë,\nline two — with a dash", "<p>Dear Zoë</p>",
+                       {"Reply-To": "guardian+abc@replies.example"})
+    raw = mime_bytes(message, "Guardian Service <guardian@nhs.example>", key="k1")
+    assert b"\r\nBcc:" not in raw  # a line break in a value cannot add a header
+    read = email.message_from_bytes(raw, policy=email.policy.default)
+    assert read["Subject"] == "Getting worse: Zoë's Bcc: x"
+    assert read["To"] == "zoe@example.nhs.uk" and read["Reply-To"] == "guardian+abc@replies.example"
+    assert read.get_body(("plain",)).get_content() == "Dear Zoë,\nline two — with a dash"
+    assert read.get_body(("html",)).get_content() == "<p>Dear Zoë</p>"
+    again = email.message_from_bytes(mime_bytes(message, "guardian@nhs.example", key="k1"),
+                                     policy=email.policy.default)
+    assert again["Message-ID"] == read["Message-ID"]  # the same on every attempt
