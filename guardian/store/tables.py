@@ -87,6 +87,8 @@ audit_log = Table(
     Column("user_agent", Text),
     Index("audit_log_user", "user_email", "id"),
     Index("audit_log_patient", "patient_id", "id"),
+    # the practices' weekly digest counts a week's status questions by action and time
+    Index("audit_log_action_at", "action", "at"),
 )
 
 # The audit log is append-only: triggers created with the table abort any UPDATE or DELETE
