@@ -368,6 +368,11 @@ class GuardianApp:
         """An ordered test's result."""
 
     @patient_command
+    def release_result(self, patient_id: UUID, provider: str, pathway_id: str, test_id: str,
+                       by: str, on: dt.date | None = None) -> int | None:
+        """A test's result released for the patient to see."""
+
+    @patient_command
     def communicate_diagnosis(self, patient_id: UUID, provider: str, pathway_id: str,
                               outcome: str, on: dt.date | None = None) -> int | None:
         """The diagnosis told to the patient."""

@@ -29,6 +29,7 @@ def init_database(app: GuardianApp) -> None:
     import guardian.audit  # noqa: F401 - registers audit_log (append-only triggers)
     import guardian.job_runs  # noqa: F401 - registers scheduler_runs
     import guardian.notifications.schema  # noqa: F401 - registers the outbox and its tables
+    import guardian.patient_access.schema  # noqa: F401 - registers patients' codes, sessions
     import guardian.projections.registry  # noqa: F401 - registers the read-model tables
     import guardian.users  # noqa: F401 - registers users, api_tokens, user_sessions
     import guardian.waits  # noqa: F401 - registers sweep_runs

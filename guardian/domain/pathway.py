@@ -41,6 +41,7 @@ class Diagnostic:
     ordered_on: dt.date
     resulted_on: dt.date | None = None
     result: str | None = None
+    released_on: dt.date | None = None  # a clinician released the result to the patient
 
 
 @dataclass

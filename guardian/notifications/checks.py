@@ -9,6 +9,7 @@ letter), or the reason the row is withheld, and for a summary or a digest what i
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,6 +73,8 @@ class Checks:
             return self._digest(row, ident)
         if patient is None:
             return Verdict("the patient is no longer in the record")
+        if row.kind == "sign-in-code":  # about no one referral: the patient asked for it
+            return self._code(row, patient)
         try:
             pathway = patient.pathway(row.provider, row.pathway_id)
         except Exception:
@@ -107,6 +110,17 @@ class Checks:
                 return Verdict(f"the patient now prefers to be written to by {channel}")
             return Verdict(address=patient.email if channel == "email" else None)
         return Verdict(f"unknown recipient {row.recipient!r}")
+
+    @staticmethod
+    def _code(row: Any, patient: Any) -> Verdict:
+        expires = json.loads(row.context).get("expires_at")
+        if expires and dt.datetime.fromisoformat(expires) <= dt.datetime.now(dt.UTC):
+            return Verdict("the sign-in code expired before it could be sent")
+        if row.channel == "email":
+            if not patient.email:
+                return Verdict("the patient has no email address")
+            return Verdict(address=patient.email)
+        return Verdict()
 
     def _org_address(self, code: str, what: str) -> Verdict:
         contact = self.contacts.get(code)

@@ -82,7 +82,10 @@ def compose(row: Any, patient: Any, world: World, to: str | None,
             reply = world.reply_address(row, patient)
             if reply:
                 headers["Reply-To"] = reply
-    if row.recipient == "patient" and patient is not None:
+    if row.kind == "sign-in-code" and patient is not None:
+        values.update(given_name=patient.given_name or "", family_name=patient.family_name or "",
+                      letter=row.channel == "letter", sign_in_url=f"{url}/my/code")
+    elif row.recipient == "patient" and patient is not None:
         values.update(_for_patient(row, patient, context, world))
     rendered = render(row.kind, values)
     payload = None

@@ -34,6 +34,7 @@ KINDS: dict[str, str] = {
     "weekly-digest": "The practice's weekly digest",
     "patient-check-in": "A letter or e-mail to the patient at a check-in",
     "thread-message": "A message from the Guardian team to the hospital, practice or patient",
+    "sign-in-code": "A patient's one-time code to sign in (docs/patients.md)",
 }
 # The kinds a webhook may subscribe to: what happens on a pathway.
 WEBHOOK_KINDS = tuple(COORDINATOR_KINDS)

@@ -159,6 +159,8 @@ def _describe(event: Any, pathways: dict[tuple[str, str], Pathway],
             return e["ordered_on"], f"Test ordered: {DIAGNOSTIC_TESTS.get(e['test'], e['test'])}"
         case ev.DiagnosticResulted():
             return e["resulted_on"], f"Test result received: {test_name(e['test_id'])}"
+        case ev.DiagnosticResultReleased():
+            return e["on"], f"Test result released to the patient: {test_name(e['test_id'])}"
         case ev.DiagnosisCommunicated():
             told = codes.label(codes.DIAGNOSIS_OUTCOMES, e["outcome"])
             return e["communicated_on"], f"Diagnosis or all-clear told to the patient: {told}"
@@ -216,6 +218,7 @@ _BY = {
     ev.DeteriorationFlagged: lambda e: e["source"],
 }
 _GUARDIAN = (ev.WorkupItemRequired, ev.DiagnosticOrdered, ev.DiagnosticResulted,
+             ev.DiagnosticResultReleased,
              ev.DiagnosisCommunicated, ev.PathwayClosed, ev.CoordinatorAssigned,
              ev.DeteriorationReviewed, ev.ContactLogged, ev.SupportOffered, ev.MessageSent,
              ev.MessageMarkedAnswered)

@@ -39,8 +39,10 @@ def _principal_context(request: Request) -> dict[str, Any]:
         principal = access.peek(request)
     except Exception:  # e.g. the database is down while rendering the error page
         principal = None
-    token = principal.csrf_token if principal is not None else None
-    token = token or getattr(request.state, "csrf_token", None)  # the sign-in form's own
+    # A form's own token when the page set one (the sign-in forms, a patient's pages),
+    # else the signed-in user's.
+    token = getattr(request.state, "csrf_token", None)
+    token = token or (principal.csrf_token if principal is not None else None)
     return {
         "navigation": navigation_for(principal, request.url.path),
         "principal": principal,

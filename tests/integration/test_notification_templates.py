@@ -30,6 +30,7 @@ EXPECTED = {
         "breach", "at-risk", "deterioration", "check-in-due", "message-waiting")},
     "daily-summary": {"email"}, "weekly-digest": {"email"},
     "patient-check-in": {"email", "letter"}, "thread-message": {"email", "letter"},
+    "sign-in-code": {"email", "letter"},
 }
 
 
@@ -82,13 +83,13 @@ def test_every_kind_renders_through_every_channel_with_the_demos_data(app):
     # messages, a deterioration and a letter-writing patient on open pathways of the demo
     with app.engine.connect() as conn:
         open_ones = list(conn.execute(text(
-            "SELECT patient_id, provider, pathway_id FROM worklist ORDER BY 1 LIMIT 6")))
+            "SELECT patient_id, provider, pathway_id FROM worklist ORDER BY 1 LIMIT 60")))
     if not open_ones:  # the worklist is a read model: bring it up first
         from guardian.projections.registry import runner_for
         runner_for(app).run_once()
         with app.engine.connect() as conn:
             open_ones = list(conn.execute(text(
-                "SELECT patient_id, provider, pathway_id FROM worklist ORDER BY 1 LIMIT 6")))
+                "SELECT patient_id, provider, pathway_id FROM worklist ORDER BY 1 LIMIT 60")))
     for i, (pid, provider, pathway) in enumerate(open_ones[:3]):
         patient = uuid.UUID(hex=pid)
         for party in ("hospital", "gp", "patient"):
@@ -102,6 +103,15 @@ def test_every_kind_renders_through_every_channel_with_the_demos_data(app):
     app.record_contact_preference(letter_writer, "letter", by="atonce@guardian.test")
     app.send_message(letter_writer, open_ones[3][1], open_ones[3][2], "m-letter", "patient",
                      "We have asked the hospital for a date.", "atonce@guardian.test")
+
+    # a code to sign in, by email and by letter
+    from guardian.patient_access.codes import request_code
+
+    by_email = next(p for p in app.load_patients([uuid.UUID(hex=r[0]) for r in open_ones
+                                                   ]).values() if p.email)
+    for patient in (by_email, app.get_patient(letter_writer)):
+        assert request_code(app, patient.nhs_number, patient.birth_date, None,
+                            dt.datetime.now(dt.UTC)) == "sent"
 
     kept: dict = defaultdict(list)
     channels = {name: Capture(name, kept) for name in ("email", "inbox", "webhook", "letter")}

@@ -20,7 +20,7 @@ from uuid import UUID
 from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import resolve_topic
 
-from guardian.domain.pathway import DeteriorationFlag, Pathway
+from guardian.domain.pathway import DeteriorationFlag, Diagnostic, Pathway
 from guardian.domain.patient import Patient
 from guardian.domain.patient import events as ev
 from guardian.store import make_mapper
@@ -38,6 +38,7 @@ def mapper() -> Mapper[UUID]:
 ADDED_SINCE: dict[type, frozenset[str]] = {
     Pathway: frozenset({"unseen_breaches"}),
     DeteriorationFlag: frozenset({"seen"}),
+    Diagnostic: frozenset({"released_on"}),
 }
 
 
@@ -105,7 +106,8 @@ def test_the_fixture_holds_every_event_type_of_its_time():
     named_since = {ev.ReferralDateCorrected, ev.SpecialtyCorrected, ev.WaitingListTypeCorrected,
                    ev.UbrnCorrected, ev.LocalPatientIdCorrected, ev.AttendanceWithdrawn,
                    ev.NonAttendanceWithdrawn, ev.NewsSeen, ev.ReplyRecorded,
-                   ev.MessageMarkedAnswered, ev.ContactPreferenceRecorded}
+                   ev.MessageMarkedAnswered, ev.ContactPreferenceRecorded,
+                   ev.DiagnosticResultReleased}
     assert topics == {cls.TOPIC for cls in ev.STORED.values() if cls not in named_since}
     assert "guardian.Patient.ProviderRecordCorrected" in topics
     for topic in topics:

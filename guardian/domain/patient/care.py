@@ -91,6 +91,21 @@ class CareCommands(PatientState):
         self.trigger_event(ev.DiagnosticResulted, provider=provider, pathway_id=pathway_id,
                            test_id=test_id, resulted_on=on, result=result)
 
+    def release_result(self, provider: str, pathway_id: str, test_id: str, on: dt.date,
+                       by: str) -> None:
+        """A clinician releases a test's result to the patient (it must have one)."""
+        d = self.pathway(provider, pathway_id).diagnostics.get(test_id)
+        if d is None:
+            raise DomainError(f"no diagnostic {test_id!r} was ordered on this pathway",
+                              field="test_id")
+        if d.resulted_on is None:
+            raise DomainError("a test without a result cannot be released", field="test_id")
+        if d.released_on is not None:
+            return
+        refuse_before(on, d.resulted_on, "a result cannot be released before it came")
+        self.trigger_event(ev.DiagnosticResultReleased, provider=provider,
+                           pathway_id=pathway_id, test_id=test_id, on=on, by=by)
+
     def communicate_diagnosis(self, provider: str, pathway_id: str, on: dt.date,
                               outcome: str) -> None:
         """Diagnosis (or all-clear) told to the patient: stops the 28-day FDS clock

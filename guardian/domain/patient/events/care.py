@@ -79,6 +79,20 @@ class DiagnosticResulted(PathwayEvent):
         d.resulted_on, d.result = self.resulted_on, self.result
 
 
+class DiagnosticResultReleased(PathwayEvent):
+    """A clinician released a test's result for the patient to see online (`by`, on `on`):
+    until then the patient is told only that the result is not yet released
+    (docs/patients.md "What a patient sees")."""
+
+    TOPIC = "guardian.Patient.DiagnosticResultReleased"
+    test_id: str
+    on: dt.date
+    by: str
+
+    def apply(self, patient: Patient) -> None:
+        self.pathway(patient).diagnostics[self.test_id].released_on = self.on
+
+
 class DiagnosisCommunicated(PathwayEvent):
     """The diagnosis (or the all-clear) was told to the patient: the 28-day Faster
     Diagnosis clock stops."""

@@ -1,0 +1,403 @@
+"""Patients' own pages under /my (docs/patients.md): sign in with a one-time code (or NHS
+login when configured), see each referral, answer a Waiting Well check-in, say "I am
+getting worse" at any time, and write to the Guardian team.
+
+A patient sees only their own record: every page reads the patient of the session, and a
+referral is looked up inside that patient, so another patient's referral (or an unknown
+one) is the same 404. Every page view and every action is audited (role "patient").
+Forms are plain HTML forms (no JavaScript needed), each with the session's CSRF token;
+the two sign-in forms carry their own in a short-lived cookie.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import secrets
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+from itsdangerous import BadSignature, Signer
+from starlette.concurrency import run_in_threadpool
+
+from guardian import audit
+from guardian.application import ConcurrentChange
+from guardian.domain.errors import DomainError
+from guardian.patient_access import sessions
+from guardian.patient_access.codes import SignInRefused, request_code, verify_code
+from guardian.projections.name_queries import load_names
+from guardian.projections.patient_view import patient_referral
+from guardian.projections.status import referral_status
+from guardian.web.access import CsrfRejected, client_of
+from guardian.web.deps import AppDep
+from guardian.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+PATIENT_COOKIE = "guardian_patient"
+FORM_COOKIE = "guardian_patient_form"  # the sign-in forms' CSRF value (no session yet)
+DETAILS_COOKIE = "guardian_patient_details"  # NHS number and birth date, for the code page
+# The answers a patient may give online, with the words they read (codes.CHECK_IN_OUTCOMES).
+ONLINE_ANSWERS = {
+    "no-change": "I am the same. I still need the appointment.",
+    "worse": "I am worse.",
+    "no-longer-needed": "I do not need the appointment any more.",
+    "treated-elsewhere": "I have been treated somewhere else.",
+}
+BY_PATIENT = "the patient (online)"
+MAX_TEXT = 2000
+
+
+class SignInNeeded(Exception):
+    """No live patient session: to the sign-in page."""
+
+
+def _signer(request: Request, salt: str) -> Signer:
+    return Signer(request.app.state.guardian.settings.session_secret(), salt=salt)
+
+
+def _unsign(request: Request, cookie: str, salt: str) -> str | None:
+    raw = request.cookies.get(cookie)
+    if not raw:
+        return None
+    try:
+        return _signer(request, salt).unsign(raw).decode()
+    except BadSignature:
+        return None
+
+
+def _now(request: Request) -> dt.datetime:
+    return request.app.state.guardian.now().astimezone(dt.UTC)
+
+
+async def patient_session(request: Request) -> sessions.PatientSession:
+    """The signed-in patient; a state-changing request must carry the session's CSRF."""
+    raw = _unsign(request, PATIENT_COOKIE, "guardian-patient")
+    found = await run_in_threadpool(sessions.current, request.app.state.guardian.engine, raw,
+                                    _now(request))
+    if found is None:
+        raise SignInNeeded()
+    if request.method == "POST":
+        form = await request.form()
+        sent = form.get("csrf_token")
+        if not isinstance(sent, str) or not hmac.compare_digest(
+                sent.encode(), found.csrf_token.encode()):
+            raise CsrfRejected()
+    return found
+
+
+PatientDep = Annotated[sessions.PatientSession, Depends(patient_session)]
+
+
+def install(app: Any) -> None:
+    """The redirect to sign in when a patient page is asked for without a session."""
+
+    async def to_sign_in(request: Request, exc: SignInNeeded) -> Response:
+        return RedirectResponse("/my/sign-in", status_code=303)
+
+    app.add_exception_handler(SignInNeeded, to_sign_in)
+
+
+def _audit(request: Request, action: str, patient_id: str | None = None, **fields: Any
+           ) -> None:
+    audit.record(request.app.state.guardian.engine, email=None, role="patient",
+                 client=client_of(request), user_agent=request.headers.get("user-agent"),
+                 action=action, patient_id=patient_id, **fields)
+
+
+def _entry(request: Request, action: str, patient_id: str, **fields: Any) -> dict[str, Any]:
+    return audit.entry(email=None, role="patient", client=client_of(request),
+                       user_agent=request.headers.get("user-agent"), action=action,
+                       patient_id=patient_id, **fields)
+
+
+# ---------------------------------------------------------------------------- signing in
+
+
+def _form_token(request: Request) -> tuple[str, bool]:
+    token = request.cookies.get(FORM_COOKIE)
+    return (token, False) if token else (secrets.token_urlsafe(24), True)
+
+
+def _sign_in_page(request: Request, name: str, context: dict[str, Any], status: int = 200
+                  ) -> Response:
+    token, new = _form_token(request)
+    request.state.csrf_token = token  # the forms' {{ csrf_field }} (templating.py)
+    response = render(request, name, context, status_code=status)
+    if new:
+        response.set_cookie(FORM_COOKIE, token, max_age=3600, httponly=True, samesite="lax",
+                            secure=request.url.scheme == "https", path="/my")
+    return response
+
+
+async def _checked_form(request: Request) -> dict[str, str]:
+    form = await request.form()
+    expected = request.cookies.get(FORM_COOKIE) or ""
+    sent = form.get("csrf_token")
+    if not expected or not isinstance(sent, str) or not hmac.compare_digest(
+            sent.encode(), expected.encode()):
+        raise CsrfRejected()
+    return {k: v.strip() for k, v in form.items() if isinstance(v, str)}
+
+
+def parse_details(form: dict[str, str]) -> tuple[dict[str, str], dt.date | None]:
+    """The NHS number and date of birth typed, with an error per field."""
+    errors: dict[str, str] = {}
+    digits = "".join(form.get("nhs_number", "").split())
+    if not (digits.isdigit() and len(digits) == 10):
+        errors["nhs_number"] = "Enter your 10-digit NHS number, for example 999 123 4567"
+    born = None
+    try:
+        born = dt.date(int(form.get("year", "")), int(form.get("month", "")),
+                       int(form.get("day", "")))
+        if born.year < 1900 or born > dt.date.today():
+            raise ValueError
+    except ValueError:
+        errors["birth_date"] = "Enter your date of birth, for example 15 3 1984"
+    return errors, born
+
+
+@router.get("/my/sign-in")
+def sign_in_page(request: Request) -> Response:
+    return _sign_in_page(request, "my_sign_in.html", {"form": {}, "errors": {}})
+
+
+@router.post("/my/sign-in")
+async def ask_for_code(request: Request, app: AppDep) -> Response:
+    form = await _checked_form(request)
+    errors, born = parse_details(form)
+    if errors:
+        return _sign_in_page(request, "my_sign_in.html", {"form": form, "errors": errors}, 400)
+    digits = "".join(form["nhs_number"].split())
+    try:
+        outcome = await run_in_threadpool(request_code, app, digits, born, client_of(request),
+                                          _now(request))
+    except SignInRefused as e:
+        return _sign_in_page(request, "my_sign_in.html",
+                             {"form": form, "errors": {"nhs_number": e.message}}, 400)
+    _audit(request, "patient-code-asked", detail=outcome)
+    response = RedirectResponse("/my/code", status_code=303)
+    response.set_cookie(DETAILS_COOKIE, _signer(request, "guardian-details").sign(
+        f"{digits}|{born.isoformat()}").decode(), max_age=7 * 24 * 3600, httponly=True,
+        samesite="lax", secure=request.url.scheme == "https", path="/my")
+    return response
+
+
+def _details(request: Request) -> dict[str, str]:
+    raw = _unsign(request, DETAILS_COOKIE, "guardian-details")
+    if not raw or "|" not in raw:
+        return {}
+    digits, born = raw.split("|", 1)
+    day = dt.date.fromisoformat(born)
+    return {"nhs_number": digits, "day": str(day.day), "month": str(day.month),
+            "year": str(day.year)}
+
+
+@router.get("/my/code")
+def code_page(request: Request) -> Response:
+    return _sign_in_page(request, "my_code.html", {"form": _details(request), "errors": {}})
+
+
+@router.post("/my/code")
+async def sign_in_with_code(request: Request, app: AppDep) -> Response:
+    form = await _checked_form(request)
+    errors, born = parse_details(form)
+    code = "".join(form.get("code", "").split())
+    if not (code.isdigit() and len(code) == 6):
+        errors["code"] = "Enter the 6-digit code we sent you"
+    if errors:
+        return _sign_in_page(request, "my_code.html", {"form": form, "errors": errors}, 400)
+    digits = "".join(form["nhs_number"].split())
+    try:
+        patient_id = await run_in_threadpool(verify_code, app, digits, born, code,
+                                             client_of(request), _now(request))
+    except SignInRefused as e:
+        if e.reason == "locked":
+            _audit(request, "patient-sign-in-locked")
+            until = e.until.astimezone(app.settings.zone) if e.until else None
+            message = ("You have tried too many times. For your safety, you cannot sign in "
+                       "with this NHS number" + (f" until {until:%H:%M} on {until.day} "
+                                                 f"{until:%B}" if until else " for now")
+                       + ". Call your GP practice if you need help.")
+            return _sign_in_page(request, "my_code.html",
+                                 {"form": form, "errors": {"code": message}}, 429)
+        _audit(request, "patient-sign-in-failed")
+        return _sign_in_page(request, "my_code.html", {"form": form, "errors": {
+            "code": "That code is not right, or it has run out. Check it, or ask for a "
+                    "new code."}}, 400)
+    raw = await run_in_threadpool(sessions.start, app.engine, patient_id, "code",
+                                  _now(request))
+    _audit(request, "patient-signed-in", patient_id.hex)
+    return _signed_in(request, raw)
+
+
+def _signed_in(request: Request, raw: str) -> Response:
+    response = RedirectResponse("/my", status_code=303)
+    response.set_cookie(PATIENT_COOKIE, _signer(request, "guardian-patient").sign(raw).decode(),
+                        httponly=True, samesite="lax", secure=request.url.scheme == "https",
+                        path="/")
+    response.delete_cookie(DETAILS_COOKIE, path="/my")
+    return response
+
+
+@router.post("/my/sign-out")
+def sign_out(request: Request, session: PatientDep, app: AppDep) -> Response:
+    sessions.end(app.engine, _unsign(request, PATIENT_COOKIE, "guardian-patient"))
+    _audit(request, "patient-signed-out", session.patient_id.hex)
+    response = RedirectResponse("/my/sign-in?signed_out=1", status_code=303)
+    response.delete_cookie(PATIENT_COOKIE, path="/")
+    return response
+
+
+# ---------------------------------------------------------------------------- the record
+
+
+def _referrals(app: Any, patient: Any) -> list[Any]:
+    on = app.today()
+    with app.engine.connect() as conn:
+        names = load_names(conn)
+        out = []
+        for p in sorted(patient.pathways.values(),
+                        key=lambda p: (not p.is_open, p.received_on, p.pathway_id)):
+            status = referral_status(patient, p.provider, p.pathway_id, on, conn=conn,
+                                     table=app.settings.standards, names=names)
+            support = [(s.kind, s.note) for s in patient.support.values()
+                       if s.pathway in (None, p.key)]
+            contacts = [c.on for c in patient.contacts.values() if c.pathway in (None, p.key)]
+            out.append(patient_referral(status, p, on, support, max(contacts, default=None)))
+    return out
+
+
+def _page(request: Request, session: sessions.PatientSession, name: str,
+          context: dict[str, Any], status: int = 200) -> Response:
+    standards = {s.code: s for s in request.app.state.guardian.settings.standards}
+    review = standards.get("deterioration-review")
+    request.state.csrf_token = session.csrf_token  # the forms' {{ csrf_field }}
+    return render(request, name, {**context, "answers": ONLINE_ANSWERS,
+                                  "review_days": review.last_day_within if review else 2},
+                  status_code=status)
+
+
+@router.get("/my")
+def my_referrals(request: Request, session: PatientDep, app: AppDep,
+                 done: str | None = None) -> Response:
+    patient = app.get_patient(session.patient_id)
+    referrals = _referrals(app, patient)
+    _audit(request, "patient-view", session.patient_id.hex)
+    return _page(request, session, "my_referrals.html", {
+        "patient": patient, "referrals": referrals, "done": done,
+        "open": [r for r in referrals if r.is_open]})
+
+
+def _own_referral(app: Any, session: sessions.PatientSession, provider: str,
+                  pathway_id: str) -> tuple[Any, Any]:
+    patient = app.get_patient(session.patient_id)
+    for r in _referrals(app, patient):
+        if (r.provider, r.pathway_id) == (provider, pathway_id):
+            return patient, r
+    raise HTTPException(status_code=404, detail="Not Found")
+
+
+@router.get("/my/referrals/{provider}/{pathway_id}")
+def my_referral(request: Request, session: PatientDep, app: AppDep, provider: str,
+                pathway_id: str, done: str | None = None) -> Response:
+    patient, referral = _own_referral(app, session, provider, pathway_id)
+    _audit(request, "patient-view-referral", session.patient_id.hex, provider=provider,
+           pathway_id=pathway_id)
+    return _page(request, session, "my_referral.html", {
+        "patient": patient, "r": referral, "done": done, "form": {}, "errors": {}})
+
+
+async def _form(request: Request) -> dict[str, str]:
+    form = await request.form()
+    return {k: v.strip() for k, v in form.items() if isinstance(v, str)}
+
+
+def _redo(request: Request, session: sessions.PatientSession, app: Any, provider: str,
+          pathway_id: str, form: dict[str, str], errors: dict[str, str]) -> Response:
+    patient, referral = _own_referral(app, session, provider, pathway_id)
+    return _page(request, session, "my_referral.html", {
+        "patient": patient, "r": referral, "done": None, "form": form, "errors": errors}, 400)
+
+
+def _act(request: Request, app: Any, session: sessions.PatientSession, action: str,
+         provider: str | None, pathway_id: str | None, run: Any) -> str | None:
+    """Run a patient's command with its audit entry; the error to show, or None."""
+    entry = _entry(request, action, session.patient_id.hex, provider=provider,
+                   pathway_id=pathway_id)
+    try:
+        with app.audited(entry):
+            run()
+    except ConcurrentChange:
+        return "Something changed while you were answering. Please try again."
+    except DomainError as e:
+        return e.message[:1].upper() + e.message[1:]
+    return None
+
+
+@router.post("/my/referrals/{provider}/{pathway_id}/check-in")
+async def answer_check_in(request: Request, session: PatientDep, app: AppDep, provider: str,
+                          pathway_id: str) -> Response:
+    form = await _form(request)
+    _, referral = _own_referral(app, session, provider, pathway_id)
+    answer = form.get("answer", "")
+    if answer not in ONLINE_ANSWERS:
+        return _redo(request, session, app, provider, pathway_id, form,
+                     {"answer": "Choose the answer that fits you best"})
+    if not referral.check_in_due:
+        return RedirectResponse(f"/my/referrals/{provider}/{pathway_id}?done=no-check-in",
+                                status_code=303)
+    error = _act(request, app, session, "patient-check-in", provider, pathway_id,
+                 lambda: app.record_check_in_outcome(
+                     session.patient_id, provider, pathway_id, answer, by=BY_PATIENT,
+                     note="answered online"))
+    if error:
+        return _redo(request, session, app, provider, pathway_id, form, {"answer": error})
+    return RedirectResponse(f"/my/referrals/{provider}/{pathway_id}?done=check-in",
+                            status_code=303)
+
+
+@router.post("/my/referrals/{provider}/{pathway_id}/worse")
+async def getting_worse(request: Request, session: PatientDep, app: AppDep, provider: str,
+                        pathway_id: str) -> Response:
+    form = await _form(request)
+    _own_referral(app, session, provider, pathway_id)
+    what = form.get("what", "")
+    if not what or len(what) > MAX_TEXT:
+        return _redo(request, session, app, provider, pathway_id, form, {
+            "what": "Tell us how you are worse" if not what
+            else f"Keep it to {MAX_TEXT} characters"})
+    flag_id = f"online-{uuid.uuid4().hex[:12]}"
+    error = _act(request, app, session, "patient-worse", provider, pathway_id,
+                 lambda: app.flag_deterioration(session.patient_id, flag_id, what, "patient",
+                                                provider=provider, pathway_id=pathway_id))
+    if error:
+        return _redo(request, session, app, provider, pathway_id, form, {"what": error})
+    return RedirectResponse(f"/my/referrals/{provider}/{pathway_id}?done=worse",
+                            status_code=303)
+
+
+@router.post("/my/referrals/{provider}/{pathway_id}/message")
+async def write_to_guardian(request: Request, session: PatientDep, app: AppDep,
+                            provider: str, pathway_id: str) -> Response:
+    form = await _form(request)
+    _, referral = _own_referral(app, session, provider, pathway_id)
+    body = form.get("body", "")
+    if not body or len(body) > MAX_TEXT:
+        return _redo(request, session, app, provider, pathway_id, form, {
+            "body": "Write your message" if not body
+            else f"Keep it to {MAX_TEXT} characters"})
+    if not referral.is_open:
+        return _redo(request, session, app, provider, pathway_id, form, {
+            "body": "This referral is closed. Call your GP practice if you need help."})
+    message_id = f"online-{uuid.uuid4().hex[:12]}"
+    error = _act(request, app, session, "patient-message", provider, pathway_id,
+                 lambda: app.receive_message(session.patient_id, provider, pathway_id,
+                                             message_id, "patient", body, BY_PATIENT))
+    if error:
+        return _redo(request, session, app, provider, pathway_id, form, {"body": error})
+    return RedirectResponse(f"/my/referrals/{provider}/{pathway_id}?done=message",
+                            status_code=303)
+
