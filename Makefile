@@ -38,7 +38,8 @@ help:
 	@echo "make lint     ruff + import-linter only"
 	@echo "make bench    run bench/import_ptl.py"
 	@echo "make clean    remove the databases under var/ (keeps .venv)"
-	@echo "make vendor   re-fetch the pinned NHS.UK frontend, htmx and Swagger UI (needs npm)"
+	@echo "make vendor   re-fetch the pinned NHS.UK frontend, htmx, Swagger UI and (for the"
+	@echo "              browser tests) axe-core (needs npm)"
 
 # --- Python environment -----------------------------------------------------------
 

@@ -6,15 +6,20 @@
 # the external Frutiger web fonts (they would be a request to another host and
 # a CSP violation), and copies what the pages use. The result is checked in with a VERSIONS
 # file; nothing is fetched at run time. Needs node and npm (Debian: apt-get install npm).
+#
+# axe-core (the accessibility checker the browser tests inject with add_script_tag) goes
+# to tests/browser/vendor/axe-core/, never under static/: no page served to users has it.
 set -euo pipefail
 
 NHSUK_VERSION=10.6.1
 HTMX_VERSION=2.0.11      # the 2.x line: 4.x is a rewrite with changed events and inheritance
 SWAGGER_UI_VERSION=5.35.0
 SASS_VERSION=1.108.2
+AXE_CORE_VERSION=4.14.1  # tests only (tests/browser/vendor/)
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT="$ROOT/guardian/web/static/vendor"
+TESTS_OUT="$ROOT/tests/browser/vendor"
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 
@@ -26,7 +31,7 @@ cat > package.json <<EOF
 EOF
 npm install --silent --no-audit --no-fund --ignore-scripts --no-package-lock \
   "nhsuk-frontend@$NHSUK_VERSION" "htmx.org@$HTMX_VERSION" \
-  "swagger-ui-dist@$SWAGGER_UI_VERSION" "sass@$SASS_VERSION"
+  "swagger-ui-dist@$SWAGGER_UI_VERSION" "sass@$SASS_VERSION" "axe-core@$AXE_CORE_VERSION"
 
 NHSUK="$TMP/node_modules/nhsuk-frontend"
 # Font faces off; asset URLs relative to the stylesheet, so they resolve under /static/.
@@ -78,5 +83,19 @@ cp "$SWAGGER/LICENSE"* "$OUT/swagger-ui/LICENSE.txt"
   done)
 } > "$OUT/VERSIONS"
 
-echo "vendored into ${OUT#"$ROOT"/}:"
-cat "$OUT/VERSIONS"
+AXE="$TMP/node_modules/axe-core"
+rm -rf "$TESTS_OUT/axe-core"
+mkdir -p "$TESTS_OUT/axe-core"
+cp "$AXE/axe.min.js" "$TESTS_OUT/axe-core/"
+cp "$AXE/LICENSE" "$TESTS_OUT/axe-core/LICENSE.txt"
+{
+  echo "# Vendored by infra/vendor-frontend.sh (make vendor) from the npm registry. Do not edit."
+  echo "# For the browser tests only: injected by the tests, never served to users."
+  echo "package axe-core $AXE_CORE_VERSION $(npm view "axe-core@$AXE_CORE_VERSION" dist.integrity 2>/dev/null)"
+  (cd "$TESTS_OUT" && find . -type f ! -name VERSIONS | sort | sed 's|^\./||' | while read -r f; do
+    echo "file $f $(sha256sum "$f" | cut -d' ' -f1)"
+  done)
+} > "$TESTS_OUT/VERSIONS"
+
+echo "vendored into ${OUT#"$ROOT"/} and ${TESTS_OUT#"$ROOT"/}:"
+cat "$OUT/VERSIONS" "$TESTS_OUT/VERSIONS"
