@@ -128,9 +128,10 @@ _numbers = (f"{n}{c}" for n in itertools.count(999_000_001)
 
 def new_patient(guardian) -> tuple[uuid.UUID, tuple[str, str]]:
     """An urgent suspected cancer referral, waiting 100 days, on which every action form
-    shows: two workup items and two tests outstanding, deterioration reported on the
-    pathway and for the patient, a Waiting Well check-in due, a GP's message unanswered
-    and Guardian's message to the hospital awaiting a reply."""
+    shows: two workup items and two tests outstanding, two results to release,
+    deterioration reported on the pathway and for the patient, a Waiting Well check-in
+    due, a GP's message unanswered and Guardian's message to the hospital awaiting a
+    reply."""
     today = guardian.today()
     nhs = next(_numbers)
     start = today - dt.timedelta(days=100)
@@ -146,6 +147,9 @@ def new_patient(guardian) -> tuple[uuid.UUID, tuple[str, str]]:
         for n in (1, 2):
             p.require_workup_item(*key, f"w{n}", f"Workup item {n}", "practice", start)
             p.order_diagnostic(*key, f"t{n}", "mri", start)
+        for n in (3, 4):  # results to release to the patient
+            p.order_diagnostic(*key, f"t{n}", "ct", start)
+            p.record_diagnostic_result(*key, f"t{n}", start, "normal")
         p.flag_deterioration("f1", today, "Struggling to walk", "patient", *key)
         p.flag_deterioration("f2", today, "Sleeping badly", "gp")
         assert p.check_ins(today) == 1
@@ -183,6 +187,8 @@ CASES: dict[str, Case] = {
         label_shown={"test": "test ordered: {}"}),
     "diagnostic-resulted": Case(
         recorded={"test_id": lambda pt, p, v: p.diagnostics[v].result == TEXT["result"]}),
+    "result-released": Case(
+        recorded={"test_id": lambda pt, p, v: p.diagnostics[v].released_on}),
     "diagnosis-communicated": Case(
         once=True, recorded={"outcome": lambda pt, p, v: p.diagnosis_outcome == v},
         label_shown={"outcome": "told to the patient: {}"}),

@@ -219,6 +219,9 @@ ACTIONS = {a.name: a for a in (
     Action("diagnostic-resulted", STAFF, "pathway", _on_pathway(
         _field("test_id", "Choose the test"), _field("result", "Enter the result"),
         on=_date), "record_diagnostic_result"),
+    Action("result-released", STAFF, "pathway", _on_pathway(
+        _field("test_id", "Choose the test"), by=lambda c: c.principal.email, on=_date),
+        "release_result"),
     Action("diagnosis-communicated", STAFF, "pathway", _on_pathway(
         _field("outcome", "Say what the patient was told"), on=_date),
         "communicate_diagnosis"),
