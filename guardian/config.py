@@ -54,6 +54,14 @@ class Settings(BaseSettings):
     # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed: comma-separated
     # addresses or CIDR networks; none by default (docs/access.md "Client addresses").
     trusted_proxies: str = ""
+    # How patients sign in at /my (docs/patients.md "NHS login"): "code" (a one-time code),
+    # "nhs-login" (OpenID Connect only) or "both"; the provider's issuer URL and this
+    # client's registration with it.
+    patient_sign_in: str = "code"
+    patient_oidc_issuer: str | None = None
+    patient_oidc_client_id: str | None = None
+    patient_oidc_client_secret: str | None = None
+    patient_oidc_scopes: str = "openid profile nhs_number birthdate"
     _standards: Any = PrivateAttr(default=None)
     _check_in_schedule: Any = PrivateAttr(default=None)
 
@@ -120,6 +128,43 @@ class Settings(BaseSettings):
             raise ValueError(f"GUARDIAN_{(info.field_name or '').upper()} must be 1 to {most}, "
                              f"not {value}")
         return value
+
+    @field_validator("patient_sign_in")
+    @classmethod
+    def _sign_in(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in ("code", "nhs-login", "both"):
+            raise ValueError(f"GUARDIAN_PATIENT_SIGN_IN must be code, nhs-login or both, "
+                             f"not {value!r}")
+        return value
+
+    @field_validator("patient_oidc_issuer")
+    @classmethod
+    def _issuer(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError(f"GUARDIAN_PATIENT_OIDC_ISSUER {value!r} must be an https:// URL")
+        return value.rstrip("/") if value else None
+
+    @model_validator(mode="after")
+    def _nhs_login_configured(self) -> Settings:
+        if self.patient_sign_in != "code":
+            for name in ("patient_oidc_issuer", "patient_oidc_client_id"):
+                if not getattr(self, name):
+                    raise ValueError(f"GUARDIAN_PATIENT_SIGN_IN={self.patient_sign_in} needs "
+                                     f"GUARDIAN_{name.upper()}")
+            if "openid" not in self.patient_oidc_scopes.split():
+                raise ValueError("GUARDIAN_PATIENT_OIDC_SCOPES must include openid")
+        return self
+
+    @property
+    def nhs_login(self) -> bool:
+        """Whether patients may sign in with NHS login."""
+        return self.patient_sign_in != "code"
+
+    @property
+    def sign_in_codes(self) -> bool:
+        """Whether patients may sign in with a one-time code."""
+        return self.patient_sign_in != "nhs-login"
 
     @model_validator(mode="after")
     def _load_standards(self) -> Settings:

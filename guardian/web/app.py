@@ -32,6 +32,7 @@ from guardian.web.routes import (
     inbox,
     letters,
     my,
+    my_oidc,
     patient,
     search,
     worklist,
@@ -140,7 +141,7 @@ def create_app(settings: Settings | None = None, follow_events: bool = True) -> 
     auth.install(app)  # sign-in/out, admin pages, 401/403/404 answers (guardian/web/access.py)
     app.include_router(docs.router)
     for pages in (worklist, worklist_export, patient, actions, gp, search,
-                  admin_users, inbox, letters, admin_outbox, my):  # guardian/web/routes/
+                  admin_users, inbox, letters, admin_outbox, my, my_oidc):  # guardian/web/routes/
         app.include_router(pages.router)
     my.install(app)  # a patient page without a session: to the patients' sign-in
     app.include_router(api.router)  # the JSON API under /api/v1 (guardian/web/api/)

@@ -159,12 +159,21 @@ def parse_details(form: dict[str, str]) -> tuple[dict[str, str], dt.date | None]
     return errors, born
 
 
+def _codes_offered(request: Request) -> None:
+    """The code pages are 404 when patients sign in with NHS login only (docs/patients.md)."""
+    if not request.app.state.guardian.settings.sign_in_codes:
+        raise HTTPException(status_code=404, detail="Not Found")
+
+
+CODES = [Depends(_codes_offered)]
+
+
 @router.get("/my/sign-in")
 def sign_in_page(request: Request) -> Response:
     return _sign_in_page(request, "my_sign_in.html", {"form": {}, "errors": {}})
 
 
-@router.post("/my/sign-in")
+@router.post("/my/sign-in", dependencies=CODES)
 async def ask_for_code(request: Request, app: AppDep) -> Response:
     form = await _checked_form(request)
     errors, born = parse_details(form)
@@ -195,12 +204,12 @@ def _details(request: Request) -> dict[str, str]:
             "year": str(day.year)}
 
 
-@router.get("/my/code")
+@router.get("/my/code", dependencies=CODES)
 def code_page(request: Request) -> Response:
     return _sign_in_page(request, "my_code.html", {"form": _details(request), "errors": {}})
 
 
-@router.post("/my/code")
+@router.post("/my/code", dependencies=CODES)
 async def sign_in_with_code(request: Request, app: AppDep) -> Response:
     form = await _checked_form(request)
     errors, born = parse_details(form)
