@@ -178,6 +178,7 @@ def test_the_summary_leaves_out_closed_pathways_and_lost_scope(app, smtp):
     assert "Dear Sam Taylor" in text
     assert message.get_body(("html",)) is not None
 
+@pytest.mark.one_backend
 
 def test_nothing_new_withholds_the_summary(app, smtp):
     coordinator(app, SAM, ["U90001"])
@@ -200,6 +201,7 @@ def _busiest_practice(app) -> str:
                                     .order_by(func.count().desc(), w.c.practice_code)
                                     ).scalars().first()
 
+@pytest.mark.one_backend
 
 def test_demo_digest_and_summary_go_through_smtp(app, smtp):
     load_demo(app, patients=200, seed=5)

@@ -159,6 +159,7 @@ def test_a_reply_from_an_mbox_is_taken_in_once(app, sent, tmp_path):
     [audited] = entries(app.engine, action="mail-received")
     assert audited.pathway_id == "P1" and HOSPITAL in audited.detail
 
+@pytest.mark.one_backend
 
 def test_a_reply_through_the_smtp_listener(app, sent):
     controller = Controller(ReplyHandler(app), hostname="127.0.0.1", port=free_port())
@@ -179,6 +180,7 @@ def test_a_reply_through_the_smtp_listener(app, sent):
     [message] = received(app)
     assert message.body == "Booked for 14 May."
 
+@pytest.mark.one_backend
 
 def test_an_html_only_reply_is_read_as_text(app, sent):
     mail = EmailMessage()
@@ -230,6 +232,7 @@ def test_refusals_are_logged_and_audited_and_write_nothing(app, sent, caplog):
     ok["Cc"] = good.upper()
     assert ingest_message(app, ok, today).outcome == TAKEN
 
+@pytest.mark.one_backend
 
 def test_a_malformed_email_is_refused_or_read_never_a_crash(app, sent):
     token = sent["Reply-To"]
@@ -242,6 +245,7 @@ def test_a_malformed_email_is_refused_or_read_never_a_crash(app, sent):
     assert result.outcome == TAKEN, result.reason
     assert [m.body for m in received(app)] == ["Booked."]
 
+@pytest.mark.one_backend
 
 def test_a_reply_to_a_closed_referral_is_refused(app, sent):
     app.close_pathway(app.patient_id("9995260182"), "RAJ", "P1", "treated-elsewhere")

@@ -144,6 +144,7 @@ def test_nothing_is_made_or_sent_twice_whatever_is_replayed(app, mail):
     Dispatcher(app).run_once()
     assert len(mail.to(SAM)) == 1
 
+@pytest.mark.one_backend
 
 def test_old_news_makes_no_notification(app, mail):
     pid = refer(app, 102, weeks=30)
@@ -181,6 +182,7 @@ def make_due(app):
         conn.execute(update(notifications).where(notifications.c.status == "queued")
                      .values(due_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC)))
 
+@pytest.mark.one_backend
 
 def test_a_signed_webhook_is_sent_and_verifiable(app):
     pid = refer(app, 120)
@@ -199,6 +201,7 @@ def test_a_signed_webhook_is_sent_and_verifiable(app):
     assert "Ada" not in body.decode()
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize("status,delay", [(500, 0.0), (200, 2.0)])
 def test_a_failing_webhook_is_retried_then_parked(app, status, delay, monkeypatch):
     monkeypatch.setattr("guardian.notifications.channels.webhook.TIMEOUT", 0.5)
@@ -219,6 +222,7 @@ def test_a_failing_webhook_is_retried_then_parked(app, status, delay, monkeypatc
         assert Dispatcher(app).run_once().sent == 1
     assert rows(app, channel="webhook")[0].status == "sent"
 
+@pytest.mark.one_backend
 
 def test_a_4xx_webhook_answer_parks_at_once(app):
     pid = refer(app, 122)
@@ -245,6 +249,7 @@ def test_checked_again_when_sent_closed_case_lost_access_do_not_contact(app, mai
     assert "disabled" in reasons["B"]
     assert not mail.messages
 
+@pytest.mark.one_backend
 
 def test_a_coordinator_moved_to_another_pcn_is_not_told(app, mail):
     pid = refer(app, 132)
@@ -255,6 +260,7 @@ def test_a_coordinator_moved_to_another_pcn_is_not_told(app, mail):
     assert {r.status for r in rows(app, kind="deterioration")} == {"withheld"}
     assert not mail.messages
 
+@pytest.mark.one_backend
 
 def test_the_patient_is_written_to_as_they_prefer(app, mail):
     by_email = refer(app, 140, email="ada@example.invalid", pathway="E")
@@ -277,6 +283,7 @@ def test_the_patient_is_written_to_as_they_prefer(app, mail):
     # a patient who asks not to be contacted before the letter goes is not written to
     app.record_contact_preference(by_email, "none", by=SAM)
 
+@pytest.mark.one_backend
 
 def test_quiet_hours_hold_the_email_not_the_inbox(app, mail):
     with app.engine.begin() as conn:
@@ -293,6 +300,7 @@ def test_quiet_hours_hold_the_email_not_the_inbox(app, mail):
     due = held.due_at if held.due_at.tzinfo else held.due_at.replace(tzinfo=dt.UTC)
     assert dt.timedelta(minutes=55) < due - dt.datetime.now(dt.UTC) < dt.timedelta(minutes=65)
 
+@pytest.mark.one_backend
 
 def test_a_daily_summary_user_gets_no_email_per_event(app, mail):
     with app.engine.begin() as conn:
@@ -301,6 +309,7 @@ def test_a_daily_summary_user_gets_no_email_per_event(app, mail):
     Dispatcher(app).run_once()
     assert {r.channel for r in rows(app, kind="deterioration")} == {"inbox"}
 
+@pytest.mark.one_backend
 
 def test_a_thread_message_goes_to_the_hospital_with_a_reply_address(app, mail):
     pid = refer(app, 160)
@@ -312,6 +321,7 @@ def test_a_thread_message_goes_to_the_hospital_with_a_reply_address(app, mail):
     assert sent["Reply-To"].startswith("guardian+") and sent["Reply-To"].endswith(
         "@replies.example")
 
+@pytest.mark.one_backend
 
 def test_email_off_skips_email_and_still_fills_the_inbox(app, mail):
     app.settings.smtp_url = None
@@ -331,6 +341,7 @@ def test_a_due_row_is_claimed_by_one_dispatcher_only(app):
     later = now + dt.timedelta(seconds=dispatching.CLAIM_SECONDS + 1)
     assert {r.id for r in second.claim(later)} == {r.id for r in taken}
 
+@pytest.mark.one_backend
 
 def test_other_events_make_no_notification(app):
     pid = refer(app, 190)
@@ -355,6 +366,7 @@ def make_news(app, kind: str):
         app.receive_message(pid, "RAJ", "N-1", "m1", "gp", "Any news?", "gp@practice.example")
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize("kind", list(COORDINATOR_KINDS))
 def test_each_coordinator_kind_goes_by_inbox_email_and_webhook(app, mail, kind):
     with WebhookReceiver(200) as receiver:
@@ -370,6 +382,7 @@ def test_each_coordinator_kind_goes_by_inbox_email_and_webhook(app, mail, kind):
     assert [json.loads(body)["kind"] for _, body in receiver.requests] == [kind]
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize("party,address", [
     ("hospital", "cardiology@hospital.example"), ("gp", "surgery@practice.example"),
     ("patient", "ada@example.invalid")])

@@ -93,6 +93,7 @@ def test_a_patient_signs_in_with_a_code_and_sees_their_referral(client, guardian
     assert {"patient-code-asked", "patient-signed-in", "patient-view",
             "patient-view-referral"} <= set(actions(guardian))
 
+@pytest.mark.one_backend
 
 def test_an_unknown_number_or_wrong_birth_date_is_answered_the_same_and_sends_nothing(
         client, guardian):
@@ -105,6 +106,7 @@ def test_an_unknown_number_or_wrong_birth_date_is_answered_the_same_and_sends_no
     assert last_code(guardian) is None
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize("bad,field", [
     ({"nhs_number": "123"}, "Enter your 10-digit NHS number"),
     ({"day": "31", "month": "2"}, "Enter your date of birth"),
@@ -179,6 +181,7 @@ def test_without_a_session_a_page_goes_to_sign_in(client, guardian, path):
     answer = client.get(path, follow_redirects=False)
     assert answer.status_code == 303 and answer.headers["location"] == "/my/sign-in"
 
+@pytest.mark.one_backend
 
 def test_a_form_without_the_sessions_token_is_refused(client, guardian):
     refer(guardian)
@@ -187,6 +190,7 @@ def test_a_form_without_the_sessions_token_is_refused(client, guardian):
     assert answer.status_code == 403
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize("answer", list(ONLINE_ANSWERS))
 def test_each_check_in_answer_is_the_event_a_phone_answer_makes(client, guardian, answer):
     from guardian.waits import check_ins
@@ -224,6 +228,7 @@ def test_getting_worse_flags_the_patient_on_the_coordinators_worklist(client, gu
             wl.worklist.c.patient_id == pid.hex)).first()
     assert row.deterioration_since == guardian.today()
 
+@pytest.mark.one_backend
 
 def test_a_message_lands_in_the_pathways_thread(client, guardian):
     pid = refer(guardian)
@@ -234,6 +239,7 @@ def test_a_message_lands_in_the_pathways_thread(client, guardian):
     assert (message.party, message.direction) == ("patient", "in")
     assert message.body == "When is my appointment?"
 
+@pytest.mark.one_backend
 
 def test_a_closed_referral_says_so_and_offers_nothing_stale(client, guardian):
     pid = refer(guardian)
@@ -247,6 +253,7 @@ def test_a_closed_referral_says_so_and_offers_nothing_stale(client, guardian):
                           data={"body": "hello", "csrf_token": token})
     assert refused.status_code == 400 and "closed" in refused.text
 
+@pytest.mark.one_backend
 
 def test_a_result_shows_only_once_released(client, guardian):
     pid = refer(guardian)
@@ -259,6 +266,7 @@ def test_a_result_shows_only_once_released(client, guardian):
     page = client.get("/my/referrals/RAJ/P-1").text
     assert "Normal heart function" in page
 
+@pytest.mark.one_backend
 
 def test_signing_out_ends_the_session(client, guardian):
     refer(guardian)
@@ -266,6 +274,7 @@ def test_signing_out_ends_the_session(client, guardian):
     client.post("/my/sign-out", data={"csrf_token": token})
     assert client.get("/my", follow_redirects=False).status_code == 303
 
+@pytest.mark.one_backend
 
 def test_a_patient_who_asked_not_to_be_contacted_gets_no_code(client, guardian):
     pid = refer(guardian)
