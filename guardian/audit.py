@@ -180,6 +180,7 @@ ACTION_WORDS = {
     "patient-check-in": "A patient answered a Waiting Well check-in online",
     "patient-worse": "A patient reported getting worse online",
     "patient-message": "A patient wrote to the Guardian team",
+    "patient-nhs-login-failed": "A patient's NHS login was refused (the entry says why)",
     "contact": "Logged contact with the patient",
     "check in": "Recorded a Waiting Well check-in",
     "deterioration flagged": "Reported that the patient is worse",
