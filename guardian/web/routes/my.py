@@ -15,6 +15,7 @@ import datetime as dt
 import hmac
 import secrets
 import uuid
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -27,11 +28,14 @@ from guardian.application import ConcurrentChange
 from guardian.domain.errors import DomainError
 from guardian.patient_access import sessions
 from guardian.patient_access.codes import SignInRefused, request_code, verify_code
-from guardian.projections.name_queries import load_names
+from guardian.projections import bottlenecks
 from guardian.projections.patient_view import patient_referral
-from guardian.projections.status import referral_status
+from guardian.projections.status import expected_wait, referral_status
+from guardian.projections.tracking import PositionRecorder
 from guardian.web.access import CsrfRejected, client_of
+from guardian.web.caches import TimedCache
 from guardian.web.deps import AppDep
+from guardian.web.names import names_of
 from guardian.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -263,15 +267,42 @@ def sign_out(request: Request, session: PatientDep, app: AppDep) -> Response:
 # ---------------------------------------------------------------------------- the record
 
 
-def _referrals(app: Any, patient: Any) -> list[Any]:
+def _expected_waits(request: Request) -> TimedCache:
+    """This worker's expected waits (status.expected_wait), keyed by hospital, specialty,
+    priority, day and the position of the read model they are counted from (the bottlenecks
+    read model's pathway_intervals): a value is reused only while none of these has moved,
+    so the page says what a fresh count would (bench/README.md, "Patients' own pages under
+    load")."""
+    state = request.app.state
+    cache = getattr(state, "patient_expected_waits", None)
+    if cache is None:
+        cache = state.patient_expected_waits = TimedCache(ttl=3600.0)
+    return cache
+
+
+def _referrals(request: Request, app: Any, patient: Any,
+               only: tuple[str, str] | None = None) -> list[Any]:
+    """The patient's referrals as they read them, open ones first (`only`: just this
+    provider and pathway id, if it is theirs). Names come from the worker's names cache."""
     on = app.today()
+    names = names_of(request)
+    waits = _expected_waits(request)
+    pathways = sorted((p for p in patient.pathways.values()
+                       if only is None or (p.provider, p.pathway_id) == only),
+                      key=lambda p: (not p.is_open, p.received_on, p.pathway_id))
+    out = []
     with app.engine.connect() as conn:
-        names = load_names(conn)
-        out = []
-        for p in sorted(patient.pathways.values(),
-                        key=lambda p: (not p.is_open, p.received_on, p.pathway_id)):
-            status = referral_status(patient, p.provider, p.pathway_id, on, conn=conn,
+        position = PositionRecorder.read(conn, bottlenecks.NAME)
+        for p in pathways:
+            # Everything but the expected wait, which comes from the cache (the status's
+            # own, with a connection, for an open RTT pathway).
+            status = referral_status(patient, p.provider, p.pathway_id, on,
                                      table=app.settings.standards, names=names)
+            if p.is_open and p.is_rtt:
+                key = (p.provider, p.treatment_function, p.priority, on, position,
+                       names.provider(p.provider))
+                status = replace(status, expected_wait=waits.get(key, lambda p=p: expected_wait(
+                    conn, p.provider, p.treatment_function, p.priority, on, names=names)))
             support = [(s.kind, s.note) for s in patient.support.values()
                        if s.pathway in (None, p.key)]
             contacts = [c.on for c in patient.contacts.values() if c.pathway in (None, p.key)]
@@ -293,26 +324,25 @@ def _page(request: Request, session: sessions.PatientSession, name: str,
 def my_referrals(request: Request, session: PatientDep, app: AppDep,
                  done: str | None = None) -> Response:
     patient = app.get_patient(session.patient_id)
-    referrals = _referrals(app, patient)
+    referrals = _referrals(request, app, patient)
     _audit(request, "patient-view", session.patient_id.hex)
     return _page(request, session, "my_referrals.html", {
         "patient": patient, "referrals": referrals, "done": done,
         "open": [r for r in referrals if r.is_open]})
 
 
-def _own_referral(app: Any, session: sessions.PatientSession, provider: str,
-                  pathway_id: str) -> tuple[Any, Any]:
+def _own_referral(request: Request, app: Any, session: sessions.PatientSession,
+                  provider: str, pathway_id: str) -> tuple[Any, Any]:
     patient = app.get_patient(session.patient_id)
-    for r in _referrals(app, patient):
-        if (r.provider, r.pathway_id) == (provider, pathway_id):
-            return patient, r
+    for r in _referrals(request, app, patient, only=(provider, pathway_id)):
+        return patient, r
     raise HTTPException(status_code=404, detail="Not Found")
 
 
 @router.get("/my/referrals/{provider}/{pathway_id}")
 def my_referral(request: Request, session: PatientDep, app: AppDep, provider: str,
                 pathway_id: str, done: str | None = None) -> Response:
-    patient, referral = _own_referral(app, session, provider, pathway_id)
+    patient, referral = _own_referral(request, app, session, provider, pathway_id)
     _audit(request, "patient-view-referral", session.patient_id.hex, provider=provider,
            pathway_id=pathway_id)
     return _page(request, session, "my_referral.html", {
@@ -326,7 +356,7 @@ async def _form(request: Request) -> dict[str, str]:
 
 def _redo(request: Request, session: sessions.PatientSession, app: Any, provider: str,
           pathway_id: str, form: dict[str, str], errors: dict[str, str]) -> Response:
-    patient, referral = _own_referral(app, session, provider, pathway_id)
+    patient, referral = _own_referral(request, app, session, provider, pathway_id)
     return _page(request, session, "my_referral.html", {
         "patient": patient, "r": referral, "done": None, "form": form, "errors": errors}, 400)
 
@@ -350,7 +380,7 @@ def _act(request: Request, app: Any, session: sessions.PatientSession, action: s
 async def answer_check_in(request: Request, session: PatientDep, app: AppDep, provider: str,
                           pathway_id: str) -> Response:
     form = await _form(request)
-    _, referral = _own_referral(app, session, provider, pathway_id)
+    _, referral = _own_referral(request, app, session, provider, pathway_id)
     answer = form.get("answer", "")
     if answer not in ONLINE_ANSWERS:
         return _redo(request, session, app, provider, pathway_id, form,
@@ -372,7 +402,7 @@ async def answer_check_in(request: Request, session: PatientDep, app: AppDep, pr
 async def getting_worse(request: Request, session: PatientDep, app: AppDep, provider: str,
                         pathway_id: str) -> Response:
     form = await _form(request)
-    _own_referral(app, session, provider, pathway_id)
+    _own_referral(request, app, session, provider, pathway_id)
     what = form.get("what", "")
     if not what or len(what) > MAX_TEXT:
         return _redo(request, session, app, provider, pathway_id, form, {
@@ -392,7 +422,7 @@ async def getting_worse(request: Request, session: PatientDep, app: AppDep, prov
 async def write_to_guardian(request: Request, session: PatientDep, app: AppDep,
                             provider: str, pathway_id: str) -> Response:
     form = await _form(request)
-    _, referral = _own_referral(app, session, provider, pathway_id)
+    _, referral = _own_referral(request, app, session, provider, pathway_id)
     body = form.get("body", "")
     if not body or len(body) > MAX_TEXT:
         return _redo(request, session, app, provider, pathway_id, form, {

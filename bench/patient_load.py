@@ -1,0 +1,291 @@
+"""Benchmark: patients' own pages (/my) under load, on PostgreSQL with the 200,000-patient
+demo, alone or beside the coordinators' load of bench/web_load.py.
+
+    .venv/bin/python bench/patient_load.py --url postgresql+psycopg2://…/store
+                                           [--patients 100] [--seconds 60] [--workers 4]
+                                           [--with-coordinators] [--users 50]
+
+The store given by --url is loaded and projected (`guardian demo`, `guardian project`).
+Set-up, not timed: picks `--patients` patients with open pathways from the worklist read
+model, starts a patient session for each straight in the store (sessions.start, as the
+code sign-in does) and signs its id into the `guardian_patient` cookie with the server's
+key, then starts `guardian serve --workers N` (bench/web_load.py's start_server).
+
+Load, from separate processes held to one core (`taskset -c 1`), all starting together:
+- each simulated patient, in a closed loop with ~1 s think time (0.5–1.5 s): GET /my, then
+  one of their own open referrals (/my/referrals/{provider}/{pathway_id}), for --seconds;
+  the patients' first requests are spread over the first 1.5 s;
+- with --with-coordinators, bench/web_load.py's open loop beside them (its `coordinator`
+  function: `--users` demo coordinators, 1–3 s think time, worklist / patient / search)
+  over the same seconds.
+
+Reports p50/p95/p99 per page, errors and requests/s, and the coordinators' p50/p95 per
+page. Baseline, same run: what the patient page reads (app.get_patient and the referrals'
+status, as the route builds them) for the same patients, in one process with no HTTP,
+session, audit or template; the ratios say what the web layer adds. Results in
+bench/README.md, "Patients' own pages under load".
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import random
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import web_load  # noqa: E402 - bench/ on the path first
+
+SECRET = "bench-patient-key"
+COORDINATOR = "coordinator@demo.invalid"
+
+
+def summary(values: list[float]) -> dict:
+    return {**web_load.summary(values), "p99_ms": round(web_load.pct(values, 0.99), 1)}
+
+
+# ---------------------------------------------------------------------------- generators
+
+
+async def patient(base: str, cookie: str, referrals: list[str], until: float, out: dict,
+                  rng: random.Random) -> None:
+    """One patient: their referrals page, then one of their referrals, ~1 s apart."""
+    import httpx
+
+    async with httpx.AsyncClient(base_url=base, cookies={"guardian_patient": cookie},
+                                 timeout=30, follow_redirects=False) as client:
+        kind = "my"
+        # Patients arrive spread over the first think time, not all in the same instant.
+        await asyncio.sleep(rng.uniform(0.0, 1.5))
+        while time.monotonic() < until:
+            url = "/my" if kind == "my" else rng.choice(referrals)
+            t = time.perf_counter()
+            try:
+                r = await client.get(url)
+                ok = r.status_code == 200
+            except httpx.HTTPError:
+                ok, r = False, None
+            out[kind].append((time.perf_counter() - t) * 1000)
+            if not ok:
+                out["errors"].append(f"{url}: {r.status_code if r is not None else 'failed'}")
+            kind = "referral" if kind == "my" else "my"
+            await asyncio.sleep(rng.uniform(0.5, 1.5))
+
+
+async def wait_for(start_at: float) -> float:
+    """Sleep until the wall-clock start shared by the generators; the monotonic start."""
+    await asyncio.sleep(max(0.0, start_at - time.time()))
+    return time.monotonic()
+
+
+async def patients_load(base: str, patients: list[dict], seconds: float, start_at: float
+                        ) -> dict:
+    out: dict = {"my": [], "referral": [], "errors": []}
+    started = await wait_for(start_at)
+    until = started + seconds
+    await asyncio.gather(*[patient(base, p["cookie"], p["referrals"], until, out,
+                                   random.Random(i)) for i, p in enumerate(patients)])
+    elapsed = time.monotonic() - started
+    n = len(out["my"]) + len(out["referral"])
+    return {"patients": len(patients), "seconds": seconds, "requests": n,
+            "requests_per_s": round(n / elapsed, 1), "errors": len(out["errors"]),
+            "error_examples": out["errors"][:5], "my": summary(out["my"]),
+            "referral": summary(out["referral"]), "all": summary(out["my"] + out["referral"])}
+
+
+async def coordinators_load(base: str, password: str, users: int, seconds: float,
+                            pcns: list[str], start_at: float) -> dict:
+    """bench/web_load.py's open loop (its sign_in, search_terms and coordinator)."""
+    import httpx
+
+    cookies = []
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        for _ in range(users):
+            client.cookies.clear()
+            await web_load.sign_in(client, COORDINATOR, password)
+            cookies.append(dict(client.cookies))
+        terms = await web_load.search_terms(client, pcns, random.Random(11))
+    out: dict = {"worklist": [], "patient": [], "search": [], "errors": []}
+    until = await wait_for(start_at) + seconds
+    await asyncio.gather(*[web_load.coordinator(base, cookies[i], until, out,
+                                                random.Random(i), terms)
+                           for i in range(users)])
+    return {"users": users, "seconds": seconds, "errors": len(out["errors"]),
+            "error_examples": out["errors"][:5], "worklist": summary(out["worklist"]),
+            "patient": summary(out["patient"]), "search": summary(out["search"])}
+
+
+def launch(spec: dict, env: dict) -> subprocess.Popen:
+    """A load generator process, held to core 1 like web_load's."""
+    cmd = [sys.executable, __file__, "--url", "-", "--generate", json.dumps(spec)]
+    if shutil.which("taskset"):
+        cmd = ["taskset", "-c", "1", *cmd]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
+
+
+def collect(child: subprocess.Popen) -> dict:
+    stdout, stderr = child.communicate()
+    if child.returncode != 0:
+        raise SystemExit(stderr[-3000:])
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------------------- set-up
+
+
+def pick_patients(app, n: int) -> list[dict]:
+    """`n` patients with open pathways in the worklist read model (the same ones every run:
+    ordered by a hash of their id), each with a new session and its signed cookie."""
+    from itsdangerous import Signer
+    from sqlalchemy import func, select
+
+    from guardian.patient_access import sessions
+    from guardian.projections.worklist import worklist as w
+
+    signer = Signer(SECRET, salt="guardian-patient")
+    with app.engine.connect() as conn:
+        chosen = select(w.c.patient_id).group_by(w.c.patient_id).order_by(
+            func.md5(w.c.patient_id)).limit(n).subquery()
+        rows = conn.execute(select(w.c.patient_id, w.c.provider, w.c.pathway_id)
+                            .where(w.c.patient_id.in_(select(chosen.c.patient_id)))).all()
+    referrals: dict[str, list[str]] = {}
+    for pid, provider, pathway_id in rows:
+        referrals.setdefault(pid, []).append(f"/my/referrals/{provider}/{pathway_id}")
+    now = dt.datetime.now(dt.UTC)
+    out = []
+    for pid in sorted(referrals):
+        from uuid import UUID
+
+        raw = sessions.start(app.engine, UUID(hex=pid), "code", now)
+        out.append({"id": pid, "cookie": signer.sign(raw).decode(),
+                    "referrals": sorted(referrals[pid])})
+    return out
+
+
+def baseline(app, patients: list[dict], rounds: int = 3) -> dict:
+    """What the page reads, per request, for the same patients: app.get_patient and the
+    route's referrals as it builds them now (names and expected waits from the worker's
+    caches, warm after the first round); and, for comparison, each referral's status read
+    afresh (load_names, then referral_status with its connection: the expected wait
+    counted again), as the route did before (bench/README.md)."""
+    from types import SimpleNamespace
+    from uuid import UUID
+
+    from guardian.projections.name_queries import load_names
+    from guardian.projections.status import referral_status
+    from guardian.web.routes import my
+
+    request = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(guardian=app)))
+    read, build, whole, fresh = [], [], [], []
+    on = app.today()
+    for _ in range(rounds):
+        for p in patients:
+            t = time.perf_counter()
+            found = app.get_patient(UUID(hex=p["id"]))
+            t1 = time.perf_counter()
+            my._referrals(request, app, found)
+            t2 = time.perf_counter()
+            with app.engine.connect() as conn:
+                names = load_names(conn)
+                for pathway in found.pathways.values():
+                    referral_status(found, pathway.provider, pathway.pathway_id, on, conn=conn,
+                                    table=app.settings.standards, names=names)
+            t3 = time.perf_counter()
+            read.append((t1 - t) * 1000)
+            build.append((t2 - t1) * 1000)
+            whole.append((t2 - t) * 1000)
+            fresh.append((t1 - t + t3 - t2) * 1000)
+    return {"get_patient": summary(read), "referrals": summary(build),
+            "page_reads": summary(whole), "page_reads_uncached": summary(fresh)}
+
+
+def ratio(a: float, b: float) -> float | None:
+    return round(a / b, 1) if b else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", required=True, help="an existing, loaded PostgreSQL store")
+    parser.add_argument("--patients", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--with-coordinators", action="store_true",
+                        help="bench/web_load.py's coordinators alongside")
+    parser.add_argument("--users", type=int, default=50, help="coordinators, when alongside")
+    parser.add_argument("--generate", help=argparse.SUPPRESS)  # a pinned child's mode
+    args = parser.parse_args()
+    if args.generate:
+        spec = json.loads(args.generate)
+        role = spec.pop("role")
+        run = patients_load if role == "patients" else coordinators_load
+        print(json.dumps(asyncio.run(run(**spec))), flush=True)
+        return
+
+    from guardian import users
+    from guardian.bootstrap import build_app
+    from guardian.config import Settings
+
+    var = Path(tempfile.mkdtemp(prefix="guardian-patientload-"))
+    env = {**os.environ, "GUARDIAN_VAR_DIR": str(var), "GUARDIAN_SECRET_KEY": SECRET,
+           "GUARDIAN_DATABASE_URL": args.url}
+    app = build_app(Settings(database_url=args.url, var_dir=var, secret_key=SECRET))
+    with app.engine.connect() as conn:  # the planner's statistics, as in web_load
+        conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
+    chosen = pick_patients(app, args.patients)
+    password, pcns = None, []
+    if args.with_coordinators:
+        password = secrets.token_urlsafe(12)
+        users.ensure_demo_users(app.engine, var)
+        users.reset_password(app.engine, COORDINATOR, password)
+        pcns = sorted(users.find_user(app.engine, COORDINATOR).orgs)
+    server, port, server_log = web_load.start_server(env, args.workers, var)
+    try:
+        direct = baseline(app, chosen)
+        base = f"http://127.0.0.1:{port}"
+        start_at = time.time() + (30 if args.with_coordinators else 3)
+        children = [launch({"role": "patients", "base": base, "patients": chosen,
+                            "seconds": args.seconds, "start_at": start_at}, env)]
+        if args.with_coordinators:
+            children.append(launch({"role": "coordinators", "base": base,
+                                    "password": password, "users": args.users,
+                                    "seconds": args.seconds, "pcns": pcns,
+                                    "start_at": start_at}, env))
+        loads = [collect(child) for child in children]
+        problems = web_load.server_log_problems(server_log)
+        page = direct["page_reads"]
+        result = {
+            "server_log_problems": len(problems), "server_log_first_problems": problems[:5],
+            "workers": args.workers,
+            "generator": "taskset -c 1" if shutil.which("taskset") else "unpinned",
+            "baseline_direct": direct, "patients_load": loads[0],
+            "my_p50_vs_direct_p50": ratio(loads[0]["my"]["p50_ms"], page["p50_ms"]),
+            "my_p95_vs_direct_p95": ratio(loads[0]["my"]["p95_ms"], page["p95_ms"]),
+            "referral_p50_vs_direct_p50": ratio(loads[0]["referral"]["p50_ms"],
+                                                page["p50_ms"]),
+            "referral_p95_vs_direct_p95": ratio(loads[0]["referral"]["p95_ms"],
+                                                page["p95_ms"]),
+        }
+        if args.with_coordinators:
+            result["coordinators_load"] = loads[1]
+        print(json.dumps(result, indent=2))
+    finally:
+        web_load.stop_server(server, server_log)
+        app.close()
+        shutil.rmtree(var, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
