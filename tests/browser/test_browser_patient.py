@@ -37,16 +37,18 @@ SHOTS = {"sign-in": "60-my-sign-in", "code": "61-my-code", "my": "62-my-referral
 
 @pytest.fixture(scope="module")
 def demo(live, tmp_path_factory):
-    """Patient A (journey 8, in the demo coordinator's PCNs), patient B (outside them, for
-    the no-JavaScript run and a closed referral), both with email and an open check-in;
-    and the in-process app on the live store."""
+    """Patient A (journey 8, in the demo coordinator's PCNs), patient B (outside them and
+    the demo GP's practice, for the no-JavaScript run and a closed referral), both with
+    email and an open check-in; and the in-process app on the live store."""
     app = open_app(live, tmp_path_factory.mktemp("patient"))
     pcns = tuple(live.orgs["coordinator"])
     marks = ", ".join("?" * len(pcns))
     ours = emailed_patients(live, app, f"pcn_code IN ({marks})", pcns)
     assert ours, "no demo patient with email and an open check-in in the coordinator's PCNs"
-    theirs = emailed_patients(live, app, f"(pcn_code IS NULL OR pcn_code NOT IN ({marks}))",
-                              pcns, skip=(ours[0].patient_id,))
+    practices = tuple(live.orgs["gp"])  # nor the demo GP's practice: the other tests' data
+    theirs = emailed_patients(
+        live, app, f"(pcn_code IS NULL OR pcn_code NOT IN ({marks})) AND practice_code NOT IN "
+        f"({', '.join('?' * len(practices))})", pcns + practices, skip=(ours[0].patient_id,))
     assert theirs, "no demo patient with email and an open check-in outside those PCNs"
     try:
         yield {"app": app, "a": ours[0], "b": theirs[0]}
