@@ -50,6 +50,7 @@ import web_load  # noqa: E402 - bench/ on the path first
 
 SECRET = "bench-patient-key"
 COORDINATOR = "coordinator@demo.invalid"
+WARM_UP = 10.0  # seconds
 
 
 def summary(values: list[float]) -> dict:
@@ -59,29 +60,28 @@ def summary(values: list[float]) -> dict:
 # ---------------------------------------------------------------------------- generators
 
 
-async def patient(base: str, cookie: str, referrals: list[str], until: float, out: dict,
+async def patient(client, referrals: list[str], until: float, out: dict,
                   rng: random.Random) -> None:
     """One patient: their referrals page, then one of their referrals, ~1 s apart."""
     import httpx
 
-    async with httpx.AsyncClient(base_url=base, cookies={"guardian_patient": cookie},
-                                 timeout=30, follow_redirects=False) as client:
-        kind = "my"
-        # Patients arrive spread over the first think time, not all in the same instant.
-        await asyncio.sleep(rng.uniform(0.0, 1.5))
-        while time.monotonic() < until:
-            url = "/my" if kind == "my" else rng.choice(referrals)
-            t = time.perf_counter()
-            try:
-                r = await client.get(url)
-                ok = r.status_code == 200
-            except httpx.HTTPError:
-                ok, r = False, None
-            out[kind].append((time.perf_counter() - t) * 1000)
-            if not ok:
-                out["errors"].append(f"{url}: {r.status_code if r is not None else 'failed'}")
-            kind = "referral" if kind == "my" else "my"
-            await asyncio.sleep(rng.uniform(0.5, 1.5))
+    kind = "my"
+    # Patients arrive spread over the first think time, not all in the same instant.
+    await asyncio.sleep(rng.uniform(0.0, 1.5))
+    while time.monotonic() < until:
+        url = "/my" if kind == "my" else rng.choice(referrals)
+        t = time.perf_counter()
+        try:
+            r = await client.get(url)
+            ok = r.status_code == 200
+        except httpx.HTTPError:
+            ok, r = False, None
+        out[kind].append((time.perf_counter() - t) * 1000)
+        out["at"].append((time.monotonic() - until, kind, out[kind][-1]))
+        if not ok:
+            out["errors"].append(f"{url}: {r.status_code if r is not None else 'failed'}")
+        kind = "referral" if kind == "my" else "my"
+        await asyncio.sleep(rng.uniform(0.5, 1.5))
 
 
 async def wait_for(start_at: float) -> float:
@@ -92,17 +92,35 @@ async def wait_for(start_at: float) -> float:
 
 async def patients_load(base: str, patients: list[dict], seconds: float, start_at: float
                         ) -> dict:
-    out: dict = {"my": [], "referral": [], "errors": []}
+    import httpx
+
+    # Each patient's client made before the clock starts (making one takes tens of ms of
+    # the generator's one core: a hundred of them would hold up the first requests).
+    clients = [httpx.AsyncClient(base_url=base, cookies={"guardian_patient": p["cookie"]},
+                                 timeout=30, follow_redirects=False) for p in patients]
+    out: dict = {"my": [], "referral": [], "errors": [], "at": []}
     started = await wait_for(start_at)
     until = started + seconds
-    await asyncio.gather(*[patient(base, p["cookie"], p["referrals"], until, out,
-                                   random.Random(i)) for i, p in enumerate(patients)])
+    await asyncio.gather(*[patient(clients[i], p["referrals"], until, out, random.Random(i))
+                           for i, p in enumerate(patients)])
     elapsed = time.monotonic() - started
+    for client in clients:
+        await client.aclose()
     n = len(out["my"]) + len(out["referral"])
     return {"patients": len(patients), "seconds": seconds, "requests": n,
             "requests_per_s": round(n / elapsed, 1), "errors": len(out["errors"]),
             "error_examples": out["errors"][:5], "my": summary(out["my"]),
-            "referral": summary(out["referral"]), "all": summary(out["my"] + out["referral"])}
+            "referral": summary(out["referral"]), "all": summary(out["my"] + out["referral"]),
+            # the same after the first WARM_UP seconds (each worker's first pages: templates,
+            # names, expected waits)
+            "after_warm_up": {kind: summary([ms for at, k, ms in out["at"]
+                                             if k == kind and at + seconds >= WARM_UP])
+                              for kind in ("my", "referral")},
+            "p95_ms_by_5_s": [summary([ms for at, _, ms in out["at"]
+                                       if w <= at + seconds < w + 5])["p95_ms"]
+                              for w in range(0, int(seconds), 5)],
+            "slowest_at_s": sorted(((round(at + seconds, 1), k, round(ms)) for at, k, ms
+                                    in out["at"]), key=lambda x: -x[2])[:10]}
 
 
 async def coordinators_load(base: str, password: str, users: int, seconds: float,
@@ -212,6 +230,23 @@ def baseline(app, patients: list[dict], rounds: int = 3) -> dict:
             "page_reads": summary(whole), "page_reads_uncached": summary(fresh)}
 
 
+def server_cpu_seconds(server: subprocess.Popen) -> float | None:
+    """CPU seconds used so far by `guardian serve` and its workers (None without psutil)."""
+    try:
+        import psutil
+    except ImportError:
+        return None
+    root = psutil.Process(server.pid)
+    total = 0.0
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
 def ratio(a: float, b: float) -> float | None:
     return round(a / b, 1) if b else None
 
@@ -263,12 +298,19 @@ def main() -> None:
                                     "password": password, "users": args.users,
                                     "seconds": args.seconds, "pcns": pcns,
                                     "start_at": start_at}, env))
+        time.sleep(max(0.0, start_at - time.time()))  # the sign-ins are not counted
+        cpu_before = server_cpu_seconds(server)
         loads = [collect(child) for child in children]
+        cpu = server_cpu_seconds(server)
+        served = loads[0]["requests"] + sum(
+            load[k]["n"] for load in loads[1:] for k in ("worklist", "patient", "search"))
         problems = web_load.server_log_problems(server_log)
         page = direct["page_reads"]
         result = {
             "server_log_problems": len(problems), "server_log_first_problems": problems[:5],
-            "workers": args.workers,
+            "workers": args.workers, "load_average_after": os.getloadavg(),
+            "server_cpu_ms_per_request": round((cpu - cpu_before) * 1000 / served, 1)
+            if cpu is not None and served else None,
             "generator": "taskset -c 1" if shutil.which("taskset") else "unpinned",
             "baseline_direct": direct, "patients_load": loads[0],
             "my_p50_vs_direct_p50": ratio(loads[0]["my"]["p50_ms"], page["p50_ms"]),

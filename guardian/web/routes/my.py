@@ -267,17 +267,37 @@ def sign_out(request: Request, session: PatientDep, app: AppDep) -> Response:
 # ---------------------------------------------------------------------------- the record
 
 
-def _expected_waits(request: Request) -> TimedCache:
-    """This worker's expected waits (status.expected_wait), keyed by hospital, specialty,
-    priority, day and the position of the read model they are counted from (the bottlenecks
-    read model's pathway_intervals): a value is reused only while none of these has moved,
-    so the page says what a fresh count would (bench/README.md, "Patients' own pages under
-    load")."""
+POSITION_SECONDS = 5.0  # how long a worker trusts the position of the bottlenecks read model
+
+
+def _cache(request: Request, name: str, ttl: float) -> TimedCache:
     state = request.app.state
-    cache = getattr(state, "patient_expected_waits", None)
+    cache = getattr(state, name, None)
     if cache is None:
-        cache = state.patient_expected_waits = TimedCache(ttl=3600.0)
+        cache = TimedCache(ttl=ttl)
+        setattr(state, name, cache)
     return cache
+
+
+def _expected(request: Request, app: Any, p: Any, on: dt.date, names: Any) -> Any:
+    """The pathway's expected wait, as referral_status counts it with a connection, from
+    this worker's cache: keyed by hospital, specialty, priority, day and the position of the
+    read model it is counted from (the bottlenecks read model's pathway_intervals), that
+    position read at most every POSITION_SECONDS. So a page says what a count a few seconds
+    ago said, and the query runs once per worker and specialty, not once per page
+    (bench/README.md, "Patients' own pages under load")."""
+    engine = app.engine
+    position = _cache(request, "patient_wait_position", POSITION_SECONDS).get(
+        "bottlenecks", lambda: PositionRecorder(engine).max_tracking_id(bottlenecks.NAME))
+
+    def count() -> Any:
+        with engine.connect() as conn:
+            return expected_wait(conn, p.provider, p.treatment_function, p.priority, on,
+                                 names=names)
+
+    key = (p.provider, p.treatment_function, p.priority, on, position,
+           names.provider(p.provider))
+    return _cache(request, "patient_expected_waits", 3600.0).get(key, count)
 
 
 def _referrals(request: Request, app: Any, patient: Any,
@@ -286,27 +306,20 @@ def _referrals(request: Request, app: Any, patient: Any,
     provider and pathway id, if it is theirs). Names come from the worker's names cache."""
     on = app.today()
     names = names_of(request)
-    waits = _expected_waits(request)
-    pathways = sorted((p for p in patient.pathways.values()
-                       if only is None or (p.provider, p.pathway_id) == only),
-                      key=lambda p: (not p.is_open, p.received_on, p.pathway_id))
     out = []
-    with app.engine.connect() as conn:
-        position = PositionRecorder.read(conn, bottlenecks.NAME)
-        for p in pathways:
-            # Everything but the expected wait, which comes from the cache (the status's
-            # own, with a connection, for an open RTT pathway).
-            status = referral_status(patient, p.provider, p.pathway_id, on,
-                                     table=app.settings.standards, names=names)
-            if p.is_open and p.is_rtt:
-                key = (p.provider, p.treatment_function, p.priority, on, position,
-                       names.provider(p.provider))
-                status = replace(status, expected_wait=waits.get(key, lambda p=p: expected_wait(
-                    conn, p.provider, p.treatment_function, p.priority, on, names=names)))
-            support = [(s.kind, s.note) for s in patient.support.values()
-                       if s.pathway in (None, p.key)]
-            contacts = [c.on for c in patient.contacts.values() if c.pathway in (None, p.key)]
-            out.append(patient_referral(status, p, on, support, max(contacts, default=None)))
+    for p in sorted((p for p in patient.pathways.values()
+                     if only is None or (p.provider, p.pathway_id) == only),
+                    key=lambda p: (not p.is_open, p.received_on, p.pathway_id)):
+        # Without a connection the status leaves the expected wait out: it comes from the
+        # cache, for an open RTT pathway as referral_status would count it.
+        status = referral_status(patient, p.provider, p.pathway_id, on,
+                                 table=app.settings.standards, names=names)
+        if p.is_open and p.is_rtt:
+            status = replace(status, expected_wait=_expected(request, app, p, on, names))
+        support = [(s.kind, s.note) for s in patient.support.values()
+                   if s.pathway in (None, p.key)]
+        contacts = [c.on for c in patient.contacts.values() if c.pathway in (None, p.key)]
+        out.append(patient_referral(status, p, on, support, max(contacts, default=None)))
     return out
 
 
