@@ -135,14 +135,35 @@ async def coordinators_load(base: str, password: str, users: int, seconds: float
             await web_load.sign_in(client, COORDINATOR, password)
             cookies.append(dict(client.cookies))
         terms = await web_load.search_terms(client, pcns, random.Random(11))
-    out: dict = {"worklist": [], "patient": [], "search": [], "errors": []}
-    until = await wait_for(start_at) + seconds
+    out: dict = {"worklist": Timed(), "patient": Timed(), "search": Timed(), "errors": []}
+    started = await wait_for(start_at)
+    until = started + seconds
     await asyncio.gather(*[web_load.coordinator(base, cookies[i], until, out,
                                                 random.Random(i), terms)
                            for i in range(users)])
+    kinds = ("worklist", "patient", "search")
     return {"users": users, "seconds": seconds, "errors": len(out["errors"]),
-            "error_examples": out["errors"][:5], "worklist": summary(out["worklist"]),
-            "patient": summary(out["patient"]), "search": summary(out["search"])}
+            "error_examples": out["errors"][:5],
+            **{kind: summary(list(out[kind])) for kind in kinds},
+            # the same after the first WARM_UP seconds, as for the patients
+            "after_warm_up": {kind: summary(out[kind].since(started + WARM_UP))
+                              for kind in kinds}}
+
+
+class Timed(list):
+    """A list of timings that also keeps when each was added (web_load's coordinator
+    appends to plain lists)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.at: list[float] = []
+
+    def append(self, value: float) -> None:
+        super().append(value)
+        self.at.append(time.monotonic())
+
+    def since(self, moment: float) -> list[float]:
+        return [v for v, at in zip(self, self.at, strict=True) if at >= moment]
 
 
 def launch(spec: dict, env: dict) -> subprocess.Popen:
