@@ -172,6 +172,8 @@ def test_another_patients_referral_is_the_same_404_as_an_unknown_one(client, gua
                            ).status_code == 404
         assert client.post(path + "/message", data={"body": "x", "csrf_token": token}
                            ).status_code == 404
+        assert client.post(path + "/check-in", data={"answer": "worse", "csrf_token": token}
+                           ).status_code == 404
     assert "THEIRS" not in client.get("/my").text
 
 
@@ -286,3 +288,21 @@ def test_a_patient_who_asked_not_to_be_contacted_gets_no_code(client, guardian):
         detail = conn.execute(text("SELECT detail FROM audit_log WHERE action = "
                                    "'patient-code-asked'")).scalar()
     assert detail == "not-contacted"
+
+
+@pytest.mark.one_backend
+def test_guessing_from_one_address_locks_that_address_out(client, guardian):
+    """50 failures from one client address, whatever NHS numbers it types, lock it."""
+    from guardian.domain.identifiers import nhs_check_digit
+
+    numbers = [f"999{n:06d}{d}" for n in range(100, 400)
+               if (d := nhs_check_digit(f"999{n:06d}")) is not None][:50]
+    token = form_token(client)
+    statuses = [client.post("/my/code", data={**details(nhs), "code": "123456",
+                                              "csrf_token": token}).status_code
+                for nhs in numbers]
+    assert statuses[0] == 400 and statuses[-1] == 429
+    refer(guardian)  # a real patient from the same address is held back too
+    answer = client.post("/my/code", data={**details(), "code": "654321",
+                                           "csrf_token": token})
+    assert answer.status_code == 429 and "too many times" in answer.text
