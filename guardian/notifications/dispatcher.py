@@ -23,6 +23,7 @@ notification key (webhook), by which a receiver can tell.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import secrets
 import threading
@@ -269,6 +270,16 @@ class Dispatcher:
                         status=SENT, sent_at=now, claimed_until=None, last_error=None))
             if attempts:
                 conn.execute(insert(notification_attempts), attempts)
+            # A sign-in code is kept only until it has gone (or will not go): then the
+            # outbox no longer holds it (docs/patients.md "Signing in").
+            for o in outcomes:
+                if o.row.kind == "sign-in-code" and o.outcome != "down" and not (
+                        o.outcome == "failed" and not o.permanent
+                        and o.row.attempts + 1 < self.max_attempts):
+                    context = {k: v for k, v in json.loads(o.row.context).items()
+                               if k != "code"}
+                    conn.execute(update(n).where(n.c.id == o.row.id).values(
+                        context=json.dumps(context, sort_keys=True)))
         return report
 
     # ------------------------------------------------------------------ following

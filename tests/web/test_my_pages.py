@@ -306,3 +306,33 @@ def test_guessing_from_one_address_locks_that_address_out(client, guardian):
     answer = client.post("/my/code", data={**details(), "code": "654321",
                                            "csrf_token": token})
     assert answer.status_code == 429 and "too many times" in answer.text
+
+
+@pytest.mark.one_backend
+def test_once_sent_the_code_is_no_longer_kept_in_the_outbox(client, guardian):
+    import contextlib
+
+    from guardian.notifications.dispatcher import Dispatcher
+
+    sent = []
+
+    class Capture:
+        @contextlib.contextmanager
+        def session(self):
+            yield self
+
+        def send(self, row, message):
+            sent.append(message)
+
+    refer(guardian)
+    token = form_token(client)
+    client.post("/my/sign-in", data={**details(), "csrf_token": token})
+    code = last_code(guardian)
+    Dispatcher(guardian, channels={n: Capture() for n in ("email", "inbox", "webhook",
+                                                          "letter")}).run_once()
+    [message] = [m for m in sent if "Your code" in m.subject]
+    assert code in message.text
+    with guardian.engine.connect() as conn:
+        context = json.loads(conn.execute(select(notifications.c.context).where(
+            notifications.c.kind == "sign-in-code")).scalar())
+    assert "code" not in context and context["channel"] == "email"
