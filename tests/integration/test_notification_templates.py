@@ -108,7 +108,8 @@ def test_every_kind_renders_through_every_channel_with_the_demos_data(app):
     from guardian.patient_access.codes import request_code
 
     by_email = next(p for p in app.load_patients([uuid.UUID(hex=r[0]) for r in open_ones
-                                                   ]).values() if p.email)
+                                                   ]).values()
+                    if p.email and p.id != letter_writer)  # (ids are random per store)
     for patient in (by_email, app.get_patient(letter_writer)):
         assert request_code(app, patient.nhs_number, patient.birth_date, None,
                             dt.datetime.now(dt.UTC)) == "sent"
