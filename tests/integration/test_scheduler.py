@@ -169,8 +169,14 @@ def test_a_scheduler_that_loses_its_lock_stops_acting(pg_url, tmp_path):
     thread.start()
     wait_for(lambda: LEADER in runs(app), what="the scheduler to act")
     with app.engine.begin() as conn:  # e.g. the server dropped the lock's connection
-        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_locks "
-                          "WHERE locktype = 'advisory' AND pid <> pg_backend_pid()"))
+        # only this test's own connections (its URL names them): the server's other
+        # databases belong to tests running at the same time in other workers
+        conn.execute(text(
+            "SELECT pg_terminate_backend(l.pid) FROM pg_locks l "
+            "JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.pid <> pg_backend_pid() "
+            "AND a.datname = current_database() "
+            "AND a.application_name = current_setting('application_name')"))
     thread.join(timeout=30)
     assert codes == [1]
     app.close()
