@@ -21,7 +21,7 @@ from guardian.config import Settings
 from guardian.projections import store_queries
 from guardian.projections.registry import runner_for
 from guardian.projections.report_queries import event_head
-from guardian.web import access, api, auth, docs
+from guardian.web import access, api, auth, docs, fhir
 from guardian.web.deps import AppDep, RunnerDep
 from guardian.web.inputs import refuse_bad_text
 from guardian.web.routes import (
@@ -145,6 +145,7 @@ def create_app(settings: Settings | None = None, follow_events: bool = True) -> 
         app.include_router(pages.router)
     my.install(app)  # a patient page without a session: to the patients' sign-in
     app.include_router(api.router)  # the JSON API under /api/v1 (guardian/web/api/)
+    app.include_router(fhir.router)  # FHIR R4 under /fhir/R4 (guardian/web/fhir/)
     app.include_router(report_pages.router)  # place-lead reports and CSVs
     app.include_router(help_pages.router)  # the glossary
 

@@ -19,12 +19,13 @@ def find(page: Page, nhs_number: str) -> None:
 def test_gp_finds_a_patient_and_messages_guardian(signed_in, live, shoot):
     practice = live.orgs["gp"][0]
 
-    # The coordinator's view of the practice first: a pathway with no unanswered message.
+    # The coordinator's view of the practice first: a pathway with no unanswered message and
+    # no deterioration flagged yet (one already flagged would not move the count).
     coordinator = signed_in("coordinator")
     coordinator.goto(f"/worklist?practice_code={practice}")
     rows = coordinator.locator("#worklist-results tr.guardian-row")
     expect(rows.first).to_be_visible()
-    quiet = rows.filter(has_not_text="Messages unanswered")
+    quiet = rows.filter(has_not_text="Messages unanswered").filter(has_not_text="Deterioration")
     expect(quiet.first).to_be_visible()
     row_id = quiet.first.get_attribute("id")
     nhs_number = quiet.first.locator(".guardian-id").inner_text().strip()
