@@ -70,6 +70,9 @@ def project(
         "--poll", help="with --follow on PostgreSQL: poll instead of LISTEN/NOTIFY")] = False,
     batch_size: Annotated[int, typer.Option(
         "--batch-size", min=1, help="notifications per transaction when behind")] = 5000,
+    read_models: Annotated[str | None, typer.Option(
+        "--read-models", help="only these read models, comma-separated "
+        "(worklist, bottlenecks, patient_search); default all")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Bring the read models up to date (once, following, or rebuilt from the events).
@@ -80,9 +83,15 @@ def project(
     import signal
     import threading
 
-    from guardian.projections.registry import runner_for
+    from guardian.projections.registry import named
+    from guardian.projections.runner import ProjectionRunner
 
-    runner = runner_for(ready_app(), batch_size=batch_size)
+    names = [n.strip() for n in read_models.split(",")] if read_models is not None else None
+    try:
+        chosen = named(names)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--read-models") from None
+    runner = ProjectionRunner(ready_app(), chosen, batch_size=batch_size)
     processed = runner.rebuild() if rebuild else runner.run_once()
     if follow:
         stop = threading.Event()

@@ -13,5 +13,21 @@ def all_projections() -> list[ReadModel]:
     return [WorklistProjection(), BottleneckProjection(), SearchProjection()]
 
 
-def runner_for(app, batch_size: int = 1000) -> ProjectionRunner:
-    return ProjectionRunner(app, all_projections(), batch_size=batch_size)
+def named(names: list[str] | None) -> list[ReadModel]:
+    """The read models called `names` (all of them for None), in their usual order; an
+    unknown name is refused with the known ones (a deployment may run one projector per
+    group of read models, docs/deployment.md)."""
+    every = all_projections()
+    if names is None:
+        return every
+    known = {p.name for p in every}
+    unknown = sorted(set(names) - known)
+    if unknown or not names:
+        raise ValueError(f"unknown read model {', '.join(unknown) or '(none given)'}; "
+                         f"known: {', '.join(sorted(known))}")
+    return [p for p in every if p.name in names]
+
+
+def runner_for(app, batch_size: int = 1000, names: list[str] | None = None
+               ) -> ProjectionRunner:
+    return ProjectionRunner(app, named(names), batch_size=batch_size)

@@ -110,6 +110,12 @@ def test_project_and_export_rtt_from_the_command_line(database_url, tmp_path):
     assert body["processed"] == 0 and body["lag"]["worklist"]["events_behind"] == 0
     rebuilt = run(database_url, "project", "--rebuild", "--json", cwd=tmp_path)
     assert json.loads(rebuilt.stdout)["processed"] > 0
+    one = run(database_url, "project", "--rebuild", "--read-models", "patient_search",
+              "--json", cwd=tmp_path)
+    assert set(json.loads(one.stdout)["lag"]) == {"patient_search"}, one.stderr
+    wrong = run(database_url, "project", "--read-models", "worklist,nonsense", cwd=tmp_path)
+    assert wrong.returncode == 2 and "unknown read model nonsense" in wrong.stderr
+    assert "patient_search" in wrong.stderr
     assert run(database_url, "export", "rtt", "--as-of", "2026-03-31",
                cwd=tmp_path).stdout == r.stdout
     unknown = run(database_url, "export", "rtt", "--as-of", "2026-03-31", "--place", "Narnia",
