@@ -32,6 +32,7 @@ guarantees:
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -40,26 +41,22 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking
-from sqlalchemy import Connection, Table, delete
+from sqlalchemy import Connection, select
 
 from guardian.orgs import all_practices
 from guardian.projections.follow import follow_notified, follow_polling
 from guardian.projections.pacing import announce_follower
+from guardian.projections.partition import (
+    create_aside,
+    index_aside,
+    replace_rows,
+    run_partitioned,
+)
 from guardian.projections.readmodel import Changes, Notice, ReadModel, SharedLoads
-from guardian.projections.tracking import PositionRecorder, PositionTaken
-from guardian.store import EVENTS_TABLE, bulk_insert
+from guardian.projections.tracking import PositionRecorder, PositionTaken, tracking
+from guardian.store import EVENTS_TABLE
 
 log = logging.getLogger("guardian.projections")
-
-
-def replace_rows(conn: Connection, tables: Sequence[Table], changes: Changes) -> None:
-    """Write a read model's changes in the caller's transaction."""
-    for table in tables:
-        for start in range(0, len(changes.patients), 500):
-            chunk = changes.patients[start : start + 500]
-            conn.execute(delete(table).where(table.c.patient_id.in_(chunk)))
-    for table, rows in zip(tables, changes.rows, strict=True):
-        bulk_insert(conn, table, rows)
 
 
 def apply(projection: ReadModel, conn: Connection, app: Any, batch: Sequence[Notice],
@@ -71,13 +68,24 @@ def apply(projection: ReadModel, conn: Connection, app: Any, batch: Sequence[Not
 
 # Events projected (per read model) in one catch-up above which its tables are analysed.
 ANALYZE_AFTER = 20_000
+# Events behind above which a catch-up with several processes shares the backlog out by
+# patient (`partition.py`); below it, or following, one process catches up in batches.
+PARTITION_AFTER = 100_000
+
+
+def default_processes(engine: Any) -> int:
+    """Worker processes for a rebuild or a large catch-up: one per core on PostgreSQL;
+    one on SQLite, whose single writer the workers would queue for (bench/README.md)."""
+    return (os.cpu_count() or 1) if engine.dialect.name == "postgresql" else 1
 
 
 class ProjectionRunner:
-    def __init__(self, app: Any, projections: Iterable[ReadModel], batch_size: int = 1000):
+    def __init__(self, app: Any, projections: Iterable[ReadModel], batch_size: int = 1000,
+                 processes: int = 1):
         self.app = app
         self.projections = list(projections)
         self.batch_size = batch_size
+        self.processes = processes  # > 1: rebuild and large catch-ups by patient
         self.positions = PositionRecorder(app.engine)
 
     # ------------------------------------------------------------------ positions
@@ -129,12 +137,45 @@ class ProjectionRunner:
         The projections furthest behind go first; those at the same position share each
         batch: it is read once, each of its patients loaded once, and their rows and
         positions are written in one transaction. With `stop`, returns early (between
-        batches) once it is set. After a large catch-up the planner's statistics of the
-        tables written are refreshed (`_refresh_statistics`)."""
-        processed = self._together({p.name: p for p in self.projections}, "", stop)
+        batches) once it is set. With several processes on PostgreSQL, a backlog of more
+        than PARTITION_AFTER events is first shared out by patient (`_catch_up_partitioned`).
+        After a large catch-up the planner's statistics of the tables written are
+        refreshed (`_refresh_statistics`)."""
+        processed = self._catch_up_partitioned(stop)
+        processed += self._together({p.name: p for p in self.projections}, "", stop)
         if processed >= ANALYZE_AFTER * len(self.projections):
             self._refresh_statistics()
         return processed
+
+    def _catch_up_partitioned(self, stop: threading.Event | None) -> int:
+        """Catch the read models more than PARTITION_AFTER events behind up to the head in
+        worker processes, each taking a share of the patients (`partition.py`), while this
+        transaction holds their positions locked (another runner's batch waits, then finds
+        its position taken); then move the positions, in the same transaction. PostgreSQL
+        only: on SQLite the workers would wait for this transaction's write lock."""
+        if self.processes <= 1 or self.app.engine.dialect.name != "postgresql":
+            return 0
+        head = self.head()
+        positions = {p.name: self.position(p.name) for p in self.projections}
+        behind = [p for p in self.projections if head - positions[p.name] > PARTITION_AFTER]
+        if not behind:
+            return 0
+        names = [p.name for p in behind]
+        for name in names:
+            self.positions.ensure(name)
+        with self.app.engine.begin() as conn:
+            locked = dict(conn.execute(select(tracking.c.name, tracking.c.position)
+                                       .where(tracking.c.name.in_(names))
+                                       .with_for_update()).all())
+            if any(locked.get(name) != positions[name] for name in names):
+                return 0  # another runner moved on meanwhile: catch up in batches
+            log.info("catching up %s from %s to %s in %s processes", ", ".join(names),
+                     min(positions[n] for n in names), head, self.processes)
+            run_partitioned(self.app, [(p, positions[p.name]) for p in behind], "", head,
+                            self.processes, stop)
+            for name in names:
+                self.positions.advance(conn, name, positions[name], head)
+        return sum(head - positions[name] for name in names)
 
     def follow(self, stop: threading.Event, poll: float = 0.2, fallback: float = 1.0,
                listen: bool | None = None) -> None:
@@ -155,9 +196,15 @@ class ProjectionRunner:
                 follow_polling(self, stop, poll, presence)
 
     def rebuild(self) -> int:
-        """Rebuild every projection aside from the whole log (sharing each batch, as
-        run_once does), then swap each in, in one transaction, and catch up what arrived
-        meanwhile."""
+        """Rebuild every projection aside from the whole log, then swap each in, in one
+        transaction, and catch up what arrived meanwhile.
+
+        With one process, the log is read in batches as run_once does. With several, the
+        patients are shared out among worker processes up to the head as it was when the
+        rebuild began, each patient loaded once (`partition.py`): the same rows
+        (tests/projections/test_parallel_rebuild.py)."""
+        if self.processes > 1:
+            return self._rebuild_partitioned()
         suffix = "_rebuild"
         aside = {f"{p.name}@rebuild": p for p in self.projections}
         with self.app.engine.begin() as conn:
@@ -175,6 +222,34 @@ class ProjectionRunner:
                 self.positions.put(conn, Tracking(p.name, position))
         self._refresh_statistics()
         return total + self.run_once()  # whatever arrived during the swap
+
+    def _rebuild_partitioned(self) -> int:
+        """The rebuild in worker processes: tables aside without their indexes, filled
+        by the workers, indexed, then swapped in with every position at the head. A
+        worker that fails leaves the live tables as they were (the aside ones dropped)."""
+        suffix = "_rebuild"
+        engine = self.app.engine
+        head = self.head()
+        tables = [t for p in self.projections for t in p.tables(suffix)]
+        with engine.begin() as conn:
+            for table in tables:
+                create_aside(conn, table)
+        try:
+            run_partitioned(self.app, [(p, 0) for p in self.projections], suffix, head,
+                            self.processes)
+            index_aside(engine, tables, self.processes)
+        except BaseException:
+            with engine.begin() as conn:
+                for table in tables:
+                    table.drop(conn, checkfirst=True)
+            raise
+        with engine.begin() as conn:
+            for p in self.projections:
+                p.swap(conn, suffix)
+                self.positions.forget(conn, f"{p.name}@rebuild")
+                self.positions.put(conn, Tracking(p.name, head))
+        self._refresh_statistics()
+        return head * len(self.projections) + self.run_once()
 
     def _refresh_statistics(self) -> None:
         """ANALYZE every read model's tables (PostgreSQL), so a table just filled or

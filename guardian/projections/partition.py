@@ -1,0 +1,262 @@
+"""Projecting by patient across processes: a rebuild, or a large catch-up, shared out.
+
+Every read model is per patient (`readmodel.py`): a patient's rows are rebuilt from the
+whole Patient whenever one of its events that matter to the model arrives, and an event a
+model skips changes none of its rows (tests/projections/test_readmodel.py). So the rows
+a run over the log up to a position `head` leaves are those of each patient that has an
+event the model reads in (`after`, `head`], built from the patient as it is now, and each
+patient is loaded once, not once per batch that touches it. A worker process takes one
+share of the patients, a range of patient ids (ids are name-based UUIDs, SHA-1 digests, so
+the ranges hold about as many patients each), and writes their rows; the runner sets the
+positions once every worker has finished (docs/deployment.md, "The projector"):
+
+- Rebuild: the workers write into the tables built aside (created without their secondary
+  indexes; `create_aside` and `index_aside` build those after the load, in parallel); the
+  runner swaps them in and sets every position to `head` in one transaction. A worker that
+  fails or is killed leaves the live read models as they were.
+- Catch-up of a large backlog (PostgreSQL): the workers replace their patients' rows in the
+  live tables while the runner holds the positions locked, so no other runner writes a
+  batch meanwhile; rows ahead of their position are harmless (the next batch rebuilds the
+  same patients from the same events).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import time
+import traceback
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Connection, Engine, Table, delete
+from sqlalchemy.schema import CreateTable
+
+from guardian.orgs import all_practices
+from guardian.projections.readmodel import Changes, ReadModel
+from guardian.store import EVENTS_TABLE, bulk_insert
+
+log = logging.getLogger("guardian.projections")
+
+CHUNK = 2000  # patients loaded, and written in one transaction, at a time by a worker
+_SPACE = 1 << 128  # patient ids, as integers
+
+
+class PartitionFailed(RuntimeError):
+    """A worker process failed or was killed: nothing it was part of was swapped in or
+    moved a position."""
+
+
+def replace_rows(conn: Connection, tables: Sequence[Table], changes: Changes) -> None:
+    """Write a read model's changes in the caller's transaction."""
+    for table in tables:
+        for start in range(0, len(changes.patients), 500):
+            chunk = changes.patients[start : start + 500]
+            conn.execute(delete(table).where(table.c.patient_id.in_(chunk)))
+    for table, rows in zip(tables, changes.rows, strict=True):
+        bulk_insert(conn, table, rows)
+
+
+@dataclass(frozen=True)
+class Share:
+    """One worker's share: the application to open (its class and settings), the read
+    models with the position each starts after, the tables' suffix ("" for the live
+    tables, which are then replaced patient by patient; else empty tables built aside),
+    the position to project up to, and which range of patient ids (`part` of `parts`)."""
+
+    app_class: type
+    settings: Any
+    models: tuple[tuple[ReadModel, int], ...]
+    suffix: str
+    head: int
+    part: int
+    parts: int
+
+
+def bounds(part: int, parts: int) -> tuple[UUID, UUID | None]:
+    """The patient ids of share `part` of `parts`: from the first, up to (not with) the
+    second (None: to the end)."""
+    high = (part + 1) * _SPACE // parts
+    return UUID(int=part * _SPACE // parts), UUID(int=high) if high < _SPACE else None
+
+
+def members(app: Any, share: Share) -> dict[UUID, set[int]]:
+    """The patients of the share with an event in (its position, head] that a read model
+    reads, and which read models (by their index in `share.models`)."""
+    engine: Engine = app.engine
+    postgres = engine.dialect.name == "postgresql"
+    mark = "%s" if postgres else "?"
+    low, high = bounds(share.part, share.parts)
+    key = (lambda u: str(u)) if postgres else (lambda u: u.bytes)
+    after = min(position for _, position in share.models)
+    sql = (f"SELECT originator_id, topic, MAX(id) FROM {EVENTS_TABLE} "
+           f"WHERE id > {mark} AND id <= {mark} AND originator_id >= {mark}"
+           + (f" AND originator_id < {mark}" if high is not None else "")
+           + " GROUP BY originator_id, topic")
+    params = [after, share.head, key(low)] + ([key(high)] if high is not None else [])
+    wanted: dict[UUID, set[int]] = {}
+    with engine.connect() as conn:
+        cur = conn.connection.driver_connection.cursor()
+        try:
+            cur.execute(sql, params)
+            rows = cur.fetchall()
+        finally:
+            cur.close()
+    for originator, topic, last in rows:
+        models = {n for n, (model, position) in enumerate(share.models)
+                  if last > position and model.reads(topic)}
+        if models:
+            wanted.setdefault(_uuid(originator), set()).update(models)
+    return wanted
+
+
+def project_share(app: Any, share: Share) -> int:
+    """Write the rows of the share's patients (loaded CHUNK at a time, each once); return
+    how many patients. Chunk N is written on a writer thread while chunk N+1 is loaded."""
+    wanted = members(app, share)
+    ids = sorted(wanted)
+    orgs = all_practices(app.engine)
+    tables = [model.tables(share.suffix) for model, _ in share.models]
+    writer = ThreadPoolExecutor(1, thread_name_prefix="partition-writer")
+    pending: Future | None = None
+    try:
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start : start + CHUNK]
+            loaded = app.load_patients(chunk)
+            changes = []
+            for n, (model, _) in enumerate(share.models):
+                patients = [loaded[i] for i in chunk if i in loaded and n in wanted[i]]
+                changes.append(Changes([p.id.hex for p in patients],
+                                       model.rows(app, patients, orgs)))
+            if pending is not None:
+                pending.result()
+            pending = writer.submit(_write, app.engine, tables, changes, bool(share.suffix))
+        if pending is not None:
+            pending.result()
+    finally:
+        writer.shutdown(wait=True)
+    return len(ids)
+
+
+def _write(engine: Engine, tables: list[list[Table]], changes: list[Changes],
+           empty: bool) -> None:
+    with engine.begin() as conn:
+        for model_tables, change in zip(tables, changes, strict=True):
+            if empty:  # tables built aside: each patient is written once, by one worker
+                for table, rows in zip(model_tables, change.rows, strict=True):
+                    bulk_insert(conn, table, rows)
+            else:
+                replace_rows(conn, model_tables, change)
+
+
+def run_share(share: Share, results: Any) -> None:
+    """A worker process: project its share and send back how many patients (or why not)."""
+    logging.basicConfig(level=logging.WARNING)
+    app = share.app_class(share.settings)
+    try:
+        results.send(("done", project_share(app, share)))
+    except BaseException:
+        results.send(("failed", traceback.format_exc()))
+        raise SystemExit(1) from None
+    finally:
+        app.close()
+
+
+def run_partitioned(app: Any, models: Sequence[tuple[ReadModel, int]], suffix: str,
+                    head: int, processes: int, stop: Any = None) -> int:
+    """Project `models` (each with the position it starts after) up to `head` in
+    `processes` worker processes (spawned: each opens its own engine); return how many
+    patients were written. Raises PartitionFailed if a worker fails or dies, and stops
+    every worker (and raises) once `stop` is set."""
+    context = _context()
+    workers = []
+    for part in range(processes):
+        share = Share(type(app), app.settings, tuple(models), suffix, head, part, processes)
+        receive, send = context.Pipe(duplex=False)
+        process = context.Process(target=run_share, args=(share, send), daemon=True,
+                                  name=f"guardian-projection-{part}")
+        process.start()
+        send.close()
+        workers.append((process, receive))
+    written = 0
+    try:
+        running = dict(enumerate(workers))
+        while running:
+            if stop is not None and stop.is_set():
+                raise PartitionFailed("stopped before every worker finished")
+            for part, (process, receive) in list(running.items()):
+                if receive.poll():
+                    try:
+                        outcome, value = receive.recv()
+                    except EOFError:  # it ended without a word: killed
+                        process.join()
+                        outcome, value = "died", f"exit code {process.exitcode}"
+                    if outcome != "done":
+                        raise PartitionFailed(f"projection worker {part} {outcome}: {value}")
+                    written += value
+                    process.join()
+                    del running[part]
+            time.sleep(0.05)
+    finally:
+        for process, receive in workers:
+            if process.is_alive():
+                process.terminate()
+            process.join()
+            receive.close()
+    return written
+
+
+def _context() -> Any:
+    """Fresh processes (never a fork of this one, its threads and connections): from a
+    fork server that has imported the application once, where there is one."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["guardian.application", "guardian.projections.registry"])
+    return context
+
+
+# ---------------------------------------------------------------------- tables aside
+
+
+def create_aside(conn: Connection, table: Table) -> None:
+    """Create a table to be filled in bulk: without its secondary indexes, and on
+    PostgreSQL without its primary key either (`index_aside` adds them after the load,
+    faster than keeping them up to date row by row)."""
+    table.drop(conn, checkfirst=True)
+    conn.execute(CreateTable(table))
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"ALTER TABLE {table.name} DROP CONSTRAINT {table.name}_pkey")
+
+
+def index_aside(engine: Engine, tables: Sequence[Table], threads: int) -> None:
+    """Add the primary key and indexes of tables made by `create_aside`, `threads` at a
+    time (each on a connection of its own: PostgreSQL builds several at once)."""
+    postgres = engine.dialect.name == "postgresql"
+
+    def primary_key(table: Table) -> None:
+        columns = ", ".join(c.name for c in table.primary_key.columns)
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD CONSTRAINT "
+                                 f"{table.name}_pkey PRIMARY KEY ({columns})")
+
+    def index(ix: Any) -> None:
+        with engine.begin() as conn:
+            ix.create(conn)
+
+    jobs = [(primary_key, t) for t in tables if postgres] + [
+        (index, ix) for t in tables for ix in sorted(t.indexes, key=lambda i: i.name)]
+    with ThreadPoolExecutor(max(1, threads if postgres else 1)) as pool:
+        for future in [pool.submit(job, arg) for job, arg in jobs]:
+            future.result()
+
+
+def _uuid(value: Any) -> UUID:
+    if isinstance(value, UUID):
+        return value
+    if isinstance(value, (bytes, memoryview)):
+        return UUID(bytes=bytes(value))
+    return UUID(value)
