@@ -65,12 +65,11 @@ def _model_issues(e: ValidationError, where: dict[str, str]) -> list[dict[str, A
     """The extract model's refusals (a required column missing, the text rule)."""
     out = []
     for err in e.errors():
-        column = str(err["loc"][0]) if err.get("loc") else "record"
-        path = path_of(column, where)
-        words = "is required" if err.get("type") == "missing" else err.get("msg", "invalid")
-        out.append(issue(f"{path} {words}" if err.get("type") == "missing"
-                         else f"{path}: {words}", path,
-                         "required" if err.get("type") == "missing" else "invalid"))
+        path = path_of(str(err["loc"][0]) if err.get("loc") else "record", where)
+        if err.get("type") == "missing":
+            out.append(issue(f"{path} is required", path, "required"))
+        else:
+            out.append(issue(f"{path}: {err.get('msg', 'not valid')}", path))
     return out
 
 
