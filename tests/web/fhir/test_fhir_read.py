@@ -19,6 +19,7 @@ def sr_url(ref) -> str:
     return f"/fhir/R4/ServiceRequest/{ref.sr_id}"
 
 
+@pytest.mark.one_backend
 def test_a_pathway_reads_as_a_service_request_with_its_tasks_flags_and_messages(
         client, tokens, cohort):
     home = cohort["home"]
@@ -115,7 +116,8 @@ def test_nothing_outside_the_scope_is_shown(client, tokens, cohort):
 
 
 @pytest.mark.one_backend
-def test_bad_searches_and_ids_are_operation_outcomes(client, tokens, cohort):
+def test_bad_requests_are_operation_outcomes_and_metadata_says_what_is_served(
+        client, tokens, cohort):
     gp = tokens["gp"]
     assert expressions(client.get("/fhir/R4/ServiceRequest?patient.identifier=123", headers=gp),
                        400) == ["patient.identifier"]
@@ -133,10 +135,7 @@ def test_bad_searches_and_ids_are_operation_outcomes(client, tokens, cohort):
     fhir(client.get(sr_url(cohort["home"]) + "?_format=json", headers=gp))
     fhir(client.get(sr_url(cohort["home"]), headers={**gp, "Accept": "application/json"}))
 
-
-@pytest.mark.one_backend
-def test_the_capability_statement_lists_what_is_implemented(client):
-    """Public, and exactly the routes served (no more, no fewer)."""
+    # the capability statement: public, and exactly the routes served (no more, no fewer)
     body = fhir(client.get("/fhir/R4/metadata"))
     assert body["fhirVersion"] == "4.0.1"
     kinds = {r["type"]: r for r in body["rest"][0]["resource"]}

@@ -10,6 +10,7 @@ import json
 import pytest
 from api_helpers import HOME, NHS, THURROCK, days_ago
 from fhir_checks import FHIR_JSON, expressions, fhir, outcome
+from web_helpers import csrf_of, sign_in
 
 from guardian.web.fhir import ids
 from guardian.web.fhir.write import MAX_BODY
@@ -61,6 +62,22 @@ def test_a_posted_service_request_is_recorded_and_reads_back(client, tokens):
     changed = referral(priority="asap")
     updated = fhir(send(client, coordinator, changed), 200)
     assert updated["id"] == body["id"] and updated["priority"] == "asap"
+    found = fhir(client.get(f"{URL}?identifier={ids.NHS_NUMBER}|{NHS[10]}",
+                            headers=coordinator))
+    assert [e["resource"] for e in found["entry"]] == [updated]
+
+    guardian = client.app.state.guardian
+    guardian.close_pathway(guardian.patient_id(NHS[10]), "RAJ", "FHIR-IN-1", "withdrawn")
+    assert fhir(client.get(f"{URL}/{body['id']}", headers=coordinator))["status"] == "revoked"
+
+
+@pytest.mark.one_backend
+def test_a_session_reads_and_posts_with_its_csrf_token(client):
+    assert sign_in(client, "coordinator").status_code == 303
+    token = csrf_of(client)
+    outcome(send(client, {}, referral()), 403)
+    created = fhir(send(client, {"X-CSRF-Token": token}, referral()), 201)
+    fhir(client.get(f"{URL}/{created['id']}"))
 
 
 @pytest.mark.one_backend
