@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 
 from guardian.web.fhir import ids
-from guardian.web.fhir.outcome import FHIR_JSON, FhirRoute, fhir_json
+from guardian.web.fhir.outcome import FHIR_JSON, documented, fhir_json, fhir_router
 
-router = APIRouter(route_class=FhirRoute)
+router = fhir_router()
 
 PUBLISHED = "2026-12-05"  # when this statement last changed
 
@@ -67,6 +67,8 @@ def statement(base: str) -> dict[str, Any]:
     }
 
 
-@router.get("/metadata", summary="The CapabilityStatement: what this server implements")
+@router.get("/metadata", summary="The CapabilityStatement: what this server implements",
+            responses=documented(200, "The CapabilityStatement"))
 def metadata(request: Request) -> Response:
+    """Public: the resources, interactions and search parameters served, nothing more."""
     return fhir_json(statement(f"{str(request.base_url).rstrip('/')}/fhir/R4"), store=True)

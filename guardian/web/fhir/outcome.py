@@ -20,10 +20,11 @@ import uuid
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from fastapi import Request
+from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from guardian.web.access import CsrfRejected, NotSignedIn
@@ -41,6 +42,54 @@ _CODES = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found",
           415: "not-supported", 422: "processing", 500: "exception"}
 _WORDS = {401: "sign in, or send an API token as 'Authorization: Bearer <token>'",
           404: "not found", 405: "method not allowed"}
+
+
+class FhirJSONResponse(JSONResponse):
+    """The media type of every FHIR answer (and what the OpenAPI schema says of them)."""
+
+    media_type = FHIR_JSON
+
+
+class OutcomeIssue(BaseModel):
+    severity: str = Field(description="error")
+    code: str = Field(description="The FHIR issue type: invalid, required, not-found, …")
+    diagnostics: str
+    expression: list[str] | None = Field(
+        None, description="The FHIRPath of the element, or the parameter, at fault")
+
+
+class OperationOutcomeBody(BaseModel):
+    """Every error under /fhir/R4 (docs/fhir.md "Errors")."""
+
+    resourceType: str = Field(description="OperationOutcome")
+    issue: list[OutcomeIssue]
+
+
+_DESCRIBED = {
+    400: "Bad request: a body that is not a FHIR ServiceRequest, or a bad search parameter",
+    401: "No session and no valid bearer token",
+    403: "A state-changing request with a session lacked its CSRF token",
+    404: "Not found, or outside the caller's scope (existence not revealed)",
+    406: "A format other than JSON was asked for",
+    409: "The patient was changed at the same moment: send it again",
+    413: "The body is too large",
+    415: "The body is not application/fhir+json (or application/json)",
+    422: "Refused by the rules of the waiting-list extract, or an unknown code",
+}
+
+
+def documented(ok: int, what: str, *errors: int) -> dict[int | str, dict[str, Any]]:
+    """The answers a FHIR route documents: `ok` (a FHIR resource), these errors and any
+    other as an OperationOutcome (`default`, so that no status goes undocumented)."""
+    out: dict[int | str, dict[str, Any]] = {
+        ok: {"description": what,
+             "content": {FHIR_JSON: {"schema": {"type": "object",
+                                                "description": "A FHIR R4 resource"}}}}}
+    for status in (400, 401, 404, 406, *errors):
+        out[status] = {"model": OperationOutcomeBody, "description": _DESCRIBED[status]}
+    out["default"] = {"model": OperationOutcomeBody,
+                      "description": "Any other error, as an OperationOutcome"}
+    return out
 
 
 def issue(diagnostics: str, expression: str | None = None, code: str = "invalid",
@@ -158,3 +207,8 @@ class FhirRoute(APIRoute):
                 return found.response()
 
         return route
+
+
+def fhir_router() -> APIRouter:
+    """A router of FHIR routes: FhirRoute, answers in application/fhir+json."""
+    return APIRouter(route_class=FhirRoute, default_response_class=FhirJSONResponse)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import Path, Query, Request
 from fastapi.responses import Response
 
 from guardian.domain.errors import InvalidValue
@@ -23,12 +23,22 @@ from guardian.projections.search_terms import Terms
 from guardian.web.access import PatientReader, Principal, record_access
 from guardian.web.deps import AppDep, ConnDep
 from guardian.web.fhir import ids, lookup, resources
-from guardian.web.fhir.outcome import FhirError, FhirRoute, fhir_json
+from guardian.web.fhir.outcome import FhirError, documented, fhir_json, fhir_router
 from guardian.web.names import NamesDep
 
-router = APIRouter(route_class=FhirRoute)
+router = fhir_router()
 
 LogicalId = Annotated[str, Path(description="The resource's logical id (docs/fhir.md)")]
+# The search parameters, declared for the OpenAPI schema; `search_params` reads them.
+PatientIdentifier = Annotated[str | None, Query(
+    alias="patient.identifier", description="https://fhir.nhs.uk/Id/nhs-number|{NHS number}")]
+Identifier = Annotated[str | None, Query(
+    alias="identifier",
+    description="An NHS number, a UBRN or a pathway id, as system|value (docs/fhir.md)")]
+BasedOn = Annotated[str | None, Query(alias="based-on", description="ServiceRequest/{id}")]
+PartOf = Annotated[str | None, Query(alias="part-of", description="ServiceRequest/{id}")]
+ONE = documented(200, "The resource")
+BUNDLE = documented(200, "A searchset Bundle")
 COMMON = frozenset({"_format"})
 
 
@@ -112,9 +122,12 @@ def _audit_search(request: Request, principal: Principal, what: str, found: int)
                   detail=f"FHIR {what}: {found} found")
 
 
-@router.get("/ServiceRequest/{logical_id}", summary="A referral (pathway) as a ServiceRequest")
+@router.get("/ServiceRequest/{logical_id}", summary="A referral (pathway) as a ServiceRequest",
+            responses=ONE)
 def read_service_request(request: Request, principal: PatientReader, app: AppDep,
                          connect: ConnDep, names: NamesDep, logical_id: LogicalId) -> Response:
+    """Coordinators (their PCNs), GPs (their practice) and admins; outside your scope, or
+    unknown: 404 (an OperationOutcome)."""
     found, pathway = lookup.pathway_of(request, principal, app, connect, logical_id)
     resource = resources.service_request(found.patient, pathway, found.view, names,
                                          app.settings.standards)
@@ -123,9 +136,14 @@ def read_service_request(request: Request, principal: PatientReader, app: AppDep
     return fhir_json(resource)
 
 
-@router.get("/ServiceRequest", summary="Referrals by patient NHS number, UBRN or pathway id")
+@router.get("/ServiceRequest", summary="Referrals by patient NHS number, UBRN or pathway id",
+            responses=BUNDLE)
 def search_service_requests(request: Request, principal: PatientReader, app: AppDep,
-                            connect: ConnDep, names: NamesDep) -> Response:
+                            connect: ConnDep, names: NamesDep,
+                            _patient: PatientIdentifier = None,
+                            _identifier: Identifier = None) -> Response:
+    """The pathways you may see of the patients found: by NHS number (`patient.identifier`
+    or `identifier`), UBRN or pathway id (`identifier`, system|value)."""
     params = search_params(request, frozenset({"patient.identifier", "identifier"}))
     chosen = [_terms(name, value) for name, value in sorted(params.items())]
     terms = chosen[0][0]
@@ -168,7 +186,9 @@ def _search_thread(kind: str, known: frozenset[str]):
     """Task and Communication searches: the records of one ServiceRequest."""
 
     def search(request: Request, principal: PatientReader, app: AppDep, connect: ConnDep,
-               names: NamesDep) -> Response:
+               names: NamesDep, _based_on: BasedOn = None, _part_of: PartOf = None
+               ) -> Response:
+        """The records of one referral (a ServiceRequest you may see; else 404)."""
         params = search_params(request, known)
         (name, value), = list(params.items())[:1]
         sr_id = _service_request_named(name, value)
@@ -179,12 +199,20 @@ def _search_thread(kind: str, known: frozenset[str]):
                           f"{kind} search ServiceRequest/{sr_id}: {len(out)} found")
         return bundle(request, out)
 
-    search.__name__ = f"search_{kind.lower()}"
-    return search
+    if kind != "Task":
+        search.__name__ = f"search_{kind.lower()}"
+        return search
+
+    def search_task(request: Request, principal: PatientReader, app: AppDep,
+                    connect: ConnDep, names: NamesDep, _based_on: BasedOn = None) -> Response:
+        """The workup items and diagnostic tests of one referral, each a Task."""
+        return search(request, principal, app, connect, names)
+
+    return search_task
 
 
 def search_flags(request: Request, principal: PatientReader, app: AppDep, connect: ConnDep,
-                 names: NamesDep) -> Response:
+                 names: NamesDep, _patient: PatientIdentifier = None) -> Response:
     """A patient's deteriorations (by NHS number) that go with the pathways you may see."""
     params = search_params(request, frozenset({"patient.identifier"}))
     terms, _ = _terms("patient.identifier", params["patient.identifier"])
@@ -201,11 +229,12 @@ def search_flags(request: Request, principal: PatientReader, app: AppDep, connec
 
 for _kind in ("Task", "Flag", "Communication"):
     router.add_api_route(f"/{_kind}/{{logical_id}}", _read_record(_kind), methods=["GET"],
-                         summary=f"One {_kind} by id")
+                         summary=f"One {_kind} by id", responses=ONE)
 router.add_api_route("/Task", _search_thread("Task", frozenset({"based-on"})),
-                     methods=["GET"], summary="The workup items and tests of a referral")
+                     methods=["GET"], summary="The workup items and tests of a referral",
+                     responses=BUNDLE)
 router.add_api_route("/Communication", _search_thread(
     "Communication", frozenset({"based-on", "part-of"})), methods=["GET"],
-    summary="The messages of a referral's thread")
+    summary="The messages of a referral's thread", responses=BUNDLE)
 router.add_api_route("/Flag", search_flags, methods=["GET"],
-                     summary="A patient's reported deteriorations")
+                     summary="A patient's reported deteriorations", responses=BUNDLE)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import ValidationError
@@ -29,10 +29,17 @@ from guardian.web.api.referrals import create_referral
 from guardian.web.deps import AppDep, CatchUpDep, ConnDep
 from guardian.web.fhir import lookup, resources
 from guardian.web.fhir.incoming import ROOT, path_of, to_row
-from guardian.web.fhir.outcome import FhirError, FhirRoute, fhir_json, issue
+from guardian.web.fhir.outcome import (
+    FHIR_JSON,
+    FhirError,
+    documented,
+    fhir_json,
+    fhir_router,
+    issue,
+)
 from guardian.web.names import NamesDep
 
-router = APIRouter(route_class=FhirRoute)
+router = fhir_router()
 
 MAX_BODY = 64 * 1024  # bytes: a ServiceRequest is a few KiB
 CONTENT_TYPES = frozenset({"application/fhir+json", "application/json"})
@@ -118,8 +125,30 @@ def record(request: Request, principal: Principal, row: dict[str, str],
     return fhir_json(resource, answer.status_code, headers)
 
 
-@router.post("/ServiceRequest", status_code=201,
-             summary="Record an incoming referral (the rules of POST /api/v1/referrals)")
+_BODY = {"type": "object", "required": ["resourceType", "status", "intent", "subject"],
+         "description": "A FHIR R4 ServiceRequest (docs/fhir.md \"Recording a referral\")",
+         "properties": {"resourceType": {"type": "string", "enum": ["ServiceRequest"]},
+                        "status": {"type": "string"}, "intent": {"type": "string"},
+                        "priority": {"type": "string"}, "authoredOn": {"type": "string"},
+                        "subject": {"type": "object"}, "requester": {"type": "object"},
+                        "performer": {"type": "array", "items": {"type": "object"}},
+                        "identifier": {"type": "array", "items": {"type": "object"}},
+                        "contained": {"type": "array", "items": {"type": "object"}},
+                        "code": {"type": "object"}, "occurrencePeriod": {"type": "object"},
+                        "extension": {"type": "array", "items": {"type": "object"}}}}
+
+
+@router.post(
+    "/ServiceRequest", status_code=201,
+    summary="Record an incoming referral (the rules of POST /api/v1/referrals)",
+    responses={**documented(201, "Created: the ServiceRequest, with Location", 403, 409,
+                            413, 415, 422),
+               200: {"description": "Known already (updated or unchanged): the "
+                                    "ServiceRequest",
+                     "content": {FHIR_JSON: {"schema": {"type": "object"}}}}},
+    openapi_extra={"requestBody": {"required": True, "content": {
+        FHIR_JSON: {"schema": _BODY}, "application/json": {"schema": _BODY}}}},
+)
 async def create_service_request(request: Request, principal: CoordinatorOrAdmin,
                                  app: AppDep, connect: ConnDep, catch_up: CatchUpDep,
                                  names: NamesDep) -> Response:
