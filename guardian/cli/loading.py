@@ -73,25 +73,33 @@ def project(
     read_models: Annotated[str | None, typer.Option(
         "--read-models", help="only these read models, comma-separated "
         "(worklist, bottlenecks, patient_search); default all")] = None,
+    processes: Annotated[int | None, typer.Option(
+        "--processes", min=1, help="worker processes for --rebuild and a large backlog, "
+        "each taking a share of the patients (default: one per core on PostgreSQL, 1 on "
+        "SQLite)")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Bring the read models up to date (once, following, or rebuilt from the events).
 
     Following on PostgreSQL wakes on the NOTIFY each write sends at commit; SQLite polls.
     Large batches catch up a backlog faster (bench/README.md, live lag); once caught up,
-    each batch is just what the last writes added."""
+    each batch is just what the last writes added. A rebuild, and a backlog of more than
+    100,000 events on PostgreSQL, are shared out by patient among `--processes` worker
+    processes (docs/deployment.md, "The projector")."""
     import signal
     import threading
 
     from guardian.projections.registry import named
-    from guardian.projections.runner import ProjectionRunner
+    from guardian.projections.runner import ProjectionRunner, default_processes
 
     names = [n.strip() for n in read_models.split(",")] if read_models is not None else None
     try:
         chosen = named(names)
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--read-models") from None
-    runner = ProjectionRunner(ready_app(), chosen, batch_size=batch_size)
+    guardian = ready_app()
+    runner = ProjectionRunner(guardian, chosen, batch_size=batch_size,
+                              processes=processes or default_processes(guardian.engine))
     processed = runner.rebuild() if rebuild else runner.run_once()
     if follow:
         stop = threading.Event()

@@ -26,12 +26,15 @@ import logging
 import multiprocessing
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.persistence import StoredEvent
 from sqlalchemy import Connection, Engine, Table, delete
 from sqlalchemy.schema import CreateTable
 
@@ -83,20 +86,27 @@ def bounds(part: int, parts: int) -> tuple[UUID, UUID | None]:
     return UUID(int=part * _SPACE // parts), UUID(int=high) if high < _SPACE else None
 
 
-def members(app: Any, share: Share) -> dict[UUID, set[int]]:
-    """The patients of the share with an event in (its position, head] that a read model
-    reads, and which read models (by their index in `share.models`)."""
-    engine: Engine = app.engine
+def _in_range(engine: Engine, share: Share) -> tuple[str, list[Any]]:
+    """The SQL condition (and its parameters) of the events of the share's patients."""
     postgres = engine.dialect.name == "postgresql"
     mark = "%s" if postgres else "?"
     low, high = bounds(share.part, share.parts)
     key = (lambda u: str(u)) if postgres else (lambda u: u.bytes)
+    if high is None:
+        return f"originator_id >= {mark}", [key(low)]
+    return f"originator_id >= {mark} AND originator_id < {mark}", [key(low), key(high)]
+
+
+def members(app: Any, share: Share) -> dict[UUID, set[int]]:
+    """The patients of the share with an event in (its position, head] that a read model
+    reads, and which read models (by their index in `share.models`)."""
+    engine: Engine = app.engine
+    mark = "%s" if engine.dialect.name == "postgresql" else "?"
+    where, params = _in_range(engine, share)
     after = min(position for _, position in share.models)
     sql = (f"SELECT originator_id, topic, MAX(id) FROM {EVENTS_TABLE} "
-           f"WHERE id > {mark} AND id <= {mark} AND originator_id >= {mark}"
-           + (f" AND originator_id < {mark}" if high is not None else "")
-           + " GROUP BY originator_id, topic")
-    params = [after, share.head, key(low)] + ([key(high)] if high is not None else [])
+           f"WHERE id > {mark} AND id <= {mark} AND {where} GROUP BY originator_id, topic")
+    params = [after, share.head, *params]
     wanted: dict[UUID, set[int]] = {}
     with engine.connect() as conn:
         cur = conn.connection.driver_connection.cursor()
@@ -114,31 +124,88 @@ def members(app: Any, share: Share) -> dict[UUID, set[int]]:
 
 
 def project_share(app: Any, share: Share) -> int:
-    """Write the rows of the share's patients (loaded CHUNK at a time, each once); return
-    how many patients. Chunk N is written on a writer thread while chunk N+1 is loaded."""
-    wanted = members(app, share)
-    ids = sorted(wanted)
+    """Write the rows of the share's patients, CHUNK patients a transaction; return how
+    many patients. Chunk N is written on a writer thread while chunk N+1 is loaded."""
     orgs = all_practices(app.engine)
     tables = [model.tables(share.suffix) for model, _ in share.models]
+    chunks = _streamed(app, share) if share.suffix else _loaded(app, share)
     writer = ThreadPoolExecutor(1, thread_name_prefix="partition-writer")
     pending: Future | None = None
+    written = 0
     try:
-        for start in range(0, len(ids), CHUNK):
-            chunk = ids[start : start + CHUNK]
-            loaded = app.load_patients(chunk)
+        for chunk in chunks:
             changes = []
             for n, (model, _) in enumerate(share.models):
-                patients = [loaded[i] for i in chunk if i in loaded and n in wanted[i]]
+                patients = [patient for patient, models in chunk if n in models]
                 changes.append(Changes([p.id.hex for p in patients],
                                        model.rows(app, patients, orgs)))
             if pending is not None:
                 pending.result()
             pending = writer.submit(_write, app.engine, tables, changes, bool(share.suffix))
+            written += len(chunk)
         if pending is not None:
             pending.result()
     finally:
         writer.shutdown(wait=True)
-    return len(ids)
+    return written
+
+
+Chunk = list[tuple[Any, set[int]]]  # patients, each with the read models (by index) it is for
+
+
+def _loaded(app: Any, share: Share) -> Iterator[Chunk]:
+    """The share's patients (`members`), loaded CHUNK at a time: a catch-up's few."""
+    wanted = members(app, share)
+    ids = sorted(wanted)
+    for start in range(0, len(ids), CHUNK):
+        loaded = app.load_patients(ids[start : start + CHUNK])
+        yield [(patient, wanted[i]) for i, patient in loaded.items()]
+
+
+def _streamed(app: Any, share: Share) -> Iterator[Chunk]:
+    """Every patient of the share, from one ordered read of its range of the log (a
+    server-side cursor on PostgreSQL), each replayed as it is now if it has an event up to
+    the head that a read model reads (a rebuild reads every patient anyway). A patient
+    with an event this version cannot read is left out with a warning, as loading does."""
+    engine: Engine = app.engine
+    postgres = engine.dialect.name == "postgresql"
+    where, params = _in_range(engine, share)
+    sql = (f"SELECT {'originator_id::text' if postgres else 'originator_id'}, id, "
+           f"originator_version, topic, state FROM {EVENTS_TABLE} WHERE {where} "
+           "ORDER BY originator_id, originator_version")
+    to_event = app.mapper.to_domain_event
+    chunk: Chunk = []
+    with engine.connect() as conn:
+        driver = conn.connection.driver_connection
+        cur = driver.cursor(name="guardian_partition") if postgres else driver.cursor()
+        if postgres:
+            cur.itersize = 10_000
+        try:
+            cur.execute(sql, params)
+            for originator, rows in groupby(cur, key=itemgetter(0)):
+                history = list(rows)
+                models = {n for n, (model, _) in enumerate(share.models)
+                          if any(i <= share.head and model.reads(t) for _, i, _, t, _ in history)}
+                if not models:
+                    continue
+                pid = _uuid(originator)
+                patient = None
+                try:
+                    for _, _, version, topic, state in history:
+                        patient = to_event(StoredEvent(pid, version, topic, bytes(state))
+                                           ).mutate(patient)
+                except Exception as e:  # e.g. an event from a newer version
+                    log.warning("patient %s left out: event v%s (%s): %s", pid, version,
+                                topic, e)
+                    continue
+                chunk.append((patient, models))
+                if len(chunk) >= CHUNK:
+                    yield chunk
+                    chunk = []
+        finally:
+            cur.close()
+    if chunk:
+        yield chunk
 
 
 def _write(engine: Engine, tables: list[list[Table]], changes: list[Changes],
@@ -157,9 +224,12 @@ def run_share(share: Share, results: Any) -> None:
     logging.basicConfig(level=logging.WARNING)
     app = share.app_class(share.settings)
     try:
-        results.send(("done", project_share(app, share)))
-    except BaseException:
-        results.send(("failed", traceback.format_exc()))
+        patients = project_share(app, share)
+        results.send(("done", (patients, time.process_time())))
+    except BaseException as e:  # the whole traceback on the worker's stderr, its gist back
+        log.error("projection worker %s of %s failed:\n%s", share.part, share.parts,
+                  traceback.format_exc())
+        results.send(("failed", "".join(traceback.format_exception_only(e)).strip()))
         raise SystemExit(1) from None
     finally:
         app.close()
@@ -181,7 +251,7 @@ def run_partitioned(app: Any, models: Sequence[tuple[ReadModel, int]], suffix: s
         process.start()
         send.close()
         workers.append((process, receive))
-    written = 0
+    written, cpu, started = 0, 0.0, time.perf_counter()
     try:
         running = dict(enumerate(workers))
         while running:
@@ -196,7 +266,8 @@ def run_partitioned(app: Any, models: Sequence[tuple[ReadModel, int]], suffix: s
                         outcome, value = "died", f"exit code {process.exitcode}"
                     if outcome != "done":
                         raise PartitionFailed(f"projection worker {part} {outcome}: {value}")
-                    written += value
+                    written += value[0]
+                    cpu += value[1]
                     process.join()
                     del running[part]
             time.sleep(0.05)
@@ -206,6 +277,8 @@ def run_partitioned(app: Any, models: Sequence[tuple[ReadModel, int]], suffix: s
                 process.terminate()
             process.join()
             receive.close()
+    log.info("%s patients up to %s in %s processes: %.1f s, %.1f s of CPU in them",
+             written, head, processes, time.perf_counter() - started, cpu)
     return written
 
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
@@ -42,6 +43,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import Tracking
 from sqlalchemy import Connection, select
+from sqlalchemy.exc import OperationalError
 
 from guardian.orgs import all_practices
 from guardian.projections.follow import follow_notified, follow_polling
@@ -71,6 +73,8 @@ ANALYZE_AFTER = 20_000
 # Events behind above which a catch-up with several processes shares the backlog out by
 # patient (`partition.py`); below it, or following, one process catches up in batches.
 PARTITION_AFTER = 100_000
+# How long a web request's catch-up waits for positions another runner holds.
+LOCK_WAIT, LOCK_NOT_AVAILABLE = "1s", "55P03"
 
 
 def default_processes(engine: Any) -> int:
@@ -237,7 +241,9 @@ class ProjectionRunner:
         try:
             run_partitioned(self.app, [(p, 0) for p in self.projections], suffix, head,
                             self.processes)
+            started = time.perf_counter()
             index_aside(engine, tables, self.processes)
+            log.info("rebuild: indexes built aside in %.1f s", time.perf_counter() - started)
         except BaseException:
             with engine.begin() as conn:
                 for table in tables:
@@ -311,7 +317,8 @@ class ProjectionRunner:
                 if not settle():
                     expected = None  # prepared from positions another runner moved
                     continue
-                job = partial(self._write, named, group, suffix, changes, low, batch[-1].id)
+                job = partial(self._write, named, group, suffix, changes, low, batch[-1].id,
+                              waits=pipelined)
                 if writer is None:
                     try:
                         job()
@@ -319,6 +326,13 @@ class ProjectionRunner:
                         log.info("%s: another runner took position %s; reading on", taken, low)
                         expected = None
                         continue
+                    except OperationalError as e:
+                        if getattr(e.orig, "pgcode", None) != LOCK_NOT_AVAILABLE:
+                            raise
+                        log.info("positions held by a catch-up across processes; not waiting")
+                        if stop is not None:
+                            stop.set()  # not caught up: the caller reads the positions
+                        break
                     processed += len(batch) * len(group)
                 else:
                     pending = (writer.submit(job), len(batch) * len(group))
@@ -330,8 +344,13 @@ class ProjectionRunner:
         return processed
 
     def _write(self, named: dict[str, ReadModel], group: list[str], suffix: str,
-               changes: list[Changes], old: int, new: int) -> None:
+               changes: list[Changes], old: int, new: int, waits: bool = True) -> None:
+        """One batch's rows and positions, in one transaction. Unless it `waits`, it gives
+        up (LOCK_NOT_AVAILABLE) after LOCK_WAIT when a catch-up across processes holds the
+        positions (PostgreSQL): a web request's catch-up never waits out a whole backlog."""
         with self.app.engine.begin() as conn:
+            if not waits and conn.dialect.name == "postgresql":
+                conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'")
             # The positions first: a second runner writing the same batch at once (two web
             # requests catching up) waits on the position's row and then finds it taken,
             # before it writes a row the first one is writing too.

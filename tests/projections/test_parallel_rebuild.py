@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import os
+import time
 
 import pytest
 from sqlalchemy import inspect, select
@@ -135,6 +136,13 @@ def test_a_large_backlog_is_caught_up_by_patient_across_processes(pg_url, tmp_pa
         monkeypatch.setattr(runner_module, "run_partitioned",
                             lambda *a, **k: calls.append(a[3]) or real_run(*a, **k))
         parallel = runner(guardian, 2)
+        for p in parallel.projections:
+            parallel.positions.ensure(p.name)
+        with guardian.engine.begin() as conn:  # as the catch-up across processes holds them
+            conn.execute(select(tracking).with_for_update())
+            started = time.monotonic()
+            assert runner(guardian, 1).catch_up_within(10) is False  # a page does not wait
+            assert time.monotonic() - started < 5
         assert parallel.run_once() == parallel.head() * 3
         assert calls == [parallel.head()]
         first = parallel.head()
