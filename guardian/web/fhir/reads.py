@@ -45,12 +45,12 @@ COMMON = frozenset({"_format"})
 def bundle(request: Request, found: list[dict[str, Any]]) -> Response:
     """A searchset Bundle of these resources (every one a match)."""
     base = f"{str(request.base_url).rstrip('/')}/fhir/R4/"
-    return fhir_json({
-        "resourceType": "Bundle", "type": "searchset", "total": len(found),
-        "link": [{"relation": "self", "url": str(request.url)}],
-        "entry": [{"fullUrl": f"{base}{r['resourceType']}/{r['id']}", "resource": r,
-                   "search": {"mode": "match"}} for r in found],
-    })
+    out: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "total": len(found),
+                           "link": [{"relation": "self", "url": str(request.url)}]}
+    if found:  # FHIR JSON has no empty arrays
+        out["entry"] = [{"fullUrl": f"{base}{r['resourceType']}/{r['id']}", "resource": r,
+                         "search": {"mode": "match"}} for r in found]
+    return fhir_json(out)
 
 
 def search_params(request: Request, known: frozenset[str]) -> dict[str, str]:

@@ -28,6 +28,7 @@ def fhir(response, status: int = 200) -> dict[str, Any]:
 
 def valid(body: dict[str, Any]) -> None:
     get_fhir_model_class(body["resourceType"]).model_validate(body)
+    assert not list(_empty(body)), f"empty values (FHIR JSON has none): {list(_empty(body))}"
     kind = body["resourceType"]
     if kind == "Bundle":
         assert body["type"] == "searchset" and body["total"] == len(body.get("entry", []))
@@ -58,6 +59,18 @@ def valid(body: dict[str, Any]) -> None:
             "value"])}
     if kind == "OperationOutcome":
         assert body["issue"] and all(i["severity"] and i["code"] for i in body["issue"])
+
+
+def _empty(body: Any, path: str = ""):
+    """Where the JSON holds an empty array, object or string."""
+    if body in ([], {}, ""):
+        yield path
+    elif isinstance(body, dict):
+        for key, value in body.items():
+            yield from _empty(value, f"{path}.{key}")
+    elif isinstance(body, list):
+        for n, value in enumerate(body):
+            yield from _empty(value, f"{path}[{n}]")
 
 
 def _references(body: Any):
