@@ -320,6 +320,18 @@ def stop_server(server: subprocess.Popen, log: Any) -> None:
     log.close()
 
 
+def run_generator(script: str, spec: dict, env: dict) -> dict:
+    """`script --generate SPEC` (the load generator) in a separate process held to one
+    core (`taskset -c 1`, so that it does not starve the server); its JSON answer."""
+    cmd = [sys.executable, script, "--generate", json.dumps(spec)]
+    if shutil.which("taskset"):
+        cmd = ["taskset", "-c", "1", *cmd]
+    child = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if child.returncode != 0:
+        raise SystemExit(child.stderr[-3000:])
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=200_000)
@@ -374,13 +386,7 @@ def main() -> None:
         spec = {"base": f"http://127.0.0.1:{port}", "email": "coordinator@demo.invalid",
                 "password": password, "users": args.users, "seconds": args.seconds,
                 "clients": args.clients, "pcns": sorted(coordinator.orgs)}
-        cmd = [sys.executable, __file__, "--generate", json.dumps(spec)]
-        if shutil.which("taskset"):
-            cmd = ["taskset", "-c", "1", *cmd]
-        child = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-        if child.returncode != 0:
-            raise SystemExit(child.stderr[-3000:])
-        load = json.loads(child.stdout.strip().splitlines()[-1])
+        load = run_generator(__file__, spec, env)
         problems = server_log_problems(server_log)
         result = {
             "server_log_problems": len(problems), "server_log_first_problems": problems[:5],

@@ -1,8 +1,9 @@
 """The web app's caches, each owned by one app (kept on its state, reached through
 `guardian/web/deps.py`), never by a module: `TimedCache` for reference values the worklist
 shows on every request (drop-down choices, PCN names, coordinators, counts at one read-model
-position), `TableCache` for built report tables and the other report results (the API's
-report, the RTT export), per event-store head and parameters.
+position: `worklist_counts`, which the page and the JSON API share), `TableCache` for built
+report tables and the other report results (the API's report, the RTT export), per
+event-store head and parameters.
 """
 
 from __future__ import annotations
@@ -10,8 +11,13 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
+
+from sqlalchemy import Connection
+
+from guardian.projections import worklist as wl
+from guardian.projections import worklist_queries
 
 FACET_TTL = 60.0  # seconds the worklist's drop-down values are reused
 
@@ -35,6 +41,20 @@ class TimedCache:
         found = compute()
         self._values[key] = (time.monotonic(), found)
         return found
+
+
+def worklist_counts(cache: TimedCache, conn: Connection, scope: wl.Scope, pcn: str | None,
+                    on: Any, attrs: dict[str, Any], filters: Sequence[str] = ()
+                    ) -> dict[str, int]:
+    """`wl.counts` (a scan of every row in scope, the worklist's costliest query), reused
+    until the worklist changes (its tracking position moves with every projected event,
+    and is read before the counts, so a count is never older than its key) or the day
+    does. The worklist page and the JSON API's worklist share the entries: an attribute
+    left out is the same as one given as None."""
+    key = ("counts", scope.pcns, scope.user, scope.gone, pcn,
+           tuple(sorted((k, str(v)) for k, v in attrs.items() if v not in (None, ""))),
+           tuple(filters), on, worklist_queries.position(conn))
+    return cache.get(key, lambda: wl.counts(conn, scope, pcn, on, attrs, filters))
 
 
 class TableCache:

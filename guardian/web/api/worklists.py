@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import to_json
 
 from guardian.domain import standards
 from guardian.domain.identifiers import normalise_practice_code, normalise_provider_code
@@ -22,7 +23,8 @@ from guardian.projections.name_queries import Names
 from guardian.web import cursor
 from guardian.web.access import PatientReader, may_see_pcn, record_access
 from guardian.web.api.answers import NO_STORE, code_parameter, invalid, not_found, responses
-from guardian.web.deps import AppDep, ConnDep, ScopeDep
+from guardian.web.caches import worklist_counts
+from guardian.web.deps import AppDep, ConnDep, PageCacheDep, ScopeDep
 from guardian.web.names import NamesDep
 from guardian.web.present import with_departed
 
@@ -122,18 +124,24 @@ def _attributes(practice: str | None, provider: str | None, treatment_function: 
     return attrs
 
 
-def _row_out(row: dict[str, Any], on: dt.date, names: Names) -> WorklistRow:
+ROW_FIELDS = tuple(WorklistRow.model_fields)
+PAGE_FIELDS = tuple(WorklistPage.model_fields)
+
+
+def _row_out(row: dict[str, Any], on: dt.date, names: Names) -> dict[str, Any]:
+    """A row as `WorklistRow` has it (its fields in order, the names beside the codes),
+    built as a dict: the page is written straight to JSON, not validated again."""
     breach, risk = row["next_breach_on"], row["next_at_risk_from"]
-    return WorklistRow(
-        **row,
-        provider_name=names.provider(row["provider"]),
-        practice_name=names.practice(row["practice_code"]),
-        pcn_name=names.pcn(row["pcn_code"]) if row["pcn_code"] else None,
-        treatment_function_name=names.treatment_function(row["treatment_function"]),
-        days_waiting=(on - row["wait_from"]).days,
-        breached=standards.breached_when(breach, on),
-        at_risk=standards.at_risk_when(risk, breach, on),
-    )
+    computed = {
+        "provider_name": names.provider(row["provider"]),
+        "practice_name": names.practice(row["practice_code"]),
+        "pcn_name": names.pcn(row["pcn_code"]) if row["pcn_code"] else None,
+        "treatment_function_name": names.treatment_function(row["treatment_function"]),
+        "days_waiting": (on - row["wait_from"]).days,
+        "breached": standards.breached_when(breach, on),
+        "at_risk": standards.at_risk_when(risk, breach, on),
+    }
+    return {k: computed[k] if k in computed else row[k] for k in ROW_FIELDS}
 
 
 @router.get(
@@ -144,11 +152,11 @@ def _row_out(row: dict[str, Any], on: dt.date, names: Names) -> WorklistRow:
 )
 def get_worklist(
     request: Request,
-    response: Response,
     principal: PatientReader,
     scope: ScopeDep,
     app: AppDep,
     connect: ConnDep,
+    cache: PageCacheDep,
     names: NamesDep,
     pcn_code: Annotated[str, Path(description="The PCN's ODS code, e.g. U90001")],
     filters: Annotated[list[FilterName], Query(  # type: ignore[valid-type]
@@ -161,7 +169,7 @@ def get_worklist(
     stage: Annotated[StageName | None, Query()] = None,  # type: ignore[valid-type]
     after: Annotated[str | None, Query(description="The `next` of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-) -> WorklistPage:
+) -> Response:
     """Coordinators (their PCNs) and admins; anyone else, and a PCN outside your scope,
     gets 404. Rows are the open pathways of patients registered at the PCN's practices;
     `next` pages on (sort key, provider, pathway id), so rows never repeat or go missing
@@ -169,27 +177,30 @@ def get_worklist(
     pcn = pcn_code.strip().upper()
     if len(pcn) > 8 or not pcn.isprintable() or not may_see_pcn(principal, pcn):
         raise not_found()
-    with connect() as conn:
-        if not org_queries.pcn_known(conn, pcn):
-            raise not_found()
-    attrs = _attributes(practice, provider, treatment_function, priority, stage)
-    position = _position(sort, after) if after else None
     on = app.today()
     chosen = list(dict.fromkeys(filters))
-    with connect() as conn:
+    with connect() as conn:  # one connection for every read of the request
+        if not org_queries.pcn_known(conn, pcn):
+            raise not_found()
+        attrs = _attributes(practice, provider, treatment_function, priority, stage)
+        position = _position(sort, after) if after else None
         scope = with_departed(conn, scope)
         rows = wl.page(conn, scope, pcn, on, chosen, sort, position, limit + 1, attrs)
-        counts = wl.counts(conn, scope, pcn, on, attrs)
+        # the counts scan every row of the PCN: reused until the worklist changes
+        counts = worklist_counts(cache, conn, scope, pcn, on, attrs)
     more = len(rows) > limit
     rows = rows[:limit]
     record_access(request, principal, "view-worklist",
                   detail=" ".join([f"pcn={pcn}", *(f"filter={f}" for f in chosen),
                                    *(f"{k}={v}" for k, v in attrs.items()),
                                    f"rows={len(rows)}"]))
-    response.headers["Cache-Control"] = NO_STORE
-    return WorklistPage(
-        pcn_code=pcn, pcn_name=names.pcn(pcn), as_of=on, filters=chosen, sort=sort,
-        attributes=attrs, limit=limit,
-        rows=[_row_out(r, on, names) for r in rows], counts=counts,
-        next=cursor.encode(sort, rows[-1]) if more else None,
-    )
+    page = {
+        "pcn_code": pcn, "pcn_name": names.pcn(pcn), "as_of": on, "filters": chosen,
+        "sort": sort, "attributes": attrs, "limit": limit,
+        "rows": [_row_out(r, on, names) for r in rows], "counts": counts,
+        "next": cursor.encode(sort, rows[-1]) if more else None,
+    }
+    # WorklistPage's shape (the schema's), written once by pydantic-core's serializer
+    # rather than validated as a model, dumped, validated again and encoded
+    return Response(to_json({k: page[k] for k in PAGE_FIELDS}), media_type="application/json",
+                    headers={"Cache-Control": NO_STORE})

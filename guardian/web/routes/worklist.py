@@ -22,10 +22,13 @@ from guardian.projections import worklist_queries
 from guardian.projections.report_queries import pcn_names
 from guardian.web import access, cursor
 from guardian.web.access import Principal, require_role
+from guardian.web.caches import worklist_counts
 from guardian.web.deps import AppDep, CatchUpDep, ConnDep, PageCacheDep, ScopeDep
 from guardian.web.inputs import LARGEST_INTEGER
-from guardian.web.present import covering, enabled_coordinators, present_row, with_departed
+from guardian.web.names import names_of
+from guardian.web.present import covering, enabled_coordinators, with_departed
 from guardian.web.templating import is_htmx, page_or_fragment
+from guardian.web.worklist_rows import shown_rows
 
 router = APIRouter(include_in_schema=False)
 
@@ -166,12 +169,8 @@ def worklist_page(
         scope = with_departed(conn, scope, people)
         rows = wl.page(conn, scope, pcn, today, filters, sort, after_at, PAGE_SIZE + 1, attrs,
                        before=before_at)
-        # The counts scan every row in scope: reuse them until the worklist changes (its
-        # tracking position moves with every projected event) or the day does.
-        counts = cache.get(("counts", scope.pcns, scope.user, scope.gone, pcn,
-                            tuple(sorted((k, str(v)) for k, v in attrs.items())),
-                            tuple(filters), today, worklist_queries.position(conn)),
-                           lambda: wl.counts(conn, scope, pcn, today, attrs, filters))
+        # The counts scan every row in scope: reused until the worklist changes.
+        counts = worklist_counts(cache, conn, scope, pcn, today, attrs, filters)
         facets = cache.get(("facets", scope.pcns, pcn), lambda: wl.facets(conn, scope, pcn))
         names = cache.get(("pcn-names",), lambda: pcn_names(conn))
     if before_at is not None:
@@ -199,7 +198,7 @@ def worklist_page(
                          detail=f"PCN {pcn or 'all in scope'}; filters {','.join(filters)}")
     my_pcns = sorted(principal.pcns) if principal.pcns is not None else sorted(names)
     return page_or_fragment(request, "worklist.html", {
-        "rows": [present_row(r, today, scope.gone) for r in rows], "counts": counts,
+        "rows": shown_rows(rows, today, scope.gone, names_of(request)), "counts": counts,
         "facets": facets,
         "state": state, "query": query, "next_href": next_href, "prev_href": prev_href,
         "page_number": number, "pages": pages, "notice": NOTICES.get(notice or ""),

@@ -1,0 +1,326 @@
+"""Benchmark: what the web layer costs over its own SQL, for the worklist (JSON and HTML).
+
+    flock /tmp/h/bench.lock .venv/bin/python bench/web_cost.py \\
+        --url postgresql+psycopg2://postgres@127.0.0.1:5432/guardian_bench17 \\
+        --var-dir /tmp/b17/var [--workers 4] [--clients 20] [--seconds 20] [--samples 200]
+
+On a loaded, projected store (the 200,000-patient demo), starts `guardian serve --workers N`
+(bench/web_load.py's `start_server`), signs in the demo coordinator and gives them an API
+token, and picks their PCN with the most open pathways. The same fixed sequence of
+(filter, sort) views of that PCN is then asked for in four ways:
+
+- **direct SQL** (the same-run baseline): the queries each request runs, through the
+  project's query functions on one plain connection, no HTTP: for the JSON worklist
+  (`GET /api/v1/worklists/{pcn}`) the PCN check, the accounts, `wl.page` and `wl.counts`;
+  for the HTML page (`GET /worklist?pcn=…`, the whole page, and its results block as an
+  htmx request gets it: "fragment") the accounts, `wl.page` and `wl.counts` with the
+  filters. Also the page query alone (what a request costs when the counts are reused);
+- **one client** (a separate process held to one core, `taskset -c 1`, as web_load.py's
+  generator): p50/p95 of each, one request at a time, after one warm-up pass;
+- **closed loop**: `--clients` clients back to back, `--warmup` seconds not counted, then
+  `--seconds` → requests/s, p50/p95, errors;
+- **sizes**: one page's bytes on the wire asking for identity and for gzip (what the
+  server sent), and the body gzipped here (what gzip would give).
+
+Every 200 of a worklist view must leave one `view-worklist` audit entry: the bench counts
+them before and after and reports both numbers.
+Targets (docs: bench/README.md, "The web layer's own cost"): p50 within 2× the direct SQL
+for one client; at 20 clients ≥ 200 requests/s (HTML) and ≥ 150 (JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import gzip
+import json
+import os
+import random
+import secrets
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from web_load import (  # noqa: E402
+    run_generator,
+    server_log_problems,
+    sign_in,
+    start_server,
+    stop_server,
+    summary,
+)
+
+EMAIL = "coordinator@demo.invalid"
+FILTERS = ["", "breached", "at-risk", "new", "deterioration", "workup-incomplete",
+           "unanswered-messages", "assigned-to-me"]
+SORTS = ["urgency", "next-deadline", "days-waiting"]
+KINDS = ("json", "html", "fragment")  # fragment: the page's results block, as htmx asks
+
+
+def views(n: int, seed: int = 3) -> list[tuple[str, str]]:
+    """The fixed sequence of (filter, sort) every measurement walks through."""
+    rng = random.Random(seed)
+    return [(rng.choice(FILTERS), rng.choice(SORTS)) for _ in range(n)]
+
+
+def url_of(kind: str, pcn: str, view: tuple[str, str]) -> str:
+    f, sort = view
+    pairs = [("sort", sort), *([("filter", f)] if f else [])]
+    if kind == "json":
+        return f"/api/v1/worklists/{pcn}?" + urlencode(pairs)
+    return "/worklist?" + urlencode([("pcn", pcn), *pairs])
+
+
+# ---------------------------------------------------------------------------- baseline
+
+
+def direct_sql(url: str, pcn: str, pcns: frozenset[str], samples: int) -> dict:
+    """Each request's own queries, straight to the database, in the same sequence."""
+    from guardian import users
+    from guardian.bootstrap import build_app
+    from guardian.config import Settings
+    from guardian.projections import org_queries
+    from guardian.projections import worklist as wl
+    from guardian.web.present import with_departed
+
+    app = build_app(Settings(database_url=url))
+    scope = wl.Scope(pcns, EMAIL)
+    today = app.today()
+    out: dict[str, list[float]] = {"json": [], "html": [], "page_only": []}
+    attrs = {a: None for a in wl.ATTRIBUTES}
+    with app.engine.connect() as conn:
+        for n, (f, sort) in enumerate(views(samples) * 2):
+            filters = [f] if f else []
+            t = time.perf_counter()
+            org_queries.pcn_known(conn, pcn)
+            s = with_departed(conn, scope)
+            wl.page(conn, s, pcn, today, filters, sort, None, 51, {})
+            wl.counts(conn, s, pcn, today, {})
+            json_ms = (time.perf_counter() - t) * 1000
+            t = time.perf_counter()
+            s = with_departed(conn, scope, users.list_users(conn))
+            wl.page(conn, s, pcn, today, filters, sort, None, 51, attrs)
+            wl.counts(conn, s, pcn, today, attrs, filters)
+            html_ms = (time.perf_counter() - t) * 1000
+            t = time.perf_counter()
+            wl.page(conn, s, pcn, today, filters, sort, None, 51, attrs)
+            page_ms = (time.perf_counter() - t) * 1000
+            if n >= samples:  # the first pass warms the caches, as the clients' does
+                out["json"].append(json_ms)
+                out["html"].append(html_ms)
+                out["page_only"].append(page_ms)
+    app.close()
+    found = {k: summary(v) for k, v in out.items()}
+    return {**found, "fragment": found["html"]}  # the same queries as the whole page
+
+
+def audited(url: str) -> int:
+    """How many view-worklist entries the audit log holds."""
+    from sqlalchemy import func, select
+
+    from guardian.bootstrap import build_app
+    from guardian.config import Settings
+    from guardian.store.tables import audit_log
+
+    app = build_app(Settings(database_url=url))
+    with app.engine.connect() as conn:
+        found = conn.execute(select(func.count()).select_from(audit_log)
+                             .where(audit_log.c.action == "view-worklist")).scalar_one()
+    app.close()
+    return int(found)
+
+
+# ---------------------------------------------------------------------------- generator
+
+
+async def one_client(client, kind: str, pcn: str, samples: int, headers: dict) -> dict:
+    seq = views(samples)
+    times, errors = [], 0
+    for n, view in enumerate(seq * 2):
+        t = time.perf_counter()
+        r = await client.get(url_of(kind, pcn, view), headers=headers[kind])
+        ms = (time.perf_counter() - t) * 1000
+        errors += r.status_code != 200
+        if n >= samples:
+            times.append(ms)
+    return {**summary(times), "errors": errors, "requests": 2 * samples}
+
+
+async def closed_loop(base: str, kind: str, pcn: str, clients: list[dict], headers: dict,
+                      warmup: float, seconds: float) -> dict:
+    import httpx
+
+    seq = views(997, seed=11)
+    times: list[float] = []
+    errors, answered = [0], [0]
+    started = time.monotonic()
+    counting_from, until = started + warmup, started + warmup + seconds
+
+    async def run(i: int, auth: dict) -> None:
+        async with httpx.AsyncClient(base_url=base, timeout=60, **auth) as client:
+            n = i * 37
+            while time.monotonic() < until:
+                n += 1
+                t = time.perf_counter()
+                r = await client.get(url_of(kind, pcn, seq[n % len(seq)]),
+                                     headers=headers[kind])
+                answered[0] += r.status_code == 200
+                if time.monotonic() >= counting_from:
+                    times.append((time.perf_counter() - t) * 1000)
+                    errors[0] += r.status_code != 200
+
+    await asyncio.gather(*[run(i, auth) for i, auth in enumerate(clients)])
+    return {"clients": len(clients), "seconds": seconds, "requests": len(times),
+            "requests_per_s": round(len(times) / seconds, 1), "errors": errors[0],
+            "answered_with_warmup": answered[0], **summary(times)}
+
+
+async def sizes(client, kind: str, pcn: str, headers: dict) -> dict:
+    url = url_of(kind, pcn, ("", "urgency"))
+    found = {}
+    for encoding in ("identity", "gzip"):
+        r = await client.get(url, headers={**headers[kind], "Accept-Encoding": encoding})
+        found[encoding] = {"bytes": r.num_bytes_downloaded,
+                           "content_encoding": r.headers.get("content-encoding", "identity")}
+        if encoding == "identity":
+            found["gzip_here_bytes"] = len(gzip.compress(r.content, 6))
+    return found
+
+
+async def generate(base: str, password: str, token: str, pcn: str, samples: int,
+                   clients: int, warmup: float, seconds: float) -> dict:
+    import httpx
+
+    sessions = []
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        for _ in range(clients):
+            client.cookies.clear()
+            await sign_in(client, EMAIL, password)
+            sessions.append({"cookies": dict(client.cookies)})
+    headers = {"json": {"Authorization": f"Bearer {token}"}, "html": {},
+               "fragment": {"HX-Request": "true"}}
+    out: dict = {"one_client": {}, "closed_loop": {}, "sizes": {}}
+    async with httpx.AsyncClient(base_url=base, timeout=60, **sessions[0]) as client:
+        for kind in KINDS:
+            out["one_client"][kind] = await one_client(client, kind, pcn, samples, headers)
+            out["sizes"][kind] = await sizes(client, kind, pcn, headers)
+    for kind in KINDS:
+        auths = [{}] * clients if kind == "json" else sessions
+        out["closed_loop"][kind] = await closed_loop(base, kind, pcn, auths, headers, warmup,
+                                                     seconds)
+    return out
+
+
+# ---------------------------------------------------------------------------- driver
+
+
+def prepare(url: str, var: Path) -> tuple[str, str, str, frozenset[str]]:
+    """The coordinator's password (set for this run), an API token, their PCN with the
+    most open pathways, and all their PCNs."""
+    from sqlalchemy import func, select
+
+    from guardian import users
+    from guardian.bootstrap import build_app
+    from guardian.config import Settings
+    from guardian.projections import worklist as wl
+
+    app = build_app(Settings(database_url=url))
+    users.ensure_demo_users(app.engine, var)
+    password = secrets.token_urlsafe(12)
+    users.reset_password(app.engine, EMAIL, password)
+    token = users.create_token(app.engine, EMAIL, days=1)
+    pcns = frozenset(users.find_user(app.engine, EMAIL).orgs)
+    w = wl.worklist
+    with app.engine.connect() as conn:
+        biggest = conn.execute(select(w.c.pcn_code).where(w.c.pcn_code.in_(sorted(pcns)))
+                               .group_by(w.c.pcn_code).order_by(func.count().desc())
+                               .limit(1)).scalar_one()
+    app.close()
+    return password, token, biggest, pcns
+
+
+def table(result: dict) -> str:
+    lines = ["| | direct SQL p50 / p95 | one client p50 / p95 | ratio p50 | "
+             f"{result['clients']} clients req/s | p50 / p95 | bytes identity / gzip |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for kind in KINDS:
+        sql, one = result["direct_sql"][kind], result["one_client"][kind]
+        loop, size = result["closed_loop"][kind], result["sizes"][kind]
+        lines.append(
+            f"| {kind} | {sql['p50_ms']} / {sql['p95_ms']} ms | {one['p50_ms']} / "
+            f"{one['p95_ms']} ms | ×{result['ratio_p50'][kind]} | {loop['requests_per_s']} | "
+            f"{loop['p50_ms']} / {loop['p95_ms']} ms | {size['identity']['bytes']:,} / "
+            f"{size['gzip']['bytes']:,} ({size['gzip']['content_encoding']}; gzip here "
+            f"{size['gzip_here_bytes']:,}) |")
+    page = result["direct_sql"]["page_only"]
+    lines.append(f"\npage query alone p50 / p95: {page['p50_ms']} / {page['p95_ms']} ms; "
+                 f"audited: {result['audit']}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", default="postgresql+psycopg2://postgres@127.0.0.1:5432/"
+                                         "guardian_bench17")
+    parser.add_argument("--var-dir", default="/tmp/b17/var")
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--warmup", type=float, default=3)
+    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--generate", help=argparse.SUPPRESS)  # the pinned child's mode
+    args = parser.parse_args()
+    if args.generate:
+        print(json.dumps(asyncio.run(generate(**json.loads(args.generate)))), flush=True)
+        return
+
+    var = Path(args.var_dir)
+    logs = Path(tempfile.mkdtemp(prefix="guardian-webcost-"))
+    env = {**os.environ, "GUARDIAN_VAR_DIR": str(var), "GUARDIAN_DATABASE_URL": args.url,
+           "GUARDIAN_SECRET_KEY": "bench-key",
+           # the API's per-credential rate limit would stop the closed loop's one token
+           "GUARDIAN_API_RATE_PER_MINUTE": "0"}
+    password, token, pcn, pcns = prepare(args.url, var)
+    server, port, server_log = start_server(env, args.workers, logs)
+    try:
+        before = audited(args.url)
+        base_line = direct_sql(args.url, pcn, pcns, args.samples)
+        spec = {"base": f"http://127.0.0.1:{port}", "password": password, "token": token,
+                "pcn": pcn, "samples": args.samples, "clients": args.clients,
+                "warmup": args.warmup, "seconds": args.seconds}
+        load = run_generator(__file__, spec, env)
+        problems = server_log_problems(server_log)
+        result = {
+            "at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "pcn": pcn, "workers": args.workers, "clients": args.clients,
+            "generator": "taskset -c 1" if shutil.which("taskset") else "unpinned",
+            "server_log_problems": len(problems), "server_log_first_problems": problems[:5],
+            "direct_sql": base_line, **load,
+            "ratio_p50": {k: round(load["one_client"][k]["p50_ms"]
+                                   / base_line[k]["p50_ms"], 2) for k in KINDS},
+            "ratio_p50_to_page_query": {
+                k: round(load["one_client"][k]["p50_ms"]
+                         / base_line["page_only"]["p50_ms"], 2) for k in KINDS},
+        }
+        # every 200: the one-client passes, the two size requests and the closed loops
+        made = sum(load["one_client"][k]["requests"] - load["one_client"][k]["errors"] + 2
+                   + load["closed_loop"][k]["answered_with_warmup"] for k in KINDS)
+        result["audit"] = {"view_worklist_entries_added": audited(args.url) - before,
+                           "views_answered": made}
+        print(json.dumps(result, indent=2))
+        print(table(result))
+    finally:
+        stop_server(server, server_log)
+        shutil.rmtree(logs, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
