@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import socket
 import sqlite3
 import subprocess
@@ -31,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from live_server import run_guardian, stop
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -84,29 +84,6 @@ class Live:
             return conn.execute(sql, params).fetchall()
         finally:
             conn.close()
-
-
-# Runs several `guardian` commands in one interpreter (one start-up, not one per command).
-_COMMANDS = """
-import sys
-from guardian.cli import app
-for args in ARGS:
-    try:
-        app(args, prog_name="guardian")
-    except SystemExit as e:
-        if e.code:
-            sys.exit(f"guardian {' '.join(args)} exited with {e.code}")
-"""
-
-
-def _guardian(*commands: list[str], env: dict[str, str], cwd: Path) -> str:
-    code = _COMMANDS.replace("ARGS", repr([list(c) for c in commands]))
-    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=180)
-    if done.returncode != 0:
-        pytest.fail(f"{' ; '.join(' '.join(c) for c in commands)} failed "
-                    f"({done.returncode}):\n{done.stdout}\n{done.stderr}", pytrace=False)
-    return done.stdout
 
 
 def _free_port() -> int:
@@ -184,9 +161,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
            "GUARDIAN_SECRET_KEY": "browser-tests-" + os.urandom(16).hex(),
            "PYTHONUNBUFFERED": "1"}
     env.pop("GUARDIAN_STANDARDS_FILE", None)
-    out = _guardian(["db", "init"], ["demo", "--patients", str(PATIENTS), "--seed", str(SEED)],
-                    ["users", "token", "--email", "admin@demo.invalid", "--json"],
-                    env=env, cwd=root)
+    out = run_guardian(["db", "init"],
+                       ["demo", "--patients", str(PATIENTS), "--seed", str(SEED)],
+                       ["users", "token", "--email", "admin@demo.invalid", "--json"],
+                       env=env, cwd=root)
     token = next(json.loads(line)["token"] for line in out.splitlines()
                  if line.startswith('{"token"'))
     password, emails, orgs = _parse_logins((root / "var" / "demo-logins.txt").read_text())
@@ -215,13 +193,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             time.sleep(0.2)
         yield server
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+        stop(proc)
         smtp.stop()
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from live_server import stop
 
 from guardian import audit
 from guardian.bootstrap import build_app, init_database
@@ -65,12 +65,7 @@ def audited_address(url: str, tmp_path: Path, email: str, proxies: str | None) -
                             headers={"X-Forwarded-For": "198.51.100.23"})
             assert r.status_code == 401
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=5)
+        stop(server)
     app = build_app(Settings(database_url=url, var_dir=tmp_path))
     try:
         return audit.entries(app.engine, email=email)[0].client
