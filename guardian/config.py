@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     report_timeout_seconds: float = 60.0
     # Days a new API token stays valid (docs/access.md "API tokens").
     token_days: int = 90
+    # JSON API requests a minute per bearer token or signed-in user, counted by each
+    # `serve` worker process (0: no limit); the largest request body any route accepts;
+    # uvicorn's access log from `guardian serve`, each line with its request id
+    # (docs/api.md "Rate limit", "Request ids").
+    api_rate_per_minute: int = 600
+    max_body_bytes: int = 1024 * 1024
+    access_log: bool = False
     # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed: comma-separated
     # addresses or CIDR networks; none by default (docs/access.md "Client addresses").
     trusted_proxies: str = ""
@@ -110,6 +117,15 @@ class Settings(BaseSettings):
     def _positive_days(cls, value: int) -> int:
         if not 1 <= value <= 3650:
             raise ValueError(f"GUARDIAN_TOKEN_DAYS must be 1 to 3650 days, not {value}")
+        return value
+
+    @field_validator("api_rate_per_minute", "max_body_bytes")
+    @classmethod
+    def _not_negative(cls, value: int, info: ValidationInfo) -> int:
+        least = 1024 if info.field_name == "max_body_bytes" else 0
+        if value < least:
+            raise ValueError(f"GUARDIAN_{(info.field_name or '').upper()} must be at least "
+                             f"{least}, not {value}")
         return value
 
     @field_validator("trusted_proxies")

@@ -44,6 +44,8 @@ def serve(
 
         start_in_thread(settings)
     typer.echo(f"Guardian on http://{host}:{port}/  (database {settings.database_url})")
+    from guardian.web.request_ids import uvicorn_log_config
+
     uvicorn.run(
         "guardian.web.app:create_app",
         factory=True,
@@ -51,6 +53,9 @@ def serve(
         port=port,
         workers=workers,
         log_level="info",
+        # each line with its request id; the access log only when GUARDIAN_ACCESS_LOG is on
+        log_config=uvicorn_log_config(),
+        access_log=settings.access_log,
         # Proxy headers are believed only from GUARDIAN_TRUSTED_PROXIES, by the app
         # itself (guardian/web/app.py): uvicorn's own rule would trust 127.0.0.1.
         proxy_headers=False,

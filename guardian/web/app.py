@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.middleware.gzip import GZipMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from guardian.application import GuardianApp
@@ -21,7 +21,8 @@ from guardian.config import Settings
 from guardian.projections import store_queries
 from guardian.projections.registry import runner_for
 from guardian.projections.report_queries import event_head
-from guardian.web import access, api, auth, docs, fhir
+from guardian.web import access, api, auth, docs, fhir, rate_limit, request_ids
+from guardian.web.body_limits import BodyLimits
 from guardian.web.deps import AppDep, RunnerDep
 from guardian.web.inputs import refuse_bad_text
 from guardian.web.routes import (
@@ -80,6 +81,7 @@ def is_admin(request: Request) -> bool:
 
 def create_app(settings: Settings | None = None, follow_events: bool = True) -> FastAPI:
     settings = settings or Settings()
+    request_ids.install_logging()  # every log record carries its request's id
     templates = make_templates()
     inbox.install(templates)  # the header's unread count (guardian/web/routes/inbox.py)
 
@@ -130,6 +132,7 @@ def create_app(settings: Settings | None = None, follow_events: bool = True) -> 
         dependencies=[Depends(refuse_bad_text)],
     )
     app.state.templates = templates
+    app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes)  # 413, 415
     app.add_middleware(SecurityHeaders)
     if settings.proxies:
         # The one rule for client addresses (docs/access.md "Client addresses"): only a
@@ -137,6 +140,10 @@ def create_app(settings: Settings | None = None, follow_events: bool = True) -> 
         # request.client (access.client_of, the audit log, the sign-in throttle) and the
         # scheme (Secure cookies). `guardian serve` turns uvicorn's own handling off.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.proxies)
+    # Outermost but for compression: every answer, the 413s and 415s included, carries the
+    # request id (guardian/web/request_ids.py); bodies are compressed last.
+    app.add_middleware(request_ids.RequestIds)
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     auth.install(app)  # sign-in/out, admin pages, 401/403/404 answers (guardian/web/access.py)
     app.include_router(docs.router)
@@ -149,20 +156,27 @@ def create_app(settings: Settings | None = None, follow_events: bool = True) -> 
     app.include_router(report_pages.router)  # place-lead reports and CSVs
     app.include_router(help_pages.router)  # the glossary
 
+    @app.exception_handler(rate_limit.TooManyRequests)
+    async def too_many(request: Request, exc: Exception):
+        assert isinstance(exc, rate_limit.TooManyRequests)
+        return JSONResponse({"detail": exc.detail, "limit_per_minute": exc.limit,
+                             "retry_after": exc.retry_after}, status_code=429,
+                            headers=exc.headers)
+
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception):
-        ref = uuid.uuid4().hex[:12]
+        ref = request_ids.of(request)  # the reference given is the request id
         log.exception("unhandled error %s on %s %s", ref, request.method, request.url.path)
         # Starlette answers an unhandled error outside the middleware stack: the security
-        # headers are set here too.
+        # headers and the request id are set here too.
+        headers = {**SECURITY_HEADERS, request_ids.HEADER: ref}
         if request.url.path.startswith(("/api/", "/healthz")):
             return JSONResponse(
-                {"detail": "internal error", "reference": ref}, status_code=500,
-                headers=SECURITY_HEADERS,
+                {"detail": "internal error", "reference": ref, "request_id": ref},
+                status_code=500, headers=headers,
             )
         return templates.TemplateResponse(
-            request, "error.html", {"reference": ref}, status_code=500,
-            headers=SECURITY_HEADERS,
+            request, "error.html", {"reference": ref}, status_code=500, headers=headers,
         )
 
     @app.get("/healthz", tags=["operations"])

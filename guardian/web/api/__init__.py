@@ -1,8 +1,11 @@
 """The JSON API under /api/v1 (docs/api.md): the same use cases, read models and
 scopes as the pages, for scripts and other systems. This package puts its route groups
 together in one router: referrals (`referrals`, their shapes in `referral_models`), PCN
-worklists (`worklists`), the patient search (`patients`) and place reports (`reports`);
-what every route answers besides its own body is in `answers`. The schema and Swagger UI
+worklists (`worklists`), the patient search (`patients`), place reports (`reports`), the
+patient page's actions, the contact preference and bulk assign as commands (`commands`,
+their shapes in `command_models`), and the inbox, letters and outbox (`inbox`); what every
+route answers besides its own body is in `answers`. Every route counts against the
+caller's rate limit (guardian/web/rate_limit.py). The schema and Swagger UI
 are the app's (guardian/web/docs.py).
 
 Credentials: `Authorization: Bearer <token>` (from `guardian users token`) or a session
@@ -17,6 +20,12 @@ patient, a PCN or a place exists outside the caller's scope (guardian/web/access
 | `GET /worklists/{pcn_code}` | coordinator (their PCNs), admin | 200, 422 |
 | `GET /patients?q=` | coordinator (their PCNs), admin | 200, 422 |
 | `GET /reports/bottlenecks?place=` | place lead (their place), admin | 200, 422 |
+| `POST /patients/{id}/pathways/{prov}/{pathway_id}/{action}` | as the page | 200/201, 409, 422 |
+| `POST /patients/{id}/contact-preference` | coordinator, admin | 200, 409, 422 |
+| `POST /worklist/assign` | coordinator, admin | 200, 422 |
+| `GET /inbox`, `POST /inbox/{id}/read`, `POST /inbox/read-all` | coordinator, GP, admin | 200 |
+| `POST /letters/{id}/printed` | coordinator (their PCNs), admin | 200 |
+| `POST /admin/notifications/{id}/resend` | admin | 200 |
 
 Everyone else gets 404 (a GP or a place lead posting a referral, a place lead asking for a
 referral or a worklist, a coordinator or GP asking for a report).
@@ -33,10 +42,14 @@ report view (`view-report`).
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
-from guardian.web.api import patients, referrals, reports, worklists
+from guardian.web.api import answers, commands, inbox, patients, referrals, reports, worklists
+from guardian.web.rate_limit import rate_limit
 
-router = APIRouter(prefix="/api/v1", tags=["api"])
-for group in (referrals, worklists, patients, reports):
+# Every route counts against the caller's allowance (guardian/web/rate_limit.py) and
+# documents the answers any route may give (answers.COMMON).
+router = APIRouter(prefix="/api/v1", tags=["api"], dependencies=[Depends(rate_limit)],
+                   responses=dict(answers.COMMON))
+for group in (referrals, worklists, patients, reports, commands, inbox):
     router.include_router(group.router)

@@ -1,7 +1,8 @@
 """What every route of the JSON API answers besides its own body (docs/api.md "Answers every
 route may give"): the error shapes the OpenAPI schema documents (422 in FastAPI's shape
-naming the field or parameter, 404 for anything out of scope, 409, 503), the helpers that
-raise them, `Cache-Control: no-store` for patient data, and read-your-writes after a write.
+naming the field or parameter, 404 for anything out of scope, 409, 413, 415, 429, 500, 503,
+each with the request id), the helpers that raise them, `Cache-Control: no-store` for
+patient data, and read-your-writes after a write.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ log = logging.getLogger("guardian.web.api")
 NO_STORE = "no-store"  # patient-identifiable answers are never cached
 
 
+REQUEST_ID = Field(description="The request's id (its `X-Request-ID`): give it when "
+                              "asking about this answer (docs/api.md \"Request ids\")")
+
+
 class FieldError(BaseModel):
     loc: list[str | int] = Field(
         description='Where: ["body", field] or ["query", parameter] (["body"]: the record)')
@@ -33,10 +38,12 @@ class ValidationProblem(BaseModel):
     """422: what was wrong, one entry per field or parameter (FastAPI's own shape)."""
 
     detail: list[FieldError]
+    request_id: str = REQUEST_ID
 
 
 class Problem(BaseModel):
     detail: str
+    request_id: str = REQUEST_ID
 
 
 class AmbiguousPathway(BaseModel):
@@ -46,26 +53,68 @@ class AmbiguousPathway(BaseModel):
     providers: list[str] = Field(description="The providers in the caller's scope using it")
     provider_names: dict[str, str] = Field(
         description="Each of those providers' names by code (the code when unnamed)")
+    request_id: str = REQUEST_ID
 
 
-def responses(*extra: int) -> dict[int | str, dict[str, Any]]:
-    """The answers a route documents: those of access (401, 404) and `extra` of these."""
-    described: dict[int, dict[str, Any]] = {
-        409: {"model": AmbiguousPathway,
-              "description": "The pathway id is used by more than one provider in your "
-                             "scope: repeat with `?provider=CODE`"},
-        422: {"model": ValidationProblem,
-              "description": "Bad input: each entry's `loc` names the field or parameter"},
-        503: {"model": Problem,
-              "description": "The report is being prepared (try again after `Retry-After` "
-                             "seconds), or took too long and was stopped"},
-    }
-    out: dict[int | str, dict[str, Any]] = {
-        code: {**answer, "model": Problem} for code, answer in AUTH_RESPONSES.items()
-    }
+class RateLimited(BaseModel):
+    """429: more requests with these credentials than the minute allows."""
+
+    detail: str
+    limit_per_minute: int = Field(description="GUARDIAN_API_RATE_PER_MINUTE")
+    retry_after: int = Field(description="Seconds to wait (also the `Retry-After` header)")
+    request_id: str = REQUEST_ID
+
+
+class ServerError(BaseModel):
+    """500: something went wrong on Guardian's side (it is logged with the reference)."""
+
+    detail: str
+    reference: str = Field(description="The request id, as the log has it")
+    request_id: str = REQUEST_ID
+
+
+# What any route of the API may answer, besides its own body (docs/api.md).
+COMMON: dict[int, dict[str, Any]] = {
+    **{code: {**answer, "model": Problem} for code, answer in AUTH_RESPONSES.items()},
+    413: {"model": Problem, "description": "The request body is larger than "
+                                           "GUARDIAN_MAX_BODY_BYTES"},
+    422: {"model": ValidationProblem,
+          "description": "Bad input: each entry's `loc` names the field or parameter"},
+    429: {"model": RateLimited, "description": "Too many requests a minute with these "
+                                               "credentials: wait `Retry-After` seconds",
+          "headers": {"Retry-After": {"description": "Seconds to wait",
+                                      "schema": {"type": "integer"}}}},
+    500: {"model": ServerError, "description": "An unexpected error (logged under "
+                                               "`reference`)"},
+}
+DESCRIBED: dict[int | str, dict[str, Any]] = {
+    409: {"model": AmbiguousPathway,
+          "description": "The pathway id is used by more than one provider in your "
+                         "scope: repeat with `?provider=CODE`"},
+    415: {"model": Problem, "description": "The body is not JSON (send "
+                                           "`Content-Type: application/json`)"},
+    503: {"model": Problem,
+          "description": "The report is being prepared (try again after `Retry-After` "
+                         "seconds), or took too long and was stopped"},
+    "stale": {"model": Problem,
+              "description": "The patient changed since `expected_version` (or at the same "
+                             "time): read it again, then send again"},
+}
+
+
+def responses(*extra: int | str) -> dict[int | str, dict[str, Any]]:
+    """The answers a route documents: COMMON and `extra` of DESCRIBED ("stale": a 409 for
+    a write that names the version it expects)."""
+    out: dict[int | str, dict[str, Any]] = dict(COMMON)
     for code in extra:
-        out[code] = described[code]
+        if code not in COMMON:  # 422: every route has it
+            out[409 if code == "stale" else code] = DESCRIBED[code]
     return out
+
+
+def writes(*extra: int | str) -> dict[int | str, dict[str, Any]]:
+    """The answers of a route that changes something: a body that is not JSON is 415."""
+    return responses(415, *extra)
 
 
 def invalid(loc: tuple[str | int, ...], msg: str) -> RequestValidationError:

@@ -40,6 +40,7 @@ from guardian.web.api.answers import (
     invalid,
     not_found,
     responses,
+    writes,
 )
 from guardian.web.api.referral_models import (
     DiagnosticOut,
@@ -67,7 +68,7 @@ def _referral_href(provider: str, pathway_id: str) -> str:
     status_code=201,
     response_model=ReferralWritten,
     responses={
-        **responses(422),
+        **writes(),
         200: {"model": ReferralWritten,
               "description": "Known already: `unchanged` (nothing written) or `updated`"},
         404: {"model": Problem,

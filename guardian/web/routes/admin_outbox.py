@@ -15,6 +15,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import Connection, func, select
 
+from guardian.application import GuardianApp
 from guardian.notifications.dispatcher import resend
 from guardian.notifications.kinds import KINDS
 from guardian.notifications.schema import (
@@ -26,7 +27,7 @@ from guardian.notifications.schema import (
 )
 from guardian.projections.name_queries import Names
 from guardian.users.directory import list_users
-from guardian.web.access import AdminPrincipal, record_access
+from guardian.web.access import AdminPrincipal, Principal, record_access
 from guardian.web.deps import AppDep
 from guardian.web.inputs import LARGEST_INTEGER
 from guardian.web.names import NamesDep
@@ -120,12 +121,20 @@ def outbox_page(request: Request, principal: AdminPrincipal, app: AppDep, names:
         **view, "resent": resent if resent in ("1", "0") else None})
 
 
-@router.post("/admin/notifications/{notification_id}/resend")
-def send_again(request: Request, principal: AdminPrincipal, app: AppDep,
-               notification_id: Annotated[int, Path(ge=1, le=LARGEST_INTEGER)]
-               ) -> Response:
+def queue_again(request: Request, principal: Principal, app: GuardianApp,
+                notification_id: int) -> bool:
+    """Queue a parked notification again (audited, the page and the API alike); False
+    when it is not parked (nothing done)."""
     queued = resend(app.engine, notification_id, app.now())
     record_access(request, principal, "notification-resend",
                   detail=f"notification {notification_id}"
                   + ("" if queued else " (not parked: nothing done)"))
+    return queued
+
+
+@router.post("/admin/notifications/{notification_id}/resend")
+def send_again(request: Request, principal: AdminPrincipal, app: AppDep,
+               notification_id: Annotated[int, Path(ge=1, le=LARGEST_INTEGER)]
+               ) -> Response:
+    queued = queue_again(request, principal, app, notification_id)
     return RedirectResponse(f"/admin/notifications?resent={int(queued)}", status_code=303)

@@ -175,17 +175,36 @@ def unread_in_scope(conn: Connection, principal: Principal) -> int:
     return len(in_scope(conn, principal, rows))
 
 
+@dataclass(frozen=True)
+class Listing:
+    """A page of the inbox: its items, where the next starts, the unread counts."""
+
+    items: list[Item]
+    next_before: int | None
+    unread: int  # in scope
+    any_unread: bool  # the header's count: also rows about pathways no longer seen
+
+
+def listing(request: Request, principal: Principal, app: GuardianApp, names: Names,
+            before: int | None) -> Listing:
+    """The inbox page before row `before` (audited, the page and the API alike)."""
+    with app.engine.connect() as conn:
+        rows, next_before = visible_page(conn, principal, before)
+        found = Listing(items_of(app, conn, names, rows), next_before,
+                        unread_in_scope(conn, principal),
+                        unread_count(conn, principal.user_id) > 0)
+    access.record_access(request, principal, "view-inbox")
+    return found
+
+
 @router.get("/inbox")
 def inbox_page(request: Request, principal: access.PatientReader, app: AppDep,
                names: NamesDep,
                before: Annotated[int | None, Query(ge=1, le=LARGEST_INTEGER)] = None
                ) -> Response:
-    with app.engine.connect() as conn:
-        rows, next_before = visible_page(conn, principal, before)
-        items = items_of(app, conn, names, rows)
-        unread = unread_in_scope(conn, principal)
-        any_unread = unread_count(conn, principal.user_id) > 0
-    access.record_access(request, principal, "view-inbox")
+    found = listing(request, principal, app, names, before)
+    items, next_before = found.items, found.next_before
+    unread, any_unread = found.unread, found.any_unread
     return render(request, "inbox.html", {"items": items, "next_before": next_before,
                                           "unread": unread, "any_unread": any_unread,
                                           "first": before is None})
@@ -282,12 +301,18 @@ def _back(request: Request) -> Response:
     return RedirectResponse("/inbox", status_code=303)
 
 
-@router.post("/inbox/read-all")
-def read_all(request: Request, principal: access.PatientReader, app: AppDep) -> Response:
+def read_everything(request: Request, principal: Principal, app: GuardianApp) -> int:
+    """Mark all the user's rows read (audited, the page and the API alike): how many."""
     with app.engine.begin() as conn:
         count = mark_read(conn, None, principal, app.now())
         access.record_access(request, principal, "inbox-read", conn=conn,
                              detail=f"all ({count})")
+    return count
+
+
+@router.post("/inbox/read-all")
+def read_all(request: Request, principal: access.PatientReader, app: AppDep) -> Response:
+    read_everything(request, principal, app)
     return _back(request)
 
 

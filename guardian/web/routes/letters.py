@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection, select, update
 
+from guardian.application import GuardianApp
 from guardian.notifications.schema import letters, notifications
 from guardian.projections.name_queries import patients_named
 from guardian.web import access
@@ -86,9 +87,10 @@ def letter_page(request: Request, principal: Staff, app: AppDep,
                                            "Cache-Control": "no-store"})
 
 
-@router.post("/letters/{notification_id}/printed")
-def mark_printed(request: Request, principal: Staff, app: AppDep,
-                 notification_id: LetterId) -> Response:
+def record_printed(request: Request, principal: Principal, app: GuardianApp,
+                   notification_id: int) -> None:
+    """Record that the user printed the letter (audited, the page and the API alike); 404
+    as `letter_of`. Printing it again keeps the first time."""
     with app.engine.begin() as conn:
         row = letter_of(conn, principal, notification_id)
         conn.execute(update(L).where(L.c.notification_id == row.notification_id,
@@ -96,4 +98,10 @@ def mark_printed(request: Request, principal: Staff, app: AppDep,
                      .values(printed_at=dt.datetime.now(dt.UTC), printed_by=principal.email))
         access.record_access(request, principal, "letter-printed", conn=conn,
                              patient_id=row.patient_id, detail=f"letter {notification_id}")
+
+
+@router.post("/letters/{notification_id}/printed")
+def mark_printed(request: Request, principal: Staff, app: AppDep,
+                 notification_id: LetterId) -> Response:
+    record_printed(request, principal, app, notification_id)
     return RedirectResponse("/letters?printed=1", status_code=303)

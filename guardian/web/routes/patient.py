@@ -52,6 +52,13 @@ CONTACT_PREFERENCES = {code: EMAIL_WORD.sub("email", label)
                        for code, label in codes.CONTACT_PREFERENCES.items()}
 
 Visible = list[tuple[str, str]]  # the keys (provider, pathway id) this user may see
+CHANGED = ("This patient's record changed since you opened it (someone else recorded "
+           "something). Check the page below, then submit again: what you typed is still "
+           "in the form.")
+
+
+class Stale(Exception):
+    """An action names a version of the patient other than the current one (409)."""
 
 
 def load_visible_patient(request: Request, app: GuardianApp, principal: Principal,
@@ -154,6 +161,33 @@ def patient_page(request: Request, principal: access.PatientReader, app: AppDep,
     return render(request, "patient.html", {**context, "new_keys": new})
 
 
+def set_contact_preference(request: Request, app: GuardianApp, principal: Principal,
+                           patient_ref: str, preference: str, expected: int | None = None
+                           ) -> Patient:
+    """Record how to contact the patient, with its audit entry (the page and the API's
+    command alike): 404 (audited) out of scope or not for this role; Stale when `expected`
+    (None: any) is not the patient's version; DomainError naming `preference` (a missing
+    choice, or e-mail without an address); ConcurrentChange."""
+    if principal.role not in ("coordinator", "admin"):
+        raise HTTPException(status_code=404, detail="Not Found")
+    patient, _ = load_visible_patient(request, app, principal, patient_ref)
+    if expected is not None and expected != patient.version:
+        raise Stale(CHANGED)
+    if not preference:
+        raise DomainError("Choose how to contact the patient", field="preference")
+    entry = access.audit_entry(request, principal, "contact-preference",
+                               patient_id=patient.id.hex, detail=preference)
+    with app.audited(entry):  # the entry commits with the action (docs/access.md)
+        app.record_contact_preference(patient.id, preference, by=principal.email)
+    return patient
+
+
+def in_words(error: DomainError) -> str:
+    """A domain message as a page or the API shows it ("email", a capital letter)."""
+    message = EMAIL_WORD.sub("email", error.message)
+    return message[:1].upper() + message[1:]
+
+
 @router.post("/patients/{patient_ref}/contact-preference")
 async def contact_preference(request: Request, principal: access.PatientReader, app: AppDep,
                              catch_up: CatchUpDep, patient_ref: str) -> Response:
@@ -164,22 +198,14 @@ async def contact_preference(request: Request, principal: access.PatientReader, 
     raw = await request.form()
     chosen = raw.get("preference")
     form = {"preference": chosen.strip() if isinstance(chosen, str) else ""}
-    patient, visible = load_visible_patient(request, app, principal, patient_ref)
     errors: dict[str, str] = {}
-    if not form["preference"]:
-        errors["preference"] = "Choose how to contact the patient"
-    else:
-        try:
-            entry = access.audit_entry(request, principal, "contact-preference",
-                                       patient_id=patient.id.hex, detail=form["preference"])
-            with app.audited(entry):  # the entry commits with the action (docs/access.md)
-                app.record_contact_preference(patient.id, form["preference"],
-                                              by=principal.email)
-        except ConcurrentChange as e:
-            errors["form"] = str(e)
-        except DomainError as e:
-            message = EMAIL_WORD.sub("email", e.message)
-            errors["preference"] = message[:1].upper() + message[1:]
+    try:
+        patient = set_contact_preference(request, app, principal, patient_ref,
+                                         form["preference"])
+    except ConcurrentChange as e:
+        errors["form"] = str(e)
+    except DomainError as e:
+        errors["preference"] = in_words(e)
     if errors:
         patient, visible = load_visible_patient(request, app, principal, patient_ref)
         context = patient_context(request, app, principal, patient, visible,

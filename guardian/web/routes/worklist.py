@@ -7,7 +7,6 @@ PCN). Coordinators and admins only; another PCN's worklist answers 404 (audited)
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
@@ -18,10 +17,10 @@ from fastapi.responses import RedirectResponse, Response
 from guardian import users
 from guardian.domain import codes, standards
 from guardian.projections import worklist as wl
-from guardian.projections import worklist_queries
 from guardian.projections.report_queries import pcn_names
 from guardian.web import access, cursor
 from guardian.web.access import Principal, require_role
+from guardian.web.bulk_assign import assign_many, parse_key
 from guardian.web.caches import worklist_counts
 from guardian.web.deps import AppDep, CatchUpDep, ConnDep, PageCacheDep, ScopeDep
 from guardian.web.inputs import LARGEST_INTEGER
@@ -211,15 +210,6 @@ def worklist_page(
     }, "results")
 
 
-def _assign_problem(keys: list[str], target: users.User | None) -> str | None:
-    """The notice (see NOTICES) for an assignment that cannot be made as asked, if any."""
-    if not keys:
-        return "assign-none"
-    if target is None or target.role != "coordinator":
-        return "assign-nobody"
-    return None
-
-
 @router.post("/worklist/assign")
 async def bulk_assign(request: Request, principal: Coordinator, app: AppDep,
                       connect: ConnDep, scope: ScopeDep, catch_up: CatchUpDep) -> Response:
@@ -231,31 +221,11 @@ async def bulk_assign(request: Request, principal: Coordinator, app: AppDep,
     path, _, query = back.partition("?")
     back = path + "?" + urlencode([(k, v) for k, v in parse_qsl(query)
                                    if k not in ("notice", "assigned")])
-    target = users.find_user(app.engine, coordinator) if coordinator else None
-    problem = _assign_problem(keys, target)
-    parsed = []
-    for key in keys:
-        provider, _, rest = key.partition("|")
-        pathway_id, _, patient_hex = rest.partition("|")
-        parsed.append((provider, pathway_id, patient_hex))
-    with connect() as conn:
-        rows = worklist_queries.pathways_of(conn, {p[2] for p in parsed})
-    for provider, pathway_id, patient_hex in parsed:
-        row = rows.get((provider, pathway_id))
-        if row is None or row.patient_id != patient_hex or not scope.allows(row.pcn_code):
-            access.record_access(request, principal, "denied-patient",
-                                 detail=f"bulk assign {provider}/{pathway_id}")
-            raise HTTPException(status_code=404, detail="Not Found")
-    if problem is None and target is not None and {
-            rows[(pv, pw)].pcn_code for pv, pw, _ in parsed} - set(target.orgs):
-        problem = "assign-outside"
+    # the page and the API's command alike (guardian/web/bulk_assign.py)
+    problem, _ = assign_many(request, app, principal, scope, connect,
+                             [parse_key(k) for k in keys], coordinator)
     sep = "&" if not back.endswith("?") else ""
-    if problem is not None or target is None:
+    if problem is not None:
         return RedirectResponse(f"{back}{sep}notice={problem}", status_code=303)
-    for provider, pathway_id, patient_hex in parsed:
-        with app.audited(access.audit_entry(
-                request, principal, "assign-coordinator", patient_id=patient_hex,
-                provider=provider, pathway_id=pathway_id, detail=f"to {target.email}")):
-            app.assign_coordinator(uuid.UUID(patient_hex), provider, pathway_id, target.email)
     catch_up()
-    return RedirectResponse(f"{back}{sep}assigned={len(parsed)}", status_code=303)
+    return RedirectResponse(f"{back}{sep}assigned={len(keys)}", status_code=303)

@@ -137,7 +137,7 @@ def test_a_known_pathway_under_another_nhs_number_is_rejected(seeded, tokens):
 def test_only_coordinators_and_admins_post_referrals(client, tokens):
     for role in ("gp", "place-lead"):
         r = post(client, tokens[role], row(NHS[15], "ROLE-1", HOME))
-        assert r.status_code == 404 and r.json() == {"detail": "Not Found"}, role
+        assert r.status_code == 404 and r.json()["detail"] == "Not Found", role
     assert client.get("/api/v1/referrals/ROLE-1", headers=tokens["admin"]).status_code == 404
 
 
@@ -188,7 +188,7 @@ def test_referral_scope(seeded, engine, tokens):
                 ACCOUNTS[role][0], "RAJ", pathway_id)
             assert UUID(seen.patient_id)
         else:
-            assert r.json() == {"detail": "Not Found"}, case
+            assert r.json()["detail"] == "Not Found", case
             assert len(entries(engine, "view-referral")) == views, case
             if role != "place-lead":  # a place lead is turned away before any lookup
                 denied = entries(engine, "denied-patient")
