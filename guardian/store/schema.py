@@ -41,18 +41,27 @@ def ensure_sqlite_directory(url: str) -> None:
 
 def create_schema(engine: Engine, recorder: SQLAlchemyApplicationRecorder) -> uuid.UUID:
     """Create every table (idempotent) and the deployment's id namespace; return it."""
+    if engine.dialect.name == "sqlite":
+        # WAL before the first table: in the default rollback-journal mode each DDL
+        # statement commits with its own fsyncs (about a second for the whole schema).
+        with engine.begin() as conn:
+            conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+    from sqlalchemy import inspect
+
+    present = set(inspect(engine).get_table_names())
     recorder.create_table()
     metadata.create_all(engine)
     # CREATE TABLE never touches a table that exists: columns and indexes added by a newer
     # version are created here (read models: a missing column resets them, bootstrap.py).
-    add_missing_columns(engine)
+    # Tables created just now have them all already (no catalogue reads for a new database).
+    add_missing_columns(engine, present)
     with engine.begin() as conn:
         for table in metadata.sorted_tables:
+            if table.name not in present:
+                continue
             for index in table.indexes:
                 index.create(conn, checkfirst=True)
     with engine.begin() as conn:
-        if engine.dialect.name == "sqlite":
-            conn.exec_driver_sql("PRAGMA journal_mode=WAL")
         found = conn.execute(
             select(meta_table.c.value).where(meta_table.c.key == "id_namespace")
         ).scalar()
@@ -62,15 +71,16 @@ def create_schema(engine: Engine, recorder: SQLAlchemyApplicationRecorder) -> uu
     return uuid.UUID(found)
 
 
-def add_missing_columns(engine: Engine) -> list[str]:
+def add_missing_columns(engine: Engine, present: set[str] | None = None) -> list[str]:
     """`ALTER TABLE … ADD COLUMN` for each column a newer version added to a table that
-    exists; returns them as "table.column". Such a column must be nullable or have a
-    server default (the rows already there need a value)."""
+    exists (of `present`, when given: the tables there before this run); returns them as
+    "table.column". Such a column must be nullable or have a server default (the rows
+    already there need a value)."""
     from sqlalchemy import inspect
     from sqlalchemy.schema import CreateColumn
 
     inspector = inspect(engine)
-    present = set(inspector.get_table_names())
+    present = set(inspector.get_table_names()) if present is None else present
     added = []
     with engine.begin() as conn:
         for table in metadata.sorted_tables:
