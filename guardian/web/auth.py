@@ -64,6 +64,12 @@ def _csrf_rejected(request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     """404 (and 403) pages for browsers; the API keeps FastAPI's JSON answers."""
     assert isinstance(exc, StarletteHTTPException)
+    if is_api(request) and exc.status_code == 400:
+        # FastAPI's answer to a body it cannot read (not UTF-8, say): bad input named
+        # like any other, a 422 on the body (docs/api.md "Answers every route may give")
+        return await _invalid_request(request, RequestValidationError([{
+            "loc": ("body",), "msg": "the body is not JSON text in UTF-8",
+            "type": "json_invalid"}]))
     wants_page = not is_api(request) and request.url.path not in ("/healthz", "/openapi.json")
     if wants_page and exc.status_code == 404:
         return render(request, "not_found.html", status_code=404)

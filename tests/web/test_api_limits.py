@@ -49,6 +49,9 @@ def test_large_and_foreign_bodies(strict):
     r = strict.post("/api/v1/referrals", content=b"{}", headers={**token,
                                                                  "Content-Type": "text/plain"})
     assert r.status_code == 415 and r.json()["request_id"]
+    r = strict.post("/api/v1/referrals", content=b'{"nhs_number": "\xff\xfe"}',
+                    headers=json_type)  # not UTF-8: bad input, not FastAPI's bare 400
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body"]
     ok = strict.post("/api/v1/referrals", content=b"{}",
                      headers={**token, "Content-Type": "application/json; charset=utf-8"})
     assert ok.status_code == 422  # JSON, but not a referral
