@@ -254,7 +254,7 @@ def test_the_topology_survives_killed_processes_and_loses_nothing(topology, tmp_
     # Small batches, so that the second extract takes the worklist projector many
     # transactions: it is caught between two of them.
     worklist_projector = ("project", "--follow", "--read-models", "worklist",
-                          "--batch-size", "10")
+                          "--batch-size", "5")
     procs.start("projector-worklist", *worklist_projector)
     procs.start("projector-others", "project", "--follow", "--read-models",
                 "bottlenecks,patient_search")
@@ -357,8 +357,9 @@ def test_the_topology_survives_killed_processes_and_loses_nothing(topology, tmp_
              step=0.05)
     load.stop()
     assert load.failed <= THREADS, load.errors
-    assert serve.poll() is None and workers[1] in replaced
-    assert healthy()
+    assert serve.poll() is None, procs.log("web")
+    assert workers[1] in replaced, procs.log("web")  # the other worker served on
+    wait_for(healthy, "serving to go on", timeout=30)
 
     phases["web worker"] = time.monotonic() - started
 
