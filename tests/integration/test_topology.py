@@ -378,9 +378,15 @@ def test_the_topology_survives_killed_processes_and_loses_nothing(topology, tmp_
 
 def uvicorn_workers(pid: int, count: int) -> list[int] | None:
     """The pids of the serve process's uvicorn workers, when there are `count`."""
-    children = [c for c in psutil.Process(pid).children()
-                if "spawn_main" in " ".join(c.cmdline())]
-    return [c.pid for c in children] if len(children) == count else None
+    found = []
+    for child in psutil.Process(pid).children():
+        try:  # a worker just killed is a zombie until reaped: it has no command line
+            if child.status() != psutil.STATUS_ZOMBIE and "spawn_main" in " ".join(
+                    child.cmdline()):
+                found.append(child.pid)
+        except psutil.Error:
+            continue
+    return found if len(found) == count else None
 
 
 class Load:
