@@ -174,3 +174,18 @@ def test_the_deployment_guide_points_at_the_files() -> None:
         assert str(path.relative_to(ROOT)) in guide, path.name
     assert "runbook.md" in guide
     assert "runbook.md" in (ROOT / "README.md").read_text()
+
+
+def test_the_settings_example_names_real_settings_one_a_line() -> None:
+    """systemd, compose and a shell all read it: no trailing comments, values with spaces
+    quoted, every name a GUARDIAN_* setting (docs/cli.md#configuration)."""
+    known = {f"GUARDIAN_{name.upper()}" for name in Settings.model_fields}
+    for number, line in enumerate((INFRA / "guardian.env.example").read_text().splitlines(), 1):
+        line = line.removeprefix("# ") if re.match(r"# GUARDIAN_", line) else line
+        if not line or line.startswith("#"):
+            continue
+        name, _, value = line.partition("=")
+        assert name in known, f"guardian.env.example:{number}: {name} is not a setting"
+        assert " #" not in value, f"guardian.env.example:{number}: a trailing comment"
+        if re.search(r"[\s<>]", value):
+            assert value[0] == value[-1] == '"', f"guardian.env.example:{number}: unquoted"
