@@ -32,8 +32,10 @@ def cheap_hashes(monkeypatch):
 
 @pytest.fixture
 def settings(database_url, tmp_path) -> Settings:
+    # Reports on threads of the app (GUARDIAN_REPORT_PROCESSES=0): a helper process per app
+    # costs seconds to start; tests/web/test_report_pool.py tests the processes themselves.
     settings = Settings(database_url=database_url, var_dir=tmp_path / "var",
-                        secret_key="test-secret-key")
+                        secret_key="test-secret-key", report_processes=False)
     guardian = build_app(settings)
     try:
         init_database(guardian)

@@ -102,14 +102,17 @@ def test_the_largest_integer_is_still_a_page(client):
     assert client.get("/admin/audit?before=9223372036854775807").status_code == 200
 
 
-@pytest.mark.parametrize("as_of", ["9999-12-31", "0001-01-01", "1999-12-31", "2999-01-01"])
 @pytest.mark.parametrize("role", ["place-lead", "admin"])
-def test_the_report_api_takes_the_report_pages_date_range(client, role, as_of):
+def test_the_report_api_takes_the_report_pages_date_range(client, role):
+    # One app for every date: each report computed starts the report helpers (report_pool).
     sign_in(client, role)
-    r = client.get("/api/v1/reports/bottlenecks", params={"place": "Thurrock", "as_of": as_of})
-    assert locs(r) == [["query", "as_of"]]
-    assert client.get("/reports", params={"as_of": as_of}
-                      | ({"place": "Thurrock"} if role == "admin" else {})).status_code == 400
+    for as_of in ["9999-12-31", "0001-01-01", "1999-12-31", "2999-01-01"]:
+        r = client.get("/api/v1/reports/bottlenecks",
+                       params={"place": "Thurrock", "as_of": as_of})
+        assert locs(r) == [["query", "as_of"]], as_of
+        assert client.get("/reports", params={"as_of": as_of}
+                          | ({"place": "Thurrock"} if role == "admin" else {})
+                          ).status_code == 400, as_of
     assert client.get("/api/v1/reports/bottlenecks",
                       params={"place": "Thurrock", "as_of": "2000-01-01"}).status_code == 200
 
