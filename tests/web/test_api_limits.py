@@ -73,6 +73,8 @@ def test_requests_a_minute_per_token_and_per_user(strict):
     assert strict.get("/api/v1/worklists/U90001", headers=second).status_code == 200
 
     assert sign_in(strict, "coordinator").status_code == 303  # a session: per user
+    no_csrf = strict.post("/api/v1/inbox/read-all")  # refused before it is counted
+    assert no_csrf.status_code == 403 and no_csrf.json()["request_id"]
     for _ in range(3):
         assert strict.get("/api/v1/worklists/U90001").status_code == 200
     assert strict.get("/api/v1/worklists/U90001").status_code == 429

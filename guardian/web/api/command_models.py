@@ -94,6 +94,10 @@ class ActionDone(BaseModel):
     provider_name: str = Field(description="The provider's name (its code when unnamed)")
     pathway_id: str
     version: int = Field(description="The patient's version now (for `expected_version`)")
+    open: bool = Field(description="The pathway is still open: its clock runs (or a non-RTT "
+                                   "wait) and it is not closed")
+    coordinator: str | None = Field(description="The care coordinator it is assigned to")
+    coordinator_name: str | None = Field(description="Their name")
     recorded: dict[str, str] = Field(
         description="The id of what the action recorded, by name (`item_id`, `test_id`, "
                     "`contact_id`, `flag_id`, `support_id` or `message_id`); empty when it "

@@ -77,10 +77,13 @@ def _route(action: Action) -> None:
         except DomainError as e:
             raise _refused(e, set(model.model_fields)) from None
         after_write(catch_up)
-        version = app.get_patient(done.patient.id).version
+        now = app.get_patient(done.patient.id)
+        pathway = now.pathways[(provider, pathway_id)]
         answer = ActionDone(
             action=action.name, patient_id=done.patient.id.hex, provider=provider,
-            provider_name=names.provider(provider), pathway_id=pathway_id, version=version,
+            provider_name=names.provider(provider), pathway_id=pathway_id,
+            version=now.version, open=pathway.is_open, coordinator=pathway.coordinator,
+            coordinator_name=names.person(pathway.coordinator) if pathway.coordinator else None,
             recorded={action.makes: done.made[0]} if action.makes and done.made else {},
             href=f"/api/v1/referrals/{quote(pathway_id, safe='')}?provider={provider}")
         return JSONResponse(answer.model_dump(), status_code=status,

@@ -1,10 +1,10 @@
 """The patient page's action forms: `POST /patients/{patient_id}/actions/{action}`, each one
 command on the Patient aggregate, described by one row of `ACTIONS`: the action's name, the
 roles that may take it, what it is made on (the form's own pathway, or a referral chosen
-for a record about the patient), its fields (`Input`: what the JSON API's request model of
-the action is made from, guardian/web/api/commands.py), the form's parser (the command's
-arguments from the form, refusing a missing or bad field with the message shown next to
-it) and the command. `take` checks scope and the version, and runs the action with its
+for a record about the patient), its fields (`Input`: what the JSON API's request model
+of the action is made from, guardian/web/api/command_models.py), the form's parser (the
+command's arguments from the form, refusing a missing or bad field with the message shown
+next to it) and the command. `take` checks scope and the version, and runs the action with its
 audit entry: the page and the API's command alike.
 
 A refused command re-renders the patient's page with the message next to the field and what

@@ -92,11 +92,13 @@ def test_every_action_by_the_api(client, tokens, patient):
                    201)["recorded"]["message_id"]
     act(client, admin, patient, "hospital-reply", {"body": "Booked"}, 201)
     act(client, admin, patient, "message-answered", {"message_id": received}, 200)
-    act(client, admin, patient, "assign", {"coordinator": COORDINATOR}, 200)
+    assigned = act(client, admin, patient, "assign", {"coordinator": COORDINATOR}, 200)
+    assert assigned["coordinator"] == COORDINATOR and assigned["coordinator_name"]
     assert locs(client.post(url(patient, "assign"), headers=admin,
                             json={"coordinator": "gp@guardian.test"})) == [["body", "coordinator"]]
     act(client, admin, patient, "clock-stop", {"reason_code": "30"}, 200)
-    act(client, admin, patient, "close", {"reason": "treated-elsewhere"}, 200)
+    assert act(client, admin, patient, "close", {"reason": "treated-elsewhere"},
+               200)["open"] is False
     assert client.post(url(patient, "close"), headers=tokens["gp"],
                        json={"reason": "duplicate"}).status_code == 404  # not a GP's action
     assert client.post(url(patient, "close"), headers=tokens["place-lead"],
