@@ -21,7 +21,7 @@ HEADER = (
     "REFERRAL_REQUEST_RECEIVED_DATE,REFERRAL_TO_TREATMENT_PERIOD_START_DATE,"
     "ACTIVITY_TREATMENT_FUNCTION_CODE,PRIORITY_TYPE_CODE,OUTPATIENT_FUTURE_APPOINTMENT_DATE"
 )
-ROWS = 3000
+ROWS = 1200  # enough batches that the import is still running while the API posts
 SHARED = 40  # the API keeps changing the first 40 pathways of the file
 
 
