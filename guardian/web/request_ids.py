@@ -144,9 +144,10 @@ def install_logging() -> None:
 
 
 def uvicorn_log_config() -> dict[str, Any]:
-    """uvicorn's logging configuration with the request id in every line: `[request id]`
-    after the level (uvicorn's error log and, when GUARDIAN_ACCESS_LOG is on, its access
-    log; docs/cli.md "Configuration")."""
+    """`guardian serve`'s logging configuration (uvicorn's, in every worker) with the
+    request id in every line, `[request id]` ("-" outside a request): uvicorn's error log,
+    its access log when GUARDIAN_ACCESS_LOG is on (docs/cli.md "Configuration") and every
+    other logger's lines, guardian's own included."""
     import copy
 
     from uvicorn.config import LOGGING_CONFIG
@@ -157,6 +158,12 @@ def uvicorn_log_config() -> dict[str, Any]:
         formatter["fmt"] = formatter["fmt"].replace(
             "%(levelprefix)s ", "%(levelprefix)s [%(request_id)s] ", 1)
         config["formatters"][name] = formatter
+    # and every other logger (guardian's own): the command line's format with the id
+    config["formatters"]["guardian"] = {
+        "format": "%(asctime)s %(name)s [%(request_id)s] %(message)s"}
+    config["handlers"]["guardian"] = {"class": "logging.StreamHandler", "formatter": "guardian",
+                                      "stream": "ext://sys.stderr"}
+    config["root"] = {"handlers": ["guardian"], "level": "INFO"}
     for handler in config["handlers"].values():
         handler["filters"] = ["request_id"]
     return config

@@ -78,9 +78,11 @@ def test_every_log_record_carries_the_request_id(noisy, caplog):
     assert outside.request_id == "-"
 
 
-def test_the_access_log_format_carries_the_request_id():
+def test_serve_log_lines_carry_the_request_id():
     config = request_ids.uvicorn_log_config()
     assert "%(request_id)s" in config["formatters"]["access"]["fmt"]
+    assert "%(request_id)s" in config["formatters"]["guardian"]["format"]  # every other
+    assert config["root"]["handlers"] == ["guardian"]
     assert all(h["filters"] == ["request_id"] for h in config["handlers"].values())
 
 
