@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 ORGS = Path(__file__).resolve().parents[2] / "guardian" / "data" / "mse-orgs.csv"
-GUARDIAN = [sys.executable, "-m", "guardian.cli"]
 
 
 def run(url: str, *args: str, cwd: Path, stdin: str | None = None):
-    env = {**os.environ, "GUARDIAN_DATABASE_URL": url, "GUARDIAN_VAR_DIR": str(cwd / "var")}
-    return subprocess.run(
-        [*GUARDIAN, *args], cwd=cwd, env=env, capture_output=True, text=True,
-        input=stdin or "", timeout=120,
-    )
+    """The command in this process (typer's runner: exit code, standard output and error
+    as a script sees them); tests/integration/test_cli.py runs real processes."""
+    from typer.testing import CliRunner
+
+    from guardian.cli import app
+
+    env = {"GUARDIAN_DATABASE_URL": url, "GUARDIAN_VAR_DIR": str(cwd / "var")}
+    result = CliRunner().invoke(app, list(args), env=env, input=stdin or "")
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return SimpleNamespace(returncode=result.exit_code, stdout=result.stdout,
+                           stderr=result.stderr)
 
 
 def initialised(url: str, tmp_path: Path) -> str:
