@@ -4,7 +4,8 @@
 LOCKED`, so several dispatchers share the work and never take the same row), checks each
 again (`Checks`: the pathway is still open, the recipient may still see it, the patient
 still wants to be written to this way), composes it (`compose.py`) and sends it through its
-channel, then records the attempt and the row's new state in one transaction:
+channel, then records the attempts and the rows' new states, a few messages at a time
+(`SEND_CHUNK`), each chunk in one transaction as soon as it has gone:
 
 - sent: `sent`, with the time;
 - the recipient no longer qualifies: `withheld`, with why (never sent later);
@@ -16,8 +17,9 @@ channel, then records the attempt and the row's new state in one transaction:
   trying again cannot help; an admin can send a parked row again.
 
 A row claimed by a dispatcher that died is claimed again once its claim (`CLAIM_SECONDS`)
-runs out: a message may then go a second time, with the same Message-ID (e-mail) or
-notification key (webhook), by which a receiver can tell.
+runs out. What it had sent and recorded stays sent; only the chunk it was sending when it
+died (at most `SEND_CHUNK` messages) may go a second time, with the same Message-ID
+(e-mail) or notification key (webhook), by which a receiver can tell.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import logging
 import secrets
 import threading
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -59,6 +62,9 @@ DOWN_RETRY_SECONDS = 60
 FIRST_RETRY_SECONDS = 60
 LONGEST_RETRY_SECONDS = 3600
 BATCH = 500
+# Messages sent between two records of what went: all a dispatcher killed mid-send can send
+# twice. Two per e-mail connection keeps the connections busy (config.py, smtp_connections).
+SEND_CHUNK = 8
 
 
 def retry_delay(failures: int) -> dt.timedelta:
@@ -155,13 +161,15 @@ class Dispatcher:
             if not rows:
                 break
             channels = channels or self.channels()
-            outcomes = self.send(rows, channels, now)
-            total.add(self.record(outcomes, now))
+            for outcomes in self.send(rows, channels, now):
+                total.add(self.record(outcomes, now))
             handled += len(rows)
         return total
 
     def send(self, rows: list[Any], channels: dict[str, Any], now: dt.datetime
-             ) -> list[Outcome]:
+             ) -> Iterator[list[Outcome]]:
+        """The rows' outcomes, a list at a time, each to be recorded before the next is
+        sent: those settled without sending, then each chunk as it has gone."""
         checks = Checks(self.app)
         patients = self.app.load_patients(
             {UUID(hex=r.patient_id) for r in rows if r.patient_id})
@@ -169,50 +177,66 @@ class Dispatcher:
         by_channel: dict[str, list[Any]] = defaultdict(list)
         for row in rows:
             by_channel[row.channel].append(row)
-        outcomes: list[Outcome] = []
+        settled: list[Outcome] = []  # known without sending
+        to_send: list[tuple[Any, list[tuple[Any, Any]]]] = []
         for name, group in by_channel.items():
             if name == "email" and not self.settings.smtp_url and self._channels is None:
-                outcomes += [Outcome(r, "skipped", "e-mail is off (no GUARDIAN_SMTP_URL)")
-                             for r in group]
+                settled += [Outcome(r, "skipped", "e-mail is off (no GUARDIAN_SMTP_URL)")
+                            for r in group]
                 continue
             ready = []  # (row, message): checked and composed, to send
             for row in group:
                 patient = patients.get(UUID(hex=row.patient_id)) if row.patient_id else None
                 verdict = checks.verdict(row, patient)
                 if verdict.reason is not None:
-                    outcomes.append(Outcome(row, "withheld", verdict.reason))
+                    settled.append(Outcome(row, "withheld", verdict.reason))
                     continue
                 try:
                     ready.append((row, compose(row, patient, world, verdict.address,
                                                verdict.extra)))
                 except Exception as e:  # a bug must not stop the other messages
                     log.exception("notification %s could not be composed", row.id)
-                    outcomes.append(Outcome(row, "failed", f"{type(e).__name__}: {e}"))
-            outcomes += self._send(channels[name], ready)
-        return outcomes
+                    settled.append(Outcome(row, "failed", f"{type(e).__name__}: {e}"))
+            if ready:
+                to_send.append((channels[name], ready))
+        if settled:
+            yield settled
+        for channel, ready in to_send:
+            yield from self._send(channel, ready)
 
     @staticmethod
-    def _send(channel: Any, ready: list[tuple[Any, Any]]) -> list[Outcome]:
-        """Send composed messages through one channel (at once where it can: e-mail over
-        several connections); an outage leaves the rest for later."""
-        if not ready:
-            return []
+    def _send(channel: Any, ready: list[tuple[Any, Any]]) -> Iterator[list[Outcome]]:
+        """Send composed messages through one channel, a chunk at a time on one session (at
+        once where it can: e-mail over several connections); an outage leaves the rest for
+        later."""
         try:
             with channel.session() as sender:
-                if hasattr(sender, "send_batch"):
-                    errors = sender.send_batch(ready)
-                else:
-                    errors = []
-                    for row, message in ready:
-                        try:
-                            sender.send(row, message)
-                            errors.append(None)
-                        except (ChannelDown, SendFailed) as e:
-                            errors.append(e)
-                            if isinstance(e, ChannelDown):
-                                break
-        except ChannelDown as e:
-            return [Outcome(row, "down", str(e)) for row, _ in ready]
+                for start in range(0, len(ready), SEND_CHUNK):
+                    chunk = ready[start:start + SEND_CHUNK]
+                    out = Dispatcher._send_chunk(sender, chunk)
+                    yield out
+                    if any(o.outcome == "down" for o in out):
+                        gone = "the channel went down before this message"
+                        yield [Outcome(row, "down", gone)
+                               for row, _ in ready[start + SEND_CHUNK:]]
+                        return
+        except ChannelDown as e:  # opening the session: nothing of this channel went
+            yield [Outcome(row, "down", str(e)) for row, _ in ready]
+
+    @staticmethod
+    def _send_chunk(sender: Any, ready: list[tuple[Any, Any]]) -> list[Outcome]:
+        if hasattr(sender, "send_batch"):
+            errors = sender.send_batch(ready)
+        else:
+            errors = []
+            for row, message in ready:
+                try:
+                    sender.send(row, message)
+                    errors.append(None)
+                except (ChannelDown, SendFailed) as e:
+                    errors.append(e)
+                    if isinstance(e, ChannelDown):
+                        break
         out = []
         for (row, _), error in zip(ready, errors, strict=False):
             if error is None:
