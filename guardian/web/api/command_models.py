@@ -105,8 +105,7 @@ class ActionDone(BaseModel):
     href: str = Field(description="The referral's status (`GET /api/v1/referrals/…`)")
 
 
-class ContactPreference(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ContactPreference(CommandBase):
 
     preference: Literal.__getitem__(tuple(codes.CONTACT_PREFERENCES)) = Field(  # type: ignore
         description="How Guardian writes to the patient: `email`, `letter` or `none` (do "
@@ -120,16 +119,14 @@ class PreferenceRecorded(BaseModel):
     version: int
 
 
-class PathwayRef(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PathwayRef(CommandBase):
 
     patient_id: str = Field(max_length=64)
     provider: str = Field(max_length=64)
     pathway_id: str = Field(max_length=64)
 
 
-class BulkAssign(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class BulkAssign(CommandBase):
 
     pathways: list[PathwayRef] = Field(
         max_length=500, description="The pathways to assign (at least one, at most 500), "

@@ -133,6 +133,10 @@ def test_contact_preference_and_bulk_assign(client, tokens, patient):
     assert locs(client.post("/api/v1/worklist/assign", headers=tokens["coordinator"],
                             json={"pathways": [], "coordinator": COORDINATOR})
                 ) == [["body", "pathways"]]
+    nul = {**mine, "patient_id": "a\u0000b"}  # the one text rule, before any query
+    assert locs(client.post("/api/v1/worklist/assign", headers=tokens["coordinator"],
+                            json={"pathways": [nul], "coordinator": COORDINATOR})
+                ) == [["body", "pathways", 0, "patient_id"]]
     outside = {"patient_id": other, "provider": "RAJ", "pathway_id": "CMD-9"}
     assert client.post("/api/v1/worklist/assign", headers=tokens["coordinator"],
                        json={"pathways": [mine, outside], "coordinator": COORDINATOR}
