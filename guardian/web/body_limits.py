@@ -6,7 +6,8 @@ give"): `BodyLimits`, a middleware of the app, answers
 - **415** to a request to the JSON API (`/api/…`) that changes something and sends a body
   that is not JSON (`application/json` or a `+json` type).
 
-Either answer is JSON, `{"detail": "…"}` (and the request id, guardian/web/request_ids.py).
+Either answer is JSON, `{"detail": "…"}` (and the request id, guardian/web/request_ids.py);
+under /fhir/ an OperationOutcome (docs/fhir.md).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 from fastapi import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from guardian.web.fhir.outcome import FhirError
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -43,8 +46,11 @@ class BodyLimits:
         declared = int(length) if length.isdigit() else None
         has_body = (declared or 0) > 0 or "transfer-encoding" in headers
         if declared is not None and declared > self.max_bytes:
-            await JSONResponse({"detail": too_large(self.max_bytes)},
-                               status_code=413)(scope, receive, send)
+            if scope["path"].startswith("/fhir/"):  # FHIR's errors are OperationOutcomes
+                refusal = FhirError.one(413, too_large(self.max_bytes)).response()
+            else:
+                refusal = JSONResponse({"detail": too_large(self.max_bytes)}, status_code=413)
+            await refusal(scope, receive, send)
             return
         if (has_body and scope["method"] in UNSAFE and scope["path"].startswith("/api/")
                 and not is_json(headers.get("content-type", "application/json"))):

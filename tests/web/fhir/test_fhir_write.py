@@ -155,5 +155,7 @@ def test_each_bad_body_is_an_operation_outcome_naming_the_element(client, tokens
     big = referral()
     big["note"] = [{"text": "x" * MAX_BODY}]
     outcome(send(client, coordinator, big), 413)
+    big["note"] = [{"text": "x" * (2 * 1024 * 1024)}]  # over the app's own limit (1 MiB)
+    outcome(send(client, coordinator, big), 413)
     # nothing was recorded by any of them
     assert client.get("/api/v1/referrals/FHIR-IN-1", headers=coordinator).status_code == 404
