@@ -310,8 +310,8 @@ def table(rows: list[dict], today: str) -> str:
             "| command |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     lines = [head]
     for r in rows:
-        when = r["date"] + (" (rerun today)" if r["date"] == today and r["source"] == "rerun"
-                            else " (recorded)" if r["source"] != "rerun" else "")
+        when = r["date"] + {"rerun": " (rerun today)" if r["date"] == today else "",
+                            "recorded": " (recorded)"}.get(r["source"], "")
         ratio = f"×{number(r['ratio'])}" if r.get("ratio") is not None else "—"
         status = r["met"] if r["met"] in ("yes", "no", "—") else f"**{r['met']}**"
         lines.append(f"| {r['benchmark']} | {r['figure']} | {number(r['value'])} | "
@@ -347,7 +347,9 @@ def merge(recorded: list[dict], fresh: list[dict]) -> list[dict]:
               "baseline": None, "ratio": None, "met": "never run", "date": "—",
               "source": "none", "command": f".venv/bin/python bench/{name}.py"}
              for name in discover() if name not in shown]
-    order = {name: i for i, name in enumerate([*SPECS, *discover()])}
+    order: dict[str, int] = {}
+    for name in [*SPECS, *discover()]:
+        order.setdefault(name, len(order))
     return sorted(rows, key=lambda r: order.get(r["benchmark"], len(order)))
 
 
