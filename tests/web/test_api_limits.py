@@ -92,3 +92,18 @@ def test_the_bucket_refills_over_the_minute():
     now[0] += 1.0
     assert buckets.take("k") == 0 and buckets.take("k") > 0
     assert Buckets(0).take("k") == 0  # 0: no limit
+
+
+def test_fhir_reads_count_against_the_same_allowance(strict):
+    """The FHIR routes share the API's credentials and so its limit; the 429 is an
+    OperationOutcome (docs/fhir.md "Errors"). The public CapabilityStatement is not counted."""
+    token = bearer(strict.app.state.guardian.engine, "coordinator")
+    search = "/fhir/R4/ServiceRequest?identifier=https://fhir.nhs.uk/Id/nhs-number|9990000018"
+    for _ in range(3):
+        assert strict.get(search, headers=token).status_code == 200
+        assert strict.get("/fhir/R4/metadata").status_code == 200
+    r = strict.get(search, headers=token)
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+    assert r.json()["resourceType"] == "OperationOutcome"
+    assert r.json()["issue"][0]["code"] == "throttled"
+    assert strict.get("/fhir/R4/metadata").status_code == 200

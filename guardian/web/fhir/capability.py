@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from guardian.web.fhir import ids
 from guardian.web.fhir.outcome import FHIR_JSON, documented, fhir_json, fhir_router
 
-router = fhir_router()
+router = fhir_router(limited=False)  # public: no credentials to count against
 
 PUBLISHED = "2026-12-05"  # when this statement last changed
 

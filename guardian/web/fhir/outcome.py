@@ -16,17 +16,17 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from guardian.web import request_ids
 from guardian.web.access import CsrfRejected, NotSignedIn
 from guardian.web.api.answers import NO_STORE
 from guardian.web.routes.auth import CSRF_MESSAGE
@@ -39,7 +39,7 @@ JSON_FORMATS = frozenset({"json", "application/json", "application/fhir+json"})
 # The issue type code (FHIR value set issue-type) of each HTTP status we answer.
 _CODES = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found",
           405: "not-supported", 406: "not-supported", 409: "conflict", 413: "too-long",
-          415: "not-supported", 422: "processing", 500: "exception"}
+          415: "not-supported", 422: "processing", 429: "throttled", 500: "exception"}
 _WORDS = {401: "sign in, or send an API token as 'Authorization: Bearer <token>'",
           404: "not found", 405: "method not allowed"}
 
@@ -200,7 +200,7 @@ class FhirRoute(APIRoute):
             except Exception as exc:  # noqa: BLE001 - every error becomes an OperationOutcome
                 found = as_fhir_error(exc)
                 if found is None:
-                    ref = uuid.uuid4().hex[:12]
+                    ref = request_ids.of(request)
                     log.exception("unhandled error %s on %s %s", ref, request.method,
                                   request.url.path)
                     found = FhirError.one(500, f"internal error (reference {ref})")
@@ -209,6 +209,11 @@ class FhirRoute(APIRoute):
         return route
 
 
-def fhir_router() -> APIRouter:
-    """A router of FHIR routes: FhirRoute, answers in application/fhir+json."""
-    return APIRouter(route_class=FhirRoute, default_response_class=FhirJSONResponse)
+def fhir_router(limited: bool = True) -> APIRouter:
+    """A router of FHIR routes: FhirRoute, answers in application/fhir+json; `limited`:
+    each request counts against the caller's rate limit, as the JSON API's do
+    (guardian/web/rate_limit.py; a 429 here is an OperationOutcome)."""
+    from guardian.web.rate_limit import rate_limit
+
+    return APIRouter(route_class=FhirRoute, default_response_class=FhirJSONResponse,
+                     dependencies=[Depends(rate_limit)] if limited else [])
