@@ -44,12 +44,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from guardian.web.api import answers, commands, inbox, patients, referrals, reports, worklists
+from guardian.web.api import (
+    answers,
+    commands,
+    inbox,
+    patient_record,
+    patients,
+    referrals,
+    reports,
+    worklists,
+)
 from guardian.web.rate_limit import rate_limit
 
 # Every route counts against the caller's allowance (guardian/web/rate_limit.py) and
 # documents the answers any route may give (answers.COMMON).
 router = APIRouter(prefix="/api/v1", tags=["api"], dependencies=[Depends(rate_limit)],
                    responses=dict(answers.COMMON))
-for group in (referrals, worklists, patients, reports, commands, inbox):
+for group in (referrals, worklists, patients, patient_record, reports, commands, inbox):
     router.include_router(group.router)

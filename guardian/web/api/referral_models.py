@@ -179,9 +179,10 @@ class DiagnosticOut(BaseModel):
     result: str | None
 
 
-class ReferralView(BaseModel):
-    as_of: dt.date
-    patient: PatientDetails
+class ReferralPathway(BaseModel):
+    """One referral's status: the shape `GET /api/v1/referrals/{pathway_id}` answers and
+    each pathway of `GET /api/v1/patients/{patient_id}` has."""
+
     provider: str
     provider_name: str = Field(description="The provider's name (its code when unnamed)")
     pathway_id: str
@@ -208,3 +209,8 @@ class ReferralView(BaseModel):
     guardian_actions: list[str]
     expected_wait: ExpectedWaitOut | None
     history: list[HistoryEntry]
+
+
+class ReferralView(ReferralPathway):
+    as_of: dt.date
+    patient: PatientDetails

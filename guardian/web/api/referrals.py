@@ -8,7 +8,7 @@ name beside it.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
@@ -19,10 +19,12 @@ from guardian.application import ConcurrentChange
 from guardian.domain.codes import DIAGNOSTIC_TESTS
 from guardian.domain.errors import DomainError
 from guardian.domain.identifiers import normalise_provider_code
+from guardian.domain.pathway import Pathway
 from guardian.domain.visibility import view_of
 from guardian.ingest.referral_api import submit_referral
 from guardian.projections import org_queries, pathway_queries
-from guardian.projections.status import referral_status
+from guardian.projections.name_queries import Names
+from guardian.projections.status import ReferralStatus, referral_status
 from guardian.web.access import (
     PatientReader,
     Principal,
@@ -209,6 +211,15 @@ def get_referral(
         patient=PatientDetails(patient_id=patient.id.hex, nhs_number=patient.nhs_number,
                                given_name=view.given_name, family_name=view.family_name,
                                birth_date=view.birth_date),
+        **pathway_fields(p, status, pcn, names),
+    )
+
+
+def pathway_fields(p: Pathway, status: ReferralStatus, pcn: str | None,
+                   names: Names) -> dict[str, Any]:
+    """A pathway's status in the API's shape (`ReferralPathway`), with names beside codes:
+    the referral's and each pathway of the patient's (guardian/web/api/patient_record.py)."""
+    return dict(
         pcn_code=pcn, pcn_name=names.pcn(pcn) if pcn else None,
         workup=[WorkupOut(item_id=w.item_id, description=w.description,
                           requested_from=w.requested_from, required_on=w.required_on,

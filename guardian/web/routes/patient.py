@@ -133,12 +133,18 @@ def patient_context(request: Request, app: GuardianApp, principal: Principal,
     }
 
 
+def news_of(patient: Patient, visible: Visible) -> set[tuple[str, str]]:
+    """The pathways this user sees with news: a breach or a deterioration recorded since
+    the patient was last opened (docs/rules.md §11). Reading it records nothing."""
+    return patient.with_news(list(visible), visibility.view_of(patient, visible).whole)
+
+
 def see_news(app: GuardianApp, principal: Principal, patient: Patient,
              visible: Visible) -> set[tuple[str, str]]:
     """A coordinator or an admin opened the patient: what was new on the pathways they see
     is new no longer (docs/rules.md §11). Returns those pathways (the page marks them)."""
     whole = visibility.view_of(patient, visible).whole
-    new = patient.with_news(list(visible), whole)
+    new = news_of(patient, visible)
     if new and principal.role in ("coordinator", "admin"):
         # someone else writing first leaves the news new until the next opening
         with contextlib.suppress(ConcurrentChange):
