@@ -48,6 +48,7 @@ from guardian.web.api import (
     answers,
     commands,
     inbox,
+    notices,
     patient_record,
     patients,
     referrals,
@@ -60,5 +61,6 @@ from guardian.web.rate_limit import rate_limit
 # documents the answers any route may give (answers.COMMON).
 router = APIRouter(prefix="/api/v1", tags=["api"], dependencies=[Depends(rate_limit)],
                    responses=dict(answers.COMMON))
-for group in (referrals, worklists, patients, patient_record, reports, commands, inbox):
+for group in (referrals, worklists, patients, patient_record, reports, commands, inbox,
+              notices):
     router.include_router(group.router)

@@ -88,6 +88,7 @@ def outbox_view(conn: Connection, names: Names, zone: Any) -> dict[str, Any]:
         by_kind[kind][status] = count
     who = Recipients(conn, names)
     parked = [{"id": r.id, "kind": kind_words(r.kind), "to": who(r.recipient),
+               "kind_code": r.kind, "channel_code": r.channel, "patient_id": r.patient_id,
                "channel": CHANNEL_WORDS.get(r.channel, r.channel), "attempts": r.attempts,
                "error": r.last_error or "", "created": aware(r.created_at).astimezone(zone)}
               for r in conn.execute(select(N).where(N.c.status == PARKED)
@@ -110,12 +111,19 @@ def outbox_view(conn: Connection, names: Names, zone: Any) -> dict[str, Any]:
             "total": sum(by_state.values())}
 
 
-@router.get("/admin/notifications")
-def outbox_page(request: Request, principal: AdminPrincipal, app: AppDep, names: NamesDep
-                ) -> Response:
+def outbox(request: Request, principal: Principal, app: GuardianApp, names: Names
+           ) -> dict[str, Any]:
+    """The outbox as the page shows it (audited, the page and the API alike)."""
     with app.engine.connect() as conn:
         view = outbox_view(conn, names, app.settings.zone)
     record_access(request, principal, "view-outbox")
+    return view
+
+
+@router.get("/admin/notifications")
+def outbox_page(request: Request, principal: AdminPrincipal, app: AppDep, names: NamesDep
+                ) -> Response:
+    view = outbox(request, principal, app, names)
     resent = request.query_params.get("resent")
     return render(request, "admin_notifications.html", {
         **view, "resent": resent if resent in ("1", "0") else None})

@@ -248,23 +248,22 @@ def _settings_page(request: Request, values: dict[str, str], errors: dict[str, s
         "zone": app.settings.timezone}, status_code=status_code)
 
 
-@router.get("/inbox/settings")
-def settings_page(request: Request, principal: access.PatientReader, app: AppDep) -> Response:
+def read_preferences(request: Request, principal: Principal, app: GuardianApp
+                     ) -> dict[str, str]:
+    """The user's notification settings (audited, the page and the API alike)."""
     with app.engine.connect() as conn:
         values = preferences_of(conn, principal.user_id)
     access.record_access(request, principal, "view-notification-settings")
-    return _settings_page(request, values, {}, saved=request.query_params.get("saved") == "1")
+    return values
 
 
-@router.post("/inbox/settings")
-async def save_settings(request: Request, principal: access.PatientReader, app: AppDep
-                        ) -> Response:
-    raw = await request.form()
-    form = {k: raw.get(k).strip() if isinstance(raw.get(k), str) else ""  # type: ignore[union-attr]
-            for k in ("email_mode", "quiet_from", "quiet_until")}
+def save_preferences(request: Request, principal: Principal, app: GuardianApp,
+                     form: dict[str, str]) -> dict[str, str]:
+    """Save the user's notification settings (audited, the page and the API alike); the
+    problems by field instead, when there are any (nothing saved)."""
     errors = check_preferences(form)
     if errors:
-        return _settings_page(request, form, errors, status_code=422)
+        return errors
     values = {"email_mode": form["email_mode"], "quiet_from": form["quiet_from"] or None,
               "quiet_until": form["quiet_until"] or None}
     with app.engine.begin() as conn:
@@ -274,6 +273,24 @@ async def save_settings(request: Request, principal: access.PatientReader, app: 
         access.record_access(request, principal, "change-notification-settings", conn=conn,
                              detail=f"email {form['email_mode']}; quiet hours "
                              f"{form['quiet_from'] or 'none'}-{form['quiet_until'] or 'none'}")
+    return {}
+
+
+@router.get("/inbox/settings")
+def settings_page(request: Request, principal: access.PatientReader, app: AppDep) -> Response:
+    values = read_preferences(request, principal, app)
+    return _settings_page(request, values, {}, saved=request.query_params.get("saved") == "1")
+
+
+@router.post("/inbox/settings")
+async def save_settings(request: Request, principal: access.PatientReader, app: AppDep
+                        ) -> Response:
+    raw = await request.form()
+    form = {k: raw.get(k).strip() if isinstance(raw.get(k), str) else ""  # type: ignore[union-attr]
+            for k in ("email_mode", "quiet_from", "quiet_until")}
+    errors = save_preferences(request, principal, app, form)
+    if errors:
+        return _settings_page(request, form, errors, status_code=422)
     return RedirectResponse("/inbox/settings?saved=1", status_code=303)
 
 

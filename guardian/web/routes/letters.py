@@ -52,8 +52,10 @@ def letter_of(conn: Connection, principal: Principal, notification_id: int) -> A
     return row
 
 
-@router.get("/letters")
-def letters_page(request: Request, principal: Staff, app: AppDep) -> Response:
+def print_queue(request: Request, principal: Principal, app: GuardianApp
+                ) -> list[dict[str, Any]]:
+    """The letters of the user's PCNs not yet printed, oldest first (audited, the page and
+    the API alike)."""
     zone = app.settings.zone
     with app.engine.connect() as conn:
         rows = list(conn.execute(
@@ -67,11 +69,17 @@ def letters_page(request: Request, principal: Staff, app: AppDep) -> Response:
     for r in rows:
         p = named.get(r.patient_id)
         shown.append({
-            "id": r.notification_id, "pcn": r.pcn_code,
+            "id": r.notification_id, "pcn": r.pcn_code, "patient_id": r.patient_id,
             "patient": f"{p.family_name.upper()}, {p.given_name}" if p else "A patient",
-            "what": WHAT.get(r.kind, "A letter"),
+            "kind": r.kind, "what": WHAT.get(r.kind, "A letter"),
             "made": aware(r.made_at).astimezone(zone)})
     access.record_access(request, principal, "view-letters")
+    return shown
+
+
+@router.get("/letters")
+def letters_page(request: Request, principal: Staff, app: AppDep) -> Response:
+    shown = print_queue(request, principal, app)
     return render(request, "letters.html", {
         "letters": shown, "printed": request.query_params.get("printed") == "1"})
 
