@@ -75,8 +75,7 @@ def project(
         "(worklist, bottlenecks, patient_search); default all")] = None,
     processes: Annotated[int | None, typer.Option(
         "--processes", min=1, help="worker processes for --rebuild and a large backlog, "
-        "each taking a share of the patients (default: one per core on PostgreSQL, 1 on "
-        "SQLite)")] = None,
+        "each taking a share of the patients (default: one per core)")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Bring the read models up to date (once, following, or rebuilt from the events).
@@ -99,7 +98,7 @@ def project(
         raise typer.BadParameter(str(e), param_hint="--read-models") from None
     guardian = ready_app()
     runner = ProjectionRunner(guardian, chosen, batch_size=batch_size,
-                              processes=processes or default_processes(guardian.engine))
+                              processes=processes or default_processes())
     processed = runner.rebuild() if rebuild else runner.run_once()
     if follow:
         stop = threading.Event()

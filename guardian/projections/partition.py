@@ -22,6 +22,7 @@ positions once every worker has finished (docs/deployment.md, "The projector"):
 
 from __future__ import annotations
 
+import functools
 import logging
 import multiprocessing
 import time
@@ -35,8 +36,8 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
-from sqlalchemy import Connection, Engine, Table, delete
-from sqlalchemy.schema import CreateTable
+from sqlalchemy import Connection, Engine, Table, delete, text
+from sqlalchemy.schema import CreateIndex, CreateTable
 
 from guardian.orgs import all_practices
 from guardian.projections.readmodel import Changes, ReadModel
@@ -45,6 +46,7 @@ from guardian.store import EVENTS_TABLE, bulk_insert
 log = logging.getLogger("guardian.projections")
 
 CHUNK = 2000  # patients loaded, and written in one transaction, at a time by a worker
+INDEX_MEMORY = "256MB"  # for each index built aside: sorted in memory, not on disk
 _SPACE = 1 << 128  # patient ids, as integers
 
 
@@ -174,6 +176,11 @@ def _streamed(app: Any, share: Share) -> Iterator[Chunk]:
            f"originator_version, topic, state FROM {EVENTS_TABLE} WHERE {where} "
            "ORDER BY originator_id, originator_version")
     to_event = app.mapper.to_domain_event
+
+    @functools.cache
+    def readers(topic: str) -> frozenset[int]:
+        return frozenset(n for n, (model, _) in enumerate(share.models) if model.reads(topic))
+
     chunk: Chunk = []
     with engine.connect() as conn:
         driver = conn.connection.driver_connection
@@ -184,8 +191,10 @@ def _streamed(app: Any, share: Share) -> Iterator[Chunk]:
             cur.execute(sql, params)
             for originator, rows in groupby(cur, key=itemgetter(0)):
                 history = list(rows)
-                models = {n for n, (model, _) in enumerate(share.models)
-                          if any(i <= share.head and model.reads(t) for _, i, _, t, _ in history)}
+                models: set[int] = set()
+                for _, i, _, topic, _ in history:
+                    if i <= share.head:
+                        models |= readers(topic)
                 if not models:
                     continue
                 pid = _uuid(originator)
@@ -306,25 +315,31 @@ def create_aside(conn: Connection, table: Table) -> None:
 
 
 def index_aside(engine: Engine, tables: Sequence[Table], threads: int) -> None:
-    """Add the primary key and indexes of tables made by `create_aside`, `threads` at a
-    time (each on a connection of its own: PostgreSQL builds several at once)."""
-    postgres = engine.dialect.name == "postgresql"
+    """Add the primary key and indexes of tables made by `create_aside`, and gather their
+    planner statistics, `threads` jobs at a time (each on a connection of its own, with
+    INDEX_MEMORY to sort in: PostgreSQL builds several at once). Nothing on SQLite, whose
+    swap creates each index under its live name (`tables.swap_tables`)."""
+    if engine.dialect.name != "postgresql":
+        return
 
-    def primary_key(table: Table) -> None:
+    def run(ddl: Any) -> None:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{INDEX_MEMORY}'")
+            conn.execute(ddl)
+
+    def primary_key(table: Table) -> Any:
         columns = ", ".join(c.name for c in table.primary_key.columns)
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD CONSTRAINT "
-                                 f"{table.name}_pkey PRIMARY KEY ({columns})")
+        return text(f"ALTER TABLE {table.name} ADD CONSTRAINT {table.name}_pkey "
+                    f"PRIMARY KEY ({columns})")
 
-    def index(ix: Any) -> None:
-        with engine.begin() as conn:
-            ix.create(conn)
-
-    jobs = [(primary_key, t) for t in tables if postgres] + [
-        (index, ix) for t in tables for ix in sorted(t.indexes, key=lambda i: i.name)]
-    with ThreadPoolExecutor(max(1, threads if postgres else 1)) as pool:
-        for future in [pool.submit(job, arg) for job, arg in jobs]:
-            future.result()
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        jobs = [pool.submit(run, primary_key(t)) for t in tables] + [
+            pool.submit(run, CreateIndex(ix))
+            for t in tables for ix in sorted(t.indexes, key=lambda i: i.name)]
+        for job in jobs:
+            job.result()
+        for job in [pool.submit(run, text(f"ANALYZE {t.name}")) for t in tables]:
+            job.result()
 
 
 def _uuid(value: Any) -> UUID:

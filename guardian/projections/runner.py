@@ -25,6 +25,8 @@ guarantees:
 - Pipelined: batch N is written on a writer thread while batch N+1 is read and prepared.
 - Rebuild aside and swap: a rebuild writes tables aside and swaps them in one transaction,
   so readers never see a half-built read model.
+- Every core: a rebuild, and a catch-up more than PARTITION_AFTER events behind on
+  PostgreSQL, are shared out by patient among worker processes (`partition.py`).
 - Following: LISTEN/NOTIFY with a fallback poll and reconnection back-off on PostgreSQL,
   polling on SQLite (`follow.py`).
 """
@@ -49,6 +51,7 @@ from guardian.orgs import all_practices
 from guardian.projections.follow import follow_notified, follow_polling
 from guardian.projections.pacing import announce_follower
 from guardian.projections.partition import (
+    PartitionFailed,
     create_aside,
     index_aside,
     replace_rows,
@@ -77,10 +80,11 @@ PARTITION_AFTER = 100_000
 LOCK_WAIT, LOCK_NOT_AVAILABLE = "1s", "55P03"
 
 
-def default_processes(engine: Any) -> int:
-    """Worker processes for a rebuild or a large catch-up: one per core on PostgreSQL;
-    one on SQLite, whose single writer the workers would queue for (bench/README.md)."""
-    return (os.cpu_count() or 1) if engine.dialect.name == "postgresql" else 1
+def default_processes() -> int:
+    """Worker processes for a rebuild or a large catch-up: one per core. On SQLite too:
+    its single writer queues the workers' writes, but they spend most of their time
+    building rows (bench/README.md, "Rebuild across processes")."""
+    return os.cpu_count() or 1
 
 
 class ProjectionRunner:
@@ -175,8 +179,13 @@ class ProjectionRunner:
                 return 0  # another runner moved on meanwhile: catch up in batches
             log.info("catching up %s from %s to %s in %s processes", ", ".join(names),
                      min(positions[n] for n in names), head, self.processes)
-            run_partitioned(self.app, [(p, positions[p.name]) for p in behind], "", head,
-                            self.processes, stop)
+            try:
+                run_partitioned(self.app, [(p, positions[p.name]) for p in behind], "",
+                                head, self.processes, stop)
+            except PartitionFailed:
+                if stop is not None and stop.is_set():
+                    return 0  # stopped: the positions stay where they were
+                raise
             for name in names:
                 self.positions.advance(conn, name, positions[name], head)
         return sum(head - positions[name] for name in names)
@@ -243,18 +252,20 @@ class ProjectionRunner:
                             self.processes)
             started = time.perf_counter()
             index_aside(engine, tables, self.processes)
-            log.info("rebuild: indexes built aside in %.1f s", time.perf_counter() - started)
+            log.info("rebuild: indexed and analysed aside in %.1f s",
+                     time.perf_counter() - started)
         except BaseException:
             with engine.begin() as conn:
                 for table in tables:
                     table.drop(conn, checkfirst=True)
             raise
+        started = time.perf_counter()
         with engine.begin() as conn:
             for p in self.projections:
                 p.swap(conn, suffix)
                 self.positions.forget(conn, f"{p.name}@rebuild")
                 self.positions.put(conn, Tracking(p.name, head))
-        self._refresh_statistics()
+        log.info("rebuild: swapped in in %.1f s", time.perf_counter() - started)
         return head * len(self.projections) + self.run_once()
 
     def _refresh_statistics(self) -> None:
