@@ -45,6 +45,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from guardian.web.api import (
+    admin_users,
     answers,
     commands,
     inbox,
@@ -62,5 +63,5 @@ from guardian.web.rate_limit import rate_limit
 router = APIRouter(prefix="/api/v1", tags=["api"], dependencies=[Depends(rate_limit)],
                    responses=dict(answers.COMMON))
 for group in (referrals, worklists, patients, patient_record, reports, commands, inbox,
-              notices):
+              notices, admin_users):
     router.include_router(group.router)

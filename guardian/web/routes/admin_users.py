@@ -204,12 +204,10 @@ def new_user_page(request: Request, principal: AdminPrincipal) -> Response:
     return _form_page(request, Typed(role="coordinator"), {})
 
 
-@router.post("/admin/users/new")
-def add_user(request: Request, principal: AdminPrincipal, guardian: AppDep,
-             display_name: Text = "", email: Text = "", role: Text = "", pcn: Texts = None,
-             practice: Text = "", place: Text = "") -> Response:
-    """Create the user; the page that answers shows their password once."""
-    typed = typed_of(display_name, email, role, pcn or [], practice, place)
+def create_account(request: Request, principal: Principal, guardian: Any, typed: Typed
+                   ) -> tuple[dict[str, str], users.User | None, str | None]:
+    """Add the user as typed (audited by guardian/users, the page and the API alike): the
+    problems by field, else the user and their password (shown once)."""
     errors: dict[str, str] = {}
     try:
         users.normalise_email(typed.email)
@@ -217,23 +215,33 @@ def add_user(request: Request, principal: AdminPrincipal, guardian: AppDep,
         errors["email"] = ("Enter the user's email address, like name@example.nhs.uk"
                            if typed.email else "Enter the user's email address")
     orgs = typed.checked(reference(request), errors)
-    if not errors:
-        try:
-            user, password = users.add_user(
-                guardian.engine, typed.email, typed.role, orgs,
-                origin=origin_of(request, principal), display_name=typed.display_name)
-        except UserError as e:
-            field = "email" if "already exists" in str(e) else "form"
-            errors[field] = sentence(e)
-        else:
-            forget_names(request)
-            return render(request, "admin_users_secret.html", {
-                "user": user, "kind": "added", "secret": password,
-            }, headers=NO_STORE)
+    if errors:
+        return errors, None, None
+    try:
+        user, password = users.add_user(
+            guardian.engine, typed.email, typed.role, orgs,
+            origin=origin_of(request, principal), display_name=typed.display_name)
+    except UserError as e:
+        return {"email" if "already exists" in str(e) else "form": sentence(e)}, None, None
+    forget_names(request)
+    return {}, user, password
+
+
+@router.post("/admin/users/new")
+def add_user(request: Request, principal: AdminPrincipal, guardian: AppDep,
+             display_name: Text = "", email: Text = "", role: Text = "", pcn: Texts = None,
+             practice: Text = "", place: Text = "") -> Response:
+    """Create the user; the page that answers shows their password once."""
+    typed = typed_of(display_name, email, role, pcn or [], practice, place)
+    errors, user, password = create_account(request, principal, guardian, typed)
+    if user is not None:
+        return render(request, "admin_users_secret.html", {
+            "user": user, "kind": "added", "secret": password,
+        }, headers=NO_STORE)
     return _form_page(request, typed, errors, status_code=400)
 
 
-def _user(guardian: Any, user_id: UserId) -> users.User:
+def user_of(guardian: Any, user_id: int) -> users.User:
     found = users.user_by_id(guardian.engine, user_id)
     if found is None:
         raise HTTPException(status_code=404, detail="Not Found")
@@ -260,11 +268,30 @@ def _user_page(request: Request, principal: Principal, guardian: Any, user: user
 @router.get("/admin/users/{user_id}")
 def user_page(request: Request, principal: AdminPrincipal, guardian: AppDep,
               user_id: UserId) -> Response:
-    return _user_page(request, principal, guardian, _user(guardian, user_id))
+    return _user_page(request, principal, guardian, user_of(guardian, user_id))
 
 
 def _done(user: users.User, what: str) -> Response:
     return RedirectResponse(f"/admin/users/{user.id}?done={what}#done", status_code=303)
+
+
+def change_account(request: Request, principal: Principal, guardian: Any, user: users.User,
+                   typed: Typed) -> tuple[dict[str, str], users.Change | None]:
+    """Change the user's name, role and scope as typed (audited by guardian/users, the page
+    and the API alike): the problems by field ("form": refused), else the change."""
+    errors: dict[str, str] = {}
+    orgs = typed.checked(reference(request), errors)
+    if errors:
+        return errors, None
+    try:
+        change = users.change_user(
+            guardian.engine, user.email, role=typed.role, orgs=orgs,
+            display_name=typed.display_name, actor=principal.email,
+            origin=origin_of(request, principal))
+    except UserError as e:
+        return {"form": sentence(e)}, None
+    forget_names(request)
+    return {}, change
 
 
 @router.post("/admin/users/{user_id}")
@@ -272,21 +299,11 @@ def change_user(request: Request, principal: AdminPrincipal, guardian: AppDep, u
                 display_name: Text = "", role: Text = "", pcn: Texts = None,
                 practice: Text = "", place: Text = "") -> Response:
     """Change the user's name, role and scope."""
-    user = _user(guardian, user_id)
+    user = user_of(guardian, user_id)
     typed = typed_of(display_name, user.email, role, pcn or [], practice, place)
-    errors: dict[str, str] = {}
-    orgs = typed.checked(reference(request), errors)
-    if not errors:
-        try:
-            change = users.change_user(
-                guardian.engine, user.email, role=typed.role, orgs=orgs,
-                display_name=typed.display_name, actor=principal.email,
-                origin=origin_of(request, principal))
-        except UserError as e:
-            errors["form"] = sentence(e)
-        else:
-            forget_names(request)
-            return _done(user, "changed" if change.changed else "unchanged")
+    errors, change = change_account(request, principal, guardian, user, typed)
+    if change is not None:
+        return _done(user, "changed" if change.changed else "unchanged")
     return _user_page(request, principal, guardian, user, typed=typed, errors=errors,
                       status_code=409 if "form" in errors else 400)
 
@@ -301,7 +318,7 @@ def _refused(request: Request, principal: Principal, guardian: Any, user: users.
 def disable_user(request: Request, principal: AdminPrincipal, guardian: AppDep,
                  user_id: UserId) -> Response:
     """Disable the user: their sessions and tokens end at once."""
-    user = _user(guardian, user_id)
+    user = user_of(guardian, user_id)
     try:
         users.disable_user(guardian.engine, user.email, actor=principal.email,
                            origin=origin_of(request, principal))
@@ -313,7 +330,7 @@ def disable_user(request: Request, principal: AdminPrincipal, guardian: AppDep,
 @router.post("/admin/users/{user_id}/enable")
 def enable_user(request: Request, principal: AdminPrincipal, guardian: AppDep,
                 user_id: UserId) -> Response:
-    user = _user(guardian, user_id)
+    user = user_of(guardian, user_id)
     users.enable_user(guardian.engine, user.email, origin=origin_of(request, principal))
     return _done(user, "enabled")
 
@@ -322,7 +339,7 @@ def enable_user(request: Request, principal: AdminPrincipal, guardian: AppDep,
 def new_password(request: Request, principal: AdminPrincipal, guardian: AppDep,
                  user_id: UserId) -> Response:
     """A generated password, shown once; the user's sessions and tokens end at once."""
-    user = _user(guardian, user_id)
+    user = user_of(guardian, user_id)
     change = users.reset_password(guardian.engine, user.email,
                                   origin=origin_of(request, principal))
     return render(request, "admin_users_secret.html", {
@@ -330,22 +347,48 @@ def new_password(request: Request, principal: AdminPrincipal, guardian: AppDep,
     }, headers=NO_STORE)
 
 
+def issue_token(request: Request, principal: Principal, guardian: Any, user: users.User
+                ) -> str:
+    """A new API token for the user (audited by guardian/users); UserError, in the page's
+    words, when they are disabled."""
+    try:
+        return users.create_token(guardian.engine, user.email,
+                                  days=guardian.settings.token_days,
+                                  origin=origin_of(request, principal))
+    except UserError:
+        raise UserError(f"{user.name} is disabled: enable them before issuing an API "
+                        "token") from None
+
+
 @router.post("/admin/users/{user_id}/tokens")
 def new_token(request: Request, principal: AdminPrincipal, guardian: AppDep,
               user_id: UserId) -> Response:
     """A new API token, shown once."""
-    user = _user(guardian, user_id)
+    user = user_of(guardian, user_id)
     try:
-        token = users.create_token(guardian.engine, user.email,
-                                   days=guardian.settings.token_days,
-                                   origin=origin_of(request, principal))
-    except UserError:
-        return _refused(request, principal, guardian, user, UserError(
-            f"{user.name} is disabled: enable them before issuing an API token"))
+        token = issue_token(request, principal, guardian, user)
+    except UserError as e:
+        return _refused(request, principal, guardian, user, e)
     return render(request, "admin_users_secret.html", {
         "user": user, "kind": "token", "secret": token,
         "days": guardian.settings.token_days,
     }, headers=NO_STORE)
+
+
+def revoke(request: Request, principal: Principal, guardian: Any, user: users.User,
+           token: str) -> users.Change:
+    """Revoke one live token (`token`: its number) or, with "all", every one (audited by
+    guardian/users); UserError, in the page's words, when there is no such live token."""
+    every = token == "all"
+    token_id = int(token) if token.isdigit() and len(token) < 19 else None
+    if not every and token_id is None:
+        raise UserError("choose the API token to revoke")
+    try:
+        return users.revoke_tokens(guardian.engine, user.email, every=every,
+                                   token_id=token_id, origin=origin_of(request, principal))
+    except UserError:
+        raise UserError("that API token is no longer live (already revoked or expired): "
+                        "nothing changed") from None
 
 
 @router.post("/admin/users/{user_id}/tokens/revoke")
@@ -353,16 +396,9 @@ def revoke_tokens(request: Request, principal: AdminPrincipal, guardian: AppDep,
                   user_id: UserId, token: Text = "") -> Response:
     """Revoke one live token (`token`: its number as the page lists it) or, with
     `token=all`, every one."""
-    user = _user(guardian, user_id)
-    every = token == "all"
-    token_id = int(token) if token.isdigit() and len(token) < 19 else None
-    if not every and token_id is None:
-        return _refused(request, principal, guardian, user,
-                        UserError("choose the API token to revoke"))
+    user = user_of(guardian, user_id)
     try:
-        users.revoke_tokens(guardian.engine, user.email, every=every, token_id=token_id,
-                            origin=origin_of(request, principal))
-    except UserError:
-        return _refused(request, principal, guardian, user, UserError(
-            "that API token is no longer live (already revoked or expired): nothing changed"))
-    return _done(user, "revoked-all" if every else "revoked")
+        revoke(request, principal, guardian, user, token)
+    except UserError as e:
+        return _refused(request, principal, guardian, user, e)
+    return _done(user, "revoked-all" if token == "all" else "revoked")
