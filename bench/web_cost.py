@@ -233,6 +233,12 @@ def prepare(url: str, var: Path) -> tuple[str, str, str, frozenset[str]]:
     from guardian.projections import worklist as wl
 
     app = build_app(Settings(database_url=url))
+    # The worklist's visibility map and the planner's statistics, as autovacuum keeps them
+    # in a deployment (this machine runs PostgreSQL with autovacuum off, and a store just
+    # built or rebuilt has neither: its covering index cannot be read on its own).
+    with app.engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+            "VACUUM (ANALYZE) worklist")
     users.ensure_demo_users(app.engine, var)
     password = secrets.token_urlsafe(12)
     users.reset_password(app.engine, EMAIL, password)
