@@ -47,11 +47,13 @@ from fastapi import APIRouter, Depends
 from guardian.web.api import (
     admin_users,
     answers,
+    audit_log,
     commands,
     inbox,
     notices,
     patient_record,
     patients,
+    practices,
     referrals,
     reports,
     worklists,
@@ -63,5 +65,5 @@ from guardian.web.rate_limit import rate_limit
 router = APIRouter(prefix="/api/v1", tags=["api"], dependencies=[Depends(rate_limit)],
                    responses=dict(answers.COMMON))
 for group in (referrals, worklists, patients, patient_record, reports, commands, inbox,
-              notices, admin_users):
+              notices, admin_users, audit_log, practices):
     router.include_router(group.router)

@@ -28,7 +28,7 @@ from guardian.projections.name_queries import (
     patients_named,
     treatment_functions_of,
 )
-from guardian.web.access import AdminPrincipal, record_access
+from guardian.web.access import AdminPrincipal, Principal, record_access
 from guardian.web.deps import AppDep
 from guardian.web.inputs import LARGEST_INTEGER
 from guardian.web.names import NamesDep
@@ -122,19 +122,22 @@ def _detail(r: audit.Entry, names: Names) -> str:
     return names.annotate(r.detail)
 
 
-@router.get("/admin/audit")
-def audit_page(
-    request: Request,
-    principal: AdminPrincipal,
-    guardian: AppDep,
-    names: NamesDep,
-    user: Annotated[str, Query(max_length=254)] = "",
-    patient: Annotated[str, Query(max_length=64)] = "",
-    action: Annotated[str, Query(max_length=64)] = "",
-    before: Annotated[int | None, Query(ge=1, le=LARGEST_INTEGER)] = None,
-) -> Response:
-    """Newest first, 50 a page; filter by user e-mail, patient (NHS number or Guardian
-    patient id) and action."""
+@dataclass(frozen=True)
+class AuditPage:
+    """A page of the audit log: its entries, where the next starts, a filter's problem."""
+
+    errors: dict[str, str]  # by filter
+    rows: list[Shown]
+    next_before: int | None
+    patient_id: str | None
+
+
+def audit_listing(request: Request, principal: Principal, guardian: GuardianApp,
+                  names: Names, user: str, patient: str, action: str, before: int | None,
+                  first_look: bool) -> AuditPage:
+    """Newest first, 50 a page, filtered by user e-mail, patient (NHS number or Guardian
+    patient id) and action (the page and the API alike); audited when `first_look` (the
+    first page, not a page turned)."""
     errors: dict[str, str] = {}
     patient_id = None
     wanted = patient.strip().lower().replace("-", "")
@@ -154,26 +157,43 @@ def audit_page(
     )
     more = len(rows) > PAGE
     rows = rows[:PAGE]
-    zone = guardian.settings.zone
-    if before is None and not request.headers.get("hx-request"):
+    if first_look:
         record_access(request, principal, "view-audit", patient_id=patient_id,
                       detail=f"user={user.strip()}" if user.strip() else None)
-    entries = shown(guardian, names, rows)
+    return AuditPage(errors, shown(guardian, names, rows),
+                     rows[-1].id if more and rows else None, patient_id)
+
+
+@router.get("/admin/audit")
+def audit_page(
+    request: Request,
+    principal: AdminPrincipal,
+    guardian: AppDep,
+    names: NamesDep,
+    user: Annotated[str, Query(max_length=254)] = "",
+    patient: Annotated[str, Query(max_length=64)] = "",
+    action: Annotated[str, Query(max_length=64)] = "",
+    before: Annotated[int | None, Query(ge=1, le=LARGEST_INTEGER)] = None,
+) -> Response:
+    """Newest first, 50 a page; filter by user e-mail, patient (NHS number or Guardian
+    patient id) and action."""
+    found = audit_listing(request, principal, guardian, names, user, patient, action, before,
+                          before is None and not request.headers.get("hx-request"))
     filtered: dict[str, Any] = {"user": user.strip(), "patient": patient.strip(),
                                 "action": action.strip()}
     return page_or_fragment(
         request,
         "admin_audit.html",
         {
-            "rows": entries,
-            "zone": zone,
+            "rows": found.rows,
+            "zone": guardian.settings.zone,
             "filters": filtered,
             "user_name": names.person(user.strip()) if user.strip() else "",
             "action_choices": sorted(audit.ACTION_WORDS.items(), key=lambda kv: kv[1]),
-            "patient_id": patient_id,
-            "errors": errors,
-            "next_before": rows[-1].id if more and rows else None,
+            "patient_id": found.patient_id,
+            "errors": found.errors,
+            "next_before": found.next_before,
         },
         "results",
-        status_code=400 if errors else 200,
+        status_code=400 if found.errors else 200,
     )

@@ -36,7 +36,6 @@ NOT_AT_PRACTICE = ("No referral for this NHS number is registered at your practi
 @router.get("/gp")
 def gp_home(request: Request, principal: GP, app: AppDep, connect: ConnDep,
             nhs_number: str | None = None) -> Response:
-    today = app.today()
     error = None
     if nhs_number is not None:
         try:
@@ -56,17 +55,26 @@ def gp_home(request: Request, principal: GP, app: AppDep, connect: ConnDep,
             access.record_access(request, principal, "find-patient-none",
                                  detail="no referral at this practice")
             error = NOT_AT_PRACTICE
+    overview = practice_overview(request, principal, app, connect, principal.practice or "")
+    return render(request, "gp.html", {
+        **overview, "error": error, "nhs_number": nhs_number or "",
+    }, status_code=422 if error else 200)
+
+
+def practice_overview(request: Request, principal: Principal, app: GuardianApp,
+                      connect: Any, practice: str) -> dict[str, Any]:
+    """The practice's waiting referrals as the page shows them: `rows`, their `counts` in
+    words, what the practice `owed` and its `owed_summary` (audited, the page and the API
+    alike; who may see which practice is the caller's to check)."""
+    today = app.today()
     with connect() as conn:
-        rows = worklist_queries.practice_rows(conn, principal.practice)
+        rows = worklist_queries.practice_rows(conn, practice)
     shown = [present_row(r, today) for r in rows]
     owed = practice_owes(app, shown, today)
     access.record_access(request, principal, "view-practice-overview",
-                         detail=f"practice {principal.practice}")
-    return render(request, "gp.html", {
-        "rows": shown, "counts": counts_in_words(shown), "owed": owed,
-        "owed_summary": owed_in_words(owed),
-        "error": error, "nhs_number": nhs_number or "",
-    }, status_code=422 if error else 200)
+                         detail=f"practice {practice}")
+    return {"rows": shown, "counts": counts_in_words(shown), "owed": owed,
+            "owed_summary": owed_in_words(owed)}
 
 
 def practice_owes(app: GuardianApp, rows: list[dict[str, Any]],
