@@ -3,8 +3,11 @@ scopes as the pages, for scripts and other systems. This package puts its route 
 together in one router: referrals (`referrals`, their shapes in `referral_models`), PCN
 worklists (`worklists`), the patient search (`patients`), place reports (`reports`), the
 patient page's actions, the contact preference and bulk assign as commands (`commands`,
-their shapes in `command_models`), and the inbox, letters and outbox (`inbox`); what every
-route answers besides its own body is in `answers`. Every route counts against the
+their shapes in `command_models`), the inbox, letters and outbox (`inbox`), a patient as
+their page shows them (`patient_record`), notification settings, the print queue and the
+outbox's counts (`notices`), user management (`admin_users`, shapes in `user_models`),
+the audit log (`audit_log`) and a GP practice's overview (`practices`); what every route
+answers besides its own body is in `answers`. Every route counts against the
 caller's rate limit (guardian/web/rate_limit.py). The schema and Swagger UI
 are the app's (guardian/web/docs.py).
 
@@ -26,6 +29,12 @@ patient, a PCN or a place exists outside the caller's scope (guardian/web/access
 | `GET /inbox`, `POST /inbox/{id}/read`, `POST /inbox/read-all` | coordinator, GP, admin | 200 |
 | `POST /letters/{id}/printed` | coordinator (their PCNs), admin | 200 |
 | `POST /admin/notifications/{id}/resend` | admin | 200 |
+| `GET /patients/{patient_id}` | coordinator, GP (their practice), admin | 200, 422 |
+| `GET`, `PUT /inbox/settings` | coordinator, GP, admin | 200, 422 |
+| `GET /letters` | coordinator (their PCNs), admin | 200 |
+| `GET /admin/notifications`, `GET /admin/audit` | admin | 200, 422 |
+| `/admin/users…` (add, read, change, disable, tokens, …) | admin | 200/201, 409, 422 |
+| `GET /practices/{code}/referrals` | GP (that practice), coordinator (its PCN), admin | 200, 422 |
 
 Everyone else gets 404 (a GP or a place lead posting a referral, a place lead asking for a
 referral or a worklist, a coordinator or GP asking for a report).
