@@ -179,7 +179,10 @@ def get_worklist(
         raise not_found()
     on = app.today()
     chosen = list(dict.fromkeys(filters))
-    with connect() as conn:  # one connection for every read of the request
+    with connect() as conn:  # one connection for every read and the audit entry
+        # no transaction: each read sees the latest committed rows (as under READ
+        # COMMITTED) and the entry commits as it is written, with no BEGIN or ROLLBACK
+        conn.execution_options(isolation_level="AUTOCOMMIT")
         if not org_queries.pcn_known(conn, pcn):
             raise not_found()
         attrs = _attributes(practice, provider, treatment_function, priority, stage)
@@ -188,12 +191,12 @@ def get_worklist(
         rows = wl.page(conn, scope, pcn, on, chosen, sort, position, limit + 1, attrs)
         # the counts scan every row of the PCN: reused until the worklist changes
         counts = worklist_counts(cache, conn, scope, pcn, on, attrs)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    record_access(request, principal, "view-worklist",
-                  detail=" ".join([f"pcn={pcn}", *(f"filter={f}" for f in chosen),
-                                   *(f"{k}={v}" for k, v in attrs.items()),
-                                   f"rows={len(rows)}"]))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        record_access(request, principal, "view-worklist", conn=conn,
+                      detail=" ".join([f"pcn={pcn}", *(f"filter={f}" for f in chosen),
+                                       *(f"{k}={v}" for k, v in attrs.items()),
+                                       f"rows={len(rows)}"]))
     page = {
         "pcn_code": pcn, "pcn_name": names.pcn(pcn), "as_of": on, "filters": chosen,
         "sort": sort, "attributes": attrs, "limit": limit,

@@ -164,6 +164,10 @@ def worklist_page(
     attrs = asked.attrs
     today = app.today()
     with connect() as conn:
+        # no transaction around the reads (each sees the latest committed rows, as under
+        # READ COMMITTED) and the audit entry commits as it is written: no BEGIN,
+        # ROLLBACK or second connection on every view
+        conn.execution_options(isolation_level="AUTOCOMMIT")
         people = users.list_users(conn)  # not cached: who left, and whom to offer
         scope = with_departed(conn, scope, people)
         rows = wl.page(conn, scope, pcn, today, filters, sort, after_at, PAGE_SIZE + 1, attrs,
@@ -172,13 +176,15 @@ def worklist_page(
         counts = worklist_counts(cache, conn, scope, pcn, today, attrs, filters)
         facets = cache.get(("facets", scope.pcns, pcn), lambda: wl.facets(conn, scope, pcn))
         names = cache.get(("pcn-names",), lambda: pcn_names(conn))
-    if before_at is not None:
-        # a previous page: the rows just before, so there is always a next one
-        more, rows = True, rows[-PAGE_SIZE:]
-    else:
-        more, rows = len(rows) > PAGE_SIZE, rows[:PAGE_SIZE]
-    if not rows and number > 1:
-        return _back_to(pairs, "bad-page")
+        if before_at is not None:
+            # a previous page: the rows just before, so there is always a next one
+            more, rows = True, rows[-PAGE_SIZE:]
+        else:
+            more, rows = len(rows) > PAGE_SIZE, rows[:PAGE_SIZE]
+        if not rows and number > 1:
+            return _back_to(pairs, "bad-page")
+        access.record_access(request, principal, "view-worklist", conn=conn,
+                             detail=f"PCN {pcn or 'all in scope'}; filters {','.join(filters)}")
     pages = max(1, -(-counts["matching"] // PAGE_SIZE))
     number = min(number, pages)
     # only coordinators of the PCNs on the page may be given its pathways (docs/access.md)
@@ -193,8 +199,6 @@ def worklist_page(
         prev_href = "/worklist?" + (urlencode(
             [*pairs, ("before", cursor.encode(sort, rows[0])), ("page", number - 1)])
             if number > 2 else query)
-    access.record_access(request, principal, "view-worklist",
-                         detail=f"PCN {pcn or 'all in scope'}; filters {','.join(filters)}")
     my_pcns = sorted(principal.pcns) if principal.pcns is not None else sorted(names)
     return page_or_fragment(request, "worklist.html", {
         "rows": shown_rows(rows, today, scope.gone, names_of(request)), "counts": counts,
