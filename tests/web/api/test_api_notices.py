@@ -38,6 +38,7 @@ def test_settings_read_and_written_by_the_pages_rules(client, tokens):
         assert refused.json()["detail"][0]["loc"] == ["body", field]
     assert client.get(SETTINGS, headers=gp).json() == wanted  # nothing refused was written
     assert client.get(SETTINGS, headers=tokens["place-lead"]).status_code == 404
+    assert client.put(SETTINGS, headers=tokens["place-lead"], json=wanted).status_code == 404
 
 
 def _letter(engine, pcn: str) -> int:
