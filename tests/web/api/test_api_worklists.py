@@ -6,7 +6,7 @@ worklist with counts, attribute filters and sorts, keyset pages that cover the l
 from __future__ import annotations
 
 import pytest
-from api_helpers import HOME, NHS, entries, locs, today
+from api_helpers import HOME, NHS, entries, locs, post, row, today
 
 from guardian.projections.worklist import FILTERS
 
@@ -129,3 +129,26 @@ def test_worklist_scope(worklist, engine, tokens):
                 {"loc": ["path", "pcn_code"], "type": "value_error",
                  "msg": "contains a control character (U+0000), which is not allowed"}])
             assert len(entries(engine, "view-worklist")) == views
+
+
+def test_counts_are_reused_until_the_worklist_changes(worklist, tokens, monkeypatch):
+    """The counts scan every row of the PCN: the API and the page reuse them (one cache
+    entry per scope, PCN, drop-downs, filters, day and the worklist's position) and count
+    again once a new event has been projected (guardian/web/caches.py)."""
+    from guardian.projections import worklist as wl
+
+    scans = []
+    real = wl.counts
+    monkeypatch.setattr(wl, "counts", lambda *a, **k: scans.append(a) or real(*a, **k))
+    coordinator = tokens["coordinator"]
+
+    def counted() -> int:
+        r = worklist.get("/api/v1/worklists/U90001", headers=coordinator)
+        assert r.status_code == 200, r.text
+        return r.json()["counts"]["all"]
+
+    assert counted() == 7 and counted() == 7 and len(scans) == 1
+    r = worklist.get("/worklist?pcn=U90001", headers=coordinator)  # the page: the same entry
+    assert r.status_code == 200 and len(scans) == 1
+    post(worklist, tokens["admin"], row(NHS[9], "WL-9", HOME), expect=201)
+    assert counted() == 8 and len(scans) == 2
