@@ -164,7 +164,7 @@ SPECS: dict[str, Spec] = {
                 "partitioned_s", ("<", 60), "single_s"),),
         url="required", timeout=3600),
     "million": Spec(
-        ("--patients", "931000"), None,
+        ("--patients", "900000"), None,
         (Figure("build (demo + read models) s", "build_s", ("<", 1500)),
          Figure("first sweep (backfill) s", "first_sweep.seconds"),
          Figure("daily sweep s", "daily_sweep.seconds", ("<", 30)),
