@@ -324,9 +324,13 @@ def write_table(readme: str, rows: list[dict], today: str) -> str:
     """README text with the block between the markers replaced (or put before the first
     section), and nothing else changed."""
     block = (f"{START}\n## Every benchmark, one table (`bench/run_all.py`)\n\n"
-             "Written by `flock /tmp/h/bench.lock .venv/bin/python bench/run_all.py`; a row "
-             "not rerun keeps its last recorded figure and date (bench/recorded.json). Ratio: "
-             "the figure ÷ its same-run baseline. Sizing a region from these figures: "
+             "Written by `flock /tmp/h/bench.lock .venv/bin/python bench/run_all.py` (every "
+             "script, full size; `--only a,b` some; `--url` a built 200,000-patient store for "
+             "the scripts that take one; `--quick` small sizes, printed only). A row not "
+             "rerun keeps its last recorded figure and date, marked \"recorded\" "
+             "(bench/recorded.json); a script that failed or timed out says so. Ratio: the "
+             "figure ÷ its same-run baseline. Each figure's section below says how it was "
+             "measured. Sizing a region from these figures: "
              "[docs/sizing.md](../docs/sizing.md).\n\n"
              f"{table(rows, today)}\n{END}")
     if START in readme and END in readme:
