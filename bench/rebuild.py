@@ -70,6 +70,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="  %(message)s")
+    logging.getLogger("guardian.projections").setLevel(logging.DEBUG)
     logging.getLogger("guardian.store").setLevel(logging.WARNING)
     app = build_app(Settings(database_url=args.url))
     single = ProjectionRunner(app, all_projections(), batch_size=5000, processes=1)

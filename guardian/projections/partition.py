@@ -277,6 +277,8 @@ def run_partitioned(app: Any, models: Sequence[tuple[ReadModel, int]], suffix: s
                         raise PartitionFailed(f"projection worker {part} {outcome}: {value}")
                     written += value[0]
                     cpu += value[1]
+                    log.debug("projection worker %s done after %.1f s", part,
+                              time.perf_counter() - started)
                     process.join()
                     del running[part]
             time.sleep(0.05)
@@ -332,13 +334,16 @@ def index_aside(engine: Engine, tables: Sequence[Table], threads: int) -> None:
         return text(f"ALTER TABLE {table.name} ADD CONSTRAINT {table.name}_pkey "
                     f"PRIMARY KEY ({columns})")
 
+    with engine.connect() as conn:  # the largest table's first: no long one left alone
+        size = {t.name: conn.exec_driver_sql(f"SELECT pg_relation_size('{t.name}')").scalar()
+                for t in tables}
+    tables = sorted(tables, key=lambda t: -size[t.name])
     with ThreadPoolExecutor(max(1, threads)) as pool:
-        jobs = [pool.submit(run, primary_key(t)) for t in tables] + [
-            pool.submit(run, CreateIndex(ix))
-            for t in tables for ix in sorted(t.indexes, key=lambda i: i.name)]
+        jobs = [pool.submit(run, ddl) for t in tables for ddl in (
+            primary_key(t), *(CreateIndex(ix) for ix in sorted(t.indexes, key=lambda i: i.name)))]
+        # Each waits for its own table's indexes (ANALYZE and CREATE INDEX lock each other).
+        jobs += [pool.submit(run, text(f"ANALYZE {t.name}")) for t in tables]
         for job in jobs:
-            job.result()
-        for job in [pool.submit(run, text(f"ANALYZE {t.name}")) for t in tables]:
             job.result()
 
 
