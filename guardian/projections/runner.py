@@ -252,8 +252,9 @@ class ProjectionRunner:
                             self.processes)
             started = time.perf_counter()
             index_aside(engine, tables, self.processes)
-            log.info("rebuild: indexed and analysed aside in %.1f s",
-                     time.perf_counter() - started)
+            if engine.dialect.name == "postgresql":  # SQLite's are built at the swap
+                log.info("rebuild: indexed and analysed aside in %.1f s",
+                         time.perf_counter() - started)
         except BaseException:
             with engine.begin() as conn:
                 for table in tables:
