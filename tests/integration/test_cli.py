@@ -111,7 +111,7 @@ def test_project_and_export_rtt_from_the_command_line(database_url, tmp_path):
     rebuilt = run(database_url, "project", "--rebuild", "--json", cwd=tmp_path)
     assert json.loads(rebuilt.stdout)["processed"] > 0
     one = run(database_url, "project", "--rebuild", "--read-models", "patient_search",
-              "--json", cwd=tmp_path)
+              "--processes", "1", "--json", cwd=tmp_path)
     assert set(json.loads(one.stdout)["lag"]) == {"patient_search"}, one.stderr
     wrong = run(database_url, "project", "--read-models", "worklist,nonsense", cwd=tmp_path)
     assert wrong.returncode == 2 and "unknown read model nonsense" in wrong.stderr
