@@ -41,7 +41,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 
 from guardian.orgs import all_practices
 from guardian.projections.readmodel import Changes, ReadModel
-from guardian.store import EVENTS_TABLE, bulk_insert
+from guardian.store import EVENTS_TABLE, as_uuid, bulk_insert
 
 log = logging.getLogger("guardian.projections")
 
@@ -121,7 +121,7 @@ def members(app: Any, share: Share) -> dict[UUID, set[int]]:
         models = {n for n, (model, position) in enumerate(share.models)
                   if last > position and model.reads(topic)}
         if models:
-            wanted.setdefault(_uuid(originator), set()).update(models)
+            wanted.setdefault(as_uuid(originator), set()).update(models)
     return wanted
 
 
@@ -197,7 +197,7 @@ def _streamed(app: Any, share: Share) -> Iterator[Chunk]:
                         models |= readers(topic)
                 if not models:
                     continue
-                pid = _uuid(originator)
+                pid = as_uuid(originator)
                 patient = None
                 try:
                     for _, _, version, topic, state in history:
@@ -346,10 +346,3 @@ def index_aside(engine: Engine, tables: Sequence[Table], threads: int) -> None:
         for job in jobs:
             job.result()
 
-
-def _uuid(value: Any) -> UUID:
-    if isinstance(value, UUID):
-        return value
-    if isinstance(value, (bytes, memoryview)):
-        return UUID(bytes=bytes(value))
-    return UUID(value)

@@ -41,7 +41,6 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from typing import Any
-from uuid import UUID
 
 from eventsourcing.persistence import Tracking
 from sqlalchemy import Connection, select
@@ -59,7 +58,7 @@ from guardian.projections.partition import (
 )
 from guardian.projections.readmodel import Changes, Notice, ReadModel, SharedLoads
 from guardian.projections.tracking import PositionRecorder, PositionTaken, tracking
-from guardian.store import EVENTS_TABLE
+from guardian.store import EVENTS_TABLE, as_uuid
 
 log = logging.getLogger("guardian.projections")
 
@@ -386,12 +385,5 @@ class ProjectionRunner:
                 rows = cur.fetchall()
             finally:
                 cur.close()
-        return [Notice(i, _uuid(o), t) for i, o, t in rows]
+        return [Notice(i, as_uuid(o), t) for i, o, t in rows]
 
-
-def _uuid(value: Any) -> UUID:
-    if isinstance(value, UUID):
-        return value
-    if isinstance(value, (bytes, memoryview)):
-        return UUID(bytes=bytes(value))
-    return UUID(value)

@@ -27,7 +27,7 @@ from guardian.store.bulk import (
 from guardian.store.mapper import DateAsISO, FastMapper, make_mapper
 from guardian.store.memory import InMemoryPatientRepository
 from guardian.store.recorder import GuardianFactory, GuardianRecorder, open_factory
-from guardian.store.repository import PatientRepository
+from guardian.store.repository import PatientRepository, as_uuid
 from guardian.store.schema import (
     add_missing_columns,
     create_schema,
@@ -50,7 +50,8 @@ from guardian.store.tables import (
 __all__ = [
     "APP_NAME", "EVENTS_TABLE", "BasePatientRepository", "DateAsISO", "FastMapper",
     "GuardianFactory", "GuardianRecorder", "InMemoryPatientRepository", "IndexEntry",
-    "PatientNotFound", "PatientRepository", "StagedWrite", "add_missing_columns", "audit_log",
+    "PatientNotFound", "PatientRepository", "StagedWrite", "add_missing_columns", "as_uuid",
+    "audit_log",
     "bulk_insert", "chunks", "copy_rows", "create_schema", "dialect_insert",
     "ensure_sqlite_directory", "index_rows", "make_mapper", "meta_table", "metadata",
     "open_factory", "organisations", "param_mark", "pathway_index", "prepare_engine",

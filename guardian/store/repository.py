@@ -222,6 +222,8 @@ class PatientRepository(BasePatientRepository):
 
 def as_uuid(value: Any) -> UUID:
     """A UUID from the driver's form of an event's originator id (bytes on SQLite)."""
+    if isinstance(value, UUID):
+        return value
     if isinstance(value, (bytes, memoryview)):
         return UUID(bytes=bytes(value))
     return UUID(str(value))
