@@ -147,7 +147,10 @@ def test_one_scheduler_per_database_records_its_runs_and_stops_cleanly(database_
         other = lock_for(app.engine)
         assert other.acquire() is False  # held by the running scheduler
         assert breaches(app) >= 1
-        shown = status(app.engine)
+        # A job's row has no summary while a run of it is under way (every 0.3 s here).
+        shown = wait_for(lambda: (found := status(app.engine))[WAITS_JOB]["summary"]
+                         and found["projection-lag"]["summary"] and found,
+                         what="a finished run of each job shown")
         assert {"as_of", "checked", "breaches_recorded"} <= set(shown[WAITS_JOB]["summary"])
         assert set(shown["projection-lag"]["summary"]) >= {"worklist"}
         assert shown[LEADER]["status"] == "acting"
