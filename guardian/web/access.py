@@ -30,7 +30,6 @@ Which place a place lead's reports are for is `guardian.web.places` (`may_see_pl
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -43,6 +42,7 @@ from starlette.concurrency import run_in_threadpool
 from guardian import audit, users
 from guardian.projections import org_queries
 from guardian.projections.worklist import Scope
+from guardian.web import csrf
 
 SESSION_COOKIE = "guardian_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -211,9 +211,7 @@ async def check_csrf(request: Request, principal: Principal) -> None:
             form = await request.form()
             value = form.get(CSRF_FIELD)
             sent = value if isinstance(value, str) else None
-    expected = principal.csrf_token or ""
-    # as bytes: compare_digest refuses str with non-ASCII characters
-    if not sent or not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
+    if not csrf.matches(sent, principal.csrf_token):
         raise CsrfRejected()
 
 

@@ -33,7 +33,7 @@ FIELD_KINDS: dict[str, str] = {
     **dict.fromkeys(
         ("outcome", "channel", "kind", "test", "reason", "reason_code", "stop_reason",
          "requested_from", "party", "item_id", "test_id", "flag_id", "in_reply_to", "on",
-         "version", "csrf_token"),
+         "version"),
         "identifier",
     ),
 }

@@ -21,7 +21,7 @@ from markupsafe import Markup, escape
 
 from guardian.domain import codes
 from guardian.projections.plain import plain_status
-from guardian.web import access, names
+from guardian.web import access, csrf, names
 from guardian.web.inputs import limit_of
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -43,13 +43,15 @@ def _principal_context(request: Request) -> dict[str, Any]:
     # else the signed-in user's.
     token = getattr(request.state, "csrf_token", None)
     token = token or (principal.csrf_token if principal is not None else None)
+    # masked afresh on every page: a compressed answer never carries the secret itself
+    token = csrf.mask(token) if token else ""
     return {
         "navigation": navigation_for(principal, request.url.path),
         "principal": principal,
         "role_name": ROLE_NAMES.get(principal.role, principal.role) if principal else None,
-        "csrf_token": token or "",
+        "csrf_token": token,
         "csrf_field": Markup(
-            f'<input type="hidden" name="{access.CSRF_FIELD}" value="{escape(token or "")}">'
+            f'<input type="hidden" name="{access.CSRF_FIELD}" value="{escape(token)}">'
         ),
     }
 

@@ -263,6 +263,21 @@ def test_state_changing_requests_with_a_session_need_the_csrf_token(client):
                        headers={"X-CSRF-Token": token}).status_code == 200
 
 
+def test_pages_never_carry_the_session_token_itself(client, engine):
+    """Compressed pages beside reflected input must not hold a fixed secret (BREACH): each
+    page masks the token afresh, and any of those masks is accepted."""
+    sign_in(client, "coordinator")
+    with engine.connect() as conn:
+        secret = conn.execute(select(users.user_sessions.c.csrf_token)).scalar_one()
+    seen = {csrf_of(client) for _ in range(3)}
+    assert len(seen) == 3 and all(secret not in masked for masked in seen)
+    page = client.get("/worklist?pcn=U90001", headers={"Accept-Encoding": "identity"})
+    assert secret not in page.text
+    for masked in seen:
+        assert client.post("/probe/form", data={"note": "m", "csrf_token": masked}
+                           ).status_code == 200
+
+
 def test_bearer_token_requests_need_no_csrf_token(client, engine):
     token = users.create_token(engine, "sam@guardian.test")
     r = client.post("/api/v1/probe/change", json={},

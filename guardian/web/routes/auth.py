@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 import secrets
 from typing import Annotated
@@ -25,7 +24,7 @@ from starlette.routing import Match
 
 from guardian import users
 from guardian.application import GuardianApp
-from guardian.web import access
+from guardian.web import access, csrf
 from guardian.web.access import CurrentPrincipal, Principal
 from guardian.web.deps import AppDep
 from guardian.web.inputs import LARGEST_INTEGER
@@ -148,8 +147,7 @@ def sign_in(
     email = email.strip()
     next_path = safe_next(next)
     expected = request.cookies.get(SIGN_IN_COOKIE, "")
-    if not expected or not csrf_token or not hmac.compare_digest(
-            expected.encode(), csrf_token.encode()):  # bytes: any text compares
+    if not csrf.matches(csrf_token, expected):  # masked on the page (guardian/web/csrf.py)
         return _sign_in_page(request, app, email=email, next_path=next_path,
                              errors={"form": CSRF_MESSAGE}, status_code=403)
     errors: dict[str, str] = {}
@@ -189,8 +187,8 @@ def sign_in(
     old = access.session_id(request)
     if old:
         users.end_session(engine, old)  # a new session id at every sign-in
-    session_id, csrf = users.start_session(engine, result.user)
-    principal = access.principal_for(request, result.user, "session", csrf)
+    session_id, csrf_secret = users.start_session(engine, result.user)
+    principal = access.principal_for(request, result.user, "session", csrf_secret)
     response = RedirectResponse(next_path or home_for(request, principal), 303)
     set_session_cookie(request, response, session_id)
     response.delete_cookie(SIGN_IN_COOKIE, path=SIGN_IN_PATH)

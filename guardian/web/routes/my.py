@@ -12,7 +12,6 @@ the two sign-in forms carry their own in a short-lived cookie.
 from __future__ import annotations
 
 import datetime as dt
-import hmac
 import secrets
 import uuid
 from dataclasses import replace
@@ -32,6 +31,7 @@ from guardian.projections import bottlenecks
 from guardian.projections.patient_view import patient_referral
 from guardian.projections.status import expected_wait, referral_status
 from guardian.projections.tracking import PositionRecorder
+from guardian.web import csrf
 from guardian.web.access import CsrfRejected, client_of
 from guardian.web.caches import TimedCache
 from guardian.web.deps import AppDep
@@ -86,8 +86,7 @@ async def patient_session(request: Request) -> sessions.PatientSession:
     if request.method == "POST":
         form = await request.form()
         sent = form.get("csrf_token")
-        if not isinstance(sent, str) or not hmac.compare_digest(
-                sent.encode(), found.csrf_token.encode()):
+        if not csrf.matches(sent, found.csrf_token):
             raise CsrfRejected()
     return found
 
@@ -140,8 +139,7 @@ async def _checked_form(request: Request) -> dict[str, str]:
     form = await request.form()
     expected = request.cookies.get(FORM_COOKIE) or ""
     sent = form.get("csrf_token")
-    if not expected or not isinstance(sent, str) or not hmac.compare_digest(
-            sent.encode(), expected.encode()):
+    if not csrf.matches(sent, expected):
         raise CsrfRejected()
     return {k: v.strip() for k, v in form.items() if isinstance(v, str)}
 
