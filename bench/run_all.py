@@ -35,7 +35,7 @@ README = BENCH / "README.md"
 RECORDED = BENCH / "recorded.json"
 OUT = BENCH / "out"
 START, END = "<!-- bench-table:start -->", "<!-- bench-table:end -->"
-NOT_BENCHMARKS = {"run_all"}  # bench/*.py that are not benchmarks
+NOT_BENCHMARKS = {"run_all", "wrk_loop"}  # bench/*.py that are not benchmarks (a helper)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,10 @@ token, and picks their PCN with the most open pathways. The same fixed sequence 
 - **one client** (a separate process held to one core, `taskset -c 1`, as web_load.py's
   generator): p50/p95 of each, one request at a time, after one warm-up pass;
 - **closed loop**: `--clients` clients back to back, `--warmup` seconds not counted, then
-  `--seconds` → requests/s, p50/p95, errors;
+  `--seconds` → requests/s, p50/p95, errors; driven by wrk when it is installed
+  (bench/wrk_loop.py: a Python client costs about as much CPU per request as the server's
+  SQL, on the same two cores), which also gives the CPU milliseconds each request cost the
+  server, PostgreSQL and the generator; `--generator httpx` for the Python client;
 - **sizes**: one page's bytes on the wire asking for identity and for gzip (what the
   server sent), and the body gzipped here (what gzip would give).
 
@@ -49,6 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import wrk_loop  # noqa: E402
 from web_load import (  # noqa: E402
     run_generator,
     server_log_problems,
@@ -196,7 +200,7 @@ async def sizes(client, kind: str, pcn: str, headers: dict) -> dict:
 
 
 async def generate(base: str, password: str, token: str, pcn: str, samples: int,
-                   clients: int, warmup: float, seconds: float) -> dict:
+                   clients: int, warmup: float, seconds: float, loops: bool = True) -> dict:
     import httpx
 
     sessions = []
@@ -207,16 +211,34 @@ async def generate(base: str, password: str, token: str, pcn: str, samples: int,
             sessions.append({"cookies": dict(client.cookies)})
     headers = {"json": {"Authorization": f"Bearer {token}"}, "html": {},
                "fragment": {"HX-Request": "true"}}
-    out: dict = {"one_client": {}, "closed_loop": {}, "sizes": {}}
+    out: dict = {"one_client": {}, "closed_loop": {}, "sizes": {},
+                 "sessions": [s["cookies"] for s in sessions]}
     async with httpx.AsyncClient(base_url=base, timeout=60, **sessions[0]) as client:
         for kind in KINDS:
             out["one_client"][kind] = await one_client(client, kind, pcn, samples, headers)
             out["sizes"][kind] = await sizes(client, kind, pcn, headers)
-    for kind in KINDS:
+    for kind in KINDS if loops else ():
         auths = [{}] * clients if kind == "json" else sessions
         out["closed_loop"][kind] = await closed_loop(base, kind, pcn, auths, headers, warmup,
                                                      seconds)
     return out
+
+
+def wrk_loops(spec: dict, sessions: list[dict], server_pgid: int) -> dict:
+    """The closed loops of every kind driven by wrk (bench/wrk_loop.py), with the same
+    sequence of views and the signed-in sessions the generator made."""
+    seq = views(997, seed=11)
+    cookies = [{"Cookie": "; ".join(f"{k}={v}" for k, v in c.items())} for c in sessions]
+    found = {}
+    for kind in KINDS:
+        auth = ([{"Authorization": f"Bearer {spec['token']}"}] if kind == "json" else cookies)
+        extra = {"HX-Request": "true"} if kind == "fragment" else {}
+        requests = [(url_of(kind, spec["pcn"], view),
+                     {**auth[n % len(auth)], **extra, "Accept-Encoding": "gzip, deflate"})
+                    for n, view in enumerate(seq)]
+        found[kind] = wrk_loop.closed_loop(spec["base"], requests, spec["clients"],
+                                           spec["seconds"], spec["warmup"], server_pgid)
+    return found
 
 
 # ---------------------------------------------------------------------------- driver
@@ -266,6 +288,11 @@ def table(result: dict) -> str:
             f"{loop['p50_ms']} / {loop['p95_ms']} ms | {size['identity']['bytes']:,} / "
             f"{size['gzip']['bytes']:,} ({size['gzip']['content_encoding']}; gzip here "
             f"{size['gzip_here_bytes']:,}) |")
+    for kind in KINDS:
+        cpu = result["closed_loop"][kind].get("cpu_ms_per_request")
+        if cpu:
+            lines.append(f"\n{kind}: CPU ms per request at {result['clients']} clients: "
+                         + ", ".join(f"{k} {v}" for k, v in cpu.items()))
     page = result["direct_sql"]["page_only"]
     lines.append(f"\npage query alone p50 / p95: {page['p50_ms']} / {page['p95_ms']} ms; "
                  f"audited: {result['audit']}")
@@ -282,6 +309,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--warmup", type=float, default=3)
     parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--generator", choices=("wrk", "httpx"),
+                        default="wrk" if wrk_loop.available() else "httpx",
+                        help="the closed loop's client (wrk when installed)")
     parser.add_argument("--generate", help=argparse.SUPPRESS)  # the pinned child's mode
     args = parser.parse_args()
     if args.generate:
@@ -299,15 +329,20 @@ def main() -> None:
     try:
         before = audited(args.url)
         base_line = direct_sql(args.url, pcn, pcns, args.samples)
+        use_wrk = args.generator == "wrk"
         spec = {"base": f"http://127.0.0.1:{port}", "password": password, "token": token,
                 "pcn": pcn, "samples": args.samples, "clients": args.clients,
-                "warmup": args.warmup, "seconds": args.seconds}
+                "warmup": args.warmup, "seconds": args.seconds, "loops": not use_wrk}
         load = run_generator(__file__, spec, env)
+        if use_wrk:
+            load["closed_loop"] = wrk_loops(spec, load.pop("sessions"), server.pid)
+        load.pop("sessions", None)
         problems = server_log_problems(server_log)
         result = {
             "at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "pcn": pcn, "workers": args.workers, "clients": args.clients,
-            "generator": "taskset -c 1" if shutil.which("taskset") else "unpinned",
+            "generator": ("taskset -c 1" if shutil.which("taskset") else "unpinned")
+            + f"; closed loop by {args.generator}",
             "server_log_problems": len(problems), "server_log_first_problems": problems[:5],
             "direct_sql": base_line, **load,
             "ratio_p50": {k: round(load["one_client"][k]["p50_ms"]

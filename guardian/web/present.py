@@ -35,14 +35,16 @@ SHORT_STANDARDS = {
 }
 
 
+STANDARD_LABELS = {s.code: s.label for s in standards.STANDARDS}
+
+
 def present_row(row: dict[str, Any], today: dt.date,
                 gone: frozenset[str] = frozenset()) -> dict[str, Any]:
     """A worklist row as the table shows it: state words, waits in weeks, ages in days."""
     state = standards.deadline_state(row["next_breach_on"], row["next_at_risk_from"], today)
     label = None
     if row["next_standard"]:
-        known = {s.code: s.label for s in standards.STANDARDS}
-        label = known.get(row["next_standard"], row["next_standard"])
+        label = STANDARD_LABELS.get(row["next_standard"], row["next_standard"])
     waited = (today - row["wait_from"]).days
     return {
         **row,

@@ -84,6 +84,9 @@ def header_unread(context: Any) -> int | None:
     request = context.get("request")
     if principal is None or request is None or principal.role not in ("coordinator", "admin"):
         return None
+    counted = context.get("header_unread_count")  # read by the page on its own connection
+    if counted is not None:
+        return int(counted)
     try:
         with request.app.state.guardian.engine.connect() as conn:
             return unread_count(conn, principal.user_id)

@@ -26,6 +26,7 @@ from guardian.web.deps import AppDep, CatchUpDep, ConnDep, PageCacheDep, ScopeDe
 from guardian.web.inputs import LARGEST_INTEGER
 from guardian.web.names import names_of
 from guardian.web.present import covering, enabled_coordinators, with_departed
+from guardian.web.routes import inbox
 from guardian.web.templating import is_htmx, page_or_fragment
 from guardian.web.worklist_rows import shown_rows
 
@@ -185,6 +186,8 @@ def worklist_page(
             return _back_to(pairs, "bad-page")
         access.record_access(request, principal, "view-worklist", conn=conn,
                              detail=f"PCN {pcn or 'all in scope'}; filters {','.join(filters)}")
+        # the header's unread count, on this connection (a fragment has no header)
+        unread = None if is_htmx(request) else inbox.unread_count(conn, principal.user_id)
     pages = max(1, -(-counts["matching"] // PAGE_SIZE))
     number = min(number, pages)
     # only coordinators of the PCNs on the page may be given its pathways (docs/access.md)
@@ -211,6 +214,7 @@ def worklist_page(
         "stages": standards.STAGES, "stage_labels": standards.STAGE_LABELS,
         "priorities": codes.PRIORITIES, "tf_names": codes.TREATMENT_FUNCTIONS,
         "coordinators": coordinators, "assigned": assigned, "fragment": is_htmx(request),
+        "header_unread_count": unread,
     }, "results")
 
 
