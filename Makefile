@@ -28,7 +28,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 apt_install = $(SUDO) apt-get update && \
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(1)
 
-.PHONY: help install run test test-unit lint bench clean chromium vendor _checks _ruff _imports _pytest
+.PHONY: help install run test test-unit lint bench bench-tools clean chromium vendor _checks _ruff _imports _pytest
 
 help:
 	@echo "make run      install, create the SQLite database, load the demo, serve on :8000"
@@ -37,6 +37,7 @@ help:
 	@echo "make test-unit  the fast tier: ruff, import-linter and tests/unit (no database, seconds)"
 	@echo "make lint     ruff + import-linter only"
 	@echo "make bench    run bench/import_ptl.py"
+	@echo "make bench-tools  install Debian's wrk (bench/web_cost.py's load generator)"
 	@echo "make clean    remove the databases under var/ (keeps .venv)"
 	@echo "make vendor   re-fetch the pinned NHS.UK frontend, htmx, Swagger UI and (for the"
 	@echo "              browser tests) axe-core (needs npm)"
@@ -127,6 +128,11 @@ lint: install
 
 bench: install | var
 	$(VPY) bench/import_ptl.py
+
+# wrk drives bench/web_cost.py's closed loops (bench/wrk_loop.py); without it that bench
+# falls back to a Python client, which spends the server's CPU on itself.
+bench-tools: install
+	@command -v wrk >/dev/null || { $(call apt_install,wrk); }
 
 # The front end is checked in under guardian/web/static/vendor/; this re-fetches it from
 # the npm registry at the versions pinned in infra/vendor-frontend.sh (never at run time).

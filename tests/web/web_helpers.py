@@ -33,6 +33,13 @@ def sign_in(client: TestClient, role_or_email: str, password: str = PASSWORD,
     return client.post("/sign-in", data=data, follow_redirects=False)
 
 
+def without_csrf(html: str) -> str:
+    """A page with its CSRF token blanked: each page masks it afresh (guardian/web/csrf.py),
+    so two pages that say the same thing differ there."""
+    return re.sub(r'(name="csrf-token" content=|name="csrf_token" value=)"[^"]*"', r'\1""',
+                  html)
+
+
 def csrf_of(client: TestClient) -> str:
     """The session's CSRF token, as the page's <meta name="csrf-token"> gives it."""
     page = client.get("/")
