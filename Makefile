@@ -20,9 +20,7 @@ VPY     := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 PYTEST_ARGS ?=
 # Parallel test workers (pytest-xdist); the browser tests share one of them. 0: one process.
-# Three on two cores: with two, the cores sat idle 30 % of the run while tests waited on
-# subprocesses, servers and PostgreSQL.
-PYTEST_WORKERS ?= 3
+PYTEST_WORKERS ?= 2
 
 # "sudo" only when we are not root.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -35,7 +33,7 @@ apt_install = $(SUDO) apt-get update && \
 help:
 	@echo "make run      install, create the SQLite database, load the demo, serve on :8000"
 	@echo "make test     ruff + import-linter + pytest on SQLite and PostgreSQL, in"
-	@echo "              PYTEST_WORKERS (3) workers (PYTEST_ARGS=...)"
+	@echo "              PYTEST_WORKERS (2) workers (PYTEST_ARGS=...)"
 	@echo "make test-unit  the fast tier: ruff, import-linter and tests/unit (no database, seconds)"
 	@echo "make lint     ruff + import-linter only"
 	@echo "make bench    run bench/import_ptl.py"
