@@ -8,9 +8,9 @@ coordinator's pathways read as unassigned.
 
 Each row's table row (`<tr>`) is written here too, by `row_html`: 50 rows of about 30 values
 each cost the template 1,500 escapes through Markup objects and as many context lookups,
-most of a worklist page's rendering time; written here with the same escaping, a row costs
-a tenth of that (bench/README.md, "The web layer's own cost"). The rest of the page stays in
-the template.
+most of a worklist page's rendering time; written here with the same escaping, as plain
+text, each value costs about a tenth of that (bench/README.md, "The web layer's own cost").
+The rest of the page stays in the template.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def row_html(r: dict[str, Any], index: int) -> str:
         '<td class="guardian-patient">'
         + ('<strong class="nhsuk-tag nhsuk-tag--blue guardian-new">New</strong> ' if new else "")
         + f'<a class="nhsuk-link" href="{_e(r["patient_href"])}">'
-        f'{_e(r["family_name"].upper())}, {_e(r["given_name"])}</a><br>'
+        f'{_e(str(r["family_name"]).upper())}, {_e(r["given_name"])}</a><br>'
         f'<span class="guardian-muted"><span class="guardian-id">{_e(r["nhs_formatted"])}'
         f'</span> · {r["age"]} years</span></td>\n'
         f'<td>{_e(r["tf_name"])} · {_e(r["priority_label"])}{procedure}'
