@@ -14,7 +14,11 @@ import pytest
 
 from guardian.bootstrap import build_app
 from guardian.config import Settings
-from guardian.notifications.digests import make_daily_summaries, make_weekly_digests
+from guardian.notifications.digests import (
+    make_daily_summaries,
+    make_weekly_digests,
+    summary_day,
+)
 from guardian.notifications.schema import notification_preferences, notifications
 from guardian.store import dialect_insert
 
@@ -64,7 +68,9 @@ def queued(live, tmp_path_factory):
             assert time.monotonic() < deadline, "the deterioration never reached the inbox"
             time.sleep(0.3)
         today = app.today()
-        make_daily_summaries(app, today + dt.timedelta(days=1))
+        # the summary whose 07:00-to-07:00 window holds now (after midnight: today's)
+        make_daily_summaries(app, summary_day(app.now(), app.settings.zone)
+                             + dt.timedelta(days=1))
         make_weekly_digests(app, today)
         with app.engine.begin() as conn:
             conn.execute(notifications.update().where(

@@ -18,7 +18,11 @@ from guardian.bootstrap import build_app, init_database
 from guardian.config import Settings
 from guardian.demo import load_demo
 from guardian.demo.loading import add_demo_contacts
-from guardian.notifications.digests import make_daily_summaries, make_weekly_digests
+from guardian.notifications.digests import (
+    make_daily_summaries,
+    make_weekly_digests,
+    summary_day,
+)
 from guardian.notifications.dispatcher import Dispatcher
 from guardian.notifications.kinds import KINDS
 from guardian.notifications.schema import notification_preferences
@@ -118,7 +122,9 @@ def test_every_kind_renders_through_every_channel_with_the_demos_data(app):
     channels = {name: Capture(name, kept) for name in ("email", "inbox", "webhook", "letter")}
     dispatcher = Dispatcher(app, channels=channels)
     dispatcher.run_once()
-    make_daily_summaries(app, today + dt.timedelta(days=1))
+    # the summary whose 07:00-to-07:00 window holds now (after midnight: today's)
+    make_daily_summaries(app, summary_day(app.now(), app.settings.zone)
+                         + dt.timedelta(days=1))
     make_weekly_digests(app, today)
     with app.engine.begin() as conn:  # the summary is due at 07:00 tomorrow: send it now
         conn.execute(text("UPDATE notifications SET due_at = '2000-01-01' "
