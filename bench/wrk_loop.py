@@ -1,9 +1,9 @@
 """A closed loop driven by wrk (Debian's `wrk`), and where the CPU went while it ran.
 
 A load generator written in Python spends several milliseconds of CPU on each request
-(httpx: 4-5.5 ms a request on this machine, measured below), on the same two cores as the
-server it measures; wrk spends a few tens of microseconds. So the throughput figures of
-bench/web_cost.py are taken with wrk when it is installed (`apt-get install wrk`), the
+(httpx: 4-5.5 ms a request on the benchmark machine; bench/README.md, the web layer's cost),
+on the same two cores as the server it measures; wrk spends 0.14-0.26 ms. So the throughput
+figures of bench/web_cost.py are taken with wrk when it is installed (`make bench-tools`), the
 generator held to core 1 as before, and each run also says how many milliseconds of CPU a
 request cost the web server's processes, PostgreSQL and the generator.
 
