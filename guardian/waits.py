@@ -39,6 +39,7 @@ from sqlalchemy import BigInteger, Column, Date, DateTime, String, Table, func, 
 from guardian.domain.patient import events as ev
 from guardian.projections.worklist import NAME as WORKLIST
 from guardian.projections.worklist import worklist
+from guardian.projections.worklist_order import refresh_urgency
 from guardian.store import EVENTS_TABLE, dialect_insert, metadata
 
 log = logging.getLogger("guardian.waits")
@@ -74,6 +75,7 @@ class SweepResult:
     at_risk: int = 0
     withdrawn: int = 0
     check_ins_due: int = 0
+    keys_refreshed: int = 0  # worklist rows given the day's urgency key (docs/rules.md §11)
     skipped: str | None = None  # why nothing was recorded (an as-of before the last run)
     seconds: float = 0.0
 
@@ -90,7 +92,7 @@ class SweepResult:
                                "candidates": self.candidates}
         if self.job == WAITS:
             out.update(breaches_recorded=self.breaches_recorded, at_risk=self.at_risk,
-                       withdrawn=self.withdrawn)
+                       withdrawn=self.withdrawn, urgency_keys_refreshed=self.keys_refreshed)
         else:
             out.update(check_ins_due=self.check_ins_due)
         if self.skipped:
@@ -178,6 +180,10 @@ def _run(
     for start in range(0, len(ordered), batch):
         _apply(app, ordered[start : start + batch], act, result)
     runner.run_once()  # project what was recorded, so the next sweep starts from it
+    if job == WAITS:
+        # the day's urgency keys, so pages read them in index order (docs/rules.md §11)
+        with app.engine.begin() as conn:
+            result.keys_refreshed = refresh_urgency(conn, worklist, app.today())
     _remember(app, job, as_of, upto)
     result.seconds = time.perf_counter() - started
     log.info(result.describe())

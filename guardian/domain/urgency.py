@@ -15,8 +15,12 @@ turn (then the provider and the pathway id, so that the order is total):
    first (`NO_DEADLINE` when there is none: last);
 3. urgent suspected cancer (0) before the rest (1), which only matters within `NEW`.
 
-The worklist's SQL (guardian/projections/worklist.py) mirrors this function; a test checks
-that the two order every combination alike.
+The key changes only on the days in `changes` (news stops being new, an at-risk window
+opens, a breach falls due), so `stored` gives it with the span of days it holds for: the
+worklist keeps that and computes the key when read only for a day outside the span
+(docs/rules.md §11, "Stored with its days"). The worklist's SQL
+(guardian/projections/worklist_order.py) mirrors this module; a test checks that the two
+order every combination alike, whatever day the rows were written on.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from enum import IntEnum
 NEW_FOR_DAYS = 14  # news older than this is no longer "new" (docs/rules.md §11)
 CANCER_PRIORITY = 3  # PRIORITY_TYPE_CODE 3: urgent suspected cancer
 NO_DEADLINE = dt.date(9999, 12, 31)
+ALWAYS = dt.date(1, 1, 1)  # the first day of a span with no change before it
 _MIRROR = dt.date(1, 1, 1).toordinal() + NO_DEADLINE.toordinal()
 
 
@@ -81,3 +86,24 @@ def urgency(news_on: dt.date | None, priority: int, at_risk_from: dt.date | None
     else:
         day = last_day_within or NO_DEADLINE
     return (int(t), day, 0 if priority == CANCER_PRIORITY else 1)
+
+
+def changes(news_on: dt.date | None, at_risk_from: dt.date | None,
+            breach_on: dt.date | None) -> list[dt.date]:
+    """The days on which the key may change (docs/rules.md §11): the day news stops being
+    new (`NEW_FOR_DAYS` after it), the first day of the at-risk window, the breach day."""
+    expires = news_on + dt.timedelta(days=NEW_FOR_DAYS) if news_on is not None else None
+    return [d for d in (expires, at_risk_from, breach_on) if d is not None]
+
+
+def stored(news_on: dt.date | None, priority: int, at_risk_from: dt.date | None,
+           breach_on: dt.date | None, last_day_within: dt.date | None,
+           today: dt.date) -> tuple[Key, dt.date, dt.date]:
+    """The key on `today` and the span of days [first, until) it holds for unchanged: from
+    the last change on or before `today` (`ALWAYS`: none) to the first after it
+    (`NO_DEADLINE`: none). For any day in the span, `urgency(...)` gives the same key.
+    """
+    days = changes(news_on, at_risk_from, breach_on)
+    first = max((d for d in days if d <= today), default=ALWAYS)
+    until = min((d for d in days if d > today), default=NO_DEADLINE)
+    return urgency(news_on, priority, at_risk_from, breach_on, last_day_within, today), first, until

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -30,8 +31,6 @@ from sqlalchemy import (
     and_,
     case,
     func,
-    literal_column,
-    or_,
     select,
     text,
     true,
@@ -42,13 +41,20 @@ from guardian.domain.patient import Patient
 from guardian.domain.visibility import goes_with, reported_details
 from guardian.projections.readmodel import ReadModel, Rows
 from guardian.projections.tables import pathway_key
-from guardian.projections.worklist_order import is_new, keyset, position_after, urgency_keys
+from guardian.projections.worklist_filters import FILTER_LABELS as FILTER_LABELS  # its interface
+from guardian.projections.worklist_filters import FILTERS, condition
+from guardian.projections.worklist_order import (
+    KEY_NAMES,
+    keyset,
+    position_after,
+    urgency_choice,
+)
 from guardian.store import metadata
 
 NAME = "worklist"
 
 
-# Partial-index predicates, written as the filters render them (see _filter).
+# Partial-index predicates, written as the filters render them (worklist_filters.py).
 _RARE_FLAGS = {"deterioration": "deterioration_since IS NOT NULL",
                "unanswered": "unanswered_messages > 0"}
 
@@ -104,6 +110,15 @@ def _define(name: str, md: MetaData) -> Table:
         # the next deadline (none: last), and when the wait began (clock start, else received).
         Column("deadline_sort", Date, nullable=False),
         Column("wait_from", Date, nullable=False),
+        # The urgency order's key (docs/rules.md §11) on the day the row was written, and
+        # the span of days [urgency_from, urgency_until) it holds for: a page reads the key
+        # from here where it holds and computes it where it does not, so the order never
+        # depends on when the row was written (guardian/projections/worklist_order.py).
+        Column("urgency_tier", Integer, nullable=False),
+        Column("urgency_day", Date, nullable=False),
+        Column("urgency_cancer", Integer, nullable=False),
+        Column("urgency_from", Date, nullable=False),
+        Column("urgency_until", Date, nullable=False),
         Index(f"{name}_pcn_deadline", "pcn_code", "deadline_sort", "provider", "pathway_id"),
         Index(f"{name}_pcn_wait", "pcn_code", "wait_from", "provider", "pathway_id"),
         # Rare flags (about 1 % of rows): small partial indexes in each sort order, so a
@@ -112,17 +127,23 @@ def _define(name: str, md: MetaData) -> Table:
                 postgresql_where=text(where), sqlite_where=text(where))
           for flag, where in _RARE_FLAGS.items()
           for sort, key in (("deadline", "deadline_sort"), ("wait", "wait_from"))],
-        # Everything the urgency order reads (docs/rules.md §11), so the order of a PCN's
-        # rows is found in the index alone and only the page's rows are read from the table;
-        # on PostgreSQL it also carries every column a filter, a drop-down or a count reads,
-        # so the counts beside the filters are an index-only scan too.
-        Index(f"{name}_pcn_urgency", "pcn_code", "news_on", "priority", "next_at_risk_from",
-              "next_breach_on", "deadline_sort", "news_sort", "provider", "pathway_id",
-              postgresql_include=["deterioration_since", "workup_outstanding",
+        # The urgency order's stored key, so a PCN's first page is the first 50 entries of
+        # the index; on PostgreSQL it also carries every column a filter, a drop-down, a
+        # count or the key computed afresh reads, so that the counts beside the filters and
+        # the rows whose stored key does not hold are an index-only scan too.
+        Index(f"{name}_pcn_urgency", "pcn_code", "urgency_tier", "urgency_day",
+              "urgency_cancer", "provider", "pathway_id",
+              postgresql_include=["urgency_from", "urgency_until", "news_on", "priority",
+                                  "next_at_risk_from", "next_breach_on", "deadline_sort",
+                                  "news_sort", "deterioration_since", "workup_outstanding",
                                   "oldest_diagnostic_on", "coordinator",
                                   "unanswered_messages", "diagnostics_outstanding",
                                   "left_list_on", "check_in_due", "practice_code",
                                   "treatment_function", "stage"]),
+        # The rows of a PCN whose stored key does not hold on the day asked about (a few
+        # after midnight, until the sweep's refresh; any, for a day in the past).
+        Index(f"{name}_pcn_urgency_until", "pcn_code", "urgency_until"),
+        Index(f"{name}_pcn_urgency_from", "pcn_code", "urgency_from"),
         Index(f"{name}_coordinator", "coordinator"),
         Index(f"{name}_patient", "patient_id"),
         Index(f"{name}_sweep_due", "sweep_due_on"),
@@ -147,6 +168,9 @@ def _define_periods(name: str, md: MetaData) -> Table:
 
 
 worklist = _define(NAME, metadata)
+# A row as read: without its stored urgency key (a page gives the key that holds on its day).
+ROW_COLUMNS = [c for c in worklist.c if c.name not in KEY_NAMES
+               and c.name not in ("urgency_from", "urgency_until")]
 rtt_periods = _define_periods("rtt_periods", metadata)
 NO_DEADLINE = urgency.NO_DEADLINE
 # A support offer is the only event that changes nothing a row here is made of.
@@ -177,11 +201,15 @@ def rows_for(
     bank_holidays=None,
     table: Sequence[standards.Standard] = standards.STANDARDS,
     schedule: checkins.CheckInSchedule = checkins.DEFAULT_SCHEDULE,
+    on: dt.date | None = None,
 ) -> list[dict[str, Any]]:
     """The worklist rows of one patient: one per open pathway.
 
-    `table` and `schedule` are the deployment's standards and check-in schedule.
+    `table` and `schedule` are the deployment's standards and check-in schedule; `on` is
+    the day whose urgency key is stored (today when None): only which rows a page reads the
+    key of rather than computes, never the order, depends on it.
     """
+    on = on or dt.date.today()
     all_flags = tuple(patient.flags.values())
     flags = [f for f in all_flags if f.reviewed_on is None]
     rows = []
@@ -202,6 +230,10 @@ def rows_for(
         org = orgs.get(p.practice_code)
         unanswered = p.unanswered_messages()
         waiting_tests = p.outstanding_diagnostics()
+        last_day = first.last_day_within if first else None
+        key, key_from, key_until = urgency.stored(
+            news_on, p.priority, first.at_risk_from if first else None,
+            first.breach_on if first else None, last_day, on)
         rows.append(
             {
                 "provider": p.provider,
@@ -244,6 +276,8 @@ def rows_for(
                 "check_in_next_on": checkins.next_check_in(p, schedule),
                 "deadline_sort": first.last_day_within if first else NO_DEADLINE,
                 "wait_from": p.clock_start or p.received_on,
+                "urgency_tier": key[0], "urgency_day": key[1], "urgency_cancer": key[2],
+                "urgency_from": key_from, "urgency_until": key_until,
             }
         )
     return rows
@@ -267,7 +301,8 @@ class WorklistProjection(ReadModel):
         settings = app.settings
         return [
             [row for p in patients
-             for row in rows_for(p, orgs, None, settings.standards, settings.check_in_schedule)],
+             for row in rows_for(p, orgs, None, settings.standards, settings.check_in_schedule,
+                                 app.today())],
             [row for p in patients for row in periods_for(p)],
         ]
 
@@ -289,24 +324,12 @@ class Scope:
         return self.pcns is None or pcn in self.pcns
 
 
-FILTERS = ("new", "breached", "at-risk", "deterioration", "workup-incomplete",
-           "diagnostics-overdue", "unanswered-messages", "check-in-due", "assigned-to-me",
-           "unassigned", "diagnostics-outstanding", "left-list")
-FILTER_LABELS = {
-    "new": "New since last opened",
-    "breached": "Breached", "at-risk": "At risk", "deterioration": "Deterioration flagged",
-    "workup-incomplete": "Workup incomplete", "diagnostics-overdue": "Tests overdue (6 weeks)",
-    "unanswered-messages": "Unanswered messages", "check-in-due": "Check-in due",
-    "assigned-to-me": "Assigned to me", "unassigned": "Unassigned",
-    "diagnostics-outstanding": "Tests awaiting result", "left-list": "Left the hospital list",
-}
 # "urgency" (the default): docs/rules.md §11, guardian/domain/urgency.py.
 SORTS = ("urgency", "next-deadline", "days-waiting")
 SORT_LABELS = {"urgency": "What needs doing first", "next-deadline": "Next deadline",
                "days-waiting": "Longest waiting"}
 # Exact-match attribute filters (the worklist's drop-downs).
 ATTRIBUTES = ("practice_code", "provider", "treatment_function", "priority", "stage")
-DIAGNOSTIC_OVERDUE_DAYS = 42  # DM01 "6 weeks or more" (docs/rules.md §2)
 
 
 def _scoped(scope: Scope, pcn: str | None):
@@ -352,8 +375,9 @@ def page(
     Out of scope, the answer is an empty page: callers turn that into a 404. For several
     PCNs in a deadline or waiting order, each PCN's page is read along its own (PCN, sort
     key) index and the pages merged: one ordered scan per PCN instead of sorting every row
-    of them all. The urgency order depends on the day, so it is computed when read: over
-    the columns of one covering index, the page's keys first, then their rows.
+    of them all. The urgency order depends on the day: a page takes each row's stored key
+    where it holds on `on` and computes the others' (worklist_order.urgency_choice), the
+    page's keys first, then their rows.
     """
     if sort not in SORTS:
         raise ValueError(f"unknown sort {sort!r}; one of {', '.join(SORTS)}")
@@ -363,34 +387,43 @@ def page(
                 for row in page(conn, scope, code, on, filters, sort, after, limit, attrs)]
         rows.sort(key=lambda r: position_after(sort, r))
         return rows[:limit]
+    backwards = before is not None
+    q = _page_statement(scope, pcn, on, tuple(filters), sort,
+                        tuple(before if backwards else after or ()) or None, backwards, limit,
+                        tuple(sorted((attrs or {}).items())))
+    if q is None:
+        return []
+    rows = [dict(r._mapping) for r in conn.execute(q)]
+    return rows[::-1] if backwards else rows
+
+
+@lru_cache(maxsize=256)
+def _page_statement(scope: Scope, pcn: str | None, on: dt.date, filters: tuple[str, ...],
+                    sort: str, position: tuple[Any, ...] | None, backwards: bool, limit: int,
+                    attrs: tuple[tuple[str, Any], ...]) -> Any:
+    """`page`'s statement (None: nothing in scope), built once for the same arguments: a
+    worklist's first pages are asked for again and again, and building the statement costs
+    more than the database takes to answer it (it is still asked every time)."""
     where = _scoped(scope, pcn)
     if where is None:
-        return []
+        return None
     w = worklist
-    clauses = [where, *_attribute_clauses(attrs), *[_filter(f, on, scope) for f in filters]]
-    backwards = before is not None
-    position = before if backwards else after
+    clauses = [where, *_attribute_clauses(dict(attrs)),
+               *[condition(worklist, f, on, scope) for f in filters]]
     if sort == "urgency":
-        # Two steps: the page's keys in order, from the covering index, then their rows.
-        extra = urgency_keys(worklist, on)
-        keys = [*[e.element for e in extra], w.c.provider, w.c.pathway_id]
-        chosen = (select(w.c.provider, w.c.pathway_id, *extra)
-                  .where(*clauses, keyset(keys, position, backwards))
-                  .order_by(*[k.desc() if backwards else k for k in keys]).limit(limit)
-                  .subquery())
-        order = [chosen.c.urgency_tier, chosen.c.urgency_day, chosen.c.urgency_cancer,
-                 w.c.provider, w.c.pathway_id]
-        q = (select(w, chosen.c.urgency_tier, chosen.c.urgency_day, chosen.c.urgency_cancer)
-             .join(chosen, and_(w.c.provider == chosen.c.provider,
-                                w.c.pathway_id == chosen.c.pathway_id))
-             .order_by(*order))
-    else:
-        keys = [w.c.deadline_sort if sort == "next-deadline" else w.c.wait_from,
-                w.c.provider, w.c.pathway_id]
-        q = (select(w).where(*clauses, keyset(keys, position, backwards))
-             .order_by(*[k.desc() if backwards else k for k in keys]).limit(limit))
-    rows = [dict(r._mapping) for r in conn.execute(q)]
-    return rows[::-1] if backwards and sort != "urgency" else rows
+        # Two steps: the page's keys in order (stored where they hold, else computed), then
+        # their rows.
+        chosen = urgency_choice(w, on, clauses, position, backwards, limit)
+        keys = [chosen.c[name] for name in KEY_NAMES]
+        return (select(*ROW_COLUMNS, *keys)
+                .join_from(w, chosen, and_(w.c.provider == chosen.c.provider,
+                                           w.c.pathway_id == chosen.c.pathway_id))
+                .order_by(*[k.desc() if backwards else k
+                            for k in (*keys, chosen.c.provider, chosen.c.pathway_id)]))
+    keys = [w.c.deadline_sort if sort == "next-deadline" else w.c.wait_from,
+            w.c.provider, w.c.pathway_id]
+    return (select(*ROW_COLUMNS).where(*clauses, keyset(keys, position, backwards))
+            .order_by(*[k.desc() if backwards else k for k in keys]).limit(limit))
 
 
 def counts(
@@ -404,18 +437,28 @@ def counts(
     """How many rows each filter would give (with the attribute filters applied), the
     total, and how many match all of `filters` ("matching"), in one query: the numbers
     beside each filter and above the table."""
-    where = _scoped(scope, pcn)
-    if where is None:
+    q = _counts_statement(scope, pcn, on, tuple(sorted((attrs or {}).items())), tuple(filters))
+    if q is None:
         return {"all": 0, "matching": 0, **{f: 0 for f in FILTERS}}
-    matching = and_(true(), *[_filter(f, on, scope) for f in filters])
-    columns = [func.count().label("all"),
-               func.coalesce(func.sum(case((matching, 1), else_=0)), 0).label("matching")] + [
-        func.coalesce(func.sum(case((_filter(f, on, scope), 1), else_=0)), 0).label(f)
-        for f in FILTERS
-    ]
-    q = select(*columns).select_from(worklist).where(where, *_attribute_clauses(attrs))
     row = conn.execute(q).one()
     return {k: int(v or 0) for k, v in row._mapping.items()}
+
+
+@lru_cache(maxsize=256)
+def _counts_statement(scope: Scope, pcn: str | None, on: dt.date,
+                      attrs: tuple[tuple[str, Any], ...], filters: tuple[str, ...]) -> Any:
+    """`counts`' statement (None: nothing in scope), built once for the same arguments."""
+    where = _scoped(scope, pcn)
+    if where is None:
+        return None
+    matching = and_(true(), *[condition(worklist, f, on, scope) for f in filters])
+    columns = [func.count().label("all"),
+               func.coalesce(func.sum(case((matching, 1), else_=0)), 0).label("matching")] + [
+        func.coalesce(func.sum(case((condition(worklist, f, on, scope), 1), else_=0)), 0).label(f)
+        for f in FILTERS
+    ]
+    return select(*columns).select_from(worklist).where(where,
+                                                        *_attribute_clauses(dict(attrs)))
 
 
 def facets(conn: Connection, scope: Scope, pcn: str | None) -> dict[str, list[Any]]:
@@ -431,30 +474,6 @@ def facets(conn: Connection, scope: Scope, pcn: str | None) -> dict[str, list[An
     }
 
 
-def _filter(name: str, on: dt.date, scope: Scope):
-    if name not in FILTERS:
-        raise ValueError(f"unknown filter {name!r}; one of {', '.join(FILTERS)}")
-    w = worklist
-    return {
-        # the rule of standards.deadline_state, as SQL conditions
-        "new": is_new(worklist, on),
-        "breached": standards.breached_when(w.c.next_breach_on, on),
-        "at-risk": standards.at_risk_when(w.c.next_at_risk_from, w.c.next_breach_on, on),
-        "deterioration": w.c.deterioration_since.is_not(None),
-        "workup-incomplete": w.c.workup_outstanding > 0,
-        "diagnostics-overdue": w.c.oldest_diagnostic_on
-        <= on - dt.timedelta(days=DIAGNOSTIC_OVERDUE_DAYS),
-        "assigned-to-me": w.c.coordinator == (scope.user or ""),
-        "unassigned": or_(w.c.coordinator.is_(None), w.c.coordinator.in_(sorted(scope.gone)))
-        if scope.gone else w.c.coordinator.is_(None),
-        # A literal 0, as in the partial index's predicate (SQLite matches it by text).
-        "unanswered-messages": w.c.unanswered_messages > literal_column("0"),
-        "diagnostics-outstanding": w.c.diagnostics_outstanding > 0,
-        "left-list": w.c.left_list_on.is_not(None),
-        "check-in-due": w.c.check_in_due <= on,
-    }[name]
-
-
 def patient_rows(conn: Connection, patient_id: UUID) -> list[dict[str, Any]]:
-    q = select(worklist).where(worklist.c.patient_id == patient_id.hex)
+    q = select(*ROW_COLUMNS).where(worklist.c.patient_id == patient_id.hex)
     return [dict(r._mapping) for r in conn.execute(q)]

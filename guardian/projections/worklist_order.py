@@ -1,13 +1,34 @@
 """The worklist's orders as SQL: the urgency order of docs/rules.md §11 (defined in
 guardian/domain/urgency.py, mirrored here column by column; a test checks that the two
-order alike), and the keyset positions every order pages on."""
+order alike), and the keyset positions every order pages on.
+
+A row stores its urgency key with the span of days it holds for (`urgency.stored`). A page
+in the urgency order (`urgency_choice`) takes its keys from two branches merged in order:
+the rows whose stored key holds on the day asked about, read in the order of their index,
+and the others, whose key is computed here from the row's dates and sorted. Which rows
+fall in which branch depends on when they were written and refreshed (`refresh_urgency`,
+run by the wait-time sweep), never the order: both branches give `urgency.urgency`.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Table, and_, case, literal, true, tuple_
+from sqlalchemy import (
+    Connection,
+    Table,
+    and_,
+    bindparam,
+    case,
+    literal,
+    or_,
+    select,
+    true,
+    tuple_,
+    union_all,
+    update,
+)
 
 from guardian.domain import standards, urgency
 
@@ -54,3 +75,61 @@ def keyset(keys: list[Any], after: tuple[Any, ...] | None, backwards: bool):
     if backwards:
         return tuple_(*keys) < tuple_(*[literal(v) for v in after])
     return tuple_(*keys) > tuple_(*[literal(v) for v in after])
+
+
+KEY_NAMES = ("urgency_tier", "urgency_day", "urgency_cancer")
+
+
+def stale(w: Table, on: dt.date) -> Any:
+    """Rows whose stored urgency key does not hold on `on`."""
+    return or_(w.c.urgency_until <= on, w.c.urgency_from > on)
+
+
+def urgency_choice(w: Table, on: dt.date, clauses: list[Any], after: tuple[Any, ...] | None,
+                   backwards: bool, limit: int) -> Any:
+    """A subquery of the page's (provider, pathway_id, urgency_tier, urgency_day,
+    urgency_cancer): the `limit` positions after `after` (before it, `backwards`) in the
+    urgency order, of the rows `clauses` allow. Each branch gives at most `limit` in order
+    (the stored keys along their index), and the first `limit` of the two are taken."""
+    holds = and_(w.c.urgency_from <= on, w.c.urgency_until > on)
+    stored = [w.c[name].label(name) for name in KEY_NAMES]
+    branches = []
+    for labelled, where in ((stored, holds), (urgency_keys(w, on), stale(w, on))):
+        keys = [*[e.element for e in labelled], w.c.provider, w.c.pathway_id]
+        branch = (select(w.c.provider, w.c.pathway_id, *labelled)
+                  .where(*clauses, where, keyset(keys, after, backwards))
+                  .order_by(*[k.desc() if backwards else k for k in keys]).limit(limit)
+                  .subquery())
+        branches.append(select(*branch.c))
+    both = union_all(*branches).subquery()
+    order = [both.c[name] for name in (*KEY_NAMES, "provider", "pathway_id")]
+    return (select(both).order_by(*[k.desc() if backwards else k for k in order])
+            .limit(limit).subquery())
+
+
+def refresh_urgency(conn: Connection, w: Table, on: dt.date) -> int:
+    """Store the urgency key that holds on `on` in every row whose stored key does not,
+    so pages read it in index order (run by the wait-time sweep, hourly). A row the projector
+    rewrites meanwhile is left as it wrote it: the update matches the dates the key was
+    computed from. Returns how many rows were refreshed."""
+    dates = ("news_on", "priority", "next_at_risk_from", "next_breach_on", "next_deadline")
+    found = conn.execute(select(w.c.provider, w.c.pathway_id, *[w.c[d] for d in dates])
+                         .where(stale(w, on))).all()
+    if not found:
+        return 0
+    values = []
+    for row in found:
+        key, first, until = urgency.stored(row.news_on, row.priority, row.next_at_risk_from,
+                                           row.next_breach_on, row.next_deadline, on)
+        values.append({"k_provider": row.provider, "k_pathway_id": row.pathway_id,
+                       **{f"k_{d}": getattr(row, d) for d in dates},
+                       "v_urgency_tier": key[0], "v_urgency_day": key[1],
+                       "v_urgency_cancer": key[2], "v_urgency_from": first,
+                       "v_urgency_until": until})
+    matches = [w.c.provider == bindparam("k_provider"),
+               w.c.pathway_id == bindparam("k_pathway_id"),
+               *[w.c[d].is_not_distinct_from(bindparam(f"k_{d}")) for d in dates]]
+    conn.execute(update(w).where(*matches).values(
+        {name: bindparam(f"v_{name}") for name in (*KEY_NAMES, "urgency_from", "urgency_until")}),
+        values)
+    return len(found)

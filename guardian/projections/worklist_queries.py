@@ -33,6 +33,6 @@ def pathways_of(conn: Connection, patient_ids: Iterable[str]) -> dict[tuple[str,
 def practice_rows(conn: Connection, practice: str | None) -> list[dict[str, Any]]:
     """Every worklist row of the practice, by next deadline."""
     w = wl.worklist
-    q = (select(w).where(w.c.practice_code == practice)
+    q = (select(*wl.ROW_COLUMNS).where(w.c.practice_code == practice)
          .order_by(w.c.deadline_sort, w.c.provider, w.c.pathway_id))
     return [dict(r._mapping) for r in conn.execute(q)]

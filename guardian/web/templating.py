@@ -75,6 +75,8 @@ def navigation_for(principal: Any, path: str) -> list[dict[str, Any]]:
 
 def make_templates() -> Jinja2Blocks:
     templates = Jinja2Blocks(directory=str(TEMPLATES), context_processors=[_principal_context])
+    # the templates ship with the package: compiled once, never stat'ed again on a render
+    templates.env.auto_reload = False
     templates.env.globals["role_names"] = ROLE_NAMES
     templates.env.globals["limit_of"] = limit_of  # a field's maxlength (docs/api.md)
     env = templates.env

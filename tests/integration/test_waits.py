@@ -343,3 +343,36 @@ def test_same_facts_same_breaches_whatever_days_the_sweep_ran(app, sweep_days):
     assert net_breaches(app) == {("PPI-9", "rtt-18", "", start + 127 * ONE),
                                  ("PPI-9", "cancer-fds-28", "", start + 29 * ONE),
                                  ("PPI-9", "cancer-62", "", start + 63 * ONE)}
+
+
+def test_the_sweep_stores_the_days_urgency_keys_and_the_order_stays(demo):
+    """Rows written on another day (the demo is projected today, the sweep runs as of its
+    day) have keys that do not hold: the sweep stores the day's, and the worklist's order
+    is the function's before and after (docs/rules.md §11, "Stored with its days")."""
+    from guardian.domain import urgency
+    from guardian.projections.worklist_order import stale
+
+    runner_for(demo).run_once()  # written today
+    demo.clock = lambda: dt.datetime.combine(AS_OF, dt.time(12), tzinfo=dt.timezone.utc)
+    w = wl.worklist
+
+    def order_and_stale() -> tuple[list[str], int]:
+        with demo.engine.connect() as conn:
+            pcn = conn.execute(select(w.c.pcn_code).group_by(w.c.pcn_code)
+                               .order_by(text("count(*) DESC")).limit(1)).scalar_one()
+            page = wl.page(conn, wl.Scope(None), pcn, AS_OF, (), "urgency", None, 10_000)
+            rows = conn.execute(select(w).where(w.c.pcn_code == pcn)).mappings().all()
+            left = conn.execute(select(w.c.pathway_id).where(stale(w, AS_OF))).all()
+        expected = sorted(rows, key=lambda r: (*urgency.urgency(
+            r["news_on"], r["priority"], r["next_at_risk_from"], r["next_breach_on"],
+            r["next_deadline"], AS_OF), r["provider"], r["pathway_id"]))
+        assert [r["pathway_id"] for r in page] == [r["pathway_id"] for r in expected]
+        return [r["pathway_id"] for r in page], len(left)
+
+    _, stale_before = order_and_stale()
+    result = check_waits(demo, AS_OF)
+    # the rows its own events rewrote have the day's key already; the rest are refreshed
+    assert stale_before > 0 and 0 < result.keys_refreshed <= stale_before
+    assert result.summary()["urgency_keys_refreshed"] == result.keys_refreshed
+    _, stale_after = order_and_stale()
+    assert stale_after == 0

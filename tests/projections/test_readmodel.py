@@ -8,6 +8,7 @@ a skipped event moves the position without loading its patient.)
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -24,7 +25,8 @@ from guardian.store import make_mapper
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "patient_history.json"
 EVERY_PRACTICE = SimpleNamespace(place="Mid Essex", pcn_code="U90001")
 APP = SimpleNamespace(settings=SimpleNamespace(standards=standards.STANDARDS,
-                                               check_in_schedule=checkins.DEFAULT_SCHEDULE))
+                                               check_in_schedule=checkins.DEFAULT_SCHEDULE),
+                      today=lambda: dt.date(2026, 12, 7))
 
 
 class _AnyPractice(dict):

@@ -92,7 +92,7 @@ class WorklistQuery:
                 "stage": self.stage or None}
 
 
-def worklist_query(
+async def worklist_query(  # async: no thread of its own for what only reads the query
     pcn: str | None = None,
     filter: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI reads the default
     sort: str = "urgency",
