@@ -393,7 +393,9 @@ def page(
                         tuple(sorted((attrs or {}).items())))
     if q is None:
         return []
-    rows = [dict(r._mapping) for r in conn.execute(q)]
+    result = conn.execute(q)
+    names = list(result.keys())
+    rows = [dict(zip(names, r, strict=True)) for r in result]
     return rows[::-1] if backwards else rows
 
 

@@ -2,9 +2,7 @@
 `present_row`'s words, waits and states, plus every name and phrase of a row worked out once
 in Python (the provider's, practice's and coordinator's names from the page's one `Names`,
 the "needs attention" sentence), so that the template does no filter call or list building
-per row. Each row is an object with attributes, which Jinja reads directly (a dict's keys
-are found only after an attribute lookup has failed). docs/access.md: a disabled
-coordinator's pathways read as unassigned.
+per row. docs/access.md: a disabled coordinator's pathways read as unassigned.
 
 Each row's table row (`<tr>`) is written here too, by `row_html`: 50 rows of about 30 values
 each cost the template 1,500 escapes through Markup objects and as many context lookups,
@@ -47,9 +45,10 @@ def needs_attention(r: dict[str, Any], today: dt.date) -> str:
     return text[:1].upper() + text[1:]
 
 
-def shown_rows(rows: list[dict[str, Any]], today: dt.date, gone: frozenset[str],
-               names: Names) -> list[SimpleNamespace]:
-    """The page's rows, ready for the table."""
+def presented_rows(rows: list[dict[str, Any]], today: dt.date, gone: frozenset[str],
+                   names: Names) -> list[dict[str, Any]]:
+    """Each row with every value its table row shows (`present_row`'s, the names, the
+    "needs attention" sentence)."""
     shown = []
     for row in rows:
         r = present_row(row, today, gone)
@@ -57,9 +56,15 @@ def shown_rows(rows: list[dict[str, Any]], today: dt.date, gone: frozenset[str],
         r["practice_label"] = names.practice(r["practice_code"])
         r["coordinator_label"] = names.person(r["coordinator"])
         r["needs_text"] = needs_attention(r, today)
-        r["html"] = Markup(row_html(r, len(shown) + 1))
-        shown.append(SimpleNamespace(**r))
+        shown.append(r)
     return shown
+
+
+def shown_rows(rows: list[dict[str, Any]], today: dt.date, gone: frozenset[str],
+               names: Names) -> list[SimpleNamespace]:
+    """The page's rows, ready for the table: each its `html`, all the template reads."""
+    return [SimpleNamespace(html=Markup(row_html(r, n))) for n, r in
+            enumerate(presented_rows(rows, today, gone, names), start=1)]
 
 
 try:  # markupsafe's own escaping, as plain text (escape() wraps each value in a Markup)
