@@ -15,8 +15,12 @@ token, and picks their PCN with the most open pathways. The same fixed sequence 
   for the HTML page (`GET /worklist?pcn=…`, the whole page, and its results block as an
   htmx request gets it: "fragment") the accounts, `wl.page` and `wl.counts` with the
   filters. Also the page query alone (what a request costs when the counts are reused);
-- **one client** (a separate process held to one core, `taskset -c 1`, as web_load.py's
-  generator): p50/p95 of each, one request at a time, after one warm-up pass;
+- **one client**: one connection by wrk, one request at a time, for `--one-client-seconds`
+  after a warm-up (with wrk installed; the ratio is taken from it), and the Python client
+  (a separate process held to one core, `taskset -c 1`, as web_load.py's generator): p50/p95
+  of each, 200 requests after one warm-up pass. The Python client's own work (parsing,
+  decompressing) costs about as much as the server's SQL and is not the web layer's;
+  its figures and ratio are printed beside wrk's;
 - **closed loop**: `--clients` clients back to back, `--warmup` seconds not counted, then
   `--seconds` → requests/s, p50/p95, errors; driven by wrk when it is installed
   (bench/wrk_loop.py: a Python client costs about as much CPU per request as the server's
@@ -224,9 +228,13 @@ async def generate(base: str, password: str, token: str, pcn: str, samples: int,
     return out
 
 
-def wrk_loops(spec: dict, sessions: list[dict], server_pgid: int) -> dict:
+def wrk_loops(spec: dict, sessions: list[dict], server_pgid: int,
+              clients: int | None = None, seconds: float | None = None) -> dict:
     """The closed loops of every kind driven by wrk (bench/wrk_loop.py), with the same
-    sequence of views and the signed-in sessions the generator made."""
+    sequence of views and the signed-in sessions the generator made: `clients`
+    connections (the spec's unless given) for `seconds` (likewise)."""
+    clients = clients or spec["clients"]
+    seconds = seconds or spec["seconds"]
     seq = views(997, seed=11)
     cookies = [{"Cookie": "; ".join(f"{k}={v}" for k, v in c.items())} for c in sessions]
     found = {}
@@ -236,8 +244,8 @@ def wrk_loops(spec: dict, sessions: list[dict], server_pgid: int) -> dict:
         requests = [(url_of(kind, spec["pcn"], view),
                      {**auth[n % len(auth)], **extra, "Accept-Encoding": "gzip, deflate"})
                     for n, view in enumerate(seq)]
-        found[kind] = wrk_loop.closed_loop(spec["base"], requests, spec["clients"],
-                                           spec["seconds"], spec["warmup"], server_pgid)
+        found[kind] = wrk_loop.closed_loop(spec["base"], requests, clients, seconds,
+                                           spec["warmup"], server_pgid)
     return found
 
 
@@ -276,15 +284,21 @@ def prepare(url: str, var: Path) -> tuple[str, str, str, frozenset[str]]:
 
 
 def table(result: dict) -> str:
-    lines = ["| | direct SQL p50 / p95 | one client p50 / p95 | ratio p50 | "
+    by = "wrk" if "one_client_python" in result else "Python client"
+    lines = [f"| | direct SQL p50 / p95 | one client ({by}) p50 / p95 | ratio p50 | "
+             "Python client p50 (ratio) | "
              f"{result['clients']} clients req/s | p50 / p95 | bytes identity / gzip |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for kind in KINDS:
-        sql, one = result["direct_sql"][kind], result["one_client"][kind]
+        sql = result["direct_sql"][kind]
+        one = result["one_client"][kind]
+        python = result.get("one_client_python", result["one_client"])[kind]
         loop, size = result["closed_loop"][kind], result["sizes"][kind]
         lines.append(
             f"| {kind} | {sql['p50_ms']} / {sql['p95_ms']} ms | {one['p50_ms']} / "
-            f"{one['p95_ms']} ms | ×{result['ratio_p50'][kind]} | {loop['requests_per_s']} | "
+            f"{one['p95_ms']} ms | ×{result['ratio_p50'][kind]} | "
+            f"{python['p50_ms']} ms "
+            f"(×{result['ratio_p50_python_client'][kind]}) | {loop['requests_per_s']} | "
             f"{loop['p50_ms']} / {loop['p95_ms']} ms | {size['identity']['bytes']:,} / "
             f"{size['gzip']['bytes']:,} ({size['gzip']['content_encoding']}; gzip here "
             f"{size['gzip_here_bytes']:,}) |")
@@ -309,6 +323,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--warmup", type=float, default=3)
     parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--one-client-seconds", type=float, default=8,
+                        help="the one-connection wrk run of each kind (with wrk)")
     parser.add_argument("--generator", choices=("wrk", "httpx"),
                         default="wrk" if wrk_loop.available() else "httpx",
                         help="the closed loop's client (wrk when installed)")
@@ -334,8 +350,17 @@ def main() -> None:
                 "pcn": pcn, "samples": args.samples, "clients": args.clients,
                 "warmup": args.warmup, "seconds": args.seconds, "loops": not use_wrk}
         load = run_generator(__file__, spec, env)
+        # the Python client's, one request at a time
+        one_client = python = load["one_client"]
         if use_wrk:
-            load["closed_loop"] = wrk_loops(spec, load.pop("sessions"), server.pid)
+            sessions = load.pop("sessions")
+            # one connection by wrk: the server's latency without the Python client's own
+            # (parsing, decompressing: about as much CPU as the server's SQL); the ratio
+            # is taken from it
+            load["one_client_python"] = load["one_client"]
+            load["one_client"] = one_client = wrk_loops(
+                spec, sessions[:1], server.pid, clients=1, seconds=args.one_client_seconds)
+            load["closed_loop"] = wrk_loops(spec, sessions, server.pid)
         load.pop("sessions", None)
         problems = server_log_problems(server_log)
         result = {
@@ -345,18 +370,22 @@ def main() -> None:
             + f"; closed loop by {args.generator}",
             "server_log_problems": len(problems), "server_log_first_problems": problems[:5],
             "direct_sql": base_line, **load,
-            "ratio_p50": {k: round(load["one_client"][k]["p50_ms"]
-                                   / base_line[k]["p50_ms"], 2) for k in KINDS},
+            "ratio_p50": {k: round(one_client[k]["p50_ms"] / base_line[k]["p50_ms"], 2)
+                          for k in KINDS},
+            "ratio_p50_python_client": {
+                k: round(python[k]["p50_ms"] / base_line[k]["p50_ms"], 2) for k in KINDS},
             "ratio_p50_to_page_query": {
-                k: round(load["one_client"][k]["p50_ms"]
-                         / base_line["page_only"]["p50_ms"], 2) for k in KINDS},
+                k: round(one_client[k]["p50_ms"] / base_line["page_only"]["p50_ms"], 2)
+                for k in KINDS},
         }
         # every 200: the one-client passes, the two size requests and the closed loops
-        made = sum(load["one_client"][k]["requests"] - load["one_client"][k]["errors"] + 2
-                   + load["closed_loop"][k]["answered_with_warmup"] for k in KINDS)
+        made = sum(python[k]["requests"] - python[k]["errors"] + 2
+                   + load["closed_loop"][k]["answered_with_warmup"]
+                   + (one_client[k]["answered_with_warmup"] if use_wrk else 0)
+                   for k in KINDS)
         # wrk stops each loop (warm-up, counted) with up to one request per connection in
         # flight: the server still answers and audits those, but wrk never counts them
-        unseen = 2 * args.clients * len(KINDS) if use_wrk else 0
+        unseen = 2 * (args.clients + 1) * len(KINDS) if use_wrk else 0
         added = audited(args.url) - before
         result["audit"] = {"view_worklist_entries_added": added, "views_answered": made,
                            "in_flight_at_loop_ends_at_most": unseen,

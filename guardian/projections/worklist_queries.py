@@ -14,11 +14,12 @@ from sqlalchemy import Connection, Row, select
 from guardian.projections import worklist as wl
 from guardian.projections.tracking import tracking
 
+_POSITION = select(tracking.c.position).where(tracking.c.name == wl.NAME)  # built once
+
 
 def position(conn: Connection) -> int | None:
     """The last event the worklist has taken in (None before its first)."""
-    return conn.execute(select(tracking.c.position)
-                        .where(tracking.c.name == wl.NAME)).scalar()
+    return conn.execute(_POSITION).scalar()
 
 
 def pathways_of(conn: Connection, patient_ids: Iterable[str]) -> dict[tuple[str, str], Row]:

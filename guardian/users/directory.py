@@ -156,13 +156,15 @@ def user_by_id(engine_or_conn: Engine | Connection, user_id: int) -> User | None
     return user_of(row) if row is not None else None
 
 
+_EVERY_USER = select(users).order_by(users.c.email)  # built once: read on every page
+
+
 def list_users(bind: Engine | Connection) -> list[User]:
     """Every user (on the caller's connection when given one: never a second at once)."""
-    query = select(users).order_by(users.c.email)
     if isinstance(bind, Connection):
-        return [user_of(r) for r in bind.execute(query)]
+        return [user_of(r) for r in bind.execute(_EVERY_USER)]
     with bind.connect() as conn:
-        return [user_of(r) for r in conn.execute(query)]
+        return [user_of(r) for r in conn.execute(_EVERY_USER)]
 
 
 def display_names(bind: Engine | Connection) -> dict[str, str]:

@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, bindparam, delete, insert, select, update
 
 from guardian.users import records
 from guardian.users.records import User, aware, digest
@@ -60,6 +60,11 @@ def start_session(engine: Engine, user: User, now: dt.datetime | None = None) ->
     return session_id, csrf
 
 
+# Built once: a session is looked up on every request.
+_SESSION = (select(user_sessions, users).join(users, users.c.id == user_sessions.c.user_id)
+            .where(user_sessions.c.id_hash == bindparam("key")))
+
+
 def load_session(
     engine: Engine, session_id: str, now: dt.datetime | None = None
 ) -> Session | None:
@@ -72,11 +77,7 @@ def load_session(
     now = now or records.utcnow()
     key = digest(session_id)
     with engine.connect() as conn:
-        row = conn.execute(
-            select(user_sessions, users)
-            .join(users, users.c.id == user_sessions.c.user_id)
-            .where(user_sessions.c.id_hash == key)
-        ).first()
+        row = conn.execute(_SESSION, {"key": key}).first()
     if row is None:
         return None
     created, seen = aware(row.created_at), aware(row.last_seen_at)

@@ -21,7 +21,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from jinja2 import pass_context
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from guardian.application import GuardianApp
 from guardian.notifications.compose import pathway_words
@@ -69,11 +69,15 @@ def _mine(principal: Principal) -> Any:
     return (N.c.user_id == principal.user_id) & (N.c.channel == INBOX) & (N.c.status == SENT)
 
 
+# Built once: every page a coordinator or an admin sees shows the count.
+_UNREAD = select(func.count()).select_from(N).where(
+    N.c.user_id == bindparam("user_id"), N.c.channel == INBOX, N.c.read_at.is_(None),
+    N.c.status == SENT)
+
+
 def unread_count(conn: Connection, user_id: int) -> int:
     """The user's unread inbox notifications (the header's count)."""
-    return int(conn.execute(select(func.count()).select_from(N).where(
-        N.c.user_id == user_id, N.c.channel == INBOX, N.c.read_at.is_(None),
-        N.c.status == SENT)).scalar_one())
+    return int(conn.execute(_UNREAD, {"user_id": user_id}).scalar_one())
 
 
 @pass_context
