@@ -388,7 +388,10 @@ def page(
         rows.sort(key=lambda r: position_after(sort, r))
         return rows[:limit]
     backwards = before is not None
-    q = _page_statement(scope, pcn, on, tuple(filters), sort,
+    # the user and the departed read only by their filters: other views share statements
+    shared = Scope(scope.pcns, scope.user if "assigned-to-me" in filters else None,
+                   scope.gone if "unassigned" in filters else frozenset())
+    q = _page_statement(shared, pcn, on, tuple(filters), sort,
                         tuple(before if backwards else after or ()) or None, backwards, limit,
                         tuple(sorted((attrs or {}).items())))
     if q is None:

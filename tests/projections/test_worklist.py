@@ -236,6 +236,29 @@ def test_worklist_pages_are_scoped_filtered_and_keyset_paged(app):
             wl.page(conn, everyone, pcn, AS_OF, ["nonsense"])
 
 
+def test_each_user_gets_their_own_assigned_and_unassigned_rows(app):
+    """Pages share built statements between users, except where a filter reads the user
+    (assigned to me) or the departed coordinators (unassigned): asked in turn in one
+    process, each view is that user's own."""
+    runner_for(app).run_once()
+    w = wl.worklist
+    with app.engine.connect() as conn:
+        pcn, a, b = conn.execute(text(
+            "SELECT pcn_code, min(coordinator), max(coordinator) FROM worklist "
+            "WHERE coordinator IS NOT NULL GROUP BY pcn_code "
+            "HAVING count(DISTINCT coordinator) > 1")).first()
+        mine = {who: {r["pathway_id"] for r in wl.page(
+            conn, wl.Scope(None, who), pcn, AS_OF, ["assigned-to-me"], "urgency", limit=10_000)}
+            for who in (a, b, a)}
+        expected = {who: set(conn.execute(select(w.c.pathway_id).where(
+            w.c.pcn_code == pcn, w.c.coordinator == who)).scalars()) for who in (a, b)}
+        unassigned = {gone: {r["pathway_id"] for r in wl.page(
+            conn, wl.Scope(None, a, gone), pcn, AS_OF, ["unassigned"], limit=10_000)}
+            for gone in (frozenset(), frozenset({b}))}
+    assert mine == expected and expected[a] and expected[b] and not expected[a] & expected[b]
+    assert unassigned[frozenset({b})] == unassigned[frozenset()] | expected[b]
+
+
 @pytest.mark.slow
 def test_a_killed_projector_process_resumes_without_gaps_or_duplicates(database_url, tmp_path):
     app = build_app(Settings(database_url=database_url))
