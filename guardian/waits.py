@@ -182,8 +182,7 @@ def _run(
     runner.run_once()  # project what was recorded, so the next sweep starts from it
     if job == WAITS:
         # the day's urgency keys, so pages read them in index order (docs/rules.md §11)
-        with app.engine.begin() as conn:
-            result.keys_refreshed = refresh_urgency(conn, worklist, app.today())
+        result.keys_refreshed = refresh_urgency(app.engine, worklist, app.today())
     _remember(app, job, as_of, upto)
     result.seconds = time.perf_counter() - started
     log.info(result.describe())

@@ -107,16 +107,33 @@ def urgency_choice(w: Table, on: dt.date, clauses: list[Any], after: tuple[Any, 
             .limit(limit).subquery())
 
 
-def refresh_urgency(conn: Connection, w: Table, on: dt.date) -> int:
+def refresh_urgency(engine: Any, w: Table, on: dt.date, batch: int = 5_000) -> int:
     """Store the urgency key that holds on `on` in every row whose stored key does not,
-    so pages read it in index order (run by the wait-time sweep, hourly). A row the projector
-    rewrites meanwhile is left as it wrote it: the update matches the dates the key was
-    computed from. Returns how many rows were refreshed."""
+    so pages read it in index order (run by the wait-time sweep, hourly): in batches along
+    the primary key, each in its own short transaction (the projector is never held up
+    for long). Returns how many rows were given the day's key."""
+    done, after = 0, None
+    while True:
+        with engine.begin() as conn:
+            found, updated, after = refresh_batch(conn, w, on, after, batch)
+        done += updated
+        if found < batch:
+            return done
+
+
+def refresh_batch(conn: Connection, w: Table, on: dt.date, after: tuple[str, str] | None,
+                  batch: int) -> tuple[int, int, tuple[str, str] | None]:
+    """One batch of `refresh_urgency`: up to `batch` stale rows after the primary key
+    `after`. A row the projector rewrites meanwhile is left as it wrote it: the update
+    matches the dates the key was computed from. Returns the rows found, those updated,
+    and the last key."""
     dates = ("news_on", "priority", "next_at_risk_from", "next_breach_on", "next_deadline")
-    found = conn.execute(select(w.c.provider, w.c.pathway_id, *[w.c[d] for d in dates])
-                         .where(stale(w, on))).all()
+    found = conn.execute(
+        select(w.c.provider, w.c.pathway_id, *[w.c[d] for d in dates])
+        .where(stale(w, on), keyset([w.c.provider, w.c.pathway_id], after, False))
+        .order_by(w.c.provider, w.c.pathway_id).limit(batch)).all()
     if not found:
-        return 0
+        return 0, 0, after
     values = []
     for row in found:
         key, first, until = urgency.stored(row.news_on, row.priority, row.next_at_risk_from,
@@ -129,7 +146,7 @@ def refresh_urgency(conn: Connection, w: Table, on: dt.date) -> int:
     matches = [w.c.provider == bindparam("k_provider"),
                w.c.pathway_id == bindparam("k_pathway_id"),
                *[w.c[d].is_not_distinct_from(bindparam(f"k_{d}")) for d in dates]]
-    conn.execute(update(w).where(*matches).values(
+    updated = conn.execute(update(w).where(*matches).values(
         {name: bindparam(f"v_{name}") for name in (*KEY_NAMES, "urgency_from", "urgency_until")}),
-        values)
-    return len(found)
+        values).rowcount
+    return len(found), updated, (found[-1].provider, found[-1].pathway_id)

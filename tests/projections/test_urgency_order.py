@@ -14,7 +14,7 @@ from guardian.config import Settings
 from guardian.domain import urgency
 from guardian.domain.urgency import Tier
 from guardian.projections import worklist as wl
-from guardian.projections.worklist_order import refresh_urgency
+from guardian.projections.worklist_order import refresh_batch, refresh_urgency
 from guardian.projections.worklist_order import stale as stale_on
 
 TODAY = dt.date(2026, 12, 7)
@@ -170,8 +170,8 @@ def test_the_worklist_sql_orders_as_the_function_does(database_url, tmp_path):
         r["pathway_id"] for r in rows if urgency.is_new(r["news_on"], TODAY)}
     assert {urgency.tier(r["news_on"], r["priority"], r["next_at_risk_from"],
                          r["next_breach_on"], TODAY) for r in rows} == set(Tier)
-    with app.engine.begin() as conn:
-        assert refresh_urgency(conn, wl.worklist, TODAY) == stale
+    # in batches of 7 (105 rows, so several batches and a last short one)
+    assert refresh_urgency(app.engine, wl.worklist, TODAY, batch=7) == stale
     with app.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(wl.worklist)
                             .where(stale_on(wl.worklist, TODAY))).scalar_one() == 0
@@ -196,8 +196,8 @@ def test_a_refresh_leaves_a_row_the_projector_rewrote_meanwhile(database_url, tm
         conn.execute(w.update().values({k: moved[k] for k in (
             "next_at_risk_from", "next_breach_on", "next_deadline", "urgency_tier",
             "urgency_day", "urgency_cancer", "urgency_from", "urgency_until")}))
+    assert refresh_urgency(app.engine, wl.worklist, TODAY) == 0  # it holds: nothing stale
     with app.engine.begin() as conn:
-        assert refresh_urgency(conn, wl.worklist, TODAY) == 0  # it holds: nothing stale
         conn.execute(w.update().values(urgency_until=TODAY))  # made stale by hand
         # between the read and the update, the projector writes again
         real_execute = conn.execute
@@ -210,7 +210,7 @@ def test_a_refresh_leaves_a_row_the_projector_rewrote_meanwhile(database_url, tm
             return real_execute(statement, *args, **kwargs)
 
         conn.execute = rewrite_between
-        refresh_urgency(conn, wl.worklist, TODAY)
+        assert refresh_batch(conn, wl.worklist, TODAY, None, 100)[:2] == (1, 0)
         conn.execute = real_execute
         kept = conn.execute(select(w.c.urgency_until, w.c.next_breach_on)).one()
     assert kept == (TODAY, TODAY + 60 * DAY)  # not overwritten with a key of old dates
