@@ -91,10 +91,40 @@ def worklist_latency(url: str) -> dict:
         app.close()
 
 
-def simulate(patients: int, processes: int, keep: bool, out: Path | None) -> dict:
-    url, _dsn, drop = fresh_postgres()
-    result: dict = {"patients": patients, "processes": processes, "cores": os.cpu_count(),
-                    "url": url}
+def _dropper(url: str):
+    """Drops the database of `url` (a resumed run's store, at its end)."""
+    import psycopg2
+    from sqlalchemy.engine import make_url
+
+    server = make_url(url)
+
+    def drop() -> None:
+        admin = psycopg2.connect(host=server.host, port=server.port or 5432,
+                                 user=server.username or "postgres",
+                                 password=server.password, dbname="postgres")
+        admin.autocommit = True
+        cur = admin.cursor()
+        cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = %s", (server.database,))
+        cur.execute(f'DROP DATABASE IF EXISTS "{server.database}"')
+        admin.close()
+
+    return drop
+
+
+def simulate(patients: int, processes: int, keep: bool, out: Path | None,
+             resume: bool = False) -> dict:
+    if resume:
+        # a run stopped after its build: its store and figures so far, from --json
+        result = json.loads(out.read_text()) if out and out.exists() else {}
+        if "build_s" not in result:
+            raise SystemExit("--resume needs the --json file of a run whose build finished")
+        url = result["url"]
+        drop = _dropper(url)
+    else:
+        url, _dsn, drop = fresh_postgres()
+        result = {"patients": patients, "processes": processes, "cores": os.cpu_count(),
+                  "url": url}
 
     def save() -> None:  # after every step: a run stopped part-way keeps what it measured
         if out:
@@ -106,12 +136,15 @@ def simulate(patients: int, processes: int, keep: bool, out: Path | None) -> dic
                "GUARDIAN_VAR_DIR": var}
         today = dt.date.today()
         try:
-            run_step("db init", env, "db", "init")
-            result["demo"] = run_step("demo", env, "demo", "--patients", str(patients), "--json")
-            result["project"] = run_step("catch-up", env, "project", "--processes",
-                                         str(processes), "--json")
-            result["build_s"] = round(result["demo"]["seconds"] + result["project"]["seconds"], 1)
-            save()
+            if not resume:
+                run_step("db init", env, "db", "init")
+                result["demo"] = run_step("demo", env, "demo", "--patients", str(patients),
+                                          "--json")
+                result["project"] = run_step("catch-up", env, "project", "--processes",
+                                             str(processes), "--json")
+                result["build_s"] = round(result["demo"]["seconds"]
+                                          + result["project"]["seconds"], 1)
+                save()
             result["first_sweep"] = run_step(
                 "first sweep", env, "check-waits", "--as-of",
                 (today - dt.timedelta(days=1)).isoformat(), "--json")
@@ -149,8 +182,12 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--keep", action="store_true", help="keep the database")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--resume", action="store_true",
+                        help="go on from the sweeps with the store and figures of a run "
+                             "stopped after its build (its --json file; kill it with SIGKILL "
+                             "so that its database is kept)")
     args = parser.parse_args()
-    result = simulate(args.patients, args.processes, args.keep, args.json)
+    result = simulate(args.patients, args.processes, args.keep, args.json, args.resume)
     print(json.dumps(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
