@@ -59,6 +59,14 @@ _RARE_FLAGS = {"deterioration": "deterioration_since IS NOT NULL",
                "unanswered": "unanswered_messages > 0"}
 
 
+# What the filters and drop-downs read (worklist_filters.py, ATTRIBUTES), carried in the
+# entries of each order's index on PostgreSQL.
+FILTERED = ["news_on", "priority", "next_at_risk_from", "next_breach_on", "deterioration_since",
+            "workup_outstanding", "oldest_diagnostic_on", "coordinator", "unanswered_messages",
+            "diagnostics_outstanding", "left_list_on", "check_in_due", "practice_code",
+            "treatment_function", "stage"]
+
+
 def _define(name: str, md: MetaData) -> Table:
     return Table(
         name, md, *pathway_key(),
@@ -119,8 +127,12 @@ def _define(name: str, md: MetaData) -> Table:
         Column("urgency_cancer", Integer, nullable=False),
         Column("urgency_from", Date, nullable=False),
         Column("urgency_until", Date, nullable=False),
-        Index(f"{name}_pcn_deadline", "pcn_code", "deadline_sort", "provider", "pathway_id"),
-        Index(f"{name}_pcn_wait", "pcn_code", "wait_from", "provider", "pathway_id"),
+        # Each sort order's index carries every column a filter or a drop-down reads
+        # (worklist_filters.py), so a page's keys are found in the index alone on PostgreSQL.
+        Index(f"{name}_pcn_deadline", "pcn_code", "deadline_sort", "provider", "pathway_id",
+              postgresql_include=FILTERED),
+        Index(f"{name}_pcn_wait", "pcn_code", "wait_from", "provider", "pathway_id",
+              postgresql_include=FILTERED),
         # Rare flags (about 1 % of rows): small partial indexes in each sort order, so a
         # filtered page reads its 50 rows instead of every row of the PCN.
         *[Index(f"{name}_pcn_{flag}_{sort}", "pcn_code", key, "provider", "pathway_id",
@@ -133,13 +145,8 @@ def _define(name: str, md: MetaData) -> Table:
         # the rows whose stored key does not hold are an index-only scan too.
         Index(f"{name}_pcn_urgency", "pcn_code", "urgency_tier", "urgency_day",
               "urgency_cancer", "provider", "pathway_id",
-              postgresql_include=["urgency_from", "urgency_until", "news_on", "priority",
-                                  "next_at_risk_from", "next_breach_on", "deadline_sort",
-                                  "news_sort", "deterioration_since", "workup_outstanding",
-                                  "oldest_diagnostic_on", "coordinator",
-                                  "unanswered_messages", "diagnostics_outstanding",
-                                  "left_list_on", "check_in_due", "practice_code",
-                                  "treatment_function", "stage"]),
+              postgresql_include=["urgency_from", "urgency_until", "deadline_sort",
+                                  "news_sort", *FILTERED]),
         # The rows of a PCN whose stored key does not hold on the day asked about (a few
         # after midnight, until the sweep's refresh; any, for a day in the past).
         Index(f"{name}_pcn_urgency_until", "pcn_code", "urgency_until"),
@@ -425,10 +432,17 @@ def _page_statement(scope: Scope, pcn: str | None, on: dt.date, filters: tuple[s
                                            w.c.pathway_id == chosen.c.pathway_id))
                 .order_by(*[k.desc() if backwards else k
                             for k in (*keys, chosen.c.provider, chosen.c.pathway_id)]))
+    # The same two steps: the keys along the (PCN, sort key) index, whose entries carry
+    # every column a filter reads (an index-only scan on PostgreSQL), then the rows.
     keys = [w.c.deadline_sort if sort == "next-deadline" else w.c.wait_from,
             w.c.provider, w.c.pathway_id]
-    return (select(*ROW_COLUMNS).where(*clauses, keyset(keys, position, backwards))
-            .order_by(*[k.desc() if backwards else k for k in keys]).limit(limit))
+    chosen = (select(*keys).where(*clauses, keyset(keys, position, backwards))
+              .order_by(*[k.desc() if backwards else k for k in keys]).limit(limit)
+              .subquery())
+    return (select(*ROW_COLUMNS)
+            .join_from(w, chosen, and_(w.c.provider == chosen.c.provider,
+                                       w.c.pathway_id == chosen.c.pathway_id))
+            .order_by(*[k.desc() if backwards else k for k in chosen.c]))
 
 
 def counts(
