@@ -40,7 +40,7 @@ from guardian.projections.tracking import tracking  # noqa: E402
 AS_OF = dt.date(2026, 3, 31)
 FILTERS = ([], ["breached"], ["at-risk"], ["deterioration"], ["workup-incomplete"],
            ["assigned-to-me"])
-SORTS = ("next-deadline", "days-waiting")
+SORTS = ("urgency", "next-deadline", "days-waiting")  # urgency: the page's default
 
 
 def baseline(app, n: int = 2000) -> float:
@@ -78,10 +78,8 @@ def query_latency(app, user: str | None) -> dict:
             for sort in SORTS:
                 full = wl.page(conn, scope, pcn, AS_OF, filters, sort, limit=100_000)
                 deep = full[len(full) // 2] if len(full) > 100 else None
-                key = "deadline_sort" if sort == "next-deadline" else "wait_from"
                 for where, after in (("first", None),
-                                     ("deep", (deep[key], deep["provider"], deep["pathway_id"])
-                                      if deep else None)):
+                                     ("deep", wl.position_after(sort, deep) if deep else None)):
                     label = f"{'+'.join(filters) or 'none'}/{sort}/{where}"
                     samples = []
                     for _ in range(30):
