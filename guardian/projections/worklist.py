@@ -380,16 +380,15 @@ def page(
     previous page), in order.
 
     Out of scope, the answer is an empty page: callers turn that into a 404. For several
-    PCNs in a deadline or waiting order, each PCN's page is read along its own (PCN, sort
-    key) index and the pages merged: one ordered scan per PCN instead of sorting every row
-    of them all. The urgency order depends on the day: a page takes each row's stored key
-    where it holds on `on` and computes the others' (worklist_order.urgency_choice), the
-    page's keys first, then their rows.
+    PCNs, each PCN's page is read along its own (PCN, sort key) index and the pages
+    merged: one ordered scan per PCN instead of sorting every row of them all. The
+    urgency order depends on the day: a page takes each row's stored key where it holds on
+    `on` and computes the others' (worklist_order.urgency_choice), the page's keys first,
+    then their rows.
     """
     if sort not in SORTS:
         raise ValueError(f"unknown sort {sort!r}; one of {', '.join(SORTS)}")
-    if (sort != "urgency" and before is None and pcn is None and scope.pcns is not None
-            and 1 < len(scope.pcns) <= 8):
+    if before is None and pcn is None and scope.pcns is not None and 1 < len(scope.pcns) <= 8:
         rows = [row for code in sorted(scope.pcns)
                 for row in page(conn, scope, code, on, filters, sort, after, limit, attrs)]
         rows.sort(key=lambda r: position_after(sort, r))
