@@ -149,21 +149,33 @@ def fresh_postgres():
     )
     admin.autocommit = True
     admin.cursor().execute(f"CREATE DATABASE {name}")
-    url = server.set(database=name)
+    admin.close()
+    url = server.set(database=name).render_as_string(hide_password=False)
     dsn = (
         f"host={server.host} port={server.port or 5432} user={server.username or 'postgres'} "
         f"dbname={name}" + (f" password={server.password}" if server.password else "")
     )
+    return url, dsn, lambda: drop_database(url)
 
-    def drop():
-        cur = admin.cursor()
-        cur.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
-        )
-        cur.execute(f"DROP DATABASE IF EXISTS {name}")
-        admin.close()
 
-    return url.render_as_string(hide_password=False), dsn, drop
+def drop_database(url: str) -> None:
+    """Drop the database of `url` (a store fresh_postgres made), ending its sessions."""
+    import psycopg2
+    from sqlalchemy.engine import make_url
+
+    server = make_url(url)
+    admin = psycopg2.connect(
+        host=server.host, port=server.port or 5432, user=server.username or "postgres",
+        password=server.password, dbname="postgres",
+    )
+    admin.autocommit = True
+    cur = admin.cursor()
+    cur.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+        (server.database,),
+    )
+    cur.execute(f'DROP DATABASE IF EXISTS "{server.database}"')
+    admin.close()
 
 
 def settle_autovacuum(dsn: str, timeout: float = 300) -> None:

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import projections  # noqa: E402
-from import_ptl import fresh_postgres  # noqa: E402
+from import_ptl import drop_database, fresh_postgres  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from guardian.bootstrap import build_app  # noqa: E402
@@ -100,27 +100,6 @@ def worklist_latency(url: str) -> dict:
         app.close()
 
 
-def _dropper(url: str):
-    """Drops the database of `url` (a resumed run's store, at its end)."""
-    import psycopg2
-    from sqlalchemy.engine import make_url
-
-    server = make_url(url)
-
-    def drop() -> None:
-        admin = psycopg2.connect(host=server.host, port=server.port or 5432,
-                                 user=server.username or "postgres",
-                                 password=server.password, dbname="postgres")
-        admin.autocommit = True
-        cur = admin.cursor()
-        cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = %s", (server.database,))
-        cur.execute(f'DROP DATABASE IF EXISTS "{server.database}"')
-        admin.close()
-
-    return drop
-
-
 def simulate(patients: int, processes: int, keep: bool, out: Path | None,
              resume: bool = False) -> dict:
     if resume:
@@ -129,7 +108,7 @@ def simulate(patients: int, processes: int, keep: bool, out: Path | None,
         if "build_s" not in result:
             raise SystemExit("--resume needs the --json file of a run whose build finished")
         url = result["url"]
-        drop = _dropper(url)
+        drop = lambda: drop_database(url)  # noqa: E731
     else:
         url, _dsn, drop = fresh_postgres()
         result = {"patients": patients, "processes": processes, "cores": os.cpu_count(),
