@@ -2,8 +2,9 @@
 demo, alone or beside the coordinators' load of bench/web_load.py.
 
     .venv/bin/python bench/patient_load.py --url postgresql+psycopg2://…/store
-                                           [--patients 100] [--seconds 60] [--workers 4]
-                                           [--with-coordinators] [--users 50]
+                                           [--patients 100] [--seconds 60] [--warm-up 10]
+                                           [--workers 4] [--with-coordinators] [--users 50]
+                                           [--clients 20] [--closed-seconds 30]
 
 The store given by --url is loaded and projected (`guardian demo`, `guardian project`).
 Set-up, not timed: picks `--patients` patients with open pathways from the worklist read
@@ -13,14 +14,22 @@ key, then starts `guardian serve --workers N` (bench/web_load.py's start_server)
 
 Load, from separate processes held to one core (`taskset -c 1`), all starting together:
 - each simulated patient, in a closed loop with ~1 s think time (0.5–1.5 s): GET /my, then
-  one of their own open referrals (/my/referrals/{provider}/{pathway_id}), for --seconds;
-  the patients' first requests are spread over the first 1.5 s;
-- with --with-coordinators, bench/web_load.py's open loop beside them (its `coordinator`
-  function: `--users` demo coordinators, 1–3 s think time, worklist / patient / search)
-  over the same seconds.
+  one of their own open referrals (/my/referrals/{provider}/{pathway_id}); the patients'
+  first requests are spread over the first 1.5 s;
+- with --with-coordinators, bench/web_load.py's load beside them, as web_load runs it: its
+  open loop (`--users` demo coordinators, 1–3 s think time, worklist / patient / search)
+  over the same seconds, then its closed loop (`--clients` clients asking for worklist
+  pages back to back for `--closed-seconds`) while the patients go on.
 
-Reports p50/p95/p99 per page, errors and requests/s, and the coordinators' p50/p95 per
-page. Baseline, same run: what the patient page reads (app.get_patient and the referrals'
+The first `--warm-up` seconds run the same load and are reported apart ("cold_start"):
+each server worker's first pages fill its caches (templates, names, expected waits) and
+all simulated users start in the same instant. The figures against the targets are the
+`--seconds` after it ("steady"), and, with the coordinators, the patients' pages during the
+closed loop ("during_closed_loop"). `targets` checks each: patients' pages p95 < 100 ms;
+the coordinators' worklist p95 < 150 ms, patient page and search p95 < 100 ms, no errors,
+and the closed loop ≥ 100 requests/s (web_load's targets).
+
+Baseline, same run: what the patient page reads (app.get_patient and the referrals'
 status, as the route builds them) for the same patients, in one process with no HTTP,
 session, audit or template; the ratios say what the web layer adds. Results in
 bench/README.md, "Patients' own pages under load".
@@ -50,11 +59,35 @@ import web_load  # noqa: E402 - bench/ on the path first
 
 SECRET = "bench-patient-key"
 COORDINATOR = "coordinator@demo.invalid"
-WARM_UP = 10.0  # seconds
+TARGET_PATIENT_P95 = 100.0  # ms
+# web_load's targets (bench/web_load.py, bench/README.md)
+TARGET_COORDINATOR_P95 = {"worklist": 150.0, "patient": 100.0, "search": 100.0}
+TARGET_CLOSED_LOOP = 100.0  # requests/s
+# web_load's open loop ends with each coordinator's last think time (1–3 s), so its closed
+# loop starts up to this much after the open loop's seconds: the patients' phase beside it
+# starts as late.
+CLOSED_LAG = 3.0  # seconds
 
 
 def summary(values: list[float]) -> dict:
     return {**web_load.summary(values), "p99_ms": round(web_load.pct(values, 0.99), 1)}
+
+
+class Timed(list):
+    """A list of timings that also keeps when each request started, in seconds from the
+    generator's start (web_load's coordinator appends to plain lists, after the request)."""
+
+    def __init__(self, started: float) -> None:
+        super().__init__()
+        self.started = started
+        self.at: list[float] = []
+
+    def append(self, value: float) -> None:
+        super().append(value)
+        self.at.append(time.monotonic() - self.started - value / 1000)
+
+    def between(self, start: float, end: float = float("inf")) -> list[float]:
+        return [v for v, at in zip(self, self.at, strict=True) if start <= at < end]
 
 
 # ---------------------------------------------------------------------------- generators
@@ -77,7 +110,6 @@ async def patient(client, referrals: list[str], until: float, out: dict,
         except httpx.HTTPError:
             ok, r = False, None
         out[kind].append((time.perf_counter() - t) * 1000)
-        out["at"].append((time.monotonic() - until, kind, out[kind][-1]))
         if not ok:
             out["errors"].append(f"{url}: {r.status_code if r is not None else 'failed'}")
         kind = "referral" if kind == "my" else "my"
@@ -90,80 +122,104 @@ async def wait_for(start_at: float) -> float:
     return time.monotonic()
 
 
-async def patients_load(base: str, patients: list[dict], seconds: float, start_at: float
-                        ) -> dict:
+def phases(warm_up: float, seconds: float, closed_seconds: float) -> dict[str, tuple]:
+    """The spans of the run, in seconds from its start, that are reported apart."""
+    spans = {"cold_start": (0.0, warm_up), "steady": (warm_up, warm_up + seconds)}
+    if closed_seconds:
+        begin = warm_up + seconds + CLOSED_LAG
+        spans["during_closed_loop"] = (begin, begin + closed_seconds)
+    return spans
+
+
+async def patients_load(base: str, patients: list[dict], warm_up: float, seconds: float,
+                        closed_seconds: float, start_at: float) -> dict:
     import httpx
 
     # Each patient's client made before the clock starts (making one takes tens of ms of
     # the generator's one core: a hundred of them would hold up the first requests).
     clients = [httpx.AsyncClient(base_url=base, cookies={"guardian_patient": p["cookie"]},
                                  timeout=30, follow_redirects=False) for p in patients]
-    out: dict = {"my": [], "referral": [], "errors": [], "at": []}
     started = await wait_for(start_at)
-    until = started + seconds
+    out: dict = {"my": Timed(started), "referral": Timed(started), "errors": []}
+    until = started + warm_up + seconds + (closed_seconds + CLOSED_LAG if closed_seconds else 0)
     await asyncio.gather(*[patient(clients[i], p["referrals"], until, out, random.Random(i))
                            for i, p in enumerate(patients)])
-    elapsed = time.monotonic() - started
     for client in clients:
         await client.aclose()
-    n = len(out["my"]) + len(out["referral"])
-    return {"patients": len(patients), "seconds": seconds, "requests": n,
-            "requests_per_s": round(n / elapsed, 1), "errors": len(out["errors"]),
-            "error_examples": out["errors"][:5], "my": summary(out["my"]),
-            "referral": summary(out["referral"]), "all": summary(out["my"] + out["referral"]),
-            # the same after the first WARM_UP seconds (each worker's first pages: templates,
-            # names, expected waits)
-            "after_warm_up": {kind: summary([ms for at, k, ms in out["at"]
-                                             if k == kind and at + seconds >= WARM_UP])
-                              for kind in ("my", "referral")},
-            "p95_ms_by_5_s": [summary([ms for at, _, ms in out["at"]
-                                       if w <= at + seconds < w + 5])["p95_ms"]
-                              for w in range(0, int(seconds), 5)],
-            "slowest_at_s": sorted(((round(at + seconds, 1), k, round(ms)) for at, k, ms
-                                    in out["at"]), key=lambda x: -x[2])[:10]}
+    result: dict = {"patients": len(patients), "errors": len(out["errors"]),
+                    "error_examples": out["errors"][:5]}
+    for phase, (start, end) in phases(warm_up, seconds, closed_seconds).items():
+        my, referral = out["my"].between(start, end), out["referral"].between(start, end)
+        result[phase] = {"seconds": end - start, "my": summary(my),
+                         "referral": summary(referral),
+                         "requests_per_s": round((len(my) + len(referral)) / (end - start), 1)}
+    result["p95_ms_by_5_s"] = [
+        summary(out["my"].between(w, w + 5) + out["referral"].between(w, w + 5))["p95_ms"]
+        for w in range(0, int(until - started), 5)]
+    return result
 
 
-async def coordinators_load(base: str, password: str, users: int, seconds: float,
+async def coordinators_load(base: str, password: str, users: int, clients: int,
+                            warm_up: float, seconds: float, closed_seconds: float,
                             pcns: list[str], start_at: float) -> dict:
-    """bench/web_load.py's open loop (its sign_in, search_terms and coordinator)."""
+    """bench/web_load.py's load: its open loop (sign_in, search_terms, coordinator), then
+    its closed loop (closed_loop), as web_load runs them."""
     import httpx
 
     cookies = []
     async with httpx.AsyncClient(base_url=base, timeout=60) as client:
-        for _ in range(users):
+        for _ in range(max(users, clients)):
             client.cookies.clear()
             await web_load.sign_in(client, COORDINATOR, password)
             cookies.append(dict(client.cookies))
         terms = await web_load.search_terms(client, pcns, random.Random(11))
-    out: dict = {"worklist": Timed(), "patient": Timed(), "search": Timed(), "errors": []}
     started = await wait_for(start_at)
-    until = started + seconds
-    await asyncio.gather(*[web_load.coordinator(base, cookies[i], until, out,
-                                                random.Random(i), terms)
-                           for i in range(users)])
     kinds = ("worklist", "patient", "search")
-    return {"users": users, "seconds": seconds, "errors": len(out["errors"]),
-            "error_examples": out["errors"][:5],
-            **{kind: summary(list(out[kind])) for kind in kinds},
-            # the same after the first WARM_UP seconds, as for the patients
-            "after_warm_up": {kind: summary(out[kind].since(started + WARM_UP))
-                              for kind in kinds}}
+    out: dict = {**{kind: Timed(started) for kind in kinds}, "errors": []}
+    await asyncio.gather(*[web_load.coordinator(base, cookies[i], started + warm_up + seconds,
+                                                out, random.Random(i), terms)
+                           for i in range(users)])
+    result: dict = {"users": users, "errors": len(out["errors"]),
+                    "error_examples": out["errors"][:5]}
+    for phase, (start, end) in phases(warm_up, seconds, 0).items():
+        result[phase] = {kind: summary(out[kind].between(start, end)) for kind in kinds}
+    if closed_seconds:
+        # The closed loop starts when the open loop's last users have finished their
+        # requests: at most a few seconds after its planned start.
+        closed: list[float] = []
+        closed_errors: list[str] = []
+        begun = time.monotonic()
+        rng = random.Random(7)
+        await asyncio.gather(*[web_load.closed_loop(base, cookies[i], begun + closed_seconds,
+                                                    closed, closed_errors, rng)
+                               for i in range(clients)])
+        elapsed = time.monotonic() - begun
+        result["closed_loop"] = {"clients": clients, "requests": len(closed),
+                                 "requests_per_s": round(len(closed) / elapsed, 1),
+                                 "starts_late_s": round(begun - started - warm_up - seconds,
+                                                        1),
+                                 "errors": len(closed_errors), **summary(closed)}
+    return result
 
 
-class Timed(list):
-    """A list of timings that also keeps when each was added (web_load's coordinator
-    appends to plain lists)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.at: list[float] = []
-
-    def append(self, value: float) -> None:
-        super().append(value)
-        self.at.append(time.monotonic())
-
-    def since(self, moment: float) -> list[float]:
-        return [v for v, at in zip(self, self.at, strict=True) if at >= moment]
+def targets(patients: dict, coordinators: dict | None) -> dict:
+    """Each target and whether this run met it (bench/README.md)."""
+    checks = {f"patients {kind} p95 < {TARGET_PATIENT_P95:g} ms ({phase})":
+              patients[phase][kind]["p95_ms"] < TARGET_PATIENT_P95
+              for phase in ("steady", "during_closed_loop") if phase in patients
+              for kind in ("my", "referral")}
+    checks["patients: no errors"] = patients["errors"] == 0
+    if coordinators:
+        for kind, limit in TARGET_COORDINATOR_P95.items():
+            checks[f"coordinators {kind} p95 < {limit:g} ms (steady)"] = (
+                coordinators["steady"][kind]["p95_ms"] < limit)
+        closed = coordinators.get("closed_loop")
+        checks["coordinators: no errors"] = coordinators["errors"] == 0 and (
+            not closed or closed["errors"] == 0)
+        if closed:
+            checks[f"closed loop >= {TARGET_CLOSED_LOOP:g} requests/s"] = (
+                closed["requests_per_s"] >= TARGET_CLOSED_LOOP)
+    return {"all_met": all(checks.values()), **checks}
 
 
 def launch(spec: dict, env: dict) -> subprocess.Popen:
@@ -276,11 +332,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", required=True, help="an existing, loaded PostgreSQL store")
     parser.add_argument("--patients", type=int, default=100)
-    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--seconds", type=float, default=60, help="counted, after the warm-up")
+    parser.add_argument("--warm-up", type=float, default=10, help="run, reported apart")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--with-coordinators", action="store_true",
                         help="bench/web_load.py's coordinators alongside")
     parser.add_argument("--users", type=int, default=50, help="coordinators, when alongside")
+    parser.add_argument("--clients", type=int, default=20,
+                        help="web_load's closed-loop clients, when alongside")
+    parser.add_argument("--closed-seconds", type=float, default=30,
+                        help="web_load's closed loop, when alongside (0: none)")
     parser.add_argument("--generate", help=argparse.SUPPRESS)  # a pinned child's mode
     args = parser.parse_args()
     if args.generate:
@@ -302,6 +363,7 @@ def main() -> None:
         conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
     chosen = pick_patients(app, args.patients)
     password, pcns = None, []
+    closed_seconds = args.closed_seconds if args.with_coordinators else 0
     if args.with_coordinators:
         password = secrets.token_urlsafe(12)
         users.ensure_demo_users(app.engine, var)
@@ -312,19 +374,25 @@ def main() -> None:
         direct = baseline(app, chosen)
         base = f"http://127.0.0.1:{port}"
         start_at = time.time() + (30 if args.with_coordinators else 3)
+        timing = {"warm_up": args.warm_up, "seconds": args.seconds,
+                  "closed_seconds": closed_seconds, "start_at": start_at}
         children = [launch({"role": "patients", "base": base, "patients": chosen,
-                            "seconds": args.seconds, "start_at": start_at}, env)]
+                            **timing}, env)]
         if args.with_coordinators:
             children.append(launch({"role": "coordinators", "base": base,
                                     "password": password, "users": args.users,
-                                    "seconds": args.seconds, "pcns": pcns,
-                                    "start_at": start_at}, env))
-        time.sleep(max(0.0, start_at - time.time()))  # the sign-ins are not counted
+                                    "clients": args.clients, "pcns": pcns, **timing}, env))
+        time.sleep(max(0.0, start_at + args.warm_up - time.time()))  # sign-ins, warm-up
         cpu_before = server_cpu_seconds(server)
+        time.sleep(args.seconds)
+        cpu = server_cpu_seconds(server)  # the steady seconds' CPU
         loads = [collect(child) for child in children]
-        cpu = server_cpu_seconds(server)
-        served = loads[0]["requests"] + sum(
-            load[k]["n"] for load in loads[1:] for k in ("worklist", "patient", "search"))
+        patients = loads[0]
+        coordinators = loads[1] if args.with_coordinators else None
+        steady = patients["steady"]
+        served = steady["requests_per_s"] * args.seconds + (sum(
+            coordinators["steady"][k]["n"] for k in ("worklist", "patient", "search"))
+            if coordinators else 0)
         problems = web_load.server_log_problems(server_log)
         page = direct["page_reads"]
         result = {
@@ -333,16 +401,13 @@ def main() -> None:
             "server_cpu_ms_per_request": round((cpu - cpu_before) * 1000 / served, 1)
             if cpu is not None and served else None,
             "generator": "taskset -c 1" if shutil.which("taskset") else "unpinned",
-            "baseline_direct": direct, "patients_load": loads[0],
-            "my_p50_vs_direct_p50": ratio(loads[0]["my"]["p50_ms"], page["p50_ms"]),
-            "my_p95_vs_direct_p95": ratio(loads[0]["my"]["p95_ms"], page["p95_ms"]),
-            "referral_p50_vs_direct_p50": ratio(loads[0]["referral"]["p50_ms"],
-                                                page["p50_ms"]),
-            "referral_p95_vs_direct_p95": ratio(loads[0]["referral"]["p95_ms"],
-                                                page["p95_ms"]),
+            "baseline_direct": direct, "patients_load": patients,
+            "targets": targets(patients, coordinators),
+            **{f"{kind}_{p}_vs_direct_{p}": ratio(steady[kind][f"{p}_ms"], page[f"{p}_ms"])
+               for kind in ("my", "referral") for p in ("p50", "p95")},
         }
-        if args.with_coordinators:
-            result["coordinators_load"] = loads[1]
+        if coordinators:
+            result["coordinators_load"] = coordinators
         print(json.dumps(result, indent=2))
     finally:
         web_load.stop_server(server, server_log)
