@@ -8,8 +8,10 @@ works once, and allows `TRIES_PER_CODE` guesses.
 
 Guessing is locked out, not just slowed: `NHS_NUMBER` failures (a wrong date of birth, a
 wrong or expired code) for one NHS number lock it for a day, and `CLIENT` failures from one
-address lock that address for an hour. Whether an NHS number is known is never told: the
-answers to a known and an unknown number are the same.
+address lock that address for an hour. A refusal for a lock says which key is locked
+(`LOCK_KINDS`: "nhs-number", "address"), for the audit log: the kind, never the number or the
+address. Whether an NHS number is known is never told: the answers to a known and an
+unknown number are the same.
 """
 
 from __future__ import annotations
@@ -50,12 +52,19 @@ NHS_NUMBER = Lock(10, dt.timedelta(days=1), dt.timedelta(days=1))
 CLIENT = Lock(50, dt.timedelta(hours=1), dt.timedelta(hours=1))
 
 
-class SignInRefused(Exception):
-    """Not signed in: `reason` is "locked" (then `until`), "wrong" or "invalid"."""
+# What each kind of lock-out key is called in the audit log (docs/patients.md).
+LOCK_KINDS = {"nhs": "nhs-number", "client": "address"}
 
-    def __init__(self, reason: str, until: dt.datetime | None = None, message: str = ""):
+
+class SignInRefused(Exception):
+    """Not signed in: `reason` is "locked" (then `until`, and `locked_by`: the kinds of key
+    locked, of LOCK_KINDS), "wrong" or "invalid"."""
+
+    def __init__(self, reason: str, until: dt.datetime | None = None, message: str = "",
+                 locked_by: tuple[str, ...] = ()):
         super().__init__(message or reason)
         self.reason, self.until, self.message = reason, until, message
+        self.locked_by = locked_by
 
 
 def _mac(secret: str, text: str) -> str:
@@ -74,12 +83,29 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
     return value if value is None or value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
+def locks(conn: Connection, keys: list[str], now: dt.datetime) -> dict[str, dt.datetime]:
+    """The kind of each of these keys locked at `now` (LOCK_KINDS) and until when: a lock
+    runs until its `locked_until`, and is over at that very moment."""
+    running: dict[str, dt.datetime] = {}
+    for r in conn.execute(select(patient_lockouts.c.key, patient_lockouts.c.locked_until)
+                          .where(patient_lockouts.c.key.in_(keys))):
+        until = _aware(r.locked_until)
+        if until is not None and until > now:
+            kind = LOCK_KINDS[r.key.split(":", 1)[0]]
+            running[kind] = max(until, running.get(kind, until))
+    return running
+
+
 def locked_until(conn: Connection, keys: list[str], now: dt.datetime) -> dt.datetime | None:
     """The latest lock on any of these keys still running at `now`, or None."""
-    found = [_aware(r.locked_until) for r in conn.execute(
-        select(patient_lockouts.c.locked_until).where(patient_lockouts.c.key.in_(keys)))]
-    running = [u for u in found if u is not None and u > now]
-    return max(running, default=None)
+    return max(locks(conn, keys, now).values(), default=None)
+
+
+def _refuse_if_locked(running: dict[str, dt.datetime]) -> None:
+    """SignInRefused("locked") when any key is locked (`locks`), saying which kinds."""
+    if running:
+        raise SignInRefused("locked", max(running.values()),
+                            locked_by=tuple(k for k in LOCK_KINDS.values() if k in running))
 
 
 def count_failure(conn: Connection, keys: list[tuple[str, Lock]], now: dt.datetime) -> None:
@@ -176,9 +202,8 @@ def verify_code(app: Any, nhs_number: str, birth_date: dt.date, code: str,
     keys = _keys(secret, nhs_number, client)
     code = "".join(code.split())
     with app.engine.begin() as conn:
-        until = locked_until(conn, [k for k, _ in keys], now)
-    if until:
-        raise SignInRefused("locked", until)
+        running = locks(conn, [k for k, _ in keys], now)
+    _refuse_if_locked(running)
     patient = _the_patient(app, nhs_number, birth_date)
     with app.engine.begin() as conn:
         row = None
@@ -195,7 +220,7 @@ def verify_code(app: Any, nhs_number: str, birth_date: dt.date, code: str,
                 conn.execute(update(patient_codes).where(patient_codes.c.id == row.id)
                              .values(attempts=patient_codes.c.attempts + 1))
             count_failure(conn, keys, now)
-            until = locked_until(conn, [k for k, _ in keys], now)
+            running = locks(conn, [k for k, _ in keys], now)  # this failure may lock
         else:
             used = conn.execute(update(patient_codes).where(and_(
                 patient_codes.c.id == row.id, patient_codes.c.used_at.is_(None)))
@@ -203,8 +228,7 @@ def verify_code(app: Any, nhs_number: str, birth_date: dt.date, code: str,
             right = used.rowcount == 1  # a second use of the same code at once loses
             conn.execute(delete(patient_lockouts).where(
                 patient_lockouts.c.key == keys[0][0]))
-    if until:
-        raise SignInRefused("locked", until)
+    _refuse_if_locked(running)
     if not right:
         raise SignInRefused("wrong")
     return patient.id

@@ -6,7 +6,8 @@ A patient sees only their own record: every page reads the patient of the sessio
 referral is looked up inside that patient, so another patient's referral (or an unknown
 one) is the same 404. Every page view and every action is audited (role "patient").
 Forms are plain HTML forms (no JavaScript needed), each with the session's CSRF token;
-the two sign-in forms carry their own in a short-lived cookie.
+the two sign-in forms carry their own in a short-lived cookie. A closed referral takes no
+answer, no "I am getting worse" and no message: each is refused, saying it is closed.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from guardian import audit
 from guardian.application import ConcurrentChange
 from guardian.domain.errors import DomainError
+from guardian.patient_access import details as typed
 from guardian.patient_access import sessions
 from guardian.patient_access.codes import SignInRefused, request_code, verify_code
 from guardian.projections import bottlenecks
@@ -42,7 +44,7 @@ router = APIRouter(include_in_schema=False)
 
 PATIENT_COOKIE = "guardian_patient"
 FORM_COOKIE = "guardian_patient_form"  # the sign-in forms' CSRF value (no session yet)
-DETAILS_COOKIE = "guardian_patient_details"  # NHS number and birth date, for the code page
+DETAILS_COOKIE = "guardian_patient_details"  # the details typed, sealed (details.py)
 # The answers a patient may give online, with the words they read (codes.CHECK_IN_OUTCOMES).
 ONLINE_ANSWERS = {
     "no-change": "I am the same. I still need the appointment.",
@@ -50,7 +52,8 @@ ONLINE_ANSWERS = {
     "no-longer-needed": "I do not need the appointment any more.",
     "treated-elsewhere": "I have been treated somewhere else.",
 }
-BY_PATIENT = "the patient (online)"
+BY_PATIENT = "the patient (online)"  # who answered, where a phone answer names the coordinator
+CLOSED = "This referral is closed. Call your GP practice if you need help."
 MAX_TEXT = 2000
 
 
@@ -190,18 +193,19 @@ async def ask_for_code(request: Request, app: AppDep) -> Response:
                              {"form": form, "errors": {"nhs_number": e.message}}, 400)
     _audit(request, "patient-code-asked", detail=outcome)
     response = RedirectResponse("/my/code", status_code=303)
-    response.set_cookie(DETAILS_COOKIE, _signer(request, "guardian-details").sign(
-        f"{digits}|{born.isoformat()}").decode(), max_age=7 * 24 * 3600, httponly=True,
-        samesite="lax", secure=request.url.scheme == "https", path="/my")
+    sealed = typed.seal(app.settings.session_secret(), digits, born, _now(request))
+    response.set_cookie(DETAILS_COOKIE, sealed, max_age=int(typed.LIFETIME.total_seconds()),
+                        httponly=True, samesite="lax", secure=request.url.scheme == "https",
+                        path="/my")
     return response
 
 
 def _details(request: Request) -> dict[str, str]:
-    raw = _unsign(request, DETAILS_COOKIE, "guardian-details")
-    if not raw or "|" not in raw:
+    found = typed.unseal(request.app.state.guardian.settings.session_secret(),
+                         request.cookies.get(DETAILS_COOKIE), _now(request))
+    if found is None:
         return {}
-    digits, born = raw.split("|", 1)
-    day = dt.date.fromisoformat(born)
+    digits, day = found
     return {"nhs_number": digits, "day": str(day.day), "month": str(day.month),
             "year": str(day.year)}
 
@@ -225,12 +229,14 @@ async def sign_in_with_code(request: Request, app: AppDep) -> Response:
         patient_id = await run_in_threadpool(verify_code, app, digits, born, code,
                                              client_of(request), _now(request))
     except SignInRefused as e:
-        if e.reason == "locked":
-            _audit(request, "patient-sign-in-locked")
+        if e.reason == "locked":  # the audit says which key locked, never its value
+            _audit(request, "patient-sign-in-locked", detail=",".join(e.locked_by))
             until = e.until.astimezone(app.settings.zone) if e.until else None
-            message = ("You have tried too many times. For your safety, you cannot sign in "
-                       "with this NHS number" + (f" until {until:%H:%M} on {until.day} "
-                                                 f"{until:%B}" if until else " for now")
+            where = ("with this NHS number" if "nhs-number" in e.locked_by
+                     else "from this internet connection")
+            message = (f"You have tried too many times. For your safety, you cannot sign in "
+                       f"{where}" + (f" until {until:%H:%M} on {until.day} {until:%B}"
+                                     if until else " for now")
                        + ". Call your GP practice if you need help.")
             return _sign_in_page(request, "my_code.html",
                                  {"form": form, "errors": {"code": message}}, 429)
@@ -392,6 +398,8 @@ async def answer_check_in(request: Request, session: PatientDep, app: AppDep, pr
                           pathway_id: str) -> Response:
     form = await _form(request)
     _, referral = _own_referral(request, app, session, provider, pathway_id)
+    if not referral.is_open:
+        return _redo(request, session, app, provider, pathway_id, form, {"form": CLOSED})
     answer = form.get("answer", "")
     if answer not in ONLINE_ANSWERS:
         return _redo(request, session, app, provider, pathway_id, form,
@@ -399,10 +407,11 @@ async def answer_check_in(request: Request, session: PatientDep, app: AppDep, pr
     if not referral.check_in_due:
         return RedirectResponse(f"/my/referrals/{provider}/{pathway_id}?done=no-check-in",
                                 status_code=303)
+    # No note: the events, and so the timeline, read as a phone answer's with none; who
+    # answered, and how, is `by` (and the audit entry).
     error = _act(request, app, session, "patient-check-in", provider, pathway_id,
                  lambda: app.record_check_in_outcome(
-                     session.patient_id, provider, pathway_id, answer, by=BY_PATIENT,
-                     note="answered online"))
+                     session.patient_id, provider, pathway_id, answer, by=BY_PATIENT))
     if error:
         return _redo(request, session, app, provider, pathway_id, form, {"answer": error})
     return RedirectResponse(f"/my/referrals/{provider}/{pathway_id}?done=check-in",
@@ -413,7 +422,9 @@ async def answer_check_in(request: Request, session: PatientDep, app: AppDep, pr
 async def getting_worse(request: Request, session: PatientDep, app: AppDep, provider: str,
                         pathway_id: str) -> Response:
     form = await _form(request)
-    _own_referral(request, app, session, provider, pathway_id)
+    _, referral = _own_referral(request, app, session, provider, pathway_id)
+    if not referral.is_open:
+        return _redo(request, session, app, provider, pathway_id, form, {"form": CLOSED})
     what = form.get("what", "")
     if not what or len(what) > MAX_TEXT:
         return _redo(request, session, app, provider, pathway_id, form, {
@@ -434,14 +445,13 @@ async def write_to_guardian(request: Request, session: PatientDep, app: AppDep,
                             provider: str, pathway_id: str) -> Response:
     form = await _form(request)
     _, referral = _own_referral(request, app, session, provider, pathway_id)
+    if not referral.is_open:
+        return _redo(request, session, app, provider, pathway_id, form, {"form": CLOSED})
     body = form.get("body", "")
     if not body or len(body) > MAX_TEXT:
         return _redo(request, session, app, provider, pathway_id, form, {
             "body": "Write your message" if not body
             else f"Keep it to {MAX_TEXT} characters"})
-    if not referral.is_open:
-        return _redo(request, session, app, provider, pathway_id, form, {
-            "body": "This referral is closed. Call your GP practice if you need help."})
     message_id = f"online-{uuid.uuid4().hex[:12]}"
     error = _act(request, app, session, "patient-message", provider, pathway_id,
                  lambda: app.receive_message(session.patient_id, provider, pathway_id,
