@@ -16,13 +16,15 @@ makes a throwaway database on 127.0.0.1:5432 and drops it after):
    demo's own events make no rows);
 2. a local SMTP sink (aiosmtpd) in its own process, so that its CPU does not share the
    dispatcher's GIL (the machine has 2 cores), counting the messages it accepts;
-3. **baseline**: one smtplib connection sending a pre-built `EmailMessage` in a loop, no
-   database (`--baseline-count` messages, default all of them);
+3. **baseline**: one smtplib connection sending the same messages in a loop, already made
+   (each distinct row checked, composed and turned into its bytes as the dispatcher does,
+   before the clock starts), no database (`--baseline-count` messages, default all);
 4. **measured**: `Dispatcher(app).run_once()` — claims, checks, composes, renders, sends and
    records every row — with this process's RSS sampled every second on a thread.
 
 Checks that the sink received exactly `count` messages in the measured run and that every
-row is `sent`. Target: ≥ 500 messages/s with flat memory.
+row is `sent`, and that memory is flat (RSS grows by at most FLAT_MB from a tenth of the
+way through the run to its end). Target: ≥ 500 messages/s with flat memory.
 """
 
 from __future__ import annotations
@@ -39,7 +41,6 @@ import sys
 import tempfile
 import threading
 import time
-from email.message import EmailMessage
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,6 +51,9 @@ DEMO_PATIENTS = 2000
 SEED = 20221
 INSERT_BATCH = 5000
 MB = 1024 * 1024
+# "Flat memory": from a tenth of the way through the run to its end, the dispatcher's RSS
+# grows by at most this much (what it holds must not grow with the messages sent).
+FLAT_MB = 20
 
 
 # ---------------------------------------------------------------------- the SMTP sink
@@ -222,24 +226,50 @@ def prepare(app, count: int) -> dict:
 
 
 # ---------------------------------------------------------------------- the two runs
-def baseline(port: int, n: int, sink: Sink) -> dict:
-    """A bare loop: one connection, one pre-built message sent `n` times."""
-    mail = EmailMessage()
-    mail["From"] = "Guardian Service <guardian@bench.invalid>"
-    mail["To"] = "coordinator@bench.invalid"
-    mail["Subject"] = "Wait standard missed: Cardiology at a hospital"
-    mail.set_content("A wait standard was missed.\n" * 20)
-    mail.add_alternative("<p>A wait standard was missed.</p>\n" * 20, subtype="html")
+def the_messages(app, count: int) -> list[bytes]:
+    """The queued rows as the dispatcher would put them on the wire (checked, composed,
+    `mime_bytes`), one for each distinct row: the rows cycle through the demo's breaches, so
+    row i's message is `messages[i % len(messages)]` but for its Message-ID."""
+    from uuid import UUID
+
+    from sqlalchemy import select
+
+    from guardian.notifications.channels.email import mime_bytes
+    from guardian.notifications.checks import Checks
+    from guardian.notifications.compose import compose
+    from guardian.notifications.schema import notifications
+
+    distinct = min(count, len(breach_contexts(app)))
+    with app.engine.connect() as conn:
+        rows = conn.execute(select(notifications).order_by(notifications.c.id)
+                            .limit(distinct)).all()
+    checks = Checks(app)
+    world = checks.world()
+    patients = app.load_patients({UUID(hex=r.patient_id) for r in rows})
+    out = []
+    for row in rows:
+        patient = patients[UUID(hex=row.patient_id)]
+        verdict = checks.verdict(row, patient)
+        message = compose(row, patient, world, verdict.address, verdict.extra)
+        out.append(mime_bytes(message, app.settings.mail_from, row.key))
+    return out
+
+
+def baseline(port: int, n: int, sink: Sink, messages: list[bytes]) -> dict:
+    """A bare loop: one connection sending the same messages, already made, `n` of them."""
     before = sink.count
     started = time.perf_counter()
     with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
-        for _ in range(n):
-            smtp.send_message(mail)
+        for i in range(n):
+            smtp.sendmail("guardian@bench.invalid", ["coordinator@bench.invalid"],
+                          messages[i % len(messages)])
     seconds = time.perf_counter() - started
     received = sink.wait_for(before + n) - before
     if received != n:
         raise SystemExit(f"baseline: the sink received {received:,} of {n:,} messages")
-    return {"messages": n, "seconds": round(seconds, 2), "per_second": round(n / seconds)}
+    return {"messages": n, "distinct": len(messages), "seconds": round(seconds, 2),
+            "per_second": round(n / seconds),
+            "bytes_per_message": round(sum(map(len, messages)) / len(messages))}
 
 
 def measured(app, count: int, sink: Sink, profile: str | None) -> dict:
@@ -252,10 +282,13 @@ def measured(app, count: int, sink: Sink, profile: str | None) -> dict:
     sampler = RssSampler()
     sampler.start()
     profiler = cProfile.Profile() if profile else None
+    cpu = os.times()
     started = time.perf_counter()
     with profiler or contextlib.nullcontext():
         report = Dispatcher(app).run_once()
     seconds = time.perf_counter() - started
+    cpu_after = os.times()
+    cpu_s = (cpu_after.user - cpu.user) + (cpu_after.system - cpu.system)
     samples = sampler.finish()
     if profiler is not None:
         profiler.dump_stats(profile)
@@ -269,11 +302,18 @@ def measured(app, count: int, sink: Sink, profile: str | None) -> dict:
     if states != {"sent": count}:
         problems.append(f"rows by state: {states}")
     rss = [r for _, r in samples]
+    settled = rss[len(rss) // 10]
+    growth = round((max(rss[len(rss) // 10:]) - settled) / MB, 1)
+    if growth > FLAT_MB:
+        problems.append(f"memory is not flat: RSS grew {growth} MB after the first tenth "
+                        f"of the run (at most {FLAT_MB})")
     return {"messages": report.sent, "seconds": round(seconds, 2),
+            # the dispatcher's own CPU (all its threads) per message sent
+            "cpu_ms_per_message": round(cpu_s * 1000 / max(1, report.sent), 2),
             "per_second": round(report.sent / seconds), "report": report.summary(),
             "received": received, "states": states, "problems": problems,
             "rss_start_mb": round(rss[0] / MB), "rss_peak_mb": round(max(rss) / MB),
-            "rss_end_mb": round(rss[-1] / MB),
+            "rss_end_mb": round(rss[-1] / MB), "rss_growth_after_first_tenth_mb": growth,
             "rss_mb_over_time": [(round(t), round(r / MB)) for t, r in samples]}
 
 
@@ -285,6 +325,7 @@ def table(backend: str, base: dict, run: dict) -> str:
             ("baseline msg/s", f"{base['per_second']:,} (bare loop, {base['messages']:,} "
                                "messages)"),
             ("ratio", f"{ratio:.2f}"),
+            ("dispatcher CPU", f"{run['cpu_ms_per_message']} ms a message"),
             ("RSS start/peak/end", f"{run['rss_start_mb']} / {run['rss_peak_mb']} / "
                                    f"{run['rss_end_mb']} MB")]
     width = max(len(k) for k, _ in rows)
@@ -303,7 +344,7 @@ def run(url: str, backend: str, count: int, baseline_count: int, profile: str | 
         try:
             setup = prepare(app, count)
             print(f"set-up: {setup}", flush=True)
-            base = baseline(sink.port, baseline_count, sink)
+            base = baseline(sink.port, baseline_count, sink, the_messages(app, count))
             print(f"baseline: {base}", flush=True)
             result = measured(app, count, sink, profile)
         finally:

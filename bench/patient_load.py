@@ -73,23 +73,6 @@ def summary(values: list[float]) -> dict:
     return {**web_load.summary(values), "p99_ms": round(web_load.pct(values, 0.99), 1)}
 
 
-class Timed(list):
-    """A list of timings that also keeps when each request started, in seconds from the
-    generator's start (web_load's coordinator appends to plain lists, after the request)."""
-
-    def __init__(self, started: float) -> None:
-        super().__init__()
-        self.started = started
-        self.at: list[float] = []
-
-    def append(self, value: float) -> None:
-        super().append(value)
-        self.at.append(time.monotonic() - self.started - value / 1000)
-
-    def between(self, start: float, end: float = float("inf")) -> list[float]:
-        return [v for v, at in zip(self, self.at, strict=True) if start <= at < end]
-
-
 # ---------------------------------------------------------------------------- generators
 
 
@@ -140,7 +123,7 @@ async def patients_load(base: str, patients: list[dict], warm_up: float, seconds
     clients = [httpx.AsyncClient(base_url=base, cookies={"guardian_patient": p["cookie"]},
                                  timeout=30, follow_redirects=False) for p in patients]
     started = await wait_for(start_at)
-    out: dict = {"my": Timed(started), "referral": Timed(started), "errors": []}
+    out: dict = {"my": web_load.Timed(started), "referral": web_load.Timed(started), "errors": []}
     until = started + warm_up + seconds + (closed_seconds + CLOSED_LAG if closed_seconds else 0)
     await asyncio.gather(*[patient(clients[i], p["referrals"], until, out, random.Random(i))
                            for i, p in enumerate(patients)])
@@ -175,7 +158,7 @@ async def coordinators_load(base: str, password: str, users: int, clients: int,
         terms = await web_load.search_terms(client, pcns, random.Random(11))
     started = await wait_for(start_at)
     kinds = ("worklist", "patient", "search")
-    out: dict = {**{kind: Timed(started) for kind in kinds}, "errors": []}
+    out: dict = {**{kind: web_load.Timed(started) for kind in kinds}, "errors": []}
     await asyncio.gather(*[web_load.coordinator(base, cookies[i], started + warm_up + seconds,
                                                 out, random.Random(i), terms)
                            for i in range(users)])

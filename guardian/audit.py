@@ -177,7 +177,8 @@ ACTION_WORDS = {
     "patient-code-asked": "A patient asked for a sign-in code",
     "patient-signed-in": "A patient signed in",
     "patient-sign-in-failed": "A patient's sign-in was refused (wrong or expired code)",
-    "patient-sign-in-locked": "A patient's sign-in was refused: too many tries",
+    "patient-sign-in-locked": ("A patient's sign-in was refused: too many tries (the entry "
+                               "says which locked: the NHS number or the address)"),
     "patient-signed-out": "A patient signed out",
     "patient-view": "A patient viewed their referrals",
     "patient-view-referral": "A patient viewed a referral",

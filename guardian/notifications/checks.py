@@ -5,6 +5,8 @@ asked not to be written to that way; and where it goes is read now, not when it 
 
 `Checks.verdict(row, patient)` gives the address (e-mail or URL; None for the inbox and a
 letter), or the reason the row is withheld, and for a summary or a digest what it gathers.
+A row to a patient who now prefers another channel is not lost: its verdict names the
+channel (`move_to`), and the dispatcher settles it and queues it there (outbox.move_row).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 
 from guardian.notifications.compose import World
+from guardian.notifications.outbox import MOVED
 from guardian.notifications.recipients import patient_channel
 from guardian.notifications.schema import notification_preferences, org_contacts, webhooks
 from guardian.orgs import all_practices
@@ -29,6 +32,7 @@ class Verdict:
     reason: str | None = None  # why it is withheld; None: send it
     address: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    move_to: str | None = None  # withheld here, to be queued on this channel instead
 
 
 class Checks:
@@ -106,8 +110,9 @@ class Checks:
             channel = patient_channel(patient)
             if channel is None:
                 return Verdict("the patient asked not to be contacted")
-            if channel != row.channel:
-                return Verdict(f"the patient now prefers to be written to by {channel}")
+            if channel != row.channel:  # docs/notifications.md "Patients": moved, not lost
+                return Verdict(f"{MOVED} the patient now prefers to be written to by "
+                               f"{channel}", move_to=channel)
             return Verdict(address=patient.email if channel == "email" else None)
         return Verdict(f"unknown recipient {row.recipient!r}")
 

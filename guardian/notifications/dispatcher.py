@@ -8,7 +8,8 @@ channel, then records the attempts and the rows' new states, a few messages at a
 (`SEND_CHUNK`), each chunk in one transaction as soon as it has gone:
 
 - sent: `sent`, with the time;
-- the recipient no longer qualifies: `withheld`, with why (never sent later);
+- the recipient no longer qualifies: `withheld`, with why (never sent later); a patient
+  who now prefers another channel: `withheld` here and queued on that one (outbox.move_row);
 - e-mail switched off (no GUARDIAN_SMTP_URL): `skipped`;
 - the channel cannot be reached (`ChannelDown`: the mail server is down): back to `queued`
   for a minute later, not counted as a failure, so an outage of any length loses nothing;
@@ -17,20 +18,22 @@ channel, then records the attempts and the rows' new states, a few messages at a
   trying again cannot help; an admin can send a parked row again.
 
 A row claimed by a dispatcher that died is claimed again once its claim (`CLAIM_SECONDS`)
-runs out. What it had sent and recorded stays sent; only the chunk it was sending when it
-died (at most `SEND_CHUNK` messages) may go a second time, with the same Message-ID
-(e-mail) or notification key (webhook), by which a receiver can tell.
+runs out. What it had sent and recorded stays sent; only the chunks it was sending when it
+died (at most two, `AT_MOST_TWICE` messages: one being recorded while the next goes) may
+go a second time, with the same Message-ID (e-mail) or notification key (webhook), by
+which a receiver can tell.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import logging
 import secrets
 import threading
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -43,7 +46,7 @@ from guardian.notifications.channels.letter import Letter
 from guardian.notifications.channels.webhook import Webhook
 from guardian.notifications.checks import Checks
 from guardian.notifications.compose import compose
-from guardian.notifications.outbox import Outbox
+from guardian.notifications.outbox import Outbox, move_row
 from guardian.notifications.schema import (
     PARKED,
     QUEUED,
@@ -65,6 +68,7 @@ BATCH = 500
 # Messages sent between two records of what went: all a dispatcher killed mid-send can send
 # twice. Two per e-mail connection keeps the connections busy (config.py, smtp_connections).
 SEND_CHUNK = 8
+AT_MOST_TWICE = 2 * SEND_CHUNK  # the chunk being recorded and the next, on its way
 
 
 def retry_delay(failures: int) -> dt.timedelta:
@@ -79,6 +83,7 @@ class Outcome:
     outcome: str  # sent, withheld, skipped, down, failed
     detail: str | None = None
     permanent: bool = False
+    move_to: str | None = None  # withheld: queue it on this channel instead (checks.py)
 
 
 @dataclass
@@ -169,7 +174,9 @@ class Dispatcher:
     def send(self, rows: list[Any], channels: dict[str, Any], now: dt.datetime
              ) -> Iterator[list[Outcome]]:
         """The rows' outcomes, a list at a time, each to be recorded before the next is
-        sent: those settled without sending, then each chunk as it has gone."""
+        sent. Channel by channel, each chunk is checked and composed while the one before
+        it is on its way (`_send`); what was settled without sending (withheld, or not
+        composed) comes after the channel's chunks."""
         checks = Checks(self.app)
         patients = self.app.load_patients(
             {UUID(hex=r.patient_id) for r in rows if r.patient_id})
@@ -177,54 +184,75 @@ class Dispatcher:
         by_channel: dict[str, list[Any]] = defaultdict(list)
         for row in rows:
             by_channel[row.channel].append(row)
-        settled: list[Outcome] = []  # known without sending
-        to_send: list[tuple[Any, list[tuple[Any, Any]]]] = []
         for name, group in by_channel.items():
             if name == "email" and not self.settings.smtp_url and self._channels is None:
-                settled += [Outcome(r, "skipped", "e-mail is off (no GUARDIAN_SMTP_URL)")
-                            for r in group]
+                yield [Outcome(r, "skipped", "e-mail is off (no GUARDIAN_SMTP_URL)")
+                       for r in group]
                 continue
-            ready = []  # (row, message): checked and composed, to send
-            for row in group:
-                patient = patients.get(UUID(hex=row.patient_id)) if row.patient_id else None
-                verdict = checks.verdict(row, patient)
-                if verdict.reason is not None:
-                    settled.append(Outcome(row, "withheld", verdict.reason))
-                    continue
-                try:
-                    ready.append((row, compose(row, patient, world, verdict.address,
-                                               verdict.extra)))
-                except Exception as e:  # a bug must not stop the other messages
-                    log.exception("notification %s could not be composed", row.id)
-                    settled.append(Outcome(row, "failed", f"{type(e).__name__}: {e}"))
-            if ready:
-                to_send.append((channels[name], ready))
-        if settled:
-            yield settled
-        for channel, ready in to_send:
-            yield from self._send(channel, ready)
+            settled: list[Outcome] = []  # known without sending
+
+            def composed(group: list[Any] = group, settled: list[Outcome] = settled
+                         ) -> Iterator[list[tuple[Any, Any]]]:
+                """(row, message) chunks, checked and composed, to send."""
+                chunk = []
+                for row in group:
+                    patient = (patients.get(UUID(hex=row.patient_id)) if row.patient_id
+                               else None)
+                    verdict = checks.verdict(row, patient)
+                    if verdict.reason is not None:
+                        settled.append(Outcome(row, "withheld", verdict.reason,
+                                               move_to=verdict.move_to))
+                        continue
+                    try:
+                        chunk.append((row, compose(row, patient, world, verdict.address,
+                                                   verdict.extra)))
+                    except Exception as e:  # a bug must not stop the other messages
+                        log.exception("notification %s could not be composed", row.id)
+                        settled.append(Outcome(row, "failed", f"{type(e).__name__}: {e}"))
+                    if len(chunk) == SEND_CHUNK:
+                        yield chunk
+                        chunk = []
+                if chunk:
+                    yield chunk
+
+            yield from self._send(channels[name], composed())
+            if settled:
+                yield settled
 
     @staticmethod
-    def _send(channel: Any, ready: list[tuple[Any, Any]]) -> Iterator[list[Outcome]]:
+    def _send(channel: Any, chunks: Iterator[list[tuple[Any, Any]]]
+              ) -> Iterator[list[Outcome]]:
         """Send composed messages through one channel, a chunk at a time on one session (at
         once where it can: e-mail over several connections); an outage leaves the rest for
-        later."""
+        later. Where the channel can start a chunk without waiting for it (`start_batch`),
+        the next chunk is on its way while the caller records the one before: never more
+        than two chunks are sent and not yet recorded."""
+        gone = "the channel went down before this message"
         try:
             with channel.session() as sender:
-                for start in range(0, len(ready), SEND_CHUNK):
-                    chunk = ready[start:start + SEND_CHUNK]
-                    out = Dispatcher._send_chunk(sender, chunk)
-                    yield out
-                    if any(o.outcome == "down" for o in out):
-                        gone = "the channel went down before this message"
-                        yield [Outcome(row, "down", gone)
-                               for row, _ in ready[start + SEND_CHUNK:]]
-                        return
+                pending = None  # the chunk on its way: a function giving its outcomes
+                for chunk in itertools.chain(chunks, [None]):  # None: the last is sent
+                    started = Dispatcher._start_chunk(sender, chunk) if chunk else None
+                    if pending is not None:
+                        out = pending()
+                        yield out
+                        if any(o.outcome == "down" for o in out):
+                            if started is not None:  # already on its way: as it went
+                                yield started()
+                            yield [Outcome(row, "down", gone) for rest in chunks
+                                   for row, _ in rest]
+                            return
+                    pending = started
         except ChannelDown as e:  # opening the session: nothing of this channel went
-            yield [Outcome(row, "down", str(e)) for row, _ in ready]
+            yield [Outcome(row, "down", str(e)) for rest in chunks for row, _ in rest]
 
     @staticmethod
-    def _send_chunk(sender: Any, ready: list[tuple[Any, Any]]) -> list[Outcome]:
+    def _start_chunk(sender: Any, ready: list[tuple[Any, Any]]) -> Callable[[], list[Outcome]]:
+        """Start sending a chunk; a function that waits for it and gives its outcomes (the
+        chunk is sent at once, before returning, by a channel that cannot start one)."""
+        if hasattr(sender, "start_batch"):
+            waiting = sender.start_batch(ready)
+            return lambda: Dispatcher._outcomes(ready, waiting())
         if hasattr(sender, "send_batch"):
             errors = sender.send_batch(ready)
         else:
@@ -237,6 +265,12 @@ class Dispatcher:
                     errors.append(e)
                     if isinstance(e, ChannelDown):
                         break
+        out = Dispatcher._outcomes(ready, errors)
+        return lambda: out
+
+    @staticmethod
+    def _outcomes(ready: list[tuple[Any, Any]], errors: list[Exception | None]
+                  ) -> list[Outcome]:
         out = []
         for (row, _), error in zip(ready, errors, strict=False):
             if error is None:
@@ -266,6 +300,8 @@ class Dispatcher:
                     report.withheld += 1
                     conn.execute(update(n).where(n.c.id == row.id).values(
                         status=WITHHELD, last_error=o.detail, claimed_until=None))
+                    if o.move_to:
+                        move_row(conn, row, o.move_to, now)
                 elif o.outcome == "skipped":
                     report.skipped += 1
                     conn.execute(update(n).where(n.c.id == row.id).values(

@@ -8,6 +8,9 @@ recipient and the channel. The insert does nothing when the key exists, and the 
 position moves by compare-and-set in the same transaction (the read models' tracking
 table, position `outbox`): a replayed or duplicated event, a rebuild of the read models or
 two projectors at once never make a notification twice.
+
+`move_row` queues a patient's row again on the channel they now prefer (docs/notifications.md
+"Patients"), keyed by that channel, so however often it is moved it is there once.
 """
 
 from __future__ import annotations
@@ -18,11 +21,11 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, update
 
 from guardian.notifications.kinds import TOPICS, notices_for
 from guardian.notifications.recipients import Directory, Recipient
-from guardian.notifications.schema import QUEUED, notifications
+from guardian.notifications.schema import QUEUED, WITHHELD, notifications
 from guardian.projections.tracking import PositionRecorder, PositionTaken
 from guardian.store import dialect_insert
 
@@ -30,6 +33,8 @@ log = logging.getLogger("guardian.notifications")
 
 POSITION = "outbox"
 BATCH = 500
+# How the reason of a row moved to another channel begins (checks.py, move_row).
+MOVED = "moved:"
 
 
 def key_of(source: str, kind: str, recipient: Recipient) -> str:
@@ -119,3 +124,22 @@ def insert_rows(conn: Connection, rows: list[dict[str, Any]]) -> int:
         result = conn.execute(stmt, batch[start:start + 500])
         total += max(result.rowcount, 0)
     return total
+
+
+def move_row(conn: Connection, row: Any, channel: str, now: dt.datetime) -> None:
+    """Queue `row` (withheld because the patient now prefers `channel`) again on `channel`,
+    in the caller's transaction: the same event, kind and recipient, keyed by the new
+    channel. When that key exists, the row is left as it is, unless it was itself moved
+    away earlier (the patient went back to it): then it is queued again. Either way one
+    row of the notification is live at a time, and it is sent at most once."""
+    key = f"{row.key.rpartition('|')[0]}|{channel}"
+    made = insert_rows(conn, [{
+        "key": key, "kind": row.kind, "channel": channel, "recipient": row.recipient,
+        "user_id": row.user_id, "patient_id": row.patient_id, "provider": row.provider,
+        "pathway_id": row.pathway_id, "context": row.context, "created_at": now,
+        "due_at": now, "status": QUEUED, "attempts": 0}])
+    if not made:
+        n = notifications
+        conn.execute(update(n).where(
+            n.c.key == key, n.c.status == WITHHELD, n.c.last_error.startswith(MOVED)
+        ).values(status=QUEUED, due_at=now, attempts=0, claimed_until=None, last_error=None))

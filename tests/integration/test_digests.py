@@ -1,19 +1,23 @@
 """The coordinators' daily summary and the practices' weekly digest on SQLite and
 PostgreSQL (docs/notifications.md "Daily summary", "Weekly digest"): rows made once however
 often the scheduled jobs run, none for a practice that opted out or has no address, the
-summary leaving out closed pathways and lost scope, and both rendered from the demo's data
-and sent through a real local SMTP server."""
+summary leaving out closed pathways and lost scope, the digest's every number exact for a
+week built to know them (and withheld from a practice that opted out after it was made),
+and both rendered from the demo's data and sent through a real local SMTP server."""
 
 from __future__ import annotations
 
 import datetime as dt
 import email
+import email.message
+import email.policy
 import json
 import re
 import socket
 
 import pytest
 from aiosmtpd.controller import Controller
+from argon2 import PasswordHasher
 from sqlalchemy import func, insert, select
 
 from guardian import audit, users
@@ -32,9 +36,17 @@ from guardian.notifications.digests import (
     summary_day,
 )
 from guardian.notifications.dispatcher import Dispatcher
+from guardian.notifications.render import day_text
 from guardian.notifications.schema import notification_preferences, notifications
-from guardian.orgs import load_orgs, read_org_file
+from guardian.orgs import (
+    PROVIDERS_FILE,
+    load_orgs,
+    load_providers,
+    read_org_file,
+    read_providers_file,
+)
 from guardian.projections.bottlenecks.model import intervals
+from guardian.projections.registry import runner_for
 from guardian.projections.worklist import worklist
 from guardian.scheduler import DAILY_JOB, WEEKLY_JOB, Jobs
 from guardian.users.changes import change_user
@@ -178,8 +190,8 @@ def test_the_summary_leaves_out_closed_pathways_and_lost_scope(app, smtp):
     assert "Dear Sam Taylor" in text
     assert message.get_body(("html",)) is not None
 
-@pytest.mark.one_backend
 
+@pytest.mark.one_backend
 def test_nothing_new_withholds_the_summary(app, smtp):
     coordinator(app, SAM, ["U90001"])
     assert make_daily_summaries(app, next_summary(app)) == 1
@@ -201,8 +213,8 @@ def _busiest_practice(app) -> str:
                                     .order_by(func.count().desc(), w.c.practice_code)
                                     ).scalars().first()
 
-@pytest.mark.one_backend
 
+@pytest.mark.one_backend
 def test_demo_digest_and_summary_go_through_smtp(app, smtp):
     load_demo(app, patients=200, seed=5)
     check_waits(app, app.today())
@@ -250,3 +262,86 @@ def test_demo_digest_and_summary_go_through_smtp(app, smtp):
     body = summary.get_body(("plain",)).get_content()
     assert summary["Subject"].startswith("Your Guardian daily summary: ")
     assert f"{BASE}/patients/" in body and not NHS_NUMBER.search(body)
+
+
+def referral(app, n: int, practice: str, tf: str, started: dt.date) -> tuple[object, str]:
+    """A routine referral at RAJ whose clock started on `started`: (its patient, pathway)."""
+    report = ReferralReport(
+        provider="RAJ", pathway_id=f"W-{n}", nhs_number=nhs(n),
+        birth_date=dt.date(1960, 1, 1), practice_code=practice, treatment_function=tf,
+        priority=1, waiting_list_type="ORTT", received_on=started, clock_start=started,
+        as_of=app.today(), given_name="Ada", family_name=f"Test{n}")
+    app.apply_reports([report])
+    return app.patient_id(report.nhs_number), f"W-{n}"
+
+
+def test_the_weekly_digest_counts_exactly_what_happened_in_its_week(app, smtp, monkeypatch):
+    monkeypatch.setattr(users.passwords, "_hasher", PasswordHasher(
+        time_cost=1, memory_cost=1024, parallelism=1))
+    load_providers(app.engine, read_providers_file(PROVIDERS_FILE))
+    zone = app.settings.zone
+    week = digest_week_ending(app.now(), zone)  # the Friday; the week is the 7 days before
+    day = {k: week - dt.timedelta(days=k) for k in (2, 3, 4, 9, 10, 12, 20)}
+
+    def at(d: dt.date) -> dt.datetime:
+        return dt.datetime.combine(d, dt.time(10), tzinfo=zone)
+
+    # Basildon Town Centre (Y90001): three referrals waiting, one closed
+    breached, b = referral(app, 600, "Y90001", "320", day[3] - dt.timedelta(days=127))
+    app.record_breach(breached, "RAJ", b, "rtt-18", "", day[3])  # in the week
+    asked, a = referral(app, 610, "Y90001", "320", day[20] - dt.timedelta(days=30))
+    older, o = referral(app, 620, "Y90001", "110", day[10] - dt.timedelta(days=127))
+    app.record_breach(older, "RAJ", o, "rtt-18", "", day[10])  # the week before
+    closed, c = referral(app, 630, "Y90001", "320", day[20])
+    app.close_pathway(closed, "RAJ", c, "withdrawn")
+    # workup: one item the practice owes, one it did, one the hospital owes
+    app.require_workup_item(breached, "RAJ", b, "w1", "Blood test", "practice", on=day[20])
+    app.require_workup_item(asked, "RAJ", a, "w2", "ECG", "practice", on=day[20])
+    app.complete_workup_item(asked, "RAJ", a, "w2", by=SAM, on=day[9])
+    app.require_workup_item(asked, "RAJ", a, "w3", "Echo", "hospital", on=day[20])
+    # the practice's messages: one answered in the week, one before it, one not yet
+    for ident, received, answered in (("g0", day[12], day[9]), ("g1", day[4], day[3]),
+                                      ("g2", day[2], None)):
+        app.receive_message(asked, "RAJ", a, ident, "gp", "Any news?", "gp1@nhs.example",
+                            at=at(received))
+        if answered:
+            app.mark_message_answered(asked, "RAJ", a, ident, by=SAM, on=answered)
+    # Fryerns (Y90002): one referral waiting, breached in the week
+    other, f = referral(app, 640, "Y90002", "110", day[2] - dt.timedelta(days=127))
+    app.record_breach(other, "RAJ", f, "rtt-18", "", day[2])
+    # status questions: the practice's GP read three referrals in the week
+    users.add_user(app.engine, "gp1@nhs.example", "gp", ["Y90001"], "pw-123456789")
+    users.add_user(app.engine, "gp2@nhs.example", "gp", ["Y90002"], "pw-123456789")
+    for action, who, when in (
+            ("view-patient", "gp1", day[2]), ("view-patient", "gp1", day[4]),
+            ("view-referral", "gp1", day[3]), ("view-worklist", "gp1", day[3]),
+            ("view-patient", "gp1", day[9]), ("view-patient", "gp2", day[3])):
+        audit.record(app.engine, action=action, email=f"{who}@nhs.example", role="gp",
+                     at=at(when))
+    set_org_contact(app.engine, "Y90001", email="basildon@nhs.example")
+    set_org_contact(app.engine, "Y90002", email="fryerns@nhs.example")
+    runner_for(app).run_once()
+
+    assert make_weekly_digests(app, week) == 2
+    set_org_contact(app.engine, "Y90002", weekly_digest=False)  # opted out after the row
+    Dispatcher(app).run_once()
+
+    [digest] = smtp.to("basildon@nhs.example")
+    text = digest.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert digest["Subject"].startswith(
+        "Guardian weekly digest for Synthetic Basildon Town Centre Surgery (demo), the week to ")
+    assert ("Referrals waiting: 3\n- Cardiology: 2\n- Trauma and Orthopaedics: 1\n\n"
+            "New breaches of a wait standard this week: 1\n- Cardiology: 1\n\n"
+            "Workup the practice still owes: 1 item on 1 referral\n"
+            f"- Cardiology at Mid and South Essex NHS Foundation Trust, asked for on "
+            f"{day_text(day[20])}: {BASE}/patients/{breached.hex}\n\n"
+            "Messages from the practice that Guardian answered this week: 1\n"
+            "Questions about a referral's status that Guardian answered for the practice "
+            "this week: 3\n") in text, text
+    assert not NHS_NUMBER.search(text)
+    [mine, theirs] = rows(app, "weekly-digest")
+    assert mine.status == "sent" and mine.recipient == "practice:Y90001"
+    assert (theirs.status, theirs.last_error) == (
+        "withheld", "the practice opted out of the weekly digest")
+    assert json.loads(theirs.context)["breaches_total"] == 1  # it was made, then withheld
+    assert not smtp.to("fryerns@nhs.example")

@@ -10,15 +10,20 @@ import json
 
 import pytest
 from argon2 import PasswordHasher
-from notify_helpers import MailServer, WebhookReceiver
+from notify_helpers import (
+    SAM,
+    MailServer,
+    WebhookReceiver,
+    flag,
+    make_app,
+    make_due,
+    nhs,
+    refer,
+    rows,
+)
 from sqlalchemy import select, update
 
 from guardian import users
-from guardian.bootstrap import build_app, init_database
-from guardian.config import Settings
-from guardian.demo import ORGS_FILE
-from guardian.domain.identifiers import nhs_check_digit
-from guardian.domain.report import ReferralReport
 from guardian.notifications import dispatcher as dispatching
 from guardian.notifications.channels.webhook import verify
 from guardian.notifications.contacts import add_hook, set_org_contact
@@ -29,22 +34,11 @@ from guardian.notifications.schema import (
     letters,
     notification_attempts,
     notification_preferences,
-    notifications,
 )
-from guardian.orgs import load_orgs, read_org_file
 from guardian.projections.tracking import tracking
 from guardian.waits import check_ins, check_waits
 
-SAM, KIM = "sam@guardian.test", "kim@guardian.test"
-
-
-def nhs(n: int) -> str:
-    for k in range(n, n + 50):
-        nine = f"999{k:06d}"
-        digit = nhs_check_digit(nine)
-        if digit is not None:
-            return f"{nine}{digit}"
-    raise AssertionError("no NHS number")
+KIM = "kim@guardian.test"
 
 
 @pytest.fixture(autouse=True)
@@ -63,46 +57,9 @@ def mail():
 
 @pytest.fixture
 def app(database_url, tmp_path, mail):
-    settings = Settings(database_url=database_url, var_dir=tmp_path, secret_key="k",
-                        smtp_url=mail.url, base_url="https://guardian.example",
-                        mail_reply_to="guardian@replies.example")
-    guardian = build_app(settings)
-    init_database(guardian)
-    load_orgs(guardian.engine, read_org_file(ORGS_FILE))
-    users.add_user(guardian.engine, SAM, "coordinator", ["U90001"], "pw-123456789",
-                   display_name="Sam Taylor")
-    users.add_user(guardian.engine, KIM, "coordinator", ["U90002"], "pw-123456789")
+    guardian = make_app(database_url, tmp_path, mail)
     yield guardian
     guardian.close()
-
-
-def refer(app, n: int, practice: str = "Y90001", weeks: int = 12, email: str | None = None,
-          pathway: str = "N-1", days: int | None = None):
-    """A referral to cardiology at RAJ whose clock started `weeks` weeks (or `days` days)
-    ago; its patient."""
-    today = app.today()
-    start = today - dt.timedelta(days=days if days is not None else 7 * weeks)
-    report = ReferralReport(
-        provider="RAJ", pathway_id=pathway, nhs_number=nhs(n),
-        birth_date=dt.date(1960, 1, 1), practice_code=practice, treatment_function="320",
-        priority=1, waiting_list_type="ORTT", received_on=start, clock_start=start,
-        as_of=today, given_name="Ada", family_name="Test", email=email)
-    app.apply_reports([report])
-    return app.patient_id(report.nhs_number)
-
-
-def rows(app, **where):
-    n = notifications
-    q = select(n)
-    for k, v in where.items():
-        q = q.where(n.c[k] == v)
-    with app.engine.connect() as conn:
-        return list(conn.execute(q.order_by(n.c.id)))
-
-
-def flag(app, pid, flag_id="f1", pathway="N-1"):
-    app.flag_deterioration(pid, flag_id, "more breathless", "patient", provider="RAJ",
-                           pathway_id=pathway)
 
 
 def test_a_deterioration_goes_to_the_pcns_coordinators_by_inbox_and_email(app, mail):
@@ -144,8 +101,8 @@ def test_nothing_is_made_or_sent_twice_whatever_is_replayed(app, mail):
     Dispatcher(app).run_once()
     assert len(mail.to(SAM)) == 1
 
-@pytest.mark.one_backend
 
+@pytest.mark.one_backend
 def test_old_news_makes_no_notification(app, mail):
     pid = refer(app, 102, weeks=30)
     today = app.today()
@@ -177,13 +134,7 @@ def test_the_mail_server_down_for_a_while_loses_nothing_and_sends_nothing_twice(
     assert outcomes.count("down") == 3
 
 
-def make_due(app):
-    with app.engine.begin() as conn:
-        conn.execute(update(notifications).where(notifications.c.status == "queued")
-                     .values(due_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC)))
-
 @pytest.mark.one_backend
-
 def test_a_signed_webhook_is_sent_and_verifiable(app):
     pid = refer(app, 120)
     with WebhookReceiver(200) as receiver:
@@ -222,8 +173,8 @@ def test_a_failing_webhook_is_retried_then_parked(app, status, delay, monkeypatc
         assert Dispatcher(app).run_once().sent == 1
     assert rows(app, channel="webhook")[0].status == "sent"
 
-@pytest.mark.one_backend
 
+@pytest.mark.one_backend
 def test_a_4xx_webhook_answer_parks_at_once(app):
     pid = refer(app, 122)
     with WebhookReceiver(410) as receiver:
@@ -249,8 +200,8 @@ def test_checked_again_when_sent_closed_case_lost_access_do_not_contact(app, mai
     assert "disabled" in reasons["B"]
     assert not mail.messages
 
-@pytest.mark.one_backend
 
+@pytest.mark.one_backend
 def test_a_coordinator_moved_to_another_pcn_is_not_told(app, mail):
     pid = refer(app, 132)
     flag(app, pid)
@@ -260,8 +211,8 @@ def test_a_coordinator_moved_to_another_pcn_is_not_told(app, mail):
     assert {r.status for r in rows(app, kind="deterioration")} == {"withheld"}
     assert not mail.messages
 
-@pytest.mark.one_backend
 
+@pytest.mark.one_backend
 def test_the_patient_is_written_to_as_they_prefer(app, mail):
     by_email = refer(app, 140, email="ada@example.invalid", pathway="E")
     by_letter = refer(app, 141, pathway="L")
@@ -280,11 +231,26 @@ def test_the_patient_is_written_to_as_they_prefer(app, mail):
     assert not mail.to("no@example.invalid")
     assert not [r for r in rows(app, recipient="patient") if r.patient_id == not_at_all.hex]
     assert {r.kind for r in rows(app, user_id=1)} == {"check-in-due"}
-    # a patient who asks not to be contacted before the letter goes is not written to
+
+    # a message to a patient who asks not to be contacted before it goes: withheld
+    app.send_message(by_email, "RAJ", "E", "m-1", "patient", "Your scan is booked.", SAM)
+    Outbox(app).run_once()
+    [queued] = rows(app, kind="thread-message")
+    assert (queued.status, queued.channel) == ("queued", "email")
     app.record_contact_preference(by_email, "none", by=SAM)
+    before = len(mail.messages)
+    assert Dispatcher(app).run_once().withheld == 1
+    [withheld] = rows(app, kind="thread-message")
+    assert withheld.status == "withheld"
+    assert withheld.last_error == "the patient asked not to be contacted"
+    # ... and once they have asked, a message to them makes no notification at all
+    app.send_message(by_email, "RAJ", "E", "m-2", "patient", "Your scan is moved.", SAM)
+    Dispatcher(app).run_once()
+    assert [r.id for r in rows(app, kind="thread-message")] == [withheld.id]
+    assert len(mail.messages) == before and len(mail.to("ada@example.invalid")) == 1
+
 
 @pytest.mark.one_backend
-
 def test_quiet_hours_hold_the_email_not_the_inbox(app, mail):
     with app.engine.begin() as conn:
         now = dt.datetime.now(app.settings.zone)
@@ -300,8 +266,8 @@ def test_quiet_hours_hold_the_email_not_the_inbox(app, mail):
     due = held.due_at if held.due_at.tzinfo else held.due_at.replace(tzinfo=dt.UTC)
     assert dt.timedelta(minutes=55) < due - dt.datetime.now(dt.UTC) < dt.timedelta(minutes=65)
 
-@pytest.mark.one_backend
 
+@pytest.mark.one_backend
 def test_a_daily_summary_user_gets_no_email_per_event(app, mail):
     with app.engine.begin() as conn:
         conn.execute(notification_preferences.insert().values(user_id=1, email_mode="daily"))
@@ -309,8 +275,8 @@ def test_a_daily_summary_user_gets_no_email_per_event(app, mail):
     Dispatcher(app).run_once()
     assert {r.channel for r in rows(app, kind="deterioration")} == {"inbox"}
 
-@pytest.mark.one_backend
 
+@pytest.mark.one_backend
 def test_a_thread_message_goes_to_the_hospital_with_a_reply_address(app, mail):
     pid = refer(app, 160)
     set_org_contact(app.engine, "RAJ", email="cardiology@hospital.example")
@@ -321,8 +287,8 @@ def test_a_thread_message_goes_to_the_hospital_with_a_reply_address(app, mail):
     assert sent["Reply-To"].startswith("guardian+") and sent["Reply-To"].endswith(
         "@replies.example")
 
-@pytest.mark.one_backend
 
+@pytest.mark.one_backend
 def test_email_off_skips_email_and_still_fills_the_inbox(app, mail):
     app.settings.smtp_url = None
     flag(app, refer(app, 170))
@@ -341,8 +307,8 @@ def test_a_due_row_is_claimed_by_one_dispatcher_only(app):
     later = now + dt.timedelta(seconds=dispatching.CLAIM_SECONDS + 1)
     assert {r.id for r in second.claim(later)} == {r.id for r in taken}
 
-@pytest.mark.one_backend
 
+@pytest.mark.one_backend
 def test_other_events_make_no_notification(app):
     pid = refer(app, 190)
     app.log_contact(pid, "c1", "phone", "rang", SAM, provider="RAJ", pathway_id="N-1")

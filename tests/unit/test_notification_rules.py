@@ -1,10 +1,13 @@
 """The pure rules of notifications on their boundaries: news (14 days), quiet hours (across
 midnight and daylight saving), retry back-off, reply tokens, webhook signatures, addresses
-(docs/notifications.md)."""
+(docs/notifications.md); and every heading of docs/notifications.md the code cites, and
+every link into it, is there."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+from pathlib import Path
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
@@ -138,3 +141,49 @@ def test_a_message_built_into_bytes_reads_back_whole():
     again = email.message_from_bytes(mime_bytes(message, "guardian@nhs.example", key="k1"),
                                      policy=email.policy.default)
     assert again["Message-ID"] == read["Message-ID"]  # the same on every attempt
+
+
+# ---------------------------------------------------------------------------- the rule book
+
+ROOT = Path(__file__).resolve().parents[2]
+RULE_BOOK = ROOT / "docs" / "notifications.md"
+# `docs/notifications.md "Sending"`, or several: `"Daily summary", "Weekly digest"`; a quoted
+# heading may run over a line break (in a comment, after a `#`).
+CITED = re.compile(r'notifications\.md((?:[\s#]*,?[\s#]*(?:and\s+)?"[A-Z][^"]{0,60}")+)')
+QUOTED = re.compile(r'"([^"]+)"')
+LINKED = re.compile(r"notifications\.md#([a-z0-9-]+)")
+
+
+def slug(heading: str) -> str:
+    """A heading's anchor as GitHub makes it."""
+    return re.sub(r"[^a-z0-9 -]", "", heading.lower()).replace(" ", "-")
+
+
+def headings() -> set[str]:
+    return {line.lstrip("#").strip() for line in RULE_BOOK.read_text().splitlines()
+            if line.startswith("#")}
+
+
+def test_the_headings_cited_from_the_code_are_in_the_rule_book():
+    have = headings()
+    cited: dict[str, set[str]] = {}
+    for path in sorted((ROOT / "guardian").rglob("*")):
+        if path.suffix not in (".py", ".html", ".txt") or "vendor" in path.parts:
+            continue
+        for names in CITED.findall(path.read_text()):
+            for name in QUOTED.findall(names):
+                name = " ".join(name.replace("#", " ").split())
+                cited.setdefault(name, set()).add(str(path.relative_to(ROOT)))
+    assert {"Channels", "Contacts", "Life of a notification", "Patients", "Sending"} <= set(
+        cited)  # the pattern finds them
+    assert {name: where for name, where in cited.items() if name not in have} == {}
+
+
+def test_the_links_into_the_rule_book_reach_a_heading():
+    anchors = {slug(h) for h in headings()}
+    broken = {}
+    for path in sorted([*(ROOT / "docs").glob("*.md"), *(ROOT / "guardian").rglob("*.py")]):
+        for anchor in LINKED.findall(path.read_text()):
+            if anchor not in anchors:
+                broken.setdefault(str(path.relative_to(ROOT)), []).append(anchor)
+    assert broken == {}

@@ -1,9 +1,10 @@
 """The web side of notifications (docs/notifications.md): the inbox (scope checked again
 when listing, unread count in the header, mark read, open an item), the user's email
-alert settings, the admin's outbox page (404 to others; send a parked row again), letters
-to print (scope, the stored page, mark as printed) and the patient's contact preference on
-the patient page. Inbox rows come from the real pipeline: a deterioration flagged on a
-patient, then the dispatcher."""
+alert settings, the admin's outbox page (404 to others; send a parked row again, and a
+webhook that failed until it was parked sent again from the page to a real receiver),
+letters to print (scope, the stored page, mark as printed) and the patient's contact
+preference on the patient page. Inbox rows come from the real pipeline: a deterioration
+flagged on a patient, then the dispatcher."""
 
 from __future__ import annotations
 
@@ -11,13 +12,16 @@ import datetime as dt
 import html
 import json
 import re
+import threading
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import insert, select
 from web_helpers import ACCOUNTS, PASSWORD, csrf_of, referred_patient, sign_in
 
 from guardian import audit, users
+from guardian.notifications.contacts import add_hook
 from guardian.notifications.dispatcher import Dispatcher
 from guardian.notifications.schema import (
     letters,
@@ -242,6 +246,78 @@ def test_the_admins_outbox_page_and_send_again(client):
     assert again.headers["location"].endswith("resent=0")
     assert "no longer parked" in client.get(again.headers["location"]).text
 
+
+class Receiver:
+    """A real HTTP server for a webhook: answers each POST with `status`, keeps the
+    requests' `Guardian-Notification` headers."""
+
+    def __init__(self) -> None:
+        self.status, self.keys = 500, []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's name
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.keys.append(self.headers["Guardian-Notification"])
+                self.send_response(receiver.status)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.one_backend
+def test_a_webhook_parked_after_failing_is_sent_again_from_the_outbox_page(client):
+    guardian = client.app.state.guardian
+    guardian.settings.notify_max_attempts = 2
+    receiver = Receiver()
+    try:
+        add_hook(guardian.engine, name="Basildon practice system", url=receiver.url,
+                 practice="Y90001", provider=None, kinds=["deterioration"], secret="s",
+                 now=dt.datetime.now(dt.UTC))
+        pid, _ = referred_patient(guardian)
+        client.app.state.runner.run_once()
+        guardian.flag_deterioration(uuid.UUID(pid), "f1", "Pain much worse", "coordinator",
+                                    "RAJ", "INPUT-1")
+        for _ in range(2):  # the receiver answers 500: tried again, then parked
+            Dispatcher(guardian).run_once()
+            with guardian.engine.begin() as conn:
+                conn.execute(notifications.update().where(notifications.c.status == "queued")
+                             .values(due_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC)))
+        with guardian.engine.connect() as conn:
+            [row] = conn.execute(select(notifications).where(
+                notifications.c.channel == "webhook")).all()
+        assert (row.status, row.attempts) == ("parked", 2) and len(receiver.keys) == 2
+
+        sign_in(client, "admin")
+        page = client.get("/admin/notifications").text
+        parked = text_of(page.split('id="parked"', 1)[1].split("Last attempts", 1)[0])
+        assert ("What A patient reported getting worse To Webhook Basildon practice system "
+                "(webhook) Failures 2 Last error the receiver answered 500") in parked
+        assert f'action="/admin/notifications/{row.id}/resend"' in page
+        sent = client.post(f"/admin/notifications/{row.id}/resend",
+                           data={"csrf_token": csrf_of(client)}, follow_redirects=False)
+        assert sent.status_code == 303 and sent.headers["location"].endswith("resent=1")
+
+        receiver.status = 200  # the receiver is mended
+        assert Dispatcher(guardian).run_once().sent == 1
+        with guardian.engine.connect() as conn:
+            row = conn.execute(select(notifications).where(notifications.c.id == row.id)).one()
+        assert row.status == "sent" and row.sent_at is not None
+        assert receiver.keys == [row.key] * 3  # the same notification, three times
+        page = client.get("/admin/notifications").text
+        assert "Nothing is parked." in page
+        assert f"/admin/notifications/{row.id}/resend" not in page
+    finally:
+        receiver.close()
 
 def test_letters_in_scope_open_and_are_marked_printed(client):
     engine = client.app.state.guardian.engine

@@ -19,7 +19,7 @@ import hashlib
 import smtplib
 import ssl
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from email.header import Header
 from email.utils import formataddr, formatdate, parseaddr
@@ -109,6 +109,9 @@ class _Session:
         self._open_ones: list[smtplib.SMTP] = []
         self._lock = threading.Lock()
         self._down: str | None = None  # once the server could not be reached: why
+        # The sending threads live as long as the session, so that each keeps its
+        # connection from one batch to the next.
+        self._pool: ThreadPoolExecutor | None = None
 
     def _open(self) -> smtplib.SMTP:
         if self._down is not None:
@@ -155,21 +158,31 @@ class _Session:
     def send_batch(self, items: Sequence[tuple[Any, Outgoing]]) -> list[Exception | None]:
         """Many messages over the session's connections at once; per message, None when
         sent or the exception that stopped it (ChannelDown, SendFailed)."""
+        return self.start_batch(items)()
 
-        def one(item: tuple[Any, Outgoing]) -> Exception | None:
-            try:
-                self.send(*item)
-            except (ChannelDown, SendFailed) as e:
-                return e
-            return None
-
+    def start_batch(self, items: Sequence[tuple[Any, Outgoing]]
+                    ) -> Callable[[], list[Exception | None]]:
+        """Start sending `items` over the session's connections and return at once; the
+        function returned waits for them and gives send_batch's answer."""
         if self.connections == 1 or len(items) < 2:
-            return [one(item) for item in items]
-        with ThreadPoolExecutor(min(self.connections, len(items)),
-                                thread_name_prefix="smtp") as pool:
-            return list(pool.map(one, items))
+            done = [self._one(item) for item in items]
+            return lambda: done
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.connections, thread_name_prefix="smtp")
+        futures = [self._pool.submit(self._one, item) for item in items]
+        return lambda: [f.result() for f in futures]
+
+    def _one(self, item: tuple[Any, Outgoing]) -> Exception | None:
+        try:
+            self.send(*item)
+        except (ChannelDown, SendFailed) as e:
+            return e
+        return None
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         with self._lock:
             opened, self._open_ones = self._open_ones, []
         for smtp in opened:
