@@ -41,7 +41,7 @@ def test_markers_replaced_and_the_rest_untouched():
               + "\n\n## Import\n\nOther helper's text | with | pipes.\n")
     rows = run_all.rows_for("digest", run_all.SPECS["digest"], {"": {
         "status": "ok", "command": "python bench/digest.py",
-        "data": {"digest_seconds": 0.27, "count_seconds": 0.04}}}, TODAY)
+        "data": {"digest_and_render_seconds": 0.27, "count_seconds": 0.04}}}, TODAY)
     out = run_all.write_table(readme, rows, TODAY)
     assert "old table" not in out
     assert out.count(run_all.START) == out.count(run_all.END) == 1
