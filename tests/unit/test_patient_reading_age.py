@@ -51,3 +51,26 @@ def test_the_check_in_letter_and_email_read_at_about_9(letter, known):
     assert reading_age(rendered.text) <= 9.0
     assert "111" in rendered.text and "999" in rendered.text
     assert "111" in rendered.html and "999" in rendered.html
+
+
+@pytest.mark.parametrize("letter", [True, False])
+def test_the_sign_in_code_reads_at_about_9(letter):
+    rendered = render("sign-in-code", {**PATIENT, "letter": letter, "code": "482913",
+                                       "sign_in_url": "https://guardian.example/my/code",
+                                       "expires_at": "2026-12-13T10:00:00+00:00"})
+    assert reading_age(rendered.text) <= 9.0
+    assert "111" in rendered.text and "999" in rendered.text
+
+
+@pytest.mark.parametrize("letter", [True, False])
+def test_the_words_around_a_message_to_the_patient_read_at_about_9(letter):
+    """The Guardian team writes the message itself; what Guardian puts around it (greeting,
+    safety-netting, how to answer) is plain, whatever the message."""
+    rendered = render("thread-message", {**PATIENT, "party": "patient", "letter": letter,
+                                         "body": "We have asked the hospital for a date.",
+                                         "hospital": "Mid and South Essex",
+                                         "pathway_id": "P1", "practice": "A Practice"})
+    assert reading_age(rendered.text) <= 9.0
+    assert "111" in rendered.text and "999" in rendered.text
+    how = "call your GP practice" if letter else "reply to this email"
+    assert how in rendered.text
