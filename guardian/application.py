@@ -431,6 +431,12 @@ class GuardianApp:
         """Support offered to the patient while they wait."""
 
     @patient_command
+    def agree_care_plan(self, patient_id: UUID, provider: str, pathway_id: str,
+                        self_care: list[str], call_if_worse: str, by: str, note: str = "",
+                        on: dt.date | None = None) -> int | None:
+        """The plan agreed with the patient while they wait (docs/rules.md)."""
+
+    @patient_command
     def receive_message(self, patient_id: UUID, provider: str, pathway_id: str,
                         message_id: str, party: str, body: str, sender: str,
                         at: dt.datetime | None = None) -> int | None:

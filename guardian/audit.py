@@ -191,6 +191,7 @@ ACTION_WORDS = {
     "deterioration flagged": "Reported that the patient is worse",
     "deterioration reviewed": "Recorded the clinical review of a deterioration",
     "support": "Offered support while waiting",
+    "care plan": "Agreed a plan while waiting with the patient",
     "message": "Wrote a message",
     "hospital reply": "Recorded the hospital's reply",
     "message answered": "Marked a message answered",

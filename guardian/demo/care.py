@@ -1,8 +1,10 @@
 """Guardian's own history of a demo patient (`record_care_history`): workup, diagnostics,
-cancer diagnoses, deterioration flags, contacts, coordinators, support, messages and
-closures, recorded through the Patient aggregate's commands from the patient's own seeded
-random stream, with the vocabulary they are written in. Every command is idempotent, so a
-patient recorded again after an interrupted load writes nothing.
+cancer diagnoses, deterioration flags, contacts, coordinators, support, plans while
+waiting, messages and closures, recorded through the Patient aggregate's commands from the
+patient's own seeded random stream (a plan from the patient's number alone, so the stream
+and all the rest stay as they were), with the vocabulary they are written in. Every
+command is idempotent, so a patient recorded again after an interrupted load writes
+nothing.
 """
 
 from __future__ import annotations
@@ -120,6 +122,24 @@ SUPPORT_DEFAULT = ("social-prescribing", "mental-health", "financial-help",
                    "smoking-cessation", "weight-management", "alcohol")
 
 
+# Plans while waiting (docs/rules.md "Plans while waiting"): the self-care agreed, by
+# treatment function (keys of codes.SELF_CARE), whom to call if worse (codes.CALL_IF_WORSE)
+# and, for some, a note for the patient; picked by the patient's number.
+PLAN_SELF_CARE: dict[str, tuple[str, ...]] = {
+    "110": ("keep-active", "pain-relief", "healthy-eating"),
+    "410": ("keep-active", "pain-relief", "sleep"),
+    "320": ("keep-active", "stop-smoking", "usual-medicines"),
+    "340": ("stop-smoking", "keep-active", "symptom-diary"),
+    "301": ("healthy-eating", "less-alcohol", "symptom-diary"),
+    "330": ("symptom-diary", "wellbeing"),
+}
+PLAN_SELF_CARE_DEFAULT = ("wellbeing", "sleep", "symptom-diary", "keep-active")
+PLAN_CALLS = tuple(codes.CALL_IF_WORSE)
+PLAN_NOTES = ("", "We will call you again in about six weeks.", "",
+              "Ask for Sam at the practice if you need us.")
+PLAN_FROM_DAY = 70  # agreed 10 to 12 weeks into the wait, before the first check-in (day 84)
+
+
 @dataclass
 class _Care:
     """What one patient's care history is recorded with: its random stream and its ids."""
@@ -199,6 +219,7 @@ def record_care_history(
     _deterioration(care)
     _contacts(care)
     _support(care)
+    _plans(care)
     _closures(care)
 
 
@@ -348,6 +369,28 @@ def _support(care: _Care) -> None:
     label = codes.treatment_function_label(r.treatment_function)
     care.patient.offer_support(care.new_id("support"), rng.choice(kinds), on,
                                f"Offered while waiting for {label}", r.provider, r.pathway_id)
+
+
+def _plans(care: _Care) -> None:
+    """A plan while waiting on each referral waiting in RTT for 12 weeks or more, agreed
+    10 to 12 weeks in, in the PCNs that have started agreeing plans: the demo
+    coordinator's (as a pilot would), so each of their patients with a check-in due has
+    one, and newer referrals and the other PCNs' show "no plan yet". A few in a hundred
+    patients, one event each, chosen by the patient's number, not the random stream."""
+    if care.demo.practice.pcn_code not in _demo_user_pcns():
+        return
+    n = care.demo.n
+    for r in care.demo.reports:
+        if r.clock_end is not None or r.clock_start is None \
+                or r.waiting_list_type in codes.NON_RTT_LIST_TYPES \
+                or (care.as_of - r.clock_start).days < 84:  # also those that left the list
+            continue
+        topics = PLAN_SELF_CARE.get(r.treatment_function, PLAN_SELF_CARE_DEFAULT)
+        chosen = topics[: 1 + n % len(topics)]
+        on = max(r.received_on, r.clock_start + days(PLAN_FROM_DAY + n % 14))
+        care.patient.agree_care_plan(r.provider, r.pathway_id, list(chosen),
+                                     PLAN_CALLS[n % len(PLAN_CALLS)], on, COORDINATOR_USER,
+                                     PLAN_NOTES[n % len(PLAN_NOTES)])
 
 
 def _closures(care: _Care) -> None:

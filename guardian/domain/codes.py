@@ -95,6 +95,45 @@ SUPPORT_KINDS: dict[str, str] = {
     "other": "Other support (say which in the note)",
 }
 
+# The plan agreed with the patient while they wait (docs/rules.md "Plans while waiting"):
+# what they can do for themselves, each topic with the sentence the patient reads on their
+# own page (SELF_CARE_ADVICE, same codes, reading age about 9: docs/patients.md), and whom
+# they call if they get worse (labels read inside a sentence: "if worse, call the GP
+# practice"; the patient reads each by name, and 111 and 999 always).
+SELF_CARE: dict[str, str] = {
+    "keep-active": "Keeping active",
+    "pain-relief": "Pain relief as advised by the GP or pharmacist",
+    "usual-medicines": "Keeping on with usual medicines",
+    "healthy-eating": "Healthy eating and weight",
+    "stop-smoking": "Stopping smoking",
+    "less-alcohol": "Drinking less alcohol",
+    "sleep": "Sleeping well",
+    "wellbeing": "Mental wellbeing",
+    "symptom-diary": "Keeping a note of symptoms",
+}
+SELF_CARE_ADVICE: dict[str, str] = {
+    "keep-active": "Try to move about every day, for example a short walk. Stop if it hurts "
+                   "more.",
+    "pain-relief": "Take pain relief the way your GP or pharmacist told you. Ask them if it "
+                   "does not help.",
+    "usual-medicines": "Keep on with the medicine you take now. Ask your GP or pharmacist "
+                       "before you stop any.",
+    "healthy-eating": "Eat fruit and vegetables every day. Ask us if you want help with your "
+                      "weight.",
+    "stop-smoking": "If you smoke, try to stop. Free help is there if you want it.",
+    "less-alcohol": "Try to drink less alcohol. Have some days each week with none at all.",
+    "sleep": "Try to go to bed and get up at the same time each day.",
+    "wellbeing": "Waiting can be hard. Talk to someone you trust about how you feel.",
+    "symptom-diary": "Write down how you feel each week. Then you can tell us if things "
+                     "change.",
+}
+CALL_IF_WORSE: dict[str, str] = {
+    "practice": "the GP practice", "guardian": "the Guardian team",
+    "hospital": "the hospital team",
+}
+# The longest note for the patient a plan may carry, in characters: a sentence or two.
+PLAN_NOTE_MOST = 300
+
 # How Guardian was in touch with the patient.
 CONTACT_CHANNELS: dict[str, str] = {
     "phone": "Phone", "sms": "Text message", "letter": "Letter", "email": "Email",

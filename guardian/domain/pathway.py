@@ -1,7 +1,7 @@
 """The state of one referral pathway inside a Patient aggregate, and the records it and the
-patient hold (workup, tests, messages, RTT periods, check-ins, deterioration flags, contacts,
-support offers): plain objects changed only by the Patient's events (`patient/events/`),
-read by the wait-time rules (`standards/`)."""
+patient hold (workup, tests, messages, RTT periods, check-ins, the plan while waiting,
+deterioration flags, contacts, support offers): plain objects changed only by the Patient's
+events (`patient/events/`), read by the wait-time rules (`standards/`)."""
 
 from __future__ import annotations
 
@@ -82,6 +82,20 @@ class CheckIn:
     attempts: int = 0  # unanswered attempts so far ("no response")
 
 
+@dataclass(frozen=True)
+class CarePlan:
+    """The plan agreed with the patient while they wait (docs/rules.md "Plans while
+    waiting"): what they can do for themselves (`self_care`, codes of codes.SELF_CARE, in
+    its order), whom they call if they get worse (`call_if_worse`, one of
+    codes.CALL_IF_WORSE), a short note for them, agreed on `agreed_on` by `by`."""
+
+    self_care: tuple[str, ...]
+    call_if_worse: str
+    note: str
+    agreed_on: dt.date
+    by: str
+
+
 @dataclass
 class Pathway(Referral):
     """One referral of the patient: what the provider reported (`Referral` and the facts
@@ -117,6 +131,8 @@ class Pathway(Referral):
     # "new" on the worklist until then (docs/rules.md §11).
     unseen_breaches: set[tuple[str, str]] = field(default_factory=set)
     check_in: CheckIn | None = None  # the open check-in, if any
+    # The plan agreed while waiting, the latest (None: none agreed in this RTT period).
+    care_plan: CarePlan | None = None
     last_check_in_due: dt.date | None = None  # due date of the latest check-in recorded
     validated_on: dt.date | None = None  # the patient last confirmed they still need care
     last_check_in_outcome: tuple[str, dt.date] | None = None  # (outcome, date), for repeats

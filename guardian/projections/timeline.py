@@ -59,6 +59,14 @@ class TimelineEntry:
         return {"on": self.on.isoformat(), "text": self.text, "by": self.by}
 
 
+def plan_text(self_care: Iterable[str], call_if_worse: str) -> str:
+    """A plan while waiting in a sentence (docs/rules.md "Plans while waiting")."""
+    topics = [codes.label(codes.SELF_CARE, code) for code in self_care]
+    told = ", ".join(t[:1].lower() + t[1:] for t in topics)
+    return (f"Plan while waiting agreed: {told}; if worse, call "
+            f"{codes.label(codes.CALL_IF_WORSE, call_if_worse)}")
+
+
 def standard_label(code: str) -> str:
     """A standard as people read it (a code no longer in the table reads as itself)."""
     known = {s.code: s.label for s in standards.STANDARDS}
@@ -189,6 +197,8 @@ def _describe(event: Any, pathways: dict[tuple[str, str], Pathway],
         case ev.SupportOffered():
             kind = codes.label(codes.SUPPORT_KINDS, e["kind"])
             return e["on"], f"Support offered while waiting: {kind}"
+        case ev.CarePlanAgreed():
+            return e["agreed_on"], plan_text(e["self_care"], e["call_if_worse"])
         case ev.CheckInOutcomeRecorded():
             outcome = codes.label(codes.CHECK_IN_OUTCOMES, e["outcome"])
             return e["on"], f"Waiting Well check-in: {outcome}"
@@ -214,7 +224,7 @@ def _describe(event: Any, pathways: dict[tuple[str, str], Pathway],
 # Who an entry came from, by event class (the rest: see `timeline`).
 _BY = {
     ev.MessageReceived: lambda e: e["party"], ev.ReplyRecorded: lambda e: e["party"],
-    ev.WorkupItemCompleted: lambda e: e.get("by", ""),
+    ev.WorkupItemCompleted: lambda e: e.get("by", ""), ev.CarePlanAgreed: lambda e: e["by"],
     ev.DeteriorationFlagged: lambda e: e["source"],
 }
 _GUARDIAN = (ev.WorkupItemRequired, ev.DiagnosticOrdered, ev.DiagnosticResulted,

@@ -36,7 +36,7 @@ def mapper() -> Mapper[UUID]:
 # State fields added after the fixture was captured: left out of the comparison (their
 # values after a replay are the domain tests' business).
 ADDED_SINCE: dict[type, frozenset[str]] = {
-    Pathway: frozenset({"unseen_breaches"}),
+    Pathway: frozenset({"unseen_breaches", "care_plan"}),
     DeteriorationFlag: frozenset({"seen"}),
     Diagnostic: frozenset({"released_on"}),
 }
@@ -107,7 +107,7 @@ def test_the_fixture_holds_every_event_type_of_its_time():
                    ev.UbrnCorrected, ev.LocalPatientIdCorrected, ev.AttendanceWithdrawn,
                    ev.NonAttendanceWithdrawn, ev.NewsSeen, ev.ReplyRecorded,
                    ev.MessageMarkedAnswered, ev.ContactPreferenceRecorded,
-                   ev.DiagnosticResultReleased}
+                   ev.DiagnosticResultReleased, ev.CarePlanAgreed}
     assert topics == {cls.TOPIC for cls in ev.STORED.values() if cls not in named_since}
     assert "guardian.Patient.ProviderRecordCorrected" in topics
     for topic in topics:

@@ -215,6 +215,9 @@ CASES: dict[str, Case] = {
                   "referral": lambda pt, p, v: any(
                       "|".join(s.pathway) == v for s in pt.support.values() if s.pathway)},
         label_shown={"kind": "support offered while waiting: {}"}),
+    "care-plan": Case(recorded={
+        "self_care": lambda pt, p, v: p.care_plan and v in p.care_plan.self_care,
+        "call_if_worse": lambda pt, p, v: p.care_plan and p.care_plan.call_if_worse == v}),
     "message": Case(
         recorded={"party": lambda pt, p, v: any(
             m.direction == "out" and m.party == v and m.body == TEXT["body"]

@@ -7,7 +7,7 @@ Where things are:
   `leave_waiting_list`.
 - `care.py`: workup, diagnostics, diagnosis, clock stop, closure, coordinator.
 - `waits.py`: breaches, at-risk warnings, the sweep, check-ins (`WaitChanges`).
-- `contact.py`: deterioration, contacts, support, messages.
+- `contact.py`: deterioration, contacts, support, the plan while waiting, messages.
 - `events/`: one class per event, with its stored topic, its fields and its rule (`apply`).
 
 Every event, the module of `events/` that holds its rule, and what fires it:
@@ -31,6 +31,7 @@ Every event, the module of `events/` that holds its rule, and what fires it:
 | WorkupItemRequired | care | `require_workup_item` |
 | WorkupItemCompleted, WorkupCompleted | care | `complete_workup_item` |
 | DiagnosticOrdered, DiagnosticResulted | care | `order_diagnostic`, `record_diagnostic_result` |
+| DiagnosticResultReleased | care | `release_result` (a clinician released it to the patient) |
 | DiagnosisCommunicated | care | `communicate_diagnosis` |
 | PathwayClosed, CoordinatorAssigned | care | `close_pathway`, `assign_coordinator` |
 | WaitBreached | waits | `check_waits`, `settle_ended_pathways`, `record_breach` |
@@ -42,6 +43,8 @@ Every event, the module of `events/` that holds its rule, and what fires it:
 | DeteriorationFlagged | contact | `flag_deterioration`, `record_check_in_outcome` ("worse") |
 | DeteriorationReviewed | contact | `review_deterioration` |
 | ContactLogged, SupportOffered | contact | `log_contact`, `offer_support` |
+| ContactPreferenceRecorded | contact | `record_contact_preference` |
+| CarePlanAgreed | contact | `agree_care_plan` (the plan while waiting, docs/rules.md) |
 | MessageReceived, MessageSent | contact | `receive_message`, `send_message` |
 | ReplyRecorded, MessageMarkedAnswered | contact | `record_reply`, `mark_message_answered` |
 

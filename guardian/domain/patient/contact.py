@@ -1,5 +1,6 @@
 """Guardian's contact with the patient and the people around them: reported deterioration
-and its review, contacts, support offered while waiting, and messages.
+and its review, contacts, support offered while waiting, the plan agreed while waiting,
+and messages.
 
 A contact, support offer or deterioration flag is made for one referral (`provider`,
 `pathway_id`), and only those who may see that referral see it (docs/access.md). Each
@@ -10,8 +11,9 @@ its event (`events/contact.py`).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
-from guardian.domain import codes
+from guardian.domain import codes, text
 from guardian.domain.errors import ConflictingCommand, DomainError, InvalidValue
 from guardian.domain.patient import events as ev
 from guardian.domain.patient.state import PatientState, refuse_before
@@ -92,6 +94,30 @@ class ContactCommands(PatientState):
         self.trigger_event(ev.SupportOffered, offer_id=offer_id, kind=kind, on=on,
                            note=note.strip(), provider=provider, pathway_id=pathway_id)
 
+    # ------------------------------------------------------------------ plan while waiting
+    def agree_care_plan(self, provider: str, pathway_id: str, self_care: Sequence[str],
+                        call_if_worse: str, on: dt.date, by: str, note: str = "") -> None:
+        """The plan agreed with the patient while they wait on this pathway (docs/rules.md
+        "Plans while waiting"): one or more self-care topics, whom they call if worse, a
+        short note for them. It replaces the pathway's plan; the same plan agreed again on
+        the same day does nothing."""
+        p = self.pathway(provider, pathway_id)
+        topics = _self_care(self_care)
+        codes.check_code(codes.CALL_IF_WORSE, call_if_worse, "call_if_worse",
+                         "whom the patient calls if they get worse")
+        note = _plan_note(note)
+        plan = p.care_plan
+        if plan is not None and (plan.self_care, plan.call_if_worse, plan.note,
+                                 plan.agreed_on) == (topics, call_if_worse, note, on):
+            return
+        self._open_pathway(provider, pathway_id)
+        refuse_before(on, p.received_on,
+                      f"a plan cannot be agreed ({on.isoformat()}) before the referral was "
+                      f"received ({p.received_on.isoformat()})")
+        self.trigger_event(ev.CarePlanAgreed, provider=provider, pathway_id=pathway_id,
+                           self_care=list(topics), call_if_worse=call_if_worse, note=note,
+                           agreed_on=on, by=by)
+
     # ------------------------------------------------------------------ messages
     def receive_message(self, provider: str, pathway_id: str, message_id: str, party: str,
                         at: dt.datetime, on: dt.date, body: str, sender: str) -> None:
@@ -166,3 +192,29 @@ def _check_message(party: str, body: str, at: dt.datetime) -> None:
         raise InvalidValue("the message is empty", field="body")
     if at.tzinfo is None:
         raise InvalidValue("message times must carry a time zone", field="at")
+
+
+def _self_care(chosen: Sequence[str]) -> tuple[str, ...]:
+    """The self-care topics chosen, each once, in the order of codes.SELF_CARE; at least
+    one, and each one of its codes."""
+    if isinstance(chosen, str):
+        chosen = [chosen]
+    for code in chosen:
+        codes.check_code(codes.SELF_CARE, code, "self_care", "a self-care topic")
+    if not chosen:
+        raise InvalidValue("choose at least one thing the patient can do for themselves",
+                           field="self_care")
+    return tuple(code for code in codes.SELF_CARE if code in chosen)
+
+
+def _plan_note(note: str) -> str:
+    """The plan's note for the patient, trimmed: free text of at most PLAN_NOTE_MOST
+    characters (docs/rules.md "Plans while waiting")."""
+    note = note.strip()
+    problem = text.problem(note, "note")
+    if problem is None and len(note) > codes.PLAN_NOTE_MOST:
+        problem = (f"is {len(note)} characters long; at most {codes.PLAN_NOTE_MOST} are "
+                   "allowed")
+    if problem is not None:
+        raise InvalidValue(f"the note for the patient {problem}", field="note")
+    return note

@@ -1,9 +1,10 @@
 """The shapes of the JSON API's commands (docs/api.md "Commands on a pathway"): one request
 model per patient-page action, made from the action's fields (`Input`, the table of
 guardian/web/routes/actions.py) so the page's form and the API take the same values — a
-choice of a domain vocabulary is an enum of its codes (guardian/domain/codes.py), a date
-is YYYY-MM-DD — with the one text rule on every text (guardian/domain/text.py) and an
-optional `expected_version`; and what the commands answer.
+choice of a domain vocabulary is an enum of its codes (guardian/domain/codes.py), several
+choices a list of them, a date is YYYY-MM-DD — with the one text rule on every text
+(guardian/domain/text.py) and an optional `expected_version`; and what the commands
+answer.
 """
 
 from __future__ import annotations
@@ -48,13 +49,18 @@ def _described(spec: Input) -> str:
 
 def _field(spec: Input) -> tuple[Any, Any]:
     kind: Any
+    extra: dict[str, Any] = {}
     if spec.kind == "date":
         kind = dt.date
+    elif spec.kind == "choices" and spec.choices:
+        kind = list[Literal.__getitem__(tuple(spec.choices))]  # type: ignore[attr-defined,misc]
+        extra = {"min_length": 1 if spec.required else 0, "max_length": len(spec.choices)}
     elif spec.choices:
         kind = Literal.__getitem__(tuple(spec.choices))  # type: ignore[attr-defined]
     else:
         kind = str
-    extra: dict[str, Any] = {"max_length": limit_of(spec.name)} if kind is str else {}
+    if kind is str:
+        extra = {"max_length": limit_of(spec.name)}
     if spec.required:
         return kind, Field(description=_described(spec), **extra)
     return kind | None, Field(None, description=_described(spec), **extra)
@@ -80,7 +86,9 @@ def as_form(body: BaseModel) -> dict[str, str]:
     """A command's values as the page's form has them (what the action's parser reads)."""
     form = {}
     for name, value in body.model_dump(exclude={"expected_version"}).items():
-        if value is not None:
+        if isinstance(value, list):  # several choices: as the page's form sends them
+            form[name] = ",".join(str(v) for v in value)
+        elif value is not None:
             form[name] = value.isoformat() if isinstance(value, dt.date) else str(value).strip()
     return form
 

@@ -179,6 +179,19 @@ class DiagnosticOut(BaseModel):
     result: str | None
 
 
+class CarePlanOut(BaseModel):
+    """The plan agreed with the patient while they wait (docs/rules.md "Plans while
+    waiting"), codes with their names beside them."""
+
+    agreed_on: dt.date
+    agreed_by: str
+    self_care: list[str] = Field(description="Codes of docs/rules.md's self-care list")
+    self_care_names: list[str]
+    call_if_worse: str = Field(description="practice, guardian or hospital")
+    call_if_worse_name: str
+    note: str
+
+
 class ReferralPathway(BaseModel):
     """One referral's status: the shape `GET /api/v1/referrals/{pathway_id}` answers and
     each pathway of `GET /api/v1/patients/{patient_id}` has."""
@@ -208,6 +221,8 @@ class ReferralPathway(BaseModel):
     diagnostics: list[DiagnosticOut]
     guardian_actions: list[str]
     expected_wait: ExpectedWaitOut | None
+    care_plan: CarePlanOut | None = Field(
+        description="The plan agreed while waiting; null while none is agreed")
     history: list[HistoryEntry]
 
 

@@ -16,10 +16,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from guardian.application import ConcurrentChange
+from guardian.domain import codes
 from guardian.domain.codes import DIAGNOSTIC_TESTS
 from guardian.domain.errors import DomainError
 from guardian.domain.identifiers import normalise_provider_code
-from guardian.domain.pathway import Pathway
+from guardian.domain.pathway import CarePlan, Pathway
 from guardian.domain.visibility import view_of
 from guardian.ingest.referral_api import submit_referral
 from guardian.projections import org_queries, pathway_queries
@@ -45,6 +46,7 @@ from guardian.web.api.answers import (
     writes,
 )
 from guardian.web.api.referral_models import (
+    CarePlanOut,
     DiagnosticOut,
     PatientDetails,
     ReferralRow,
@@ -230,5 +232,17 @@ def pathway_fields(p: Pathway, status: ReferralStatus, pcn: str | None,
                                    ordered_on=d.ordered_on, resulted_on=d.resulted_on,
                                    result=d.result)
                      for d in p.diagnostics.values()],
+        care_plan=care_plan_out(p.care_plan),
         **status.as_dict(),
     )
+
+
+def care_plan_out(plan: CarePlan | None) -> CarePlanOut | None:
+    if plan is None:
+        return None
+    return CarePlanOut(agreed_on=plan.agreed_on, agreed_by=plan.by,
+                       self_care=list(plan.self_care),
+                       self_care_names=[codes.label(codes.SELF_CARE, c) for c in plan.self_care],
+                       call_if_worse=plan.call_if_worse,
+                       call_if_worse_name=codes.label(codes.CALL_IF_WORSE, plan.call_if_worse),
+                       note=plan.note)

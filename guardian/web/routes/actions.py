@@ -152,6 +152,19 @@ def _support(c: Call) -> Arguments:
     return (c.new("s"), kind, c.form.get("note", "")), {"on": c.today, **c.about()}
 
 
+def _care_plan(c: Call) -> Arguments:
+    """A plan while waiting: one or more self-care topics (the form's ticked boxes, sent
+    as one comma-separated value: `patient_action`), whom to call if worse, a short note
+    for the patient (docs/rules.md "Plans while waiting")."""
+    topics = [t for t in (c.form.get("self_care") or "").split(",") if t.strip()]
+    if not topics:
+        raise DomainError("Choose at least one thing the patient can do for themselves",
+                          field="self_care")
+    call = c.required("call_if_worse", "Choose whom the patient calls if they get worse")
+    return ((c.provider, c.pathway_id, [t.strip() for t in topics], call),
+            {"note": c.form.get("note", ""), "on": c.date("on"), "by": c.principal.email})
+
+
 def _message(c: Call) -> Arguments:
     body = c.required("body", "Write the message")
     if c.principal.role == "gp":
@@ -195,9 +208,10 @@ def _flag_seen(patient: Patient, visible: Visible, form: dict[str, str]) -> bool
 
 @dataclass(frozen=True)
 class Input:
-    """One field of an action's form (and of its JSON command): "text", a "date" or a
-    "choice" of a domain vocabulary (guardian/domain/codes.py). `required`: the command
-    refuses the action without it."""
+    """One field of an action's form (and of its JSON command): "text", a "date", a
+    "choice" of a domain vocabulary (guardian/domain/codes.py) or "choices", one or more of
+    one (ticked boxes; the page's form sends them as one comma-separated value, the JSON
+    command as a list). `required`: the command refuses the action without it."""
 
     name: str
     about: str
@@ -298,6 +312,14 @@ ACTIONS = {a.name: a for a in (
     Action("support", STAFF, "referral", (
         _need("kind", "The support offered", codes.SUPPORT_KINDS), NOTE),
         _support, "offer_support", makes="support_id"),
+    Action("care-plan", STAFF, "pathway", (
+        Input("self_care", "What the patient can do for themselves (one or more)", True,
+              "choices", codes.SELF_CARE),
+        _need("call_if_worse", "Whom the patient calls if they get worse (111 and 999 are "
+              "always given too)", codes.CALL_IF_WORSE),
+        _may("note", f"A short note the patient reads (at most {codes.PLAN_NOTE_MOST} "
+             "characters)"), ON),
+        _care_plan, "agree_care_plan"),
     Action("message", EVERYONE, "pathway", (
         _need("body", "The message (free text)"),
         _may("party", "Who it is for (required but for a GP, whose message is the "
@@ -382,6 +404,10 @@ async def patient_action(request: Request, principal: access.PatientReader, app:
         raise HTTPException(status_code=404, detail="Not Found")
     raw = await request.form()
     form = {k: v.strip() if isinstance(v, str) else "" for k, v in raw.items()}
+    for spec in chosen.fields:  # ticked boxes: each value, as one comma-separated value
+        if spec.kind == "choices":
+            form[spec.name] = ",".join(v.strip() for v in raw.getlist(spec.name)
+                                       if isinstance(v, str) and v.strip())
     form_key = f"{action}:{form.get('pathway', '')}"
     errors: dict[str, str] = {}
     try:

@@ -42,7 +42,8 @@ CHOICES = {
     "support": codes.SUPPORT_KINDS, "owners": codes.WORKUP_OWNERS,
     "parties": codes.MESSAGE_PARTIES, "check_in": codes.CHECK_IN_OUTCOMES,
     "review": codes.REVIEW_OUTCOMES, "diagnosis": codes.DIAGNOSIS_OUTCOMES,
-    "sources": codes.DETERIORATION_SOURCES,
+    "sources": codes.DETERIORATION_SOURCES, "self_care": codes.SELF_CARE,
+    "call_if_worse": codes.CALL_IF_WORSE,
 }
 
 # The domain writes "e-mail"; pages say "email" (tests/unit/test_wording.py).
@@ -126,7 +127,7 @@ def patient_context(request: Request, app: GuardianApp, principal: Principal,
         "done": request.query_params.get("done"),
         "is_gp": principal.role == "gp",
         "new_keys": set(),  # pathways with news when the page was opened (`see_news`)
-        "choices": CHOICES,
+        "choices": CHOICES, "plan_note_most": codes.PLAN_NOTE_MOST,
         "contact_preference": patient.contact_preference,
         "preference_choices": CONTACT_PREFERENCES,
         "patient_has_email": bool(patient.email),

@@ -39,6 +39,7 @@ from guardian.domain.patient.events.clock import (
     RttStatusReported,
 )
 from guardian.domain.patient.events.contact import (
+    CarePlanAgreed,
     ContactLogged,
     ContactPreferenceRecorded,
     DeteriorationFlagged,
@@ -95,7 +96,8 @@ STORED: dict[str, type] = {
         CoordinatorAssigned, WaitBreached, BreachWithdrawn, StepAtRisk, CheckInDue,
         CheckInOutcomeRecorded, NewsSeen, DeteriorationFlagged, DeteriorationReviewed,
         ContactLogged, ContactPreferenceRecorded,
-        SupportOffered, MessageReceived, MessageSent, ReplyRecorded, MessageMarkedAnswered,
+        SupportOffered, CarePlanAgreed, MessageReceived, MessageSent, ReplyRecorded,
+        MessageMarkedAnswered,
     )
 }
 

@@ -30,7 +30,8 @@ class ClockStartCorrected(ReportedEvent):
 
 class RttPeriodStarted(ReportedEvent):
     """A new RTT period on the same pathway (status 10–12 after an end date): the old
-    period is kept, the new one starts with no breaches, warnings or check-ins."""
+    period is kept, the new one starts with no breaches, warnings, check-ins or plan while
+    waiting (the plan was agreed for the old wait: docs/rules.md "Plans while waiting")."""
 
     TOPIC = "guardian.Patient.RttPeriodStarted"
     clock_start: dt.date
@@ -47,6 +48,7 @@ class RttPeriodStarted(ReportedEvent):
         p.at_risk.clear()
         p.check_in, p.last_check_in_due, p.validated_on = None, None, None
         p.last_check_in_outcome = None
+        p.care_plan = None
         self.remember(patient, clock_start=self.clock_start, clock_end=None,
                       rtt_status=self.rtt_status)
 

@@ -1,9 +1,9 @@
 """Events of Guardian's contact with the patient and the people around them: reported
-deterioration and its review, contacts, support offered, and messages (received, sent, a
-reply recorded, a message marked answered).
+deterioration and its review, contacts, support offered, the plan agreed while waiting, and
+messages (received, sent, a reply recorded, a message marked answered).
 Deterioration flags, contacts and support offers are the patient's, each made for one
 referral (`provider`, `pathway_id`) or, when recorded before they carried one, for none
-(docs/access.md). Messages belong to a pathway.
+(docs/access.md). Plans and messages belong to a pathway.
 """
 
 from __future__ import annotations
@@ -12,7 +12,14 @@ import datetime as dt
 from dataclasses import field
 from typing import TYPE_CHECKING
 
-from guardian.domain.pathway import Contact, DeteriorationFlag, Message, PathwayKey, SupportOffer
+from guardian.domain.pathway import (
+    CarePlan,
+    Contact,
+    DeteriorationFlag,
+    Message,
+    PathwayKey,
+    SupportOffer,
+)
 from guardian.domain.patient.events.base import PathwayEvent, PatientEvent, optional_key
 
 if TYPE_CHECKING:
@@ -85,6 +92,25 @@ class SupportOffered(RecordMadeFor):
     def apply(self, patient: Patient) -> None:
         offer = SupportOffer(self.offer_id, self.kind, self.on, self.note, self.made_for())
         patient.support[self.offer_id] = offer
+
+
+class CarePlanAgreed(PathwayEvent):
+    """A plan agreed with the patient while they wait (docs/rules.md "Plans while
+    waiting"): what they can do for themselves (`self_care`, codes of codes.SELF_CARE),
+    whom they call if they get worse (`call_if_worse`, one of codes.CALL_IF_WORSE) and a
+    short note for them, agreed on `agreed_on` by `by`. It replaces the pathway's earlier
+    plan; the earlier one stays in the history."""
+
+    TOPIC = "guardian.Patient.CarePlanAgreed"
+    self_care: list[str]
+    call_if_worse: str
+    note: str
+    agreed_on: dt.date
+    by: str
+
+    def apply(self, patient: Patient) -> None:
+        self.pathway(patient).care_plan = CarePlan(
+            tuple(self.self_care), self.call_if_worse, self.note, self.agreed_on, self.by)
 
 
 class MessageEvent(PathwayEvent):
