@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     # for a thread in the event loop, never for a connection. 4 workers x 8 stay well under
     # PostgreSQL's default 100 connections.
     web_threads: int = 8
+    # Each `serve` worker compiles its templates and reads the names before its first
+    # request (guardian/web/warm.py); the test suite switches it off.
+    web_warm_up: bool = True
     # `guardian import-ptl`: seconds a second import waits for the one running into the
     # same database before giving up, having written nothing (docs/deployment.md).
     import_wait_seconds: float = 3600.0

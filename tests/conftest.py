@@ -12,6 +12,8 @@
 When no PostgreSQL answers, tests marked ``postgres`` FAIL, so CI can never skip them
 silently; set ``GUARDIAN_ALLOW_NO_PG=1`` to skip them instead.
 
+Apps made by tests skip the web worker's warm-up (GUARDIAN_WEB_WARM_UP=false).
+
 Hypothesis runs without its per-example deadline and "too slow" health check: no test
 fails for the time it took on a busy machine (tests run in parallel workers).
 
@@ -29,6 +31,11 @@ from hypothesis import HealthCheck, settings
 from sqlalchemy.engine import URL, make_url
 
 DEFAULT_PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+
+# The suite makes hundreds of apps: none compiles every template before its first request
+# (guardian/web/warm.py; tests/web/test_warm_up.py tests the warm-up itself). Servers the
+# tests start inherit it.
+os.environ.setdefault("GUARDIAN_WEB_WARM_UP", "false")
 
 settings.register_profile("guardian", deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])

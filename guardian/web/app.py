@@ -42,6 +42,7 @@ from guardian.web.routes import (
 from guardian.web.routes import help as help_pages
 from guardian.web.routes import reports as report_pages
 from guardian.web.templating import make_templates
+from guardian.web.warm import warm_up
 
 HERE = Path(__file__).parent
 log = logging.getLogger("guardian.web")
@@ -111,6 +112,8 @@ def create_app(settings: Settings | None = None, follow_events: bool = True) -> 
         guardian = build_app(settings)
         app.state.guardian = guardian
         app.state.runner = runner_for(guardian)
+        if settings.web_warm_up:  # guardian/web/warm.py
+            await anyio.to_thread.run_sync(warm_up, app, templates)
         stop = threading.Event()
         follower = None
         if settings.is_sqlite and follow_events:
