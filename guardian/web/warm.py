@@ -1,8 +1,7 @@
 """A `guardian serve` worker readies itself before it takes its first request
 (docs/deployment.md, "Starting"): every page template compiled, the first database
-connection open and the names every page shows read. Without it the first pages after a
-start or a restart each pay for that themselves, all at once when many people are already
-waiting: in bench/patient_load.py's first ten seconds, pages took seconds, not tens of ms.
+connection open and the names every page shows read. Without it the first page of each
+kind pays for that itself (a first worklist 98–111 ms against 70 ms: docs/deployment.md).
 
 Switched off by GUARDIAN_WEB_WARM_UP=false (the test suite makes hundreds of apps, each of
 which compiles only the templates it renders).
