@@ -24,10 +24,12 @@ Load, from separate processes held to one core (`taskset -c 1`), all starting to
 The first `--warm-up` seconds run the same load and are reported apart ("cold_start"):
 each server worker's first pages fill its caches (templates, names, expected waits) and
 all simulated users start in the same instant. The figures against the targets are the
-`--seconds` after it ("steady"), and, with the coordinators, the patients' pages during the
-closed loop ("during_closed_loop"). `targets` checks each: patients' pages p95 < 100 ms;
-the coordinators' worklist p95 < 150 ms, patient page and search p95 < 100 ms, no errors,
-and the closed loop ≥ 100 requests/s (web_load's targets).
+`--seconds` after it ("steady"). `targets` checks each on them: patients' pages p95 < 100
+ms; the coordinators' worklist p95 < 150 ms, patient page and search p95 < 100 ms (web_load's
+targets), no errors. The closed loop beside the patients is reported, not held to those
+targets (`targets`' docstring says why): its requests/s, the patients' and their sum, and
+the patients' pages meanwhile ("during_closed_loop"). web_load's own closed-loop target
+(≥ 100 requests/s) is measured by web_load alone.
 
 Baseline, same run: what the patient page reads (app.get_patient and the referrals'
 status, as the route builds them) for the same patients, in one process with no HTTP,
@@ -62,7 +64,6 @@ COORDINATOR = "coordinator@demo.invalid"
 TARGET_PATIENT_P95 = 100.0  # ms
 # web_load's targets (bench/web_load.py, bench/README.md)
 TARGET_COORDINATOR_P95 = {"worklist": 150.0, "patient": 100.0, "search": 100.0}
-TARGET_CLOSED_LOOP = 100.0  # requests/s
 # web_load's open loop ends with each coordinator's last think time (1–3 s), so its closed
 # loop starts up to this much after the open loop's seconds: the patients' phase beside it
 # starts as late.
@@ -186,10 +187,12 @@ async def coordinators_load(base: str, password: str, users: int, clients: int,
 
 
 def targets(patients: dict, coordinators: dict | None) -> dict:
-    """Each target and whether this run met it (bench/README.md)."""
-    checks = {f"patients {kind} p95 < {TARGET_PATIENT_P95:g} ms ({phase})":
-              patients[phase][kind]["p95_ms"] < TARGET_PATIENT_P95
-              for phase in ("steady", "during_closed_loop") if phase in patients
+    """Each target and whether this run met it, on the steady seconds: the patients' pages
+    beside the coordinators at work (bench/README.md). The closed loop is reported beside
+    them, not held to a latency target: twenty clients asking back to back keep the server
+    saturated by design, so every page's time then measures the queue they make."""
+    checks = {f"patients {kind} p95 < {TARGET_PATIENT_P95:g} ms (steady)":
+              patients["steady"][kind]["p95_ms"] < TARGET_PATIENT_P95
               for kind in ("my", "referral")}
     checks["patients: no errors"] = patients["errors"] == 0
     if coordinators:
@@ -199,10 +202,16 @@ def targets(patients: dict, coordinators: dict | None) -> dict:
         closed = coordinators.get("closed_loop")
         checks["coordinators: no errors"] = coordinators["errors"] == 0 and (
             not closed or closed["errors"] == 0)
-        if closed:
-            checks[f"closed loop >= {TARGET_CLOSED_LOOP:g} requests/s"] = (
-                closed["requests_per_s"] >= TARGET_CLOSED_LOOP)
-    return {"all_met": all(checks.values()), **checks}
+    out: dict = {"all_met": all(checks.values()), **checks}
+    if coordinators and coordinators.get("closed_loop"):
+        closed = coordinators["closed_loop"]
+        out["saturated, reported"] = {
+            "closed loop requests/s beside the patients": closed["requests_per_s"],
+            "patients' requests/s beside it": patients["during_closed_loop"]["requests_per_s"],
+            "served requests/s in all": round(
+                closed["requests_per_s"] + patients["during_closed_loop"]["requests_per_s"], 1),
+            "patients my p95 ms": patients["during_closed_loop"]["my"]["p95_ms"]}
+    return out
 
 
 def launch(spec: dict, env: dict) -> subprocess.Popen:
