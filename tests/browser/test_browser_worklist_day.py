@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 
 import pytest
 from browser_helpers import row_ids
 from playwright.sync_api import expect
+
+from guardian.bootstrap import build_app
+from guardian.config import Settings
 
 ROWS = "#worklist-results tr.guardian-row"
 
@@ -64,11 +68,38 @@ def test_no_dead_ends(signed_in, live, shoot):
     shoot(page, "14-worklist-no-dead-end-1366")
 
 
-def test_opening_a_new_patient_takes_away_the_new_mark(signed_in):
+def a_new_row(live, tmp_path_factory) -> str:
+    """A row of the coordinator's worklist that is new: a deterioration raised now on one
+    of their pathways (the store is shared with the other browser tests, whose
+    coordinators open patients and so take marks away); its row's id."""
+    pcns = live.orgs["coordinator"]
+    [(patient_id, provider, pathway_id)] = live.query(
+        "SELECT patient_id, provider, pathway_id FROM worklist WHERE pcn_code IN "
+        f"({', '.join('?' * len(pcns))}) ORDER BY patient_id DESC LIMIT 1", tuple(pcns))
+    app = build_app(Settings(database_url=f"sqlite:///{live.db_path}",
+                             var_dir=tmp_path_factory.mktemp("new-mark"),
+                             secret_key="browser-new-mark"))
+    try:
+        app.flag_deterioration(uuid.UUID(hex=patient_id), f"new-{uuid.uuid4().hex[:8]}",
+                               "more breathless", "gp", provider=provider,
+                               pathway_id=pathway_id)
+    finally:
+        app.close()
+    return f"row-{provider}-{pathway_id}"
+
+
+def test_opening_a_new_patient_takes_away_the_new_mark(signed_in, live, tmp_path_factory):
+    row_id = a_new_row(live, tmp_path_factory)
     page = signed_in("coordinator", width=1366)
-    page.goto("/worklist?filter=new")
-    row = page.locator(ROWS).first
-    row_id = row.get_attribute("id")
+    deadline = time.monotonic() + 10  # the server's follower projects it within a second
+    while True:
+        page.goto("/worklist?filter=new")
+        expect(page.locator("#worklist-results")).to_be_visible()
+        if row_id in row_ids(page) or time.monotonic() > deadline:
+            break
+        page.wait_for_timeout(250)
+    row = page.locator(f'[id="{row_id}"]')
+    expect(row.locator(".guardian-new")).to_be_visible()
     with page.expect_navigation():
         row.locator("a.nhsuk-link").first.click()
     expect(page.locator(".guardian-new-note").first).to_be_visible()
