@@ -34,6 +34,9 @@ IMPLEMENTED: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]]]
         ("based-on", "reference", "The referral: ServiceRequest/{id}"),
         ("part-of", "reference", "The referral: ServiceRequest/{id} (as based-on)"),
     )),
+    "CarePlan": (("read", "search-type"), (
+        ("based-on", "reference", "The referral: ServiceRequest/{id}"),
+    )),
 }
 
 

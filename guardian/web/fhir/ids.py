@@ -8,8 +8,8 @@ digits, as `GET /api/v1/referrals/{pathway_id}` shows it) and a digest:
 
 - ServiceRequest (a pathway): `{patient id}.{provider ODS code}.{16 hex digits of SHA-256 of
   the pathway id}`, e.g. `4f0c…9a.RAJ.5e8b0c2d91aa7f13`.
-- Task, Flag, Communication: `{patient id}.{24 hex digits of SHA-256 of the record's kind,
-  provider, pathway id and own id}`.
+- Task, Flag, Communication, CarePlan: `{patient id}.{24 hex digits of SHA-256 of the
+  record's kind, provider, pathway id and own id}`.
 
 Both are stable (they depend on nothing that changes) and are resolved by loading that one
 patient and matching the digest among their records: no index is needed.
@@ -31,6 +31,8 @@ PATHWAY_SYSTEM = f"{GUARDIAN}/Id/pathway/"  # + the provider's ODS code
 TREATMENT_FUNCTION = f"{GUARDIAN}/CodeSystem/treatment-function"
 DIAGNOSTIC_TEST = f"{GUARDIAN}/CodeSystem/diagnostic-test"
 TASK_KIND = f"{GUARDIAN}/CodeSystem/task-kind"
+SELF_CARE = f"{GUARDIAN}/CodeSystem/self-care"
+CALL_IF_WORSE = f"{GUARDIAN}/CodeSystem/call-if-worse"
 RTT_CLOCK = f"{GUARDIAN}/StructureDefinition/rtt-clock"
 REFERRAL = f"{GUARDIAN}/StructureDefinition/referral"
 
@@ -71,8 +73,8 @@ def parse_service_request_id(value: str) -> tuple[UUID, str, str] | None:
 
 def record_id(patient_id: UUID, kind: str, provider: str | None, pathway_id: str | None,
               own_id: str) -> str:
-    """The logical id of a Task, Flag or Communication (`kind`: workup, diagnostic, flag or
-    message)."""
+    """The logical id of a Task, Flag, Communication or CarePlan (`kind`: workup,
+    diagnostic, flag, message or care-plan)."""
     digest = _digest(kind, provider or "", pathway_id or "", own_id, length=24)
     return f"{patient_id.hex}.{digest}"
 

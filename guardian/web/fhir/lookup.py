@@ -74,21 +74,27 @@ def pathway_of(request: Request, principal: Principal, app: Any, connect: Any,
     return found, pathway
 
 
+# The resources kept under a pathway, by type: each pathway's, built by these.
+BY_PATHWAY = {"Task": resources.tasks, "Communication": resources.communications,
+              "CarePlan": resources.care_plans}
+
+
 def records(found: Seen, names: Any, kind: str) -> list[tuple[dict[str, Any], Pathway | None]]:
-    """The resources of `kind` (Task, Flag or Communication) the caller may see of the
-    patient, each with its pathway (a Flag's may be None: patient-wide)."""
+    """The resources of `kind` (Task, Flag, Communication or CarePlan) the caller may see
+    of the patient, each with its pathway (a Flag's may be None: patient-wide)."""
     patient = found.patient
     if kind == "Flag":
         return [(resources.flag(patient, f),
                  patient.pathways.get(f.pathway) if f.pathway else None)
                 for f in found.view.flags]
-    build = resources.tasks if kind == "Task" else resources.communications
+    build = BY_PATHWAY[kind]
     return [(r, p) for p in found.pathways() for r in build(patient, p, names)]
 
 
 def record_of(request: Request, principal: Principal, app: Any, connect: Any, names: Any,
               kind: str, logical_id: str) -> tuple[dict[str, Any], Any, Pathway | None]:
-    """The Task, Flag or Communication with this id, if the caller may see it (else 404)."""
+    """The Task, Flag, Communication or CarePlan with this id, if the caller may see it
+    (else 404)."""
     parsed = ids.parse_record_id(logical_id)
     if parsed is None:
         raise not_found()

@@ -1,6 +1,6 @@
 """The FHIR read and search routes (docs/fhir.md "Reading" and "Searching"): a pathway as a
-ServiceRequest, its workup and tests as Tasks, its thread as Communications, a patient's
-deteriorations as Flags, and searchset Bundles of them.
+ServiceRequest, its workup and tests as Tasks, its thread as Communications, its plan while
+waiting as a CarePlan, a patient's deteriorations as Flags, and searchset Bundles of them.
 
 Who may read: coordinators (their PCNs' practices), GPs (their practice) and admins, by
 bearer token or session, exactly as the JSON API (`PatientReader`, guardian/web/access.py);
@@ -183,7 +183,7 @@ def _service_request_named(name: str, value: str) -> str:
 
 
 def _search_thread(kind: str, known: frozenset[str]):
-    """Task and Communication searches: the records of one ServiceRequest."""
+    """Task, Communication and CarePlan searches: the records of one ServiceRequest."""
 
     def search(request: Request, principal: PatientReader, app: AppDep, connect: ConnDep,
                names: NamesDep, _based_on: BasedOn = None, _part_of: PartOf = None
@@ -193,15 +193,23 @@ def _search_thread(kind: str, known: frozenset[str]):
         (name, value), = list(params.items())[:1]
         sr_id = _service_request_named(name, value)
         found, pathway = lookup.pathway_of(request, principal, app, connect, sr_id)
-        build = resources.tasks if kind == "Task" else resources.communications
-        out = build(found.patient, pathway, names)
+        out = lookup.BY_PATHWAY[kind](found.patient, pathway, names)
         lookup.audit_view(request, principal, found.patient, pathway,
                           f"{kind} search ServiceRequest/{sr_id}: {len(out)} found")
         return bundle(request, out)
 
-    if kind != "Task":
-        search.__name__ = f"search_{kind.lower()}"
+    if kind == "Communication":
+        search.__name__ = "search_communication"
         return search
+
+    if kind == "CarePlan":
+        def search_care_plan(request: Request, principal: PatientReader, app: AppDep,
+                             connect: ConnDep, names: NamesDep, _based_on: BasedOn = None
+                             ) -> Response:
+            """The plan agreed while waiting on one referral (none until one is)."""
+            return search(request, principal, app, connect, names)
+
+        return search_care_plan
 
     def search_task(request: Request, principal: PatientReader, app: AppDep,
                     connect: ConnDep, names: NamesDep, _based_on: BasedOn = None) -> Response:
@@ -227,7 +235,7 @@ def search_flags(request: Request, principal: PatientReader, app: AppDep, connec
     return bundle(request, out)
 
 
-for _kind in ("Task", "Flag", "Communication"):
+for _kind in ("Task", "Flag", "Communication", "CarePlan"):
     router.add_api_route(f"/{_kind}/{{logical_id}}", _read_record(_kind), methods=["GET"],
                          summary=f"One {_kind} by id", responses=ONE)
 router.add_api_route("/Task", _search_thread("Task", frozenset({"based-on"})),
@@ -236,5 +244,8 @@ router.add_api_route("/Task", _search_thread("Task", frozenset({"based-on"})),
 router.add_api_route("/Communication", _search_thread(
     "Communication", frozenset({"based-on", "part-of"})), methods=["GET"],
     summary="The messages of a referral's thread", responses=BUNDLE)
+router.add_api_route("/CarePlan", _search_thread("CarePlan", frozenset({"based-on"})),
+                     methods=["GET"], summary="The plan agreed while waiting on a referral",
+                     responses=BUNDLE)
 router.add_api_route("/Flag", search_flags, methods=["GET"],
                      summary="A patient's reported deteriorations", responses=BUNDLE)

@@ -11,10 +11,13 @@ import datetime as dt
 from typing import Any
 
 from guardian.domain.codes import (
+    CALL_IF_WORSE,
     DETERIORATION_SOURCES,
     DIAGNOSTIC_TESTS,
     MESSAGE_PARTIES,
     PRIORITIES,
+    SELF_CARE,
+    SELF_CARE_ADVICE,
     WORKUP_OWNERS,
     label,
     treatment_function_label,
@@ -219,3 +222,40 @@ def communication(patient: Any, p: Pathway, m: Message, names: Any) -> dict[str,
 def communications(patient: Any, p: Pathway, names: Any) -> list[dict[str, Any]]:
     """The pathway's thread, oldest first."""
     return [communication(patient, p, m, names) for m in p.thread()]
+
+
+def care_plans(patient: Any, p: Pathway, names: Any) -> list[dict[str, Any]]:
+    """The plan agreed with the patient while they wait on this pathway (docs/rules.md
+    "Plans while waiting") as a CarePlan: each self-care topic an activity, and whom to
+    call if worse; none until a plan is agreed. A later plan replaces it (the same id)."""
+    plan = p.care_plan
+    if plan is None:
+        return []
+    who = label(CALL_IF_WORSE, plan.call_if_worse)
+
+    def activity(system: str, code: str, display: str, description: str) -> dict[str, Any]:
+        return {"detail": {"code": {"coding": [{"system": system, "code": code,
+                                                "display": display}]},
+                           "status": "in-progress" if p.is_open else "completed",
+                           "description": description}}
+
+    resource: dict[str, Any] = {
+        "resourceType": "CarePlan",
+        "id": ids.record_id(patient.id, "care-plan", p.provider, p.pathway_id, "plan"),
+        "basedOn": [ids.reference("ServiceRequest", ids.service_request_id(
+            patient.id, p.provider, p.pathway_id))],
+        "status": "active" if p.is_open else "completed",
+        "intent": "plan",
+        "title": "Plan while waiting",
+        "subject": ids.patient_reference(patient.nhs_number),
+        "created": plan.agreed_on.isoformat(),
+        "author": {"display": GUARDIAN_TEAM},
+        "activity": [activity(ids.SELF_CARE, code, label(SELF_CARE, code),
+                              SELF_CARE_ADVICE.get(code, label(SELF_CARE, code)))
+                     for code in plan.self_care]
+        + [activity(ids.CALL_IF_WORSE, plan.call_if_worse, who,
+                    f"If worse, the patient calls {who}; 111, or 999 in an emergency.")],
+    }
+    if plan.note:
+        resource["note"] = [{"text": plan.note}]
+    return [resource]

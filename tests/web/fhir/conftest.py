@@ -48,6 +48,8 @@ def cohort(client, tokens) -> dict[str, Referral]:
         guardian.order_diagnostic(pid, *key, "t1", "mri", on=start)
         guardian.record_diagnostic_result(pid, *key, "t1", "No abnormality", on=today)
         guardian.flag_deterioration(pid, "f1", "More pain walking", "patient", *key, on=today)
+        guardian.agree_care_plan(pid, *key, ["keep-active", "pain-relief"], "practice",
+                                 "sam", note="We will call in six weeks.", on=today)
         at = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
         guardian.receive_message(pid, *key, "m1", "gp", "Any news?", "gp@practice", at=at)
         guardian.send_message(pid, *key, "m2", "gp", "Booked next week.", "sam",

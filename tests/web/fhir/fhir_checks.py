@@ -14,7 +14,8 @@ from guardian.web.fhir import ids
 FHIR_JSON = "application/fhir+json"
 STATUS = {"ServiceRequest": {"active", "completed", "revoked"},
           "Task": {"requested", "in-progress", "completed"},
-          "Flag": {"active", "inactive"}, "Communication": {"completed"}}
+          "Flag": {"active", "inactive"}, "Communication": {"completed"},
+          "CarePlan": {"active", "completed"}}
 
 
 def fhir(response, status: int = 200) -> dict[str, Any]:

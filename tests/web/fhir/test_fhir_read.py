@@ -53,6 +53,21 @@ def test_a_pathway_reads_as_a_service_request_with_its_tasks_flags_and_messages(
     assert second["recipient"][0]["identifier"]["value"] == home.practice
     fhir(client.get(f"/fhir/R4/Communication/{first['id']}", headers=tokens["admin"]))
 
+    plans = fhir(client.get(f"/fhir/R4/CarePlan?based-on=ServiceRequest/{home.sr_id}",
+                            headers=tokens["gp"]))
+    (plan,) = (e["resource"] for e in plans["entry"])
+    assert (plan["status"], plan["intent"], plan["created"]) == (
+        "active", "plan", client.app.state.guardian.today().isoformat())
+    assert plan["basedOn"][0]["reference"] == f"ServiceRequest/{home.sr_id}"
+    assert [(a["detail"]["code"]["coding"][0]["system"], a["detail"]["code"]["coding"][0]["code"])
+            for a in plan["activity"]] == [(ids.SELF_CARE, "keep-active"),
+                                          (ids.SELF_CARE, "pain-relief"),
+                                          (ids.CALL_IF_WORSE, "practice")]
+    assert plan["activity"][2]["detail"]["description"].startswith(
+        "If worse, the patient calls the GP practice")
+    assert plan["note"] == [{"text": "We will call in six weeks."}]
+    assert fhir(client.get(f"/fhir/R4/CarePlan/{plan['id']}", headers=tokens["gp"])) == plan
+
     flags = fhir(client.get(f"/fhir/R4/Flag?patient.identifier={NHS_SYSTEM}|{home.nhs}",
                             headers=tokens["gp"]))
     (flag,) = (e["resource"] for e in flags["entry"])
@@ -84,19 +99,19 @@ def test_nothing_outside_the_scope_is_shown(client, tokens, cohort):
     everything = {}
     for name, ref in cohort.items():
         found = everything[name] = [fhir(client.get(sr_url(ref), headers=admin))]
-        for kind in ("Task", "Communication"):
+        for kind in ("Task", "Communication", "CarePlan"):
             found += [e["resource"] for e in fhir(client.get(
                 f"/fhir/R4/{kind}?based-on=ServiceRequest/{ref.sr_id}", headers=admin))["entry"]]
         found += [e["resource"] for e in fhir(client.get(
             f"/fhir/R4/Flag?patient.identifier={ref.nhs}", headers=admin))["entry"]]
         assert {r["resourceType"] for r in found} == {"ServiceRequest", "Task", "Flag",
-                                                      "Communication"}
+                                                      "Communication", "CarePlan"}
     for role, scope in HIDDEN:
         ref, who = cohort[scope], tokens[role]
         for resource in everything[scope]:
             outcome(client.get(f"/fhir/R4/{resource['resourceType']}/{resource['id']}",
                                headers=who), 404)
-        for kind in ("Task", "Communication"):
+        for kind in ("Task", "Communication", "CarePlan"):
             outcome(client.get(f"/fhir/R4/{kind}?based-on=ServiceRequest/{ref.sr_id}",
                                headers=who), 404)
         ubrn = everything[scope][0]["identifier"][0]["value"]
@@ -139,7 +154,7 @@ def test_bad_requests_are_operation_outcomes_and_metadata_says_what_is_served(
     body = fhir(client.get("/fhir/R4/metadata"))
     assert body["fhirVersion"] == "4.0.1"
     kinds = {r["type"]: r for r in body["rest"][0]["resource"]}
-    assert set(kinds) == {"ServiceRequest", "Task", "Flag", "Communication"}
+    assert set(kinds) == {"ServiceRequest", "Task", "Flag", "Communication", "CarePlan"}
     assert {i["code"] for i in kinds["ServiceRequest"]["interaction"]} == {
         "read", "search-type", "create"}
     from guardian.web.fhir import capability, reads, write
