@@ -42,3 +42,12 @@ def test_switched_off_nothing_is_compiled_before_it_is_asked_for(tmp_path):
         assert client.get("/healthz").status_code == 200
         assert "patient.html" not in compiled(app)
         assert getattr(app.state, "names_cache", None) is None
+
+
+def test_a_database_not_answering_does_not_stop_the_worker_starting(tmp_path, caplog):
+    app = app_for(tmp_path, warm=True)
+    (tmp_path / "guardian.sqlite").unlink()
+    (tmp_path / "guardian.sqlite").mkdir()  # no database can be opened there
+    with TestClient(app):
+        assert "patient.html" in compiled(app)
+    assert "the names could not be read" in caplog.text
