@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from notify_helpers import MailServer, free_port
+from notify_helpers import free_port
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -55,16 +55,9 @@ ANSWER = "The MRI is booked for 14 May at Broomfield.\nThe letter went out today
 
 
 @pytest.fixture
-def smtp():
-    server = MailServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def settings(database_url, tmp_path, smtp) -> Settings:
+def settings(database_url, tmp_path, mail) -> Settings:  # mail: conftest.py
     return Settings(database_url=database_url, var_dir=tmp_path / "var", secret_key=SECRET,
-                    smtp_url=smtp.url, mail_reply_to=REPLY_TO,
+                    smtp_url=mail.url, mail_reply_to=REPLY_TO,
                     mail_from="Guardian Service <guardian@guardian.example>")
 
 
@@ -85,16 +78,16 @@ def app(settings):
 
 
 @pytest.fixture
-def sent(app, smtp):
+def sent(app, mail):
     """Guardian's message to the hospital, sent through the SMTP server: the e-mail."""
     pid = app.patient_id("9995260182")
     app.send_message(pid, "RAJ", "P1", "m1", "hospital", ASKED, "sam@demo.invalid")
     report = Dispatcher(app).run_once()
     assert report.sent == 1, report.summary()
-    [mail] = smtp.to(HOSPITAL)
-    assert mail["Reply-To"].startswith("guardian+")
-    assert mail["Reply-To"].endswith("@replies.example")
-    return mail
+    [message] = mail.to(HOSPITAL)
+    assert message["Reply-To"].startswith("guardian+")
+    assert message["Reply-To"].endswith("@replies.example")
+    return message
 
 
 def reply(to: str, text: str = ANSWER, *, quoted: str = ASKED, html: str | None = None

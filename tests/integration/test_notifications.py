@@ -9,13 +9,10 @@ import datetime as dt
 import json
 
 import pytest
-from argon2 import PasswordHasher
 from notify_helpers import (
     SAM,
-    MailServer,
     WebhookReceiver,
     flag,
-    make_app,
     make_due,
     nhs,
     refer,
@@ -38,28 +35,9 @@ from guardian.notifications.schema import (
 from guardian.projections.tracking import tracking
 from guardian.waits import check_ins, check_waits
 
+pytestmark = pytest.mark.usefixtures("cheap_hashes")  # conftest.py
+
 KIM = "kim@guardian.test"
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashes(monkeypatch):
-    """argon2 with small costs: the accounts are made the same way, in a fraction of the time."""
-    monkeypatch.setattr(users.passwords, "_hasher", PasswordHasher(
-        time_cost=1, memory_cost=1024, parallelism=1))
-
-
-@pytest.fixture
-def mail():
-    server = MailServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def app(database_url, tmp_path, mail):
-    guardian = make_app(database_url, tmp_path, mail)
-    yield guardian
-    guardian.close()
 
 
 def test_a_deterioration_goes_to_the_pcns_coordinators_by_inbox_and_email(app, mail):

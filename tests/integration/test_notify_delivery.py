@@ -9,21 +9,17 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from argon2 import PasswordHasher
 from notify_helpers import (
     KIM,
     SAM,
-    MailServer,
     WebhookReceiver,
     flag,
-    make_app,
     make_due,
     refer,
     rows,
 )
 from sqlalchemy import insert, select
 
-from guardian import users
 from guardian.notifications.channels.email import message_id
 from guardian.notifications.contacts import add_hook, set_org_contact
 from guardian.notifications.dispatcher import Dispatcher
@@ -34,25 +30,7 @@ from guardian.notifications.schema import (
     notifications,
 )
 
-
-@pytest.fixture(autouse=True)
-def cheap_hashes(monkeypatch):
-    monkeypatch.setattr(users.passwords, "_hasher", PasswordHasher(
-        time_cost=1, memory_cost=1024, parallelism=1))
-
-
-@pytest.fixture
-def mail():
-    server = MailServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def app(database_url, tmp_path, mail):
-    guardian = make_app(database_url, tmp_path, mail)
-    yield guardian
-    guardian.close()
+pytestmark = pytest.mark.usefixtures("cheap_hashes")  # conftest.py
 
 
 def test_the_mail_server_dying_mid_batch_loses_nothing_and_sends_nothing_twice(app, mail):

@@ -9,38 +9,18 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from argon2 import PasswordHasher
-from notify_helpers import SAM, MailServer, make_app, nhs, refer, rows
+from notify_helpers import SAM, nhs, refer, rows
 from sqlalchemy import select, update
 
-from guardian import users
 from guardian.domain.report import ReferralReport
 from guardian.notifications.dispatcher import Dispatcher
 from guardian.notifications.outbox import Outbox
 from guardian.notifications.schema import letters, notifications
 from guardian.waits import check_ins
 
+pytestmark = pytest.mark.usefixtures("cheap_hashes")  # conftest.py
+
 ADA = "ada@example.invalid"
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashes(monkeypatch):
-    monkeypatch.setattr(users.passwords, "_hasher", PasswordHasher(
-        time_cost=1, memory_cost=1024, parallelism=1))
-
-
-@pytest.fixture
-def mail():
-    server = MailServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def app(database_url, tmp_path, mail):
-    guardian = make_app(database_url, tmp_path, mail)
-    yield guardian
-    guardian.close()
 
 
 def printed(app) -> list:

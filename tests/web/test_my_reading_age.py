@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import importlib.util
 import uuid
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 from test_my_pages import details, form_token, last_code
+from visible_text import visible_lines as read
 
 from guardian.notifications.recipients import patient_channel
 from guardian.projections import worklist as wl
@@ -35,44 +35,6 @@ def _measure():
 
 
 reading_age = _measure()
-
-
-class _Blocks(HTMLParser):
-    """The page's text, a line per block element; no scripts, styles or attribute values."""
-
-    BLOCKS = {"address", "article", "aside", "button", "dd", "div", "dl", "dt", "fieldset",
-              "figcaption", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header",
-              "label", "legend", "li", "main", "nav", "ol", "p", "section", "summary",
-              "table", "td", "th", "tr", "ul", "br", "option", "title"}
-    SKIP = {"script", "style", "template", "head"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: list) -> None:
-        if tag in self.SKIP:
-            self._skipping += 1
-        elif tag in self.BLOCKS:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self.SKIP and self._skipping:
-            self._skipping -= 1
-        elif tag in self.BLOCKS:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skipping:
-            self.parts.append(data)
-
-
-def read(html: str) -> str:
-    parser = _Blocks()
-    parser.feed(html)
-    lines = (" ".join(line.split()) for line in "".join(parser.parts).split("\n"))
-    return "\n".join(line for line in lines if line)
 
 
 def test_the_blocks_are_lines_and_hidden_parts_are_not_read():
